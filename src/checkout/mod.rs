@@ -1,0 +1,300 @@
+//! `checkout REF DIR`: a verified, read-only copy where a serving engine
+//! loads it.
+//!
+//! The copy is built in a staging folder beside DIR (same file system), each
+//! blob hashed as it is copied (or, with `--link`, hashed and then
+//! hard-linked), every file made read-only and fsynced; only then is the
+//! staging folder renamed to DIR. A failure removes the staging folder and
+//! leaves DIR as it was. `--layout hf` writes a Hugging Face cache repo
+//! (`models--org--name/{refs,blobs,snapshots}`) so `HF_HUB_OFFLINE=1`
+//! loaders resolve it from `HF_HUB_CACHE=DIR`.
+
+use std::collections::HashSet;
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::digest::{CHUNK, Hasher, Sha256Digest};
+use crate::error::{Error, Result};
+use crate::progress::{Progress, ProgressFactory};
+use crate::records::{FileRecord, VersionRecord};
+use crate::registry::Registry;
+use crate::store::{Store, set_read_only, sync_dir};
+
+/// How the copy is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckoutLayout {
+    /// The model's files directly under DIR.
+    Plain,
+    /// A Hugging Face cache repo folder under DIR.
+    Hf,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct CheckoutOptions {
+    pub link: bool,
+    pub layout: CheckoutLayout,
+    pub force: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CheckoutOutcome {
+    pub name: String,
+    pub version: String,
+    pub manifest_digest: Sha256Digest,
+    pub path: String,
+    /// Where a loader should be pointed (the snapshot folder for `hf`).
+    pub model_path: String,
+    pub layout: CheckoutLayout,
+    pub files: usize,
+    pub bytes: u64,
+    pub linked: bool,
+}
+
+/// The revision written into an `hf` layout: the upstream commit when it is
+/// one, else the first 40 hex of the manifest digest.
+pub fn hf_revision(v: &VersionRecord) -> String {
+    match &v.revision {
+        Some(r) if r.len() == 40 && r.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            r.to_ascii_lowercase()
+        }
+        _ => v.manifest_digest.short(40),
+    }
+}
+
+/// Materialise `v` at `dir`.
+pub fn checkout(
+    reg: &Registry,
+    v: &VersionRecord,
+    dir: &Path,
+    opts: CheckoutOptions,
+    progress: &dyn ProgressFactory,
+) -> Result<CheckoutOutcome> {
+    let files = reg.files(v)?;
+    let replace_existing = match fs::symlink_metadata(dir) {
+        Ok(m) if !m.is_dir() => {
+            return Err(Error::input(format!(
+                "`{}` exists and is not a folder",
+                dir.display()
+            )));
+        }
+        Ok(_) => {
+            let non_empty = fs::read_dir(dir)
+                .map_err(|e| Error::io("read directory", dir, e))?
+                .next()
+                .is_some();
+            if non_empty && !opts.force {
+                return Err(Error::input(format!(
+                    "`{}` is not empty; checkout writes only into a new or empty folder (hint: `--force` replaces its contents)",
+                    dir.display()
+                )));
+            }
+            true
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => return Err(Error::io("stat", dir, e)),
+    };
+    let dir_name = dir
+        .file_name()
+        .ok_or_else(|| Error::input(format!("`{}` has no folder name", dir.display())))?
+        .to_string_lossy()
+        .into_owned();
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&parent).map_err(|e| Error::io("create directory", &parent, e))?;
+    let staging = tempfile::Builder::new()
+        .prefix(&format!(".{dir_name}.airlock-staging-"))
+        .tempdir_in(&parent)
+        .map_err(|e| Error::io("create staging folder in", &parent, e))?;
+
+    // Where each file goes inside the staging folder.
+    let (model_rel, plan) = plan(v, &files, opts.layout);
+    let total: u64 = plan.iter().filter(|p| p.write).map(|p| p.file.size).sum();
+    let bar = progress.start("checkout", total);
+    let store = &reg.store;
+    let result =
+        crate::parallel::try_map(&plan, |p| place(store, staging.path(), p, opts.link, &*bar));
+    bar.finish();
+    result?;
+    finish_links(staging.path(), &plan)?;
+
+    // Swap the finished copy into place.
+    let staged = staging.keep();
+    if replace_existing {
+        let old = tempfile::Builder::new()
+            .prefix(&format!(".{dir_name}.airlock-old-"))
+            .tempdir_in(&parent)
+            .map_err(|e| Error::io("create folder in", &parent, e))?
+            .keep();
+        fs::remove_dir(&old).map_err(|e| Error::io("remove", &old, e))?;
+        fs::rename(dir, &old).map_err(|e| Error::io("move aside", dir, e))?;
+        if let Err(e) = fs::rename(&staged, dir) {
+            let _ = fs::rename(&old, dir);
+            let _ = fs::remove_dir_all(&staged);
+            return Err(Error::io("rename into place", dir, e));
+        }
+        make_writable(&old);
+        fs::remove_dir_all(&old).map_err(|e| Error::io("remove old copy", &old, e))?;
+    } else if let Err(e) = fs::rename(&staged, dir) {
+        make_writable(&staged);
+        let _ = fs::remove_dir_all(&staged);
+        return Err(Error::io("rename into place", dir, e));
+    }
+    sync_dir(&parent)?;
+    Ok(CheckoutOutcome {
+        name: v.name.to_string(),
+        version: v.label.clone(),
+        manifest_digest: v.manifest_digest,
+        path: dir.display().to_string(),
+        model_path: dir.join(model_rel).display().to_string(),
+        layout: opts.layout,
+        files: files.len(),
+        bytes: files.iter().map(|f| f.size).sum(),
+        linked: opts.link,
+    })
+}
+
+/// One planned write (or, in the hf layout, a snapshot link to a blob).
+struct Planned {
+    file: FileRecord,
+    /// Path of the bytes relative to the staging root.
+    target: PathBuf,
+    /// False for a second file with the same blob in the hf layout.
+    write: bool,
+    /// In the hf layout, where the snapshot entry lives.
+    link_from: Option<PathBuf>,
+}
+
+fn plan(
+    v: &VersionRecord,
+    files: &[FileRecord],
+    layout: CheckoutLayout,
+) -> (PathBuf, Vec<Planned>) {
+    match layout {
+        CheckoutLayout::Plain => (
+            PathBuf::new(),
+            files
+                .iter()
+                .map(|f| Planned {
+                    file: f.clone(),
+                    target: f.path.under(Path::new("")),
+                    write: true,
+                    link_from: None,
+                })
+                .collect(),
+        ),
+        CheckoutLayout::Hf => {
+            let repo = PathBuf::from(v.name.hf_cache_folder());
+            let snap = repo.join("snapshots").join(hf_revision(v));
+            let mut seen = HashSet::new();
+            let planned = files
+                .iter()
+                .map(|f| Planned {
+                    file: f.clone(),
+                    target: repo.join("blobs").join(f.sha256.to_hex()),
+                    write: seen.insert(f.sha256),
+                    link_from: Some(f.path.under(&snap)),
+                })
+                .collect();
+            (snap, planned)
+        }
+    }
+}
+
+fn place(store: &Store, root: &Path, p: &Planned, link: bool, bar: &dyn Progress) -> Result<()> {
+    if !p.write {
+        return Ok(());
+    }
+    let dest = root.join(&p.target);
+    if let Some(parent) = dest.parent() {
+        fs::create_dir_all(parent).map_err(|e| Error::io("create directory", parent, e))?;
+    }
+    let what = p.file.path.to_string();
+    if link {
+        let (found, _) = store.rehash(&p.file.sha256, bar)?;
+        expect(&what, &p.file.sha256, &found)?;
+        if fs::hard_link(store.blob_path(&p.file.sha256), &dest).is_ok() {
+            return Ok(());
+        }
+        // Different file system: fall through to a verified copy.
+    }
+    let mut src = store.open_blob(&p.file.sha256)?;
+    let mut out = File::create(&dest).map_err(|e| Error::io("create", &dest, e))?;
+    let mut hasher = Hasher::new();
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = match src.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io("read blob", store.blob_path(&p.file.sha256), e)),
+        };
+        hasher.update(&buf[..n]);
+        out.write_all(&buf[..n])
+            .map_err(|e| Error::io("write", &dest, e))?;
+        bar.inc(n as u64);
+    }
+    expect(&what, &p.file.sha256, &hasher.finish())?;
+    out.sync_all().map_err(|e| Error::io("fsync", &dest, e))?;
+    set_read_only(&dest)
+}
+
+fn expect(what: &str, want: &Sha256Digest, found: &Sha256Digest) -> Result<()> {
+    if want != found {
+        return Err(Error::DigestMismatch {
+            what: format!("{what} (stored blob)"),
+            expected: want.to_hex(),
+            found: found.to_hex(),
+        });
+    }
+    Ok(())
+}
+
+/// hf layout: snapshot entries as relative links into `blobs/`, and `refs/main`.
+fn finish_links(root: &Path, plan: &[Planned]) -> Result<()> {
+    let mut repo_dir = None;
+    for p in plan {
+        let Some(from) = &p.link_from else { continue };
+        let link = root.join(from);
+        let parent = link.parent().expect("snapshot entry has a parent");
+        fs::create_dir_all(parent).map_err(|e| Error::io("create directory", parent, e))?;
+        // from = models--x/snapshots/<rev>/a/b  →  ../../../blobs/<sha>
+        let ups = from.components().count() - 2;
+        let mut rel = PathBuf::new();
+        for _ in 0..ups {
+            rel.push("..");
+        }
+        rel.push("blobs");
+        rel.push(p.file.sha256.to_hex());
+        std::os::unix::fs::symlink(&rel, &link).map_err(|e| Error::io("create link", &link, e))?;
+        repo_dir = from.components().next().map(|c| root.join(c.as_os_str()));
+        if let Some(rev) = from.components().nth(2) {
+            let refs = root
+                .join(from.components().next().expect("repo").as_os_str())
+                .join("refs");
+            fs::create_dir_all(&refs).map_err(|e| Error::io("create directory", &refs, e))?;
+            let main = refs.join("main");
+            fs::write(&main, rev.as_os_str().to_string_lossy().as_bytes())
+                .map_err(|e| Error::io("write", &main, e))?;
+        }
+    }
+    if let Some(r) = repo_dir {
+        sync_dir(&r)?;
+    }
+    Ok(())
+}
+
+/// Make a tree removable again (files were made read-only).
+fn make_writable(root: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    for e in walkdir::WalkDir::new(root).into_iter().flatten() {
+        if e.file_type().is_dir() {
+            let _ = fs::set_permissions(e.path(), fs::Permissions::from_mode(0o755));
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! The command line as clap types: flags and nothing else. Turning them into
+//! paths, an opened registry or loaded keys happens in `commands/`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "airlock",
+    version,
+    about = "Carry open-weights ML models into isolated networks with proof of what they are"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The registry home [default: $AIRLOCK_HOME, else the platform data dir]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    /// Print one JSON document on stdout, nothing else
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print only errors and data
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Say more about what is happening
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// No progress bars or progress lines
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the home (store, database, policy file)
+    Init(InitArgs),
+    /// Import a model folder (plain or Hugging Face download)
+    #[command(disable_version_flag = true)]
+    Import(ImportArgs),
+    /// Models and versions, one line each
+    List,
+    /// One version: files, provenance, licence, disclosure, owner
+    Show(RefArgs),
+    /// Re-check stored bytes (or a folder with --path) against the records
+    Verify(VerifyArgs),
+    /// Materialise a verified, read-only copy
+    Checkout(CheckoutArgs),
+    /// Check that the store and the database agree
+    Fsck,
+    /// Remove blobs no version references
+    Gc(GcArgs),
+    /// The whole story on a small generated model
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The registry's name, carried in provenance records [default: host name]
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DisclosureArg {
+    Full,
+    Partial,
+    None,
+    Unknown,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The model folder
+    pub dir: PathBuf,
+    /// The model id, e.g. `mistralai/Mistral-7B-v0.3`
+    #[arg(long)]
+    pub name: String,
+    /// The version label [default: the upstream revision's first 12 hex, else v1, v2, …]
+    #[arg(long = "version", value_name = "V")]
+    pub version_label: Option<String>,
+    /// Where the model came from
+    #[arg(long, value_name = "URL")]
+    pub source: Option<String>,
+    /// The upstream revision (picks the snapshot of a cache repo folder)
+    #[arg(long, value_name = "REV")]
+    pub revision: Option<String>,
+    /// Licence id as the hubs write it (e.g. `apache-2.0`, `llama3.1`)
+    #[arg(long, value_name = "ID")]
+    pub license: Option<String>,
+    /// The licence's full text [default: LICENSE* in the folder]
+    #[arg(long, value_name = "FILE")]
+    pub license_file: Option<PathBuf>,
+    /// What is known about the training data
+    #[arg(long, value_enum, default_value = "unknown")]
+    pub data_disclosure: DisclosureArg,
+    /// Notes on the training data
+    #[arg(long, value_name = "TEXT")]
+    pub data_notes: Option<String>,
+    /// Who answers for this model
+    #[arg(long, value_name = "WHO")]
+    pub owner: Option<String>,
+    /// Hard-link files into the store instead of copying, where possible
+    #[arg(long)]
+    pub link: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RefArgs {
+    /// NAME[@VERSION]
+    pub reference: String,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Versions to check (NAME[@VERSION]); with --path, exactly one
+    pub references: Vec<String>,
+    /// Check every version
+    #[arg(long, conflicts_with = "path")]
+    pub all: bool,
+    /// Re-hash every byte, trusting no recorded stat
+    #[arg(long)]
+    pub deep: bool,
+    /// Check this folder (a deployed copy, a download) against the version
+    #[arg(long, value_name = "DIR")]
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LayoutArg {
+    Plain,
+    Hf,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckoutArgs {
+    /// NAME[@VERSION]
+    pub reference: String,
+    /// Destination folder (new or empty)
+    pub dir: PathBuf,
+    /// Hard-link from the store instead of copying (files stay read-only)
+    #[arg(long)]
+    pub link: bool,
+    /// `hf` writes a Hugging Face cache repo folder for HF_HUB_OFFLINE loaders
+    #[arg(long, value_enum, default_value = "plain")]
+    pub layout: LayoutArg,
+    /// Replace the contents of a non-empty destination
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Report what would be removed, remove nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where to put the demo registries and model [default: a temporary folder, removed afterwards]
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        let cmd = Cli::command();
+        cmd.clone().debug_assert();
+        // Subcommands are only fully built when they are parsed: build each.
+        for sub in cmd.get_subcommands() {
+            let name = sub.get_name().to_string();
+            let err = cmd
+                .clone()
+                .try_get_matches_from(["airlock", name.as_str(), "--help"])
+                .unwrap_err();
+            assert_eq!(err.kind(), clap::error::ErrorKind::DisplayHelp, "{name}");
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! `airlock fsck`: store and database consistency.
+
+use super::{Ctx, ExitStatus, print_findings};
+
+pub fn run(ctx: &Ctx) -> anyhow::Result<ExitStatus> {
+    let reg = ctx.open_existing()?;
+    let r = airlock::maintenance::fsck(&reg)?;
+    ctx.printer.json(&r)?;
+    print_findings(&ctx.printer, &r.findings);
+    if r.unreferenced_blobs > 0 || r.stale_temp_files > 0 {
+        ctx.printer.info(format!(
+            "note: {} unreferenced blob(s) and {} temp file(s) from interrupted runs; `airlock gc` removes them",
+            r.unreferenced_blobs, r.stale_temp_files
+        ));
+    }
+    let summary = format!(
+        "{} version(s), {} referenced blob(s), {} blob(s) in the store, {} finding(s)",
+        r.versions,
+        r.blobs_referenced,
+        r.blobs_in_store,
+        r.findings.len()
+    );
+    if r.findings.is_empty() {
+        ctx.printer.line(format!("ok: {summary}"));
+        Ok(ExitStatus::Success)
+    } else {
+        ctx.printer.line(format!("FAILED: {summary}"));
+        Ok(ExitStatus::Integrity)
+    }
+}

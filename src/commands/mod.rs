@@ -1,0 +1,118 @@
+//! One file per subcommand. Each resolves its inputs (paths, references, an
+//! opened registry), calls one library function and renders the result via
+//! the [`Printer`]. Nothing here decides policy or touches bytes.
+
+mod checkout;
+mod demo;
+mod fsck;
+mod gc;
+mod import;
+mod init;
+mod list;
+mod show;
+mod verify;
+
+use std::path::PathBuf;
+
+use airlock::name::Reference;
+use airlock::registry::Registry;
+
+use crate::cli::{Cli, Command};
+use crate::printer::Printer;
+use crate::reporter::Reporter;
+
+/// How a command that ran to its end turned out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    Success,
+    /// Findings of integrity or trust problems (exit 3).
+    Integrity,
+    /// A policy forbids it (exit 4).
+    #[allow(dead_code)]
+    Policy,
+}
+
+impl ExitStatus {
+    pub fn code(self) -> u8 {
+        match self {
+            ExitStatus::Success => 0,
+            ExitStatus::Integrity => 3,
+            ExitStatus::Policy => 4,
+        }
+    }
+}
+
+/// Everything a command needs besides its own flags.
+pub struct Ctx {
+    pub home: PathBuf,
+    pub printer: Printer,
+    pub progress: Reporter,
+}
+
+impl Ctx {
+    pub fn open(&self) -> anyhow::Result<Registry> {
+        Ok(Registry::open_or_create(&self.home)?)
+    }
+
+    pub fn open_existing(&self) -> anyhow::Result<Registry> {
+        Ok(Registry::open_existing(&self.home)?)
+    }
+}
+
+/// `--home`, else `$AIRLOCK_HOME`, else the platform data dir.
+fn resolve_home(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(h) = flag {
+        return Ok(h);
+    }
+    if let Some(h) = std::env::var_os("AIRLOCK_HOME").filter(|h| !h.is_empty()) {
+        return Ok(PathBuf::from(h));
+    }
+    dirs::data_dir()
+        .map(|d| d.join("airlock"))
+        .ok_or_else(|| anyhow::anyhow!("no home: pass `--home DIR` or set AIRLOCK_HOME"))
+}
+
+pub fn parse_ref(s: &str) -> anyhow::Result<Reference> {
+    Ok(s.parse::<Reference>()?)
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
+    let g = cli.global;
+    let ctx = Ctx {
+        home: resolve_home(g.home)?,
+        printer: Printer {
+            json: g.json,
+            quiet: g.quiet,
+            verbose: g.verbose,
+        },
+        progress: Reporter::new(g.quiet || g.json && g.no_progress, g.no_progress),
+    };
+    match cli.command {
+        Command::Init(a) => init::run(&ctx, a),
+        Command::Import(a) => import::run(&ctx, a),
+        Command::List => list::run(&ctx),
+        Command::Show(a) => show::run(&ctx, a),
+        Command::Verify(a) => verify::run(&ctx, a),
+        Command::Checkout(a) => checkout::run(&ctx, a),
+        Command::Fsck => fsck::run(&ctx),
+        Command::Gc(a) => gc::run(&ctx, a),
+        Command::Demo(a) => demo::run(&ctx, a),
+    }
+}
+
+/// Render findings, one line each, for people.
+pub fn print_findings(p: &Printer, findings: &[airlock::verify::Finding]) {
+    for f in findings {
+        let subject = if f.subject.is_empty() {
+            String::new()
+        } else {
+            format!("{}: ", f.subject)
+        };
+        p.line(format!(
+            "{:<10} {subject}{}: {}",
+            f.kind.to_uppercase(),
+            f.path,
+            f.detail
+        ));
+    }
+}

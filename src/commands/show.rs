@@ -1,0 +1,131 @@
+//! `airlock show REF`: one version in full.
+
+use airlock::records::FileRecord;
+use indicatif::HumanBytes;
+use serde::Serialize;
+
+use super::{Ctx, ExitStatus, parse_ref};
+use crate::cli::RefArgs;
+
+#[derive(Serialize)]
+struct Source {
+    url: Option<String>,
+    revision: Option<String>,
+    layout: String,
+}
+
+#[derive(Serialize)]
+struct License {
+    id: Option<String>,
+    text_sha256: Option<String>,
+}
+
+#[derive(Serialize)]
+struct DataDisclosure {
+    status: String,
+    notes: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ShowDoc {
+    name: String,
+    version: String,
+    manifest_digest: String,
+    size: u64,
+    files: Vec<FileRecord>,
+    source: Source,
+    license: License,
+    data_disclosure: DataDisclosure,
+    owner: Option<String>,
+    imported_at: String,
+    imported_by: String,
+    registry: String,
+    origin: String,
+    approvals: Vec<serde_json::Value>,
+    deployments: Vec<serde_json::Value>,
+}
+
+pub fn run(ctx: &Ctx, a: RefArgs) -> anyhow::Result<ExitStatus> {
+    let reg = ctx.open_existing()?;
+    let v = reg.resolve(&parse_ref(&a.reference)?)?;
+    let files = reg.files(&v)?;
+    let doc = ShowDoc {
+        name: v.name.to_string(),
+        version: v.label.clone(),
+        manifest_digest: v.manifest_digest.to_hex(),
+        size: v.total_size,
+        files,
+        source: Source {
+            url: v.source_url.clone(),
+            revision: v.revision.clone(),
+            layout: v.layout.clone(),
+        },
+        license: License {
+            id: v.license_id.clone(),
+            text_sha256: v.license_sha256.map(|d| d.to_hex()),
+        },
+        data_disclosure: DataDisclosure {
+            status: v.disclosure.to_string(),
+            notes: v.disclosure_notes.clone(),
+        },
+        owner: v.owner.clone(),
+        imported_at: v.imported_at.clone(),
+        imported_by: v.imported_by.clone(),
+        registry: v.registry.clone(),
+        origin: v.origin.as_str().to_string(),
+        approvals: Vec::new(),
+        deployments: Vec::new(),
+    };
+    ctx.printer.json(&doc)?;
+    let p = &ctx.printer;
+    let dash = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
+    p.line(format!("{}@{}", doc.name, doc.version));
+    p.line(format!("  manifest     sha256:{}", doc.manifest_digest));
+    p.line(format!(
+        "  size         {} in {} files",
+        HumanBytes(doc.size),
+        doc.files.len()
+    ));
+    p.line(format!(
+        "  source       {} (revision {}, layout {})",
+        dash(&doc.source.url),
+        dash(&doc.source.revision),
+        doc.source.layout
+    ));
+    p.line(format!(
+        "  licence      {} (text {})",
+        dash(&doc.license.id),
+        doc.license
+            .text_sha256
+            .as_deref()
+            .map(|t| format!("sha256:{t}"))
+            .unwrap_or_else(|| "not kept".into())
+    ));
+    p.line(format!(
+        "  disclosure   {}{}",
+        doc.data_disclosure.status,
+        doc.data_disclosure
+            .notes
+            .as_deref()
+            .map(|n| format!(" — {n}"))
+            .unwrap_or_default()
+    ));
+    p.line(format!("  owner        {}", dash(&doc.owner)));
+    p.line(format!(
+        "  imported     {} by {} into `{}` from a {}",
+        doc.imported_at, doc.imported_by, doc.registry, doc.origin
+    ));
+    p.line("  approvals    none");
+    p.line("  deployments  none");
+    p.line("  files");
+    for f in &doc.files {
+        p.line(format!(
+            "    {:<12} {:>10}  {}  {}",
+            f.format,
+            HumanBytes(f.size).to_string(),
+            f.sha256.short(16),
+            f.path
+        ));
+    }
+    Ok(ExitStatus::Success)
+}

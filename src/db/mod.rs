@@ -1,0 +1,471 @@
+//! All SQL lives here. The registry database is `registry.db` in the home:
+//! WAL journal, foreign keys on, a busy timeout so a second process waits.
+//!
+//! Migrations are the numbered files in `schema/`, embedded at build time and
+//! applied in order by a `PRAGMA user_version` loop, each in a transaction.
+//! Callers get plain records (`crate::records`); rusqlite never leaks out.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::digest::Sha256Digest;
+use crate::error::{Error, Result};
+use crate::name::{ModelName, VersionSelector};
+use crate::records::{FileRecord, NewVersion, VersionRecord};
+use crate::store::BlobStat;
+
+/// A database failure, wrapped so the rest of the library never names rusqlite.
+#[derive(Debug, thiserror::Error)]
+#[error("{context}: {source}")]
+pub struct DbError {
+    context: String,
+    #[source]
+    source: rusqlite::Error,
+}
+
+trait Ctx<T> {
+    fn ctx(self, context: &str) -> Result<T>;
+}
+
+impl<T> Ctx<T> for rusqlite::Result<T> {
+    fn ctx(self, context: &str) -> Result<T> {
+        self.map_err(|source| {
+            Error::Db(DbError {
+                context: context.to_string(),
+                source,
+            })
+        })
+    }
+}
+
+/// The embedded migrations, in order. The number is the `user_version` a
+/// database has once the file is applied.
+const MIGRATIONS: &[(u32, &str, &str)] =
+    &[(1, "0001_init", include_str!("../../schema/0001_init.sql"))];
+
+/// A blob row: its size and the stat it had when last known good.
+#[derive(Debug, Clone, Copy)]
+pub struct BlobRow {
+    pub sha256: Sha256Digest,
+    pub size: u64,
+    pub stat: BlobStat,
+}
+
+/// An open registry database.
+pub struct Db {
+    conn: Connection,
+}
+
+const VERSION_COLS: &str = "v.id, m.name, v.label, v.manifest_digest, v.total_size, v.imported_at, \
+     v.imported_by, v.registry, v.origin, v.layout, v.source_url, v.revision, v.license_id, \
+     v.license_sha256, v.disclosure, v.disclosure_notes, v.owner";
+
+fn parse_digest(s: String) -> rusqlite::Result<Sha256Digest> {
+    s.parse().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn conv<T, E: std::error::Error + Send + Sync + 'static>(
+    r: std::result::Result<T, E>,
+) -> rusqlite::Result<T> {
+    r.map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn version_from_row(r: &Row<'_>) -> rusqlite::Result<VersionRecord> {
+    Ok(VersionRecord {
+        id: r.get(0)?,
+        name: conv(r.get::<_, String>(1)?.parse::<ModelName>())?,
+        label: r.get(2)?,
+        manifest_digest: parse_digest(r.get(3)?)?,
+        total_size: r.get::<_, i64>(4)? as u64,
+        imported_at: r.get(5)?,
+        imported_by: r.get(6)?,
+        registry: r.get(7)?,
+        origin: conv(r.get::<_, String>(8)?.parse())?,
+        layout: r.get(9)?,
+        source_url: r.get(10)?,
+        revision: r.get(11)?,
+        license_id: r.get(12)?,
+        license_sha256: r
+            .get::<_, Option<String>>(13)?
+            .map(parse_digest)
+            .transpose()?,
+        disclosure: conv(r.get::<_, String>(14)?.parse())?,
+        disclosure_notes: r.get(15)?,
+        owner: r.get(16)?,
+    })
+}
+
+impl Db {
+    /// Open (creating if needed) and migrate the database at `path`.
+    pub fn open(path: &Path) -> Result<Db> {
+        let conn = Connection::open(path).ctx(&format!("open `{}`", path.display()))?;
+        conn.busy_timeout(Duration::from_secs(30))
+            .ctx("set busy timeout")?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .ctx("enable WAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .ctx("enable foreign keys")?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .ctx("set synchronous")?;
+        let mut db = Db { conn };
+        db.migrate()?;
+        Ok(db)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let current: u32 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .ctx("read user_version")?;
+        let newest = MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
+        if current > newest {
+            return Err(Error::input(format!(
+                "the registry database has schema version {current}, newer than this airlock knows ({newest})"
+            )));
+        }
+        for (number, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+            let tx = self.conn.transaction().ctx("begin migration")?;
+            tx.execute_batch(sql)
+                .ctx(&format!("apply migration {name}"))?;
+            tx.pragma_update(None, "user_version", number)
+                .ctx("set user_version")?;
+            tx.commit().ctx(&format!("commit migration {name}"))?;
+        }
+        Ok(())
+    }
+
+    pub fn schema_version(&self) -> Result<u32> {
+        self.conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .ctx("read user_version")
+    }
+
+    pub fn get_setting(&self, key: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row("SELECT value FROM registry WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()
+            .ctx("read registry setting")
+    }
+
+    pub fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO registry (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )
+            .ctx("write registry setting")?;
+        Ok(())
+    }
+
+    /// Every version of `name`, oldest first.
+    pub fn versions_of(&self, name: &ModelName) -> Result<Vec<VersionRecord>> {
+        let sql = format!(
+            "SELECT {VERSION_COLS} FROM versions v JOIN models m ON m.id = v.model_id
+             WHERE m.name = ?1 ORDER BY v.id"
+        );
+        let mut st = self.conn.prepare(&sql).ctx("prepare versions query")?;
+        st.query_map([name.as_str()], version_from_row)
+            .ctx("query versions")?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .ctx("read versions")
+    }
+
+    /// Every version, by name then import order.
+    pub fn all_versions(&self) -> Result<Vec<VersionRecord>> {
+        let sql = format!(
+            "SELECT {VERSION_COLS} FROM versions v JOIN models m ON m.id = v.model_id
+             ORDER BY m.name, v.id"
+        );
+        let mut st = self.conn.prepare(&sql).ctx("prepare versions query")?;
+        st.query_map([], version_from_row)
+            .ctx("query versions")?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .ctx("read versions")
+    }
+
+    /// The version a reference selects, if any.
+    pub fn find_version(
+        &self,
+        name: &ModelName,
+        sel: &VersionSelector,
+    ) -> Result<Option<VersionRecord>> {
+        let all = self.versions_of(name)?;
+        Ok(match sel {
+            VersionSelector::Newest => all.into_iter().next_back(),
+            VersionSelector::Label(l) => all.into_iter().find(|v| v.label == l.as_str()),
+            VersionSelector::DigestPrefix(p) => {
+                let mut hits: Vec<_> = all
+                    .into_iter()
+                    .filter(|v| v.manifest_digest.to_hex().starts_with(p.as_str()))
+                    .collect();
+                if hits.len() > 1 {
+                    return Err(Error::input(format!(
+                        "`{name}@sha256:{p}` is ambiguous: {} versions match; give more hex digits",
+                        hits.len()
+                    )));
+                }
+                hits.pop()
+            }
+        })
+    }
+
+    pub fn files(&self, version_id: i64) -> Result<Vec<FileRecord>> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT path, size, sha256, format, upstream_check FROM files
+                 WHERE version_id = ?1 ORDER BY path",
+            )
+            .ctx("prepare files query")?;
+        st.query_map([version_id], |r| {
+            Ok(FileRecord {
+                path: conv(r.get::<_, String>(0)?.parse())?,
+                size: r.get::<_, i64>(1)? as u64,
+                sha256: parse_digest(r.get(2)?)?,
+                format: r.get(3)?,
+                upstream_check: r.get(4)?,
+            })
+        })
+        .ctx("query files")?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .ctx("read files")
+    }
+
+    /// Record a version, its files and its blobs in one transaction.
+    pub fn insert_version(&mut self, v: &NewVersion, blobs: &[BlobRow], now: &str) -> Result<i64> {
+        let tx = self.conn.transaction().ctx("begin import transaction")?;
+        for b in blobs {
+            tx.execute(
+                "INSERT INTO blobs (sha256, size, stored_at, stat_ino, stat_mtime_ns, stat_ctime_ns, verified_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?3)
+                 ON CONFLICT (sha256) DO UPDATE SET stat_ino = excluded.stat_ino,
+                   stat_mtime_ns = excluded.stat_mtime_ns, stat_ctime_ns = excluded.stat_ctime_ns,
+                   verified_at = excluded.verified_at",
+                params![
+                    b.sha256.to_hex(),
+                    b.size as i64,
+                    now,
+                    b.stat.ino as i64,
+                    b.stat.mtime_ns,
+                    b.stat.ctime_ns
+                ],
+            )
+            .ctx("record blob")?;
+        }
+        tx.execute(
+            "INSERT INTO models (name, created_at) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+            params![v.name.as_str(), now],
+        )
+        .ctx("record model")?;
+        let model_id: i64 = tx
+            .query_row(
+                "SELECT id FROM models WHERE name = ?1",
+                [v.name.as_str()],
+                |r| r.get(0),
+            )
+            .ctx("find model")?;
+        let total: u64 = v.files.iter().map(|f| f.size).sum();
+        tx.execute(
+            "INSERT INTO versions (model_id, label, manifest_digest, total_size, imported_at,
+               imported_by, registry, origin, layout, source_url, revision, license_id,
+               license_sha256, disclosure, disclosure_notes, owner)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            params![
+                model_id,
+                v.label,
+                v.manifest_digest.to_hex(),
+                total as i64,
+                v.imported_at,
+                v.imported_by,
+                v.registry,
+                v.origin.as_str(),
+                v.layout,
+                v.source_url,
+                v.revision,
+                v.license_id,
+                v.license_sha256.map(|d| d.to_hex()),
+                v.disclosure.as_str(),
+                v.disclosure_notes,
+                v.owner,
+            ],
+        )
+        .ctx("record version")?;
+        let version_id = tx.last_insert_rowid();
+        {
+            let mut st = tx
+                .prepare(
+                    "INSERT INTO files (version_id, path, size, sha256, format, upstream_check)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .ctx("prepare file insert")?;
+            for f in &v.files {
+                st.execute(params![
+                    version_id,
+                    f.path.as_str(),
+                    f.size as i64,
+                    f.sha256.to_hex(),
+                    f.format,
+                    f.upstream_check
+                ])
+                .ctx("record file")?;
+            }
+        }
+        tx.commit().ctx("commit import")?;
+        Ok(version_id)
+    }
+
+    pub fn blob(&self, d: &Sha256Digest) -> Result<Option<BlobRow>> {
+        self.conn
+            .query_row(
+                "SELECT size, stat_ino, stat_mtime_ns, stat_ctime_ns FROM blobs WHERE sha256 = ?1",
+                [d.to_hex()],
+                |r| {
+                    let size = r.get::<_, i64>(0)? as u64;
+                    Ok(BlobRow {
+                        sha256: *d,
+                        size,
+                        stat: BlobStat {
+                            size,
+                            ino: r.get::<_, i64>(1)? as u64,
+                            mtime_ns: r.get(2)?,
+                            ctime_ns: r.get(3)?,
+                        },
+                    })
+                },
+            )
+            .optional()
+            .ctx("read blob")
+    }
+
+    /// The recorded stat of every blob (read once before a parallel pass).
+    pub fn blob_stats(&self) -> Result<std::collections::HashMap<Sha256Digest, BlobStat>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT sha256, size, stat_ino, stat_mtime_ns, stat_ctime_ns FROM blobs")
+            .ctx("prepare blob stats query")?;
+        st.query_map([], |r| {
+            Ok((
+                parse_digest(r.get(0)?)?,
+                BlobStat {
+                    size: r.get::<_, i64>(1)? as u64,
+                    ino: r.get::<_, i64>(2)? as u64,
+                    mtime_ns: r.get(3)?,
+                    ctime_ns: r.get(4)?,
+                },
+            ))
+        })
+        .ctx("query blob stats")?
+        .collect::<rusqlite::Result<_>>()
+        .ctx("read blob stats")
+    }
+
+    /// After a successful re-hash: remember the blob's current stat.
+    pub fn mark_blob_verified(&self, d: &Sha256Digest, stat: &BlobStat, now: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE blobs SET stat_ino = ?2, stat_mtime_ns = ?3, stat_ctime_ns = ?4, verified_at = ?5
+                 WHERE sha256 = ?1",
+                params![d.to_hex(), stat.ino as i64, stat.mtime_ns, stat.ctime_ns, now],
+            )
+            .ctx("update blob stat")?;
+        Ok(())
+    }
+
+    /// Blobs that some version needs (files and licence texts).
+    pub fn referenced_blobs(&self) -> Result<HashSet<Sha256Digest>> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT sha256 FROM files UNION SELECT license_sha256 FROM versions
+                 WHERE license_sha256 IS NOT NULL",
+            )
+            .ctx("prepare referenced blobs query")?;
+        st.query_map([], |r| parse_digest(r.get(0)?))
+            .ctx("query referenced blobs")?
+            .collect::<rusqlite::Result<HashSet<_>>>()
+            .ctx("read referenced blobs")
+    }
+
+    /// Every blob row.
+    pub fn blob_rows(&self) -> Result<Vec<(Sha256Digest, u64)>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT sha256, size FROM blobs ORDER BY sha256")
+            .ctx("prepare blobs query")?;
+        st.query_map([], |r| {
+            Ok((parse_digest(r.get(0)?)?, r.get::<_, i64>(1)? as u64))
+        })
+        .ctx("query blobs")?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .ctx("read blobs")
+    }
+
+    /// Forget a blob that nothing references (gc).
+    pub fn delete_blob_row(&self, d: &Sha256Digest) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM blobs WHERE sha256 = ?1", [d.to_hex()])
+            .ctx("delete blob row")?;
+        Ok(())
+    }
+
+    /// SQLite's own consistency checks; each returned line is a problem.
+    pub fn integrity_problems(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let mut st = self
+            .conn
+            .prepare("PRAGMA integrity_check")
+            .ctx("integrity check")?;
+        for row in st
+            .query_map([], |r| r.get::<_, String>(0))
+            .ctx("integrity check")?
+        {
+            let line = row.ctx("integrity check")?;
+            if line != "ok" {
+                out.push(line);
+            }
+        }
+        let mut st = self
+            .conn
+            .prepare("PRAGMA foreign_key_check")
+            .ctx("foreign key check")?;
+        for row in st
+            .query_map([], |r| {
+                Ok(format!(
+                    "foreign key violation in table `{}`",
+                    r.get::<_, String>(0)?
+                ))
+            })
+            .ctx("foreign key check")?
+        {
+            out.push(row.ctx("foreign key check")?);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_apply_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.db");
+        let db = Db::open(&p).unwrap();
+        assert_eq!(db.schema_version().unwrap(), MIGRATIONS.last().unwrap().0);
+        db.set_setting("name", "a").unwrap();
+        drop(db);
+        let db = Db::open(&p).unwrap();
+        assert_eq!(db.get_setting("name").unwrap().as_deref(), Some("a"));
+    }
+}

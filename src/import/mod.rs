@@ -1,0 +1,482 @@
+//! `import DIR`: a downloaded model folder into the store and the records.
+//!
+//! Steps: (1) resolve the source layout and the upstream hashes it left
+//! (`source`); (2) stream every file once — hashed, checked against upstream,
+//! written to a temp file and renamed into the store — on every core;
+//! (3) build the manifest and the records; (4) one transaction makes the
+//! version visible. Any failure removes the blobs this run created and leaves
+//! the records untouched. Runs under the registry's writer lock.
+
+pub mod source;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::digest::Sha256Digest;
+use crate::error::{Error, Result};
+use crate::formats;
+use crate::manifest;
+use crate::name::{ModelName, VersionLabel};
+use crate::progress::{Progress, ProgressFactory};
+use crate::records::{Disclosure, FileRecord, NewVersion, Origin, VersionRecord, now_rfc3339};
+use crate::registry::{Registry, actor};
+use crate::store::{self, BlobStat, IngestSpec, Ingested, ReplaceFn, Store};
+use source::{Algo, SourceFile};
+
+/// What the user said about the import.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    pub name: ModelName,
+    pub version: Option<VersionLabel>,
+    pub source_url: Option<String>,
+    pub revision: Option<String>,
+    pub license_id: Option<String>,
+    pub license_file: Option<PathBuf>,
+    pub disclosure: Disclosure,
+    pub data_notes: Option<String>,
+    pub owner: Option<String>,
+    pub link: bool,
+}
+
+/// What an import did.
+#[derive(Debug, Serialize)]
+pub struct ImportOutcome {
+    pub name: ModelName,
+    pub version: String,
+    pub manifest_digest: Sha256Digest,
+    /// False when the same content was already registered (a no-op).
+    pub created: bool,
+    pub layout: String,
+    pub revision: Option<String>,
+    pub files: usize,
+    pub bytes: u64,
+    pub new_blobs: usize,
+    pub upstream_checked: usize,
+    pub license_id: Option<String>,
+    pub notes: Vec<String>,
+}
+
+/// Blobs created during one run, removed again unless the run commits.
+struct CreatedBlobs<'a> {
+    store: &'a Store,
+    created: Vec<Sha256Digest>,
+    keep: bool,
+}
+
+impl Drop for CreatedBlobs<'_> {
+    fn drop(&mut self) {
+        if !self.keep {
+            for d in &self.created {
+                // Best effort: a blob left here is unreferenced and `gc` removes it.
+                let _ = self.store.remove(d);
+            }
+        }
+    }
+}
+
+/// Import a model folder.
+pub fn import_dir(
+    reg: &mut Registry,
+    dir: &Path,
+    opts: &ImportOptions,
+    progress: &dyn ProgressFactory,
+) -> Result<ImportOutcome> {
+    let _lock = reg.lock()?;
+    // Any temp file present now is from an interrupted run: we hold the lock.
+    reg.store.clear_temps()?;
+
+    // 1. The source and what upstream says about it.
+    let src = source::resolve(dir, opts.revision.as_deref())?;
+    if src.files.is_empty() {
+        return Err(Error::input(format!(
+            "`{}` holds no files to import",
+            dir.display()
+        )));
+    }
+    let revision = opts.revision.clone().or(src.revision.clone());
+    if let (Some(given), Some(found)) = (&opts.revision, &src.revision)
+        && given != found
+        && src.layout != source::Layout::HfCache
+    {
+        return Err(Error::input(format!(
+            "`--revision {given}` disagrees with the download, which records revision {found}"
+        )));
+    }
+
+    // 2. One pass over every byte, on every core.
+    let total: u64 = src.files.iter().map(|f| f.size).sum();
+    let bar = progress.start("import", total);
+    let mut guard = CreatedBlobs {
+        store: &reg.store,
+        created: Vec::new(),
+        keep: false,
+    };
+    let mut order: Vec<usize> = (0..src.files.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(src.files[i].size));
+    let known = reg.db.blob_stats()?;
+    let replace_if = |d: &Sha256Digest, st: &BlobStat| known.get(d) != Some(st);
+    let store = &reg.store;
+    // Created blobs are noted as they appear, so a failure elsewhere removes them.
+    let created = std::sync::Mutex::new(Vec::new());
+    let results = crate::parallel::try_map(&order, |&i| {
+        let r = ingest_one(store, &src.files[i], opts.link, &*bar, &replace_if)?;
+        if r.created {
+            created
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(r.sha256);
+        }
+        Ok(r)
+    });
+    bar.finish();
+    guard.created = created.into_inner().unwrap_or_else(|p| p.into_inner());
+    let results = results?;
+    let mut ingested: Vec<Option<Ingested>> = (0..src.files.len()).map(|_| None).collect();
+    for (k, r) in order.iter().zip(results) {
+        ingested[*k] = Some(r);
+    }
+    let ingested: Vec<Ingested> = ingested
+        .into_iter()
+        .map(|o| o.expect("every file ingested"))
+        .collect();
+
+    // 3. Records.
+    let mut upstream_checked = 0;
+    let files: Vec<FileRecord> = src
+        .files
+        .iter()
+        .zip(&ingested)
+        .map(|(sf, ing)| {
+            let checked: Vec<String> = sf
+                .expect
+                .iter()
+                .map(|e| format!("{} from {}", e.algo.as_str(), e.origin))
+                .collect();
+            if !checked.is_empty() {
+                upstream_checked += 1;
+            }
+            FileRecord {
+                path: sf.rel.clone(),
+                size: ing.size,
+                sha256: ing.sha256,
+                format: formats::sniff(&ing.head, ing.size).as_str().to_string(),
+                upstream_check: (!checked.is_empty()).then(|| checked.join("; ")),
+            }
+        })
+        .collect();
+    let manifest_digest = manifest::digest(&files);
+
+    let (license_id, license_sha256) =
+        licence(&reg.store, &src.files, &ingested, opts, &mut guard)?;
+    let mut notes = src.notes.clone();
+    if license_id.is_none() {
+        notes.push(
+            "no licence id given or found in the model card; `--license ID` records one".into(),
+        );
+    }
+    if opts.owner.is_none() {
+        notes.push("no owner named; `--owner WHO` records one".into());
+    }
+
+    let existing = reg.db.versions_of(&opts.name)?;
+    let derived_label = |existing: &[VersionRecord]| -> String {
+        if let Some(r) = &revision
+            && r.len() >= 12
+            && r.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            return r[..12].to_ascii_lowercase();
+        }
+        let mut n = existing.len() + 1;
+        while existing.iter().any(|v| v.label == format!("v{n}")) {
+            n += 1;
+        }
+        format!("v{n}")
+    };
+    let label = match &opts.version {
+        Some(l) => l.as_str().to_string(),
+        None => {
+            // Same content again under no explicit label: a no-op.
+            if let Some(v) = existing
+                .iter()
+                .find(|v| v.manifest_digest == manifest_digest)
+            {
+                return Ok(noop(v, &src, files.len(), total, upstream_checked, notes));
+            }
+            derived_label(&existing)
+        }
+    };
+    if let Some(v) = existing.iter().find(|v| v.label == label) {
+        if v.manifest_digest == manifest_digest {
+            return Ok(noop(v, &src, files.len(), total, upstream_checked, notes));
+        }
+        return Err(Error::VersionConflict {
+            name: opts.name.to_string(),
+            label,
+            existing: v.manifest_digest,
+            new: manifest_digest,
+            integrity: false,
+        });
+    }
+
+    // 4. One transaction makes it visible.
+    let mut blob_rows = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (d, size) in files
+        .iter()
+        .map(|f| (f.sha256, f.size))
+        .chain(license_sha256.map(|d| (d, 0)))
+    {
+        if !seen.insert(d) {
+            continue;
+        }
+        let stat = reg
+            .store
+            .stat(&d)?
+            .ok_or_else(|| Error::not_found("blob", d.to_hex()))?;
+        let size = if size == 0 { stat.size } else { size };
+        blob_rows.push(crate::db::BlobRow {
+            sha256: d,
+            size,
+            stat,
+        });
+    }
+    let now = now_rfc3339();
+    let new = NewVersion {
+        name: opts.name.clone(),
+        label: label.clone(),
+        manifest_digest,
+        imported_at: now.clone(),
+        imported_by: actor(),
+        registry: reg.name().to_string(),
+        origin: Origin::Directory,
+        layout: src.layout.as_str().to_string(),
+        source_url: opts.source_url.clone(),
+        revision: revision.clone(),
+        license_id: license_id.clone(),
+        license_sha256,
+        disclosure: opts.disclosure,
+        disclosure_notes: opts.data_notes.clone(),
+        owner: opts.owner.clone(),
+        files,
+    };
+    let new_blobs = guard.created.len();
+    reg.db.insert_version(&new, &blob_rows, &now)?;
+    guard.keep = true;
+    Ok(ImportOutcome {
+        name: opts.name.clone(),
+        version: label,
+        manifest_digest,
+        created: true,
+        layout: src.layout.as_str().to_string(),
+        revision,
+        files: new.files.len(),
+        bytes: total,
+        new_blobs,
+        upstream_checked,
+        license_id,
+        notes,
+    })
+}
+
+fn noop(
+    v: &VersionRecord,
+    src: &source::Source,
+    files: usize,
+    bytes: u64,
+    upstream_checked: usize,
+    mut notes: Vec<String>,
+) -> ImportOutcome {
+    notes.push(format!(
+        "`{}@{}` already holds this content; nothing changed",
+        v.name, v.label
+    ));
+    ImportOutcome {
+        name: v.name.clone(),
+        version: v.label.clone(),
+        manifest_digest: v.manifest_digest,
+        created: false,
+        layout: src.layout.as_str().to_string(),
+        revision: v.revision.clone(),
+        files,
+        bytes,
+        new_blobs: 0,
+        upstream_checked,
+        license_id: v.license_id.clone(),
+        notes,
+    }
+}
+
+/// Compare what was read with every upstream expectation for the file.
+fn check_upstream(
+    sf: &SourceFile,
+    sha256: &Sha256Digest,
+    git: Option<&str>,
+    size: u64,
+) -> Result<()> {
+    for e in &sf.expect {
+        let found = match e.algo {
+            Algo::Sha256 => sha256.to_hex(),
+            Algo::GitSha1 => git.unwrap_or_default().to_string(),
+            Algo::Size => size.to_string(),
+        };
+        if found != e.value {
+            return Err(Error::UpstreamMismatch {
+                path: sf.rel.to_string(),
+                source_of_hash: e.origin.clone(),
+                algo: e.algo.as_str(),
+                expected: e.value.clone(),
+                found,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn ingest_one(
+    store: &Store,
+    sf: &SourceFile,
+    link: bool,
+    bar: &dyn Progress,
+    replace_if: &ReplaceFn<'_>,
+) -> Result<Ingested> {
+    let check = |d: &Sha256Digest, git: Option<&str>, size: u64| check_upstream(sf, d, git, size);
+    let what = sf.path.display().to_string();
+    let spec = IngestSpec {
+        size_hint: sf.size,
+        want_git_sha1: sf.wants_git_sha1(),
+        what: &what,
+        check: &check,
+        replace_if,
+    };
+    if link && let Some(r) = try_link(store, sf, &spec, bar)? {
+        return Ok(r);
+    }
+    let mut f = source::open_regular(&sf.path)?;
+    store.ingest(&mut f, &spec, bar)
+}
+
+/// `--link`: hard-link the source into `store/tmp`, hash through that link,
+/// then rename it into place. `None` when the file system will not link.
+fn try_link(
+    store: &Store,
+    sf: &SourceFile,
+    spec: &IngestSpec<'_>,
+    bar: &dyn Progress,
+) -> Result<Option<Ingested>> {
+    let staged = tempfile::Builder::new()
+        .prefix("link-")
+        .make_in(store.tmp_dir(), |p| fs::hard_link(&sf.path, p));
+    let staged = match staged {
+        Ok(t) => t.into_temp_path(),
+        Err(_) => return Ok(None),
+    };
+    let mut f = source::open_regular(&staged)?;
+    let s = store::stream(&mut f, spec, &mut |_| Ok(()), bar)?;
+    (spec.check)(&s.sha256, s.git_sha1.as_deref(), s.size)?;
+    let created = store.link_in(&staged, &s.sha256)?;
+    // The link now lives in the store (or was dropped); do not delete it again.
+    let _ = staged.keep();
+    Ok(Some(Ingested { created, ..s }))
+}
+
+/// The licence id and the blob holding its text.
+fn licence(
+    store: &Store,
+    files: &[SourceFile],
+    ingested: &[Ingested],
+    opts: &ImportOptions,
+    guard: &mut CreatedBlobs<'_>,
+) -> Result<(Option<String>, Option<Sha256Digest>)> {
+    let text = match &opts.license_file {
+        Some(p) => {
+            let mut f = source::open_regular(p)?;
+            let keep = |_: &Sha256Digest, _: &BlobStat| false;
+            let ok = |_: &Sha256Digest, _: Option<&str>, _: u64| Ok(());
+            let what = p.display().to_string();
+            let spec = IngestSpec {
+                size_hint: 0,
+                want_git_sha1: false,
+                what: &what,
+                check: &ok,
+                replace_if: &keep,
+            };
+            let ing = store.ingest(&mut f, &spec, &crate::progress::NoProgress)?;
+            if ing.created {
+                guard.created.push(ing.sha256);
+            }
+            Some(ing.sha256)
+        }
+        None => {
+            let mut candidates: Vec<usize> = (0..files.len())
+                .filter(|&i| {
+                    let p = files[i].rel.as_str();
+                    let up = p.to_ascii_uppercase();
+                    !p.contains('/') && (up.starts_with("LICENSE") || up.starts_with("LICENCE"))
+                })
+                .collect();
+            candidates.sort_by_key(|&i| (files[i].rel.as_str().len(), files[i].rel.clone()));
+            candidates.first().map(|&i| ingested[i].sha256)
+        }
+    };
+    let id = match &opts.license_id {
+        Some(id) => Some(id.clone()),
+        None => files
+            .iter()
+            .zip(ingested)
+            .find(|(f, _)| f.rel.as_str().eq_ignore_ascii_case("README.md"))
+            .and_then(|(_, ing)| licence_from_card(&ing.head)),
+    };
+    Ok((id, text))
+}
+
+/// `license:` (or `license_name:` when the licence is `other`) from a model
+/// card's YAML front matter. Only top-level scalar keys are read.
+pub fn licence_from_card(head: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(head);
+    let mut lines = text.lines();
+    if lines.next()?.trim_end() != "---" {
+        return None;
+    }
+    let mut license = None;
+    let mut license_name = None;
+    for line in lines {
+        if line.trim_end() == "---" {
+            break;
+        }
+        let Some((k, v)) = line.split_once(':') else {
+            continue;
+        };
+        let v = v.trim().trim_matches(|c| c == '"' || c == '\'').trim();
+        if v.is_empty() || line.starts_with(char::is_whitespace) {
+            continue;
+        }
+        match k {
+            "license" => license = Some(v.to_ascii_lowercase()),
+            "license_name" => license_name = Some(v.to_ascii_lowercase()),
+            _ => {}
+        }
+    }
+    match (license, license_name) {
+        (Some(l), Some(n)) if l == "other" => Some(n),
+        (l, _) => l,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn card_front_matter() {
+        let card = b"---\nlicense: apache-2.0\ntags:\n  - x\n---\n# Model\n";
+        assert_eq!(licence_from_card(card).as_deref(), Some("apache-2.0"));
+        let other = b"---\nlicense: other\nlicense_name: qwen\n---\n";
+        assert_eq!(licence_from_card(other).as_deref(), Some("qwen"));
+        assert_eq!(
+            licence_from_card(b"# no front matter\nlicense: mit\n"),
+            None
+        );
+    }
+}

@@ -1,0 +1,201 @@
+//! The façade every command goes through: one opened home — its database,
+//! its blob store, its name — and the operations on it.
+//!
+//! Home layout: `registry.db`, `store/sha256/..`, `store/tmp/`, `lock`,
+//! `policy.toml`. Writers hold an exclusive lock on `lock` for their whole
+//! run, so one writer works at a time and `gc` can never delete a blob an
+//! import is about to reference; readers take no lock (SQLite's WAL gives
+//! them a consistent snapshot).
+
+use std::fs::{self, File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::name::{Reference, VersionSelector};
+use crate::records::{FileRecord, VersionRecord};
+use crate::store::Store;
+
+/// The policy file written by `init`: open by default, documented inline.
+const POLICY_TEMPLATE: &str = "\
+# airlock licence policy (read by `airlock license check`).
+# Everything is allowed until you say otherwise; see docs/cli.md.
+
+[organization]
+# monthly_active_users = 0
+# commercial = true
+
+[licenses]
+# allow = [\"apache-2.0\", \"mit\"]
+# deny  = [\"cc-by-nc-4.0\"]
+
+[disclosure]
+# minimum = \"unknown\"
+";
+
+/// How long a writer waits for another writer before giving up.
+const LOCK_WAIT: Duration = Duration::from_secs(30);
+
+/// An opened registry home.
+pub struct Registry {
+    home: PathBuf,
+    pub(crate) db: Db,
+    pub(crate) store: Store,
+    name: String,
+}
+
+/// Held while a command changes the registry; released on drop.
+pub struct WriteLock {
+    _file: File,
+}
+
+impl Registry {
+    /// Open the home, creating it if needed (commands that write).
+    pub fn open_or_create(home: &Path) -> Result<Registry> {
+        Self::init(home, None).map(|(r, _)| r)
+    }
+
+    /// Open an existing home (commands that only read).
+    pub fn open_existing(home: &Path) -> Result<Registry> {
+        if !home.join("registry.db").is_file() {
+            return Err(Error::NotFound {
+                what: "registry",
+                name: format!(
+                    "{} (run `airlock init` or any import first)",
+                    home.display()
+                ),
+            });
+        }
+        Self::open_or_create(home)
+    }
+
+    /// Create (or open) the home; `name` names the registry on first use.
+    /// Returns whether the home was created now.
+    pub fn init(home: &Path, name: Option<&str>) -> Result<(Registry, bool)> {
+        fs::create_dir_all(home).map_err(|e| Error::io("create home", home, e))?;
+        let created = !home.join("registry.db").exists();
+        let db = Db::open(&home.join("registry.db"))?;
+        let store = Store::open(&home.join("store"))?;
+        let policy = home.join("policy.toml");
+        if !policy.exists() {
+            fs::write(&policy, POLICY_TEMPLATE).map_err(|e| Error::io("write", &policy, e))?;
+        }
+        let name = match db.get_setting("name")? {
+            Some(existing) => {
+                if let Some(n) = name
+                    && n != existing
+                {
+                    return Err(Error::input(format!(
+                        "the registry at `{}` is already named `{existing}`",
+                        home.display()
+                    )));
+                }
+                existing
+            }
+            None => {
+                let n = name.map(str::to_string).unwrap_or_else(hostname);
+                if n.is_empty() || n.len() > 128 || n.chars().any(|c| c.is_control()) {
+                    return Err(Error::input(format!("invalid registry name `{n}`")));
+                }
+                db.set_setting("name", &n)?;
+                db.set_setting("created_at", &crate::records::now_rfc3339())?;
+                n
+            }
+        };
+        Ok((
+            Registry {
+                home: home.to_path_buf(),
+                db,
+                store,
+                name,
+            },
+            created,
+        ))
+    }
+
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Take the writer lock, waiting a while for another writer.
+    pub fn lock(&self) -> Result<WriteLock> {
+        let p = self.home.join("lock");
+        let f = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&p)
+            .map_err(|e| Error::io("open lock file", &p, e))?;
+        let start = Instant::now();
+        loop {
+            match f.try_lock() {
+                Ok(()) => return Ok(WriteLock { _file: f }),
+                Err(std::fs::TryLockError::WouldBlock) if start.elapsed() < LOCK_WAIT => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(Error::Locked {
+                        path: self.home.clone(),
+                    });
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("lock", &p, e)),
+            }
+        }
+    }
+
+    /// The version a reference names.
+    pub fn resolve(&self, r: &Reference) -> Result<VersionRecord> {
+        if let Some(v) = self.db.find_version(&r.name, &r.version)? {
+            return Ok(v);
+        }
+        let what = match r.version {
+            VersionSelector::Newest => "model",
+            _ => "version",
+        };
+        Err(Error::not_found(what, r.to_string()))
+    }
+
+    pub fn files(&self, v: &VersionRecord) -> Result<Vec<FileRecord>> {
+        self.db.files(v.id)
+    }
+
+    pub fn versions(&self) -> Result<Vec<VersionRecord>> {
+        self.db.all_versions()
+    }
+}
+
+/// `user@host`, recorded as the actor of every change.
+pub fn actor() -> String {
+    let user = std::env::var("USER")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| {
+            // SAFETY: getuid has no preconditions.
+            let uid = unsafe { libc::getuid() };
+            format!("uid{uid}")
+        });
+    format!("{user}@{}", hostname())
+}
+
+/// This machine's host name.
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates
+    // within it or truncates, and we stop at the first NUL or the end.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "localhost".into();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    let s = String::from_utf8_lossy(&buf[..end]).into_owned();
+    if s.is_empty() { "localhost".into() } else { s }
+}

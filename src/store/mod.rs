@@ -1,0 +1,388 @@
+//! The content-addressed blob store: `store/sha256/<2 hex>/<62 hex>`.
+//!
+//! Invariants: a file under `sha256/` holds exactly the bytes its name says
+//! (enforced on write; re-checked by `verify`), is read-only, and appeared by
+//! an atomic rename of a fully written, fsynced temp file from `store/tmp/`.
+//! An existing blob is success. The store knows nothing of models or the
+//! database; it must not be written outside `store/`.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::digest::{CHUNK, GitBlobHasher, Hasher, Sha256Digest};
+use crate::error::{Error, Result};
+use crate::progress::Progress;
+
+/// What a blob looked like on disk when last known good. `verify` without
+/// `--deep` trusts a blob whose stat still matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlobStat {
+    pub size: u64,
+    pub ino: u64,
+    pub mtime_ns: i64,
+    pub ctime_ns: i64,
+}
+
+impl BlobStat {
+    pub fn of(meta: &fs::Metadata) -> BlobStat {
+        BlobStat {
+            size: meta.len(),
+            ino: meta.ino(),
+            mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+            ctime_ns: meta.ctime() * 1_000_000_000 + meta.ctime_nsec(),
+        }
+    }
+}
+
+/// What streaming one source into the store found.
+#[derive(Debug, Clone)]
+pub struct Ingested {
+    pub sha256: Sha256Digest,
+    pub size: u64,
+    /// The git blob id, when the caller asked for it.
+    pub git_sha1: Option<String>,
+    /// The first bytes (up to 64 KiB), for format sniffing without a re-read.
+    pub head: Vec<u8>,
+    /// True when this call created the blob (it did not exist before).
+    pub created: bool,
+}
+
+/// Checks the digests and size of bytes just read (upstream hashes).
+pub type CheckFn<'a> = dyn Fn(&Sha256Digest, Option<&str>, u64) -> Result<()> + Sync + 'a;
+
+/// Decides whether an existing blob with this stat should be replaced.
+pub type ReplaceFn<'a> = dyn Fn(&Sha256Digest, &BlobStat) -> bool + Sync + 'a;
+
+/// How to stream one source.
+pub struct IngestSpec<'a> {
+    /// The size the source says it has (seeds the git blob id).
+    pub size_hint: u64,
+    pub want_git_sha1: bool,
+    /// What to name in errors (the source path).
+    pub what: &'a str,
+    pub check: &'a CheckFn<'a>,
+    pub replace_if: &'a ReplaceFn<'a>,
+}
+
+/// Read `src` to its end through a bounded buffer: sha256 (and the git blob
+/// id if asked), the head for sniffing, every chunk handed to `sink`.
+pub fn stream(
+    src: &mut dyn Read,
+    spec: &IngestSpec<'_>,
+    sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+    progress: &dyn Progress,
+) -> Result<Ingested> {
+    let mut hasher = Hasher::new();
+    let mut git = spec
+        .want_git_sha1
+        .then(|| GitBlobHasher::new(spec.size_hint));
+    let mut head = Vec::new();
+    let mut buf = vec![0u8; CHUNK];
+    let mut size = 0u64;
+    loop {
+        let n = match src.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io("read", spec.what, e)),
+        };
+        let chunk = &buf[..n];
+        hasher.update(chunk);
+        if let Some(g) = git.as_mut() {
+            g.update(chunk);
+        }
+        if head.len() < HEAD_BYTES {
+            let take = (HEAD_BYTES - head.len()).min(n);
+            head.extend_from_slice(&chunk[..take]);
+        }
+        sink(chunk)?;
+        size += n as u64;
+        progress.inc(n as u64);
+    }
+    Ok(Ingested {
+        sha256: hasher.finish(),
+        size,
+        git_sha1: git.map(|g| g.finish()),
+        head,
+        created: false,
+    })
+}
+
+/// Bytes kept from the start of each file for format detection.
+pub const HEAD_BYTES: usize = 64 * 1024;
+
+/// A handle on the store directory.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    /// Open (creating if needed) the store under `root`.
+    pub fn open(root: &Path) -> Result<Store> {
+        for sub in ["sha256", "tmp"] {
+            let p = root.join(sub);
+            fs::create_dir_all(&p).map_err(|e| Error::io("create directory", &p, e))?;
+        }
+        Ok(Store {
+            root: root.to_path_buf(),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn blob_path(&self, d: &Sha256Digest) -> PathBuf {
+        let hex = d.to_hex();
+        self.root.join("sha256").join(&hex[..2]).join(&hex[2..])
+    }
+
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
+    /// Stat of a stored blob; `None` if it is absent.
+    pub fn stat(&self, d: &Sha256Digest) -> Result<Option<BlobStat>> {
+        let p = self.blob_path(d);
+        match fs::symlink_metadata(&p) {
+            Ok(m) => Ok(Some(BlobStat::of(&m))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io("stat", &p, e)),
+        }
+    }
+
+    pub fn open_blob(&self, d: &Sha256Digest) -> Result<File> {
+        let p = self.blob_path(d);
+        File::open(&p).map_err(|e| Error::io("open blob", &p, e))
+    }
+
+    /// Stream `src` into a temp file while hashing, then move it into place.
+    /// `spec.check` sees the digests before the blob becomes visible; an
+    /// error from it discards the bytes. An existing blob is success, unless
+    /// `spec.replace_if` says the existing copy should be replaced by the
+    /// freshly verified bytes (used to heal a blob whose stat changed).
+    pub fn ingest(
+        &self,
+        src: &mut dyn Read,
+        spec: &IngestSpec<'_>,
+        progress: &dyn Progress,
+    ) -> Result<Ingested> {
+        let mut tmp = tempfile::Builder::new()
+            .prefix("ingest-")
+            .tempfile_in(self.tmp_dir())
+            .map_err(|e| Error::io("create temp file in", self.tmp_dir(), e))?;
+        let tmp_path = tmp.path().to_path_buf();
+        let mut sink = |chunk: &[u8]| {
+            tmp.as_file_mut()
+                .write_all(chunk)
+                .map_err(|e| Error::io("write", &tmp_path, e))
+        };
+        let s = stream(src, spec, &mut sink, progress)?;
+        (spec.check)(&s.sha256, s.git_sha1.as_deref(), s.size)?;
+        let dest = self.blob_path(&s.sha256);
+        let created = match self.stat(&s.sha256)? {
+            Some(st) if !(spec.replace_if)(&s.sha256, &st) => false,
+            existing => {
+                tmp.as_file()
+                    .sync_all()
+                    .map_err(|e| Error::io("fsync", tmp.path(), e))?;
+                set_read_only(tmp.path())?;
+                self.place(tmp.into_temp_path(), &dest)?;
+                existing.is_none()
+            }
+        };
+        Ok(Ingested { created, ..s })
+    }
+
+    /// Move a hard link staged in `tmp/` into place under its digest (which
+    /// the caller computed by reading through that very link). Returns
+    /// whether the blob was created; an existing blob wins and the staged
+    /// link is dropped.
+    pub fn link_in(&self, staged: &Path, d: &Sha256Digest) -> Result<bool> {
+        let dest = self.blob_path(d);
+        if dest.exists() {
+            fs::remove_file(staged).map_err(|e| Error::io("remove staged link", staged, e))?;
+            return Ok(false);
+        }
+        set_read_only(staged)?;
+        let parent = dest.parent().expect("blob path has a parent");
+        fs::create_dir_all(parent).map_err(|e| Error::io("create directory", parent, e))?;
+        fs::rename(staged, &dest).map_err(|e| Error::io("rename into store", &dest, e))?;
+        sync_dir(parent)?;
+        Ok(true)
+    }
+
+    fn place(&self, tmp: tempfile::TempPath, dest: &Path) -> Result<()> {
+        let parent = dest.parent().expect("blob path has a parent");
+        fs::create_dir_all(parent).map_err(|e| Error::io("create directory", parent, e))?;
+        tmp.persist(dest)
+            .map_err(|e| Error::io("rename into store", dest, e.error))?;
+        sync_dir(parent)
+    }
+
+    /// Re-hash a stored blob, streaming. Returns the digest and size found.
+    pub fn rehash(&self, d: &Sha256Digest, progress: &dyn Progress) -> Result<(Sha256Digest, u64)> {
+        let p = self.blob_path(d);
+        let f = File::open(&p).map_err(|e| Error::io("open blob", &p, e))?;
+        hash_reader(f, &p, progress)
+    }
+
+    /// Every blob file present, with any names that are not digests.
+    pub fn list(&self) -> Result<(Vec<Sha256Digest>, Vec<PathBuf>)> {
+        let mut good = Vec::new();
+        let mut bad = Vec::new();
+        let top = self.root.join("sha256");
+        for e in fs::read_dir(&top).map_err(|e| Error::io("read directory", &top, e))? {
+            let e = e.map_err(|e| Error::io("read directory", &top, e))?;
+            let prefix = e.file_name().to_string_lossy().into_owned();
+            if !e.path().is_dir() {
+                bad.push(e.path());
+                continue;
+            }
+            for f in
+                fs::read_dir(e.path()).map_err(|er| Error::io("read directory", e.path(), er))?
+            {
+                let f = f.map_err(|er| Error::io("read directory", e.path(), er))?;
+                let name = format!("{prefix}{}", f.file_name().to_string_lossy());
+                match name.parse::<Sha256Digest>() {
+                    Ok(d) if name.len() == 64 && f.path() == self.blob_path(&d) => good.push(d),
+                    _ => bad.push(f.path()),
+                }
+            }
+        }
+        good.sort();
+        Ok((good, bad))
+    }
+
+    /// Remove a blob (gc). Absent is success.
+    pub fn remove(&self, d: &Sha256Digest) -> Result<()> {
+        let p = self.blob_path(d);
+        match fs::remove_file(&p) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io("remove blob", &p, e)),
+        }
+    }
+
+    /// Leftover temp files from interrupted runs.
+    pub fn stale_temps(&self) -> Result<Vec<PathBuf>> {
+        let dir = self.tmp_dir();
+        let mut out = Vec::new();
+        for e in fs::read_dir(&dir).map_err(|e| Error::io("read directory", &dir, e))? {
+            out.push(e.map_err(|e| Error::io("read directory", &dir, e))?.path());
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Delete leftover temp files. Only call while holding the write lock.
+    pub fn clear_temps(&self) -> Result<usize> {
+        let temps = self.stale_temps()?;
+        for p in &temps {
+            let r = if p.is_dir() {
+                fs::remove_dir_all(p)
+            } else {
+                fs::remove_file(p)
+            };
+            r.map_err(|e| Error::io("remove stale temp", p, e))?;
+        }
+        Ok(temps.len())
+    }
+}
+
+/// Hash a reader to its end, streaming through a bounded buffer.
+pub fn hash_reader(
+    mut r: impl Read,
+    what: &Path,
+    progress: &dyn Progress,
+) -> Result<(Sha256Digest, u64)> {
+    let mut hasher = Hasher::new();
+    let mut buf = vec![0u8; CHUNK];
+    let mut size = 0u64;
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io("read", what, e)),
+        };
+        hasher.update(&buf[..n]);
+        size += n as u64;
+        progress.inc(n as u64);
+    }
+    Ok((hasher.finish(), size))
+}
+
+pub fn set_read_only(p: &Path) -> Result<()> {
+    fs::set_permissions(p, fs::Permissions::from_mode(0o444))
+        .map_err(|e| Error::io("make read-only", p, e))
+}
+
+/// fsync a directory so a rename in it is durable.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    OpenOptions::new()
+        .read(true)
+        .open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| Error::io("fsync directory", dir, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::progress::NoProgress;
+
+    #[test]
+    fn ingest_is_idempotent_and_read_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let never = |_: &Sha256Digest, _: &BlobStat| false;
+        let any = |_: &Sha256Digest, _: Option<&str>, _: u64| Ok(());
+        let spec = IngestSpec {
+            size_hint: 5,
+            want_git_sha1: true,
+            what: "x",
+            check: &any,
+            replace_if: &never,
+        };
+        let a = store
+            .ingest(&mut &b"hello"[..], &spec, &NoProgress)
+            .unwrap();
+        assert_eq!(
+            a.git_sha1.as_deref(),
+            Some("b6fc4c620b67d95f953a5c1c1230aaab5db5a1b0")
+        );
+        assert!(a.created);
+        assert_eq!(a.sha256, Sha256Digest::of(b"hello"));
+        let b = store
+            .ingest(&mut &b"hello"[..], &spec, &NoProgress)
+            .unwrap();
+        assert!(!b.created);
+        let meta = fs::metadata(store.blob_path(&a.sha256)).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o444);
+        assert!(store.stale_temps().unwrap().is_empty());
+        let refuse = |d: &Sha256Digest, _: Option<&str>, _: u64| {
+            Err(Error::DigestMismatch {
+                what: "x".into(),
+                expected: "0".repeat(64),
+                found: d.to_hex(),
+            })
+        };
+        let spec = IngestSpec {
+            check: &refuse,
+            ..spec
+        };
+        let err = store
+            .ingest(&mut &b"bye"[..], &spec, &NoProgress)
+            .unwrap_err();
+        assert!(matches!(err, Error::DigestMismatch { .. }));
+        assert!(store.stat(&Sha256Digest::of(b"bye")).unwrap().is_none());
+        assert!(
+            store.stale_temps().unwrap().is_empty(),
+            "failed ingest leaves no temp"
+        );
+    }
+}

@@ -1,0 +1,247 @@
+//! Re-check bytes against the records: stored blobs (`verify`), or a folder
+//! such as a deployed copy (`verify --path`).
+//!
+//! Problems are [`Finding`]s, collected in full and judged once at the end
+//! (exit 3 when there is any); an I/O error on one file is a finding about
+//! that file, not the end of the run. Blobs are hashed in parallel through
+//! bounded buffers. Without `deep`, a blob whose stat matches the one
+//! recorded when it was last known good is trusted without reading it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::digest::Sha256Digest;
+use crate::error::Result;
+use crate::import::source;
+use crate::progress::ProgressFactory;
+use crate::records::{FileRecord, VersionRecord, now_rfc3339};
+use crate::registry::Registry;
+use crate::store::hash_reader;
+
+/// One problem found.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Finding {
+    /// `name@label`, or empty for registry-wide findings.
+    pub subject: String,
+    /// The file (or blob, or member) concerned.
+    pub path: String,
+    /// `modified`, `missing`, `extra`, `unreadable`, `size`, …
+    pub kind: String,
+    pub detail: String,
+}
+
+/// The result of checking one or more versions in the store.
+#[derive(Debug, Default, Serialize)]
+pub struct VerifyReport {
+    pub versions: usize,
+    pub files: usize,
+    /// Blobs re-hashed in this run.
+    pub hashed_blobs: usize,
+    pub hashed_bytes: u64,
+    /// Blobs trusted from their recorded stat (quick mode only).
+    pub trusted_blobs: usize,
+    pub findings: Vec<Finding>,
+}
+
+enum BlobState {
+    Trusted,
+    Good(u64),
+    Missing,
+    Bad(String),
+}
+
+/// Check the stored bytes of `versions`.
+pub fn verify_store(
+    reg: &Registry,
+    versions: &[VersionRecord],
+    deep: bool,
+    progress: &dyn ProgressFactory,
+) -> Result<VerifyReport> {
+    let mut report = VerifyReport {
+        versions: versions.len(),
+        ..Default::default()
+    };
+    let mut users: BTreeMap<Sha256Digest, Vec<(String, FileRecord)>> = BTreeMap::new();
+    for v in versions {
+        for f in reg.files(v)? {
+            report.files += 1;
+            users
+                .entry(f.sha256)
+                .or_default()
+                .push((format!("{}@{}", v.name, v.label), f));
+        }
+    }
+    let blobs: Vec<(Sha256Digest, u64)> = users.iter().map(|(d, u)| (*d, u[0].1.size)).collect();
+    let mut to_hash = Vec::new();
+    let mut states: HashMap<Sha256Digest, BlobState> = HashMap::new();
+    for (d, size) in &blobs {
+        let stat = reg.store.stat(d)?;
+        let recorded = reg.db.blob(d)?;
+        match stat {
+            None => {
+                states.insert(*d, BlobState::Missing);
+            }
+            Some(st) if st.size != *size => {
+                states.insert(
+                    *d,
+                    BlobState::Bad(format!("size is {} bytes, recorded {size}", st.size)),
+                );
+            }
+            Some(st) if !deep && recorded.is_some_and(|r| r.stat == st) => {
+                states.insert(*d, BlobState::Trusted);
+            }
+            Some(_) => to_hash.push((*d, *size)),
+        }
+    }
+    let total: u64 = to_hash.iter().map(|(_, s)| s).sum();
+    let bar = progress.start("verify", total);
+    let store = &reg.store;
+    let hashed = crate::parallel::map_all(&to_hash, |(d, _)| store.rehash(d, &*bar));
+    bar.finish();
+    let now = now_rfc3339();
+    for ((d, size), r) in to_hash.iter().zip(hashed) {
+        let state = match r {
+            Ok((found, _)) if found == *d => {
+                if let Some(st) = reg.store.stat(d)? {
+                    reg.db.mark_blob_verified(d, &st, &now)?;
+                }
+                BlobState::Good(*size)
+            }
+            Ok((found, _)) => BlobState::Bad(format!("expected sha256 {d}, found {found}")),
+            Err(e) => BlobState::Bad(format!("unreadable: {e}")),
+        };
+        states.insert(*d, state);
+    }
+    for (d, uses) in &users {
+        let (kind, detail) = match &states[d] {
+            BlobState::Trusted => {
+                report.trusted_blobs += 1;
+                continue;
+            }
+            BlobState::Good(size) => {
+                report.hashed_blobs += 1;
+                report.hashed_bytes += size;
+                continue;
+            }
+            BlobState::Missing => ("missing", format!("blob sha256 {d} is not in the store")),
+            BlobState::Bad(why) => ("modified", why.clone()),
+        };
+        for (subject, f) in uses {
+            report.findings.push(Finding {
+                subject: subject.clone(),
+                path: f.path.to_string(),
+                kind: kind.into(),
+                detail: detail.clone(),
+            });
+        }
+    }
+    Ok(report)
+}
+
+/// The result of checking a folder against a version.
+#[derive(Debug, Default, Serialize)]
+pub struct PathReport {
+    pub subject: String,
+    pub path: String,
+    pub files: usize,
+    pub hashed_bytes: u64,
+    pub ok: usize,
+    pub findings: Vec<Finding>,
+}
+
+/// Check the folder `dir` against the files of `v`: modified, missing, extra.
+pub fn verify_path(
+    reg: &Registry,
+    dir: &Path,
+    v: &VersionRecord,
+    progress: &dyn ProgressFactory,
+) -> Result<PathReport> {
+    let subject = format!("{}@{}", v.name, v.label);
+    let expected = reg.files(v)?;
+    let src = source::resolve(dir, v.revision.as_deref())?;
+    check_folder(&subject, dir, &src.files, &expected, progress)
+}
+
+/// Compare walked files with expected records (shared with audit).
+pub fn check_folder(
+    subject: &str,
+    dir: &Path,
+    found: &[source::SourceFile],
+    expected: &[FileRecord],
+    progress: &dyn ProgressFactory,
+) -> Result<PathReport> {
+    let mut report = PathReport {
+        subject: subject.to_string(),
+        path: dir.display().to_string(),
+        files: expected.len(),
+        ..Default::default()
+    };
+    let want: HashMap<&str, &FileRecord> = expected.iter().map(|f| (f.path.as_str(), f)).collect();
+    let mut present = std::collections::HashSet::new();
+    let mut to_hash = Vec::new();
+    for sf in found {
+        match want.get(sf.rel.as_str()) {
+            None => report.findings.push(Finding {
+                subject: subject.to_string(),
+                path: sf.rel.to_string(),
+                kind: "extra".into(),
+                detail: format!("{} bytes, not part of the version", sf.size),
+            }),
+            Some(rec) => {
+                present.insert(sf.rel.as_str());
+                if sf.size != rec.size {
+                    report.findings.push(Finding {
+                        subject: subject.to_string(),
+                        path: sf.rel.to_string(),
+                        kind: "modified".into(),
+                        detail: format!("size is {} bytes, expected {}", sf.size, rec.size),
+                    });
+                } else {
+                    to_hash.push((sf, *rec));
+                }
+            }
+        }
+    }
+    for f in expected {
+        if !present.contains(f.path.as_str()) {
+            report.findings.push(Finding {
+                subject: subject.to_string(),
+                path: f.path.to_string(),
+                kind: "missing".into(),
+                detail: format!("expected sha256 {}", f.sha256),
+            });
+        }
+    }
+    let total: u64 = to_hash.iter().map(|(s, _)| s.size).sum();
+    let bar = progress.start("verify", total);
+    let results = crate::parallel::map_all(&to_hash, |(sf, _)| {
+        source::open_regular(&sf.path).and_then(|f| hash_reader(f, &sf.path, &*bar))
+    });
+    bar.finish();
+    for ((sf, rec), r) in to_hash.iter().zip(results) {
+        match r {
+            Ok((d, n)) if d == rec.sha256 => {
+                report.ok += 1;
+                report.hashed_bytes += n;
+            }
+            Ok((d, _)) => report.findings.push(Finding {
+                subject: subject.to_string(),
+                path: sf.rel.to_string(),
+                kind: "modified".into(),
+                detail: format!("expected sha256 {}, found {d}", rec.sha256),
+            }),
+            Err(e) => report.findings.push(Finding {
+                subject: subject.to_string(),
+                path: sf.rel.to_string(),
+                kind: "unreadable".into(),
+                detail: e.to_string(),
+            }),
+        }
+    }
+    report.findings.sort_by(|a, b| {
+        (a.path.as_str(), a.kind.as_str()).cmp(&(b.path.as_str(), b.kind.as_str()))
+    });
+    Ok(report)
+}
