@@ -198,6 +198,44 @@ mod tests {
         assert_eq!(h.finish(), "ce013625030ba8dba906f756967f9e9ca394464a");
     }
 
+    proptest::proptest! {
+        /// Streaming hash == one-shot hash, however the bytes are split.
+        #[test]
+        fn streaming_equals_one_shot(
+            data in proptest::collection::vec(proptest::num::u8::ANY, 0..5000),
+            cuts in proptest::collection::vec(0usize..5000, 0..10),
+        ) {
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(data.len())).collect();
+            cuts.sort();
+            let mut h = Hasher::new();
+            let mut g = GitBlobHasher::new(data.len() as u64);
+            let mut at = 0;
+            for c in cuts.into_iter().chain([data.len()]) {
+                h.update(&data[at..c]);
+                g.update(&data[at..c]);
+                at = c;
+            }
+            proptest::prop_assert_eq!(h.finish(), Sha256Digest::of(&data));
+            let mut one = GitBlobHasher::new(data.len() as u64);
+            one.update(&data);
+            proptest::prop_assert_eq!(g.finish(), one.finish());
+            // And through the reader, in whatever chunks `read_to_end` uses.
+            let mut r = HashingReader::new(&data[..]);
+            let mut sink = Vec::new();
+            std::io::Read::read_to_end(&mut r, &mut sink).unwrap();
+            let (d, n) = r.finish();
+            proptest::prop_assert_eq!(d, Sha256Digest::of(&data));
+            proptest::prop_assert_eq!(n, data.len() as u64);
+        }
+
+        /// Hex round trip for any digest.
+        #[test]
+        fn hex_round_trip(bytes in proptest::array::uniform32(proptest::num::u8::ANY)) {
+            let d = Sha256Digest::from_bytes(bytes);
+            proptest::prop_assert_eq!(d.to_hex().parse::<Sha256Digest>().unwrap(), d);
+        }
+    }
+
     #[test]
     fn parse_round_trip() {
         let d = Sha256Digest::of(b"x");

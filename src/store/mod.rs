@@ -386,3 +386,45 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod stream_props {
+    use super::*;
+    use crate::progress::NoProgress;
+
+    /// A reader that hands out at most `step` bytes per call.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.step.min(buf.len()).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    proptest::proptest! {
+        /// The store's one-pass stream hashes and forwards exactly the bytes,
+        /// whatever sizes the reader returns.
+        #[test]
+        fn stream_matches_one_shot(
+            data in proptest::collection::vec(proptest::num::u8::ANY, 0..20000),
+            step in 1usize..3000,
+        ) {
+            let ok = |_: &Sha256Digest, _: Option<&str>, _: u64| Ok(());
+            let keep = |_: &Sha256Digest, _: &BlobStat| false;
+            let spec = IngestSpec { size_hint: data.len() as u64, want_git_sha1: true, what: "t", check: &ok, replace_if: &keep };
+            let mut copy = Vec::new();
+            let mut sink = |c: &[u8]| { copy.extend_from_slice(c); Ok(()) };
+            let s = stream(&mut Trickle { data: &data, step }, &spec, &mut sink, &NoProgress).unwrap();
+            proptest::prop_assert_eq!(s.sha256, Sha256Digest::of(&data));
+            proptest::prop_assert_eq!(s.size, data.len() as u64);
+            proptest::prop_assert_eq!(&s.head[..], &data[..data.len().min(HEAD_BYTES)]);
+            proptest::prop_assert_eq!(copy, data);
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! The one integration-test binary: every test drives the real `airlock`
+//! binary against real files in a temp folder.
+
+mod util;
+
+mod checkout;
+mod hf_layouts;
+mod import;
+mod interrupt;
+mod verify;

@@ -1,0 +1,217 @@
+//! The test environment: a temp folder with a registry home, a ready `cmd()`
+//! for the real binary, and builders for model folders in every layout the
+//! import understands (plain, Hugging Face cache repo, snapshot, local-dir).
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use sha2::{Digest, Sha256};
+
+pub struct Env {
+    pub tmp: tempfile::TempDir,
+    pub home: PathBuf,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let home = tmp.path().join("home");
+        Env { tmp, home }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.tmp.path().join(rel)
+    }
+
+    /// The real binary, pointed at this env's home, no progress output.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::cargo_bin("airlock").expect("binary built");
+        c.env_remove("AIRLOCK_HOME")
+            .arg("--home")
+            .arg(&self.home)
+            .arg("--no-progress")
+            .timeout(std::time::Duration::from_secs(120));
+        c
+    }
+
+    /// Run with `--json` and parse stdout.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.cmd().arg("--json").args(args).output().expect("run");
+        assert!(
+            out.status.success(),
+            "airlock {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("stdout is one JSON document")
+    }
+
+    /// A generated demo model folder.
+    pub fn model(&self, rel: &str, seed: u64) -> PathBuf {
+        let dir = self.path(rel);
+        airlock::demo::write_model(&dir, seed).expect("write model");
+        dir
+    }
+
+    /// Names of the versions in `list --json`.
+    pub fn listed(&self) -> Vec<String> {
+        if !self.home.join("registry.db").exists() {
+            return Vec::new();
+        }
+        let v = self.json(&["list"]);
+        v["versions"]
+            .as_array()
+            .expect("versions array")
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}@{}",
+                    r["name"].as_str().unwrap(),
+                    r["version"].as_str().unwrap()
+                )
+            })
+            .collect()
+    }
+
+    /// Blob files present in the store.
+    pub fn blob_count(&self) -> usize {
+        let root = self.home.join("store/sha256");
+        if !root.exists() {
+            return 0;
+        }
+        walkdir::WalkDir::new(root)
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file())
+            .count()
+    }
+
+    pub fn blob_path(&self, sha: &str) -> PathBuf {
+        self.home
+            .join("store/sha256")
+            .join(&sha[..2])
+            .join(&sha[2..])
+    }
+}
+
+pub fn sha256_hex(b: &[u8]) -> String {
+    hex::encode(Sha256::digest(b))
+}
+
+pub fn git_blob_sha1(b: &[u8]) -> String {
+    use sha1::Digest as _;
+    let mut h = sha1::Sha1::new();
+    h.update(format!("blob {}\0", b.len()).as_bytes());
+    h.update(b);
+    hex::encode(h.finalize())
+}
+
+/// Flip one byte of a file in place, whatever its permissions.
+pub fn flip_byte(path: &Path, offset: u64) {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let mode = fs::metadata(path).unwrap().permissions().mode();
+    fs::set_permissions(path, fs::Permissions::from_mode(0o644)).unwrap();
+    let mut f = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap();
+    let mut b = [0u8];
+    f.seek(SeekFrom::Start(offset)).unwrap();
+    f.read_exact(&mut b).unwrap();
+    f.seek(SeekFrom::Start(offset)).unwrap();
+    f.write_all(&[b[0] ^ 0x20]).unwrap();
+    drop(f);
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// A small model as `(path, bytes, stored in LFS)`.
+pub fn hf_files() -> Vec<(&'static str, Vec<u8>, bool)> {
+    let mut st = Vec::new();
+    let header = br#"{"w":{"dtype":"F32","shape":[4,4],"data_offsets":[0,64]}}      "#;
+    st.extend_from_slice(&(header.len() as u64).to_le_bytes());
+    st.extend_from_slice(header);
+    st.extend((0..64u8).map(|i| i.wrapping_mul(7)));
+    vec![
+        ("model.safetensors", st, true),
+        (
+            "config.json",
+            b"{\"model_type\": \"llama\"}\n".to_vec(),
+            false,
+        ),
+        ("tokenizer/vocab.txt", b"hello\nworld\n".to_vec(), false),
+        (
+            "README.md",
+            b"---\nlicense: mit\n---\n# m\n".to_vec(),
+            false,
+        ),
+    ]
+}
+
+pub const REV: &str = "0123456789abcdef0123456789abcdef01234567";
+
+fn upstream_name(bytes: &[u8], lfs: bool) -> String {
+    if lfs {
+        sha256_hex(bytes)
+    } else {
+        git_blob_sha1(bytes)
+    }
+}
+
+/// A Hugging Face cache repo folder `models--org--name` under `root`.
+pub fn make_hf_cache(root: &Path, repo: &str, files: &[(&str, Vec<u8>, bool)]) -> PathBuf {
+    let dir = root.join(format!("models--{}", repo.replace('/', "--")));
+    fs::create_dir_all(dir.join("blobs")).unwrap();
+    fs::create_dir_all(dir.join("refs")).unwrap();
+    fs::write(dir.join("refs/main"), REV).unwrap();
+    let snap = dir.join("snapshots").join(REV);
+    for (path, bytes, lfs) in files {
+        let blob = upstream_name(bytes, *lfs);
+        fs::write(dir.join("blobs").join(&blob), bytes).unwrap();
+        let link = snap.join(path);
+        fs::create_dir_all(link.parent().unwrap()).unwrap();
+        let depth = path.matches('/').count();
+        let target = format!("{}../../blobs/{blob}", "../".repeat(depth));
+        std::os::unix::fs::symlink(target, &link).unwrap();
+    }
+    dir
+}
+
+/// A `huggingface-cli download --local-dir` folder under `root`.
+pub fn make_local_dir(root: &Path, files: &[(&str, Vec<u8>, bool)]) -> PathBuf {
+    let dir = root.join("local-dir");
+    for (path, bytes, lfs) in files {
+        let p = dir.join(path);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(&p, bytes).unwrap();
+        let m = dir
+            .join(".cache/huggingface/download")
+            .join(format!("{path}.metadata"));
+        fs::create_dir_all(m.parent().unwrap()).unwrap();
+        fs::write(
+            &m,
+            format!("{REV}\n{}\n1732900000.5\n", upstream_name(bytes, *lfs)),
+        )
+        .unwrap();
+    }
+    dir
+}
+
+/// The hub's tree listing for `files`, as `trees/<rev>.json` would hold it.
+pub fn tree_json(files: &[(&str, Vec<u8>, bool)]) -> String {
+    let entries: Vec<serde_json::Value> = files
+        .iter()
+        .map(|(p, b, lfs)| {
+            let mut e = serde_json::json!({
+                "type": "file", "path": p, "size": b.len(), "oid": git_blob_sha1(b)
+            });
+            if *lfs {
+                e["lfs"] =
+                    serde_json::json!({"oid": sha256_hex(b), "size": b.len(), "pointerSize": 134});
+            }
+            e
+        })
+        .collect();
+    serde_json::to_string(&entries).unwrap()
+}
