@@ -122,6 +122,8 @@ pub fn checkout(
     bar.finish();
     result?;
     finish_links(staging.path(), &plan)?;
+    // One syncfs makes the whole copy durable before it is renamed into place.
+    crate::store::sync_fs(staging.path())?;
 
     // Swap the finished copy into place.
     let staged = staging.keep();
@@ -240,7 +242,6 @@ fn place(store: &Store, root: &Path, p: &Planned, link: bool, bar: &dyn Progress
         bar.inc(n as u64);
     }
     expect(&what, &p.file.sha256, &hasher.finish())?;
-    out.sync_all().map_err(|e| Error::io("fsync", &dest, e))?;
     set_read_only(&dest)
 }
 
@@ -257,7 +258,6 @@ fn expect(what: &str, want: &Sha256Digest, found: &Sha256Digest) -> Result<()> {
 
 /// hf layout: snapshot entries as relative links into `blobs/`, and `refs/main`.
 fn finish_links(root: &Path, plan: &[Planned]) -> Result<()> {
-    let mut repo_dir = None;
     for p in plan {
         let Some(from) = &p.link_from else { continue };
         let link = root.join(from);
@@ -272,7 +272,6 @@ fn finish_links(root: &Path, plan: &[Planned]) -> Result<()> {
         rel.push("blobs");
         rel.push(p.file.sha256.to_hex());
         std::os::unix::fs::symlink(&rel, &link).map_err(|e| Error::io("create link", &link, e))?;
-        repo_dir = from.components().next().map(|c| root.join(c.as_os_str()));
         if let Some(rev) = from.components().nth(2) {
             let refs = root
                 .join(from.components().next().expect("repo").as_os_str())
@@ -282,9 +281,6 @@ fn finish_links(root: &Path, plan: &[Planned]) -> Result<()> {
             fs::write(&main, rev.as_os_str().to_string_lossy().as_bytes())
                 .map_err(|e| Error::io("write", &main, e))?;
         }
-    }
-    if let Some(r) = repo_dir {
-        sync_dir(&r)?;
     }
     Ok(())
 }

@@ -262,6 +262,7 @@ pub fn import_dir(
         files,
     };
     let new_blobs = guard.created.len();
+    reg.store.sync()?;
     reg.db.insert_version(&new, &blob_rows, &now)?;
     guard.keep = true;
     Ok(ImportOutcome {

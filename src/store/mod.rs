@@ -2,8 +2,10 @@
 //!
 //! Invariants: a file under `sha256/` holds exactly the bytes its name says
 //! (enforced on write; re-checked by `verify`), is read-only, and appeared by
-//! an atomic rename of a fully written, fsynced temp file from `store/tmp/`.
-//! An existing blob is success. The store knows nothing of models or the
+//! an atomic rename of a fully written temp file from `store/tmp/`.
+//! An existing blob is success. Durability is batched: writers call
+//! [`Store::sync`] (one `syncfs`) before recording anything that references
+//! new blobs. The store knows nothing of models or the
 //! database; it must not be written outside `store/`.
 
 use std::fs::{self, File, OpenOptions};
@@ -186,9 +188,6 @@ impl Store {
         let created = match self.stat(&s.sha256)? {
             Some(st) if !(spec.replace_if)(&s.sha256, &st) => false,
             existing => {
-                tmp.as_file()
-                    .sync_all()
-                    .map_err(|e| Error::io("fsync", tmp.path(), e))?;
                 set_read_only(tmp.path())?;
                 self.place(tmp.into_temp_path(), &dest)?;
                 existing.is_none()
@@ -211,7 +210,6 @@ impl Store {
         let parent = dest.parent().expect("blob path has a parent");
         fs::create_dir_all(parent).map_err(|e| Error::io("create directory", parent, e))?;
         fs::rename(staged, &dest).map_err(|e| Error::io("rename into store", &dest, e))?;
-        sync_dir(parent)?;
         Ok(true)
     }
 
@@ -220,7 +218,16 @@ impl Store {
         fs::create_dir_all(parent).map_err(|e| Error::io("create directory", parent, e))?;
         tmp.persist(dest)
             .map_err(|e| Error::io("rename into store", dest, e.error))?;
-        sync_dir(parent)
+        Ok(())
+    }
+
+    /// Make every blob written so far durable: one `syncfs` of the store's
+    /// file system (data and directory entries alike). Callers run it before
+    /// the database transaction that references new blobs, so a referenced
+    /// blob is always on disk; it lets the kernel batch the writes instead of
+    /// one fsync per file.
+    pub fn sync(&self) -> Result<()> {
+        sync_fs(&self.root)
     }
 
     /// Re-hash a stored blob, streaming. Returns the digest and size found.
@@ -319,6 +326,17 @@ pub fn hash_reader(
 pub fn set_read_only(p: &Path) -> Result<()> {
     fs::set_permissions(p, fs::Permissions::from_mode(0o444))
         .map_err(|e| Error::io("make read-only", p, e))
+}
+
+/// `syncfs(2)` the file system holding `path`.
+pub fn sync_fs(path: &Path) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    let f = File::open(path).map_err(|e| Error::io("open", path, e))?;
+    // SAFETY: the descriptor is valid for the life of `f`.
+    if unsafe { libc::syncfs(f.as_raw_fd()) } != 0 {
+        return Err(Error::io("syncfs", path, std::io::Error::last_os_error()));
+    }
+    Ok(())
 }
 
 /// fsync a directory so a rename in it is durable.

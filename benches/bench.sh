@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# airlock benchmarks: airlock against standard tools on the same data, in the
+# same run, medians of several runs, peak RSS from GNU time.
+#
+#   benches/bench.sh [--size-gib N] [--files N] [--runs N] [--dir DIR]
+#
+# Defaults: 4 GiB in 4 files, 3 runs, a folder under ${TMPDIR:-/tmp}.
+# Needs: cargo, openssl, GNU time (/usr/bin/time), coreutils.
+# The page cache is warmed right before every timing (cat > /dev/null), so
+# each tool reads from memory; writes are measured as the tools do them
+# (airlock syncs the store before it commits; cp does not, so `cp -r && sync` is shown too).
+set -euo pipefail
+
+SIZE_GIB=4
+FILES=4
+RUNS=3
+DIR=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --size-gib) SIZE_GIB=$2; shift 2 ;;
+        --files) FILES=$2; shift 2 ;;
+        --runs) RUNS=$2; shift 2 ;;
+        --dir) DIR=$2; shift 2 ;;
+        *) echo "unknown argument: $1" >&2; exit 2 ;;
+    esac
+done
+
+cd "$(dirname "$0")/.."
+cargo build --release --quiet
+AIRLOCK="$PWD/target/release/airlock"
+TIME=/usr/bin/time
+[ -x "$TIME" ] || { echo "GNU time (/usr/bin/time) is needed: apt-get install time" >&2; exit 1; }
+command -v openssl >/dev/null || { echo "openssl is needed" >&2; exit 1; }
+
+if [ -z "$DIR" ]; then DIR=$(mktemp -d "${TMPDIR:-/tmp}/airlock-bench.XXXXXX"); CLEAN=1; else mkdir -p "$DIR"; CLEAN=0; fi
+cleanup() { chmod -R u+w "$DIR" 2>/dev/null || true; [ "$CLEAN" = 1 ] && rm -rf "$DIR"; }
+trap cleanup EXIT
+
+MODEL="$DIR/model"
+PER_FILE_MIB=$(( SIZE_GIB * 1024 / FILES ))
+mkdir -p "$MODEL"
+echo "# making $FILES files of $PER_FILE_MIB MiB in $MODEL"
+for i in $(seq 1 "$FILES"); do
+    f="$MODEL/model-$(printf %05d "$i")-of-$(printf %05d "$FILES").safetensors"
+    [ -f "$f" ] && continue
+    # Pseudo-random bytes at memory speed: AES-CTR over zeros.
+    openssl enc -aes-128-ctr -pass "pass:airlock-bench-$i" -nosalt -pbkdf2 </dev/zero 2>/dev/null \
+        | head -c "$(( PER_FILE_MIB * 1024 * 1024 ))" >"$f" || true  # openssl ends on SIGPIPE
+    [ "$(stat -c %s "$f")" = "$(( PER_FILE_MIB * 1024 * 1024 ))" ] || { echo "could not make $f" >&2; exit 1; }
+done
+echo '{"model_type":"bench"}' >"$MODEL/config.json"
+
+warm() { cat "$@" >/dev/null; }
+warm_tree() { find "$1" -type f -exec cat {} + >/dev/null; }
+
+# time_cmd LABEL CMD...: runs CMD, appends "seconds max_rss_kib" to $RESULTS/LABEL
+RESULTS="$DIR/results"; mkdir -p "$RESULTS"
+time_cmd() {
+    local label=$1; shift
+    "$TIME" -f "%e %M" -o "$RESULTS/.last" "$@" >/dev/null 2>"$RESULTS/.stderr" || {
+        echo "command failed: $*" >&2; cat "$RESULTS/.stderr" >&2; exit 1; }
+    tail -n 1 "$RESULTS/.last" >>"$RESULTS/$label"
+}
+median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.2f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+secs() { cut -d' ' -f1 "$RESULTS/$1" | median; }
+rss_mib() { cut -d' ' -f2 "$RESULTS/$1" | sort -n | tail -n 1 | awk '{printf "%.1f", $1/1024}'; }
+
+half=$(( (FILES + 1) / 2 ))
+mapfile -t SHARDS < <(find "$MODEL" -name '*.safetensors' | sort)
+FIRST=("${SHARDS[@]:0:$half}")
+SECOND=("${SHARDS[@]:$half}")
+openssl_pair() { openssl dgst -sha256 "${FIRST[@]}" >/dev/null & openssl dgst -sha256 "${SECOND[@]}" >/dev/null & wait; }
+export -f openssl_pair 2>/dev/null || true
+
+HOME_DIR="$DIR/home"
+for run in $(seq 1 "$RUNS"); do
+    echo "# run $run of $RUNS"
+    # import vs cp -r
+    chmod -R u+w "$HOME_DIR" "$DIR/copy" 2>/dev/null || true
+    rm -rf "$HOME_DIR" "$DIR/copy"; sync
+    warm_tree "$MODEL"
+    time_cmd import "$AIRLOCK" --home "$HOME_DIR" --no-progress import "$MODEL" --name bench/model
+    sync
+    warm_tree "$MODEL"
+    time_cmd cp cp -r "$MODEL" "$DIR/copy"
+    rm -rf "$DIR/copy"; sync
+    warm_tree "$MODEL"
+    time_cmd cp_sync sh -c 'cp -r "$1" "$2" && sync' sh "$MODEL" "$DIR/copy"
+    sync
+    # deep verify vs two parallel openssl processes
+    warm_tree "$HOME_DIR/store"
+    time_cmd verify "$AIRLOCK" --home "$HOME_DIR" --no-progress verify --deep --all
+    warm "${SHARDS[@]}"
+    time_cmd openssl bash -c "$(declare -p FIRST SECOND); $(declare -f openssl_pair); openssl_pair"
+done
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }'; }
+echo
+echo "data: $SIZE_GIB GiB in $FILES files; $RUNS runs; medians; cores: $(nproc)"
+printf '%-34s %9s %10s   %-28s %9s %10s %7s\n' "airlock" "seconds" "peak RSS" "reference" "seconds" "peak RSS" "ratio"
+row() { # label ref_label airlock_text ref_text
+    printf '%-34s %9s %7s MiB   %-28s %9s %7s MiB %7s\n' "$3" "$(secs "$1")" "$(rss_mib "$1")" "$4" "$(secs "$2")" "$(rss_mib "$2")" "$(ratio "$(secs "$1")" "$(secs "$2")")"
+}
+row verify openssl "verify --deep" "2x openssl dgst -sha256"
+row import cp "import (syncfs before commit)" "cp -r"
+row import cp_sync "import (syncfs before commit)" "cp -r && sync"
