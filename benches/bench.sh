@@ -8,7 +8,7 @@
 # Needs: cargo, openssl, GNU time (/usr/bin/time), coreutils.
 # The page cache is warmed right before every timing (cat > /dev/null), so
 # each tool reads from memory; writes are measured as the tools do them
-# (airlock syncs the store before it commits; cp does not, so `cp -r && sync` is shown too).
+# (airlock fsyncs every blob; cp does not, so `cp -r && sync` is shown too).
 set -euo pipefail
 
 SIZE_GIB=4
@@ -27,7 +27,7 @@ done
 
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
-AIRLOCK="$PWD/target/release/airlock"
+AIRLOCK="${CARGO_TARGET_DIR:-$PWD/target}/release/airlock"
 TIME=/usr/bin/time
 [ -x "$TIME" ] || { echo "GNU time (/usr/bin/time) is needed: apt-get install time" >&2; exit 1; }
 command -v openssl >/dev/null || { echo "openssl is needed" >&2; exit 1; }
@@ -102,5 +102,5 @@ row() { # label ref_label airlock_text ref_text
     printf '%-34s %9s %7s MiB   %-28s %9s %7s MiB %7s\n' "$3" "$(secs "$1")" "$(rss_mib "$1")" "$4" "$(secs "$2")" "$(rss_mib "$2")" "$(ratio "$(secs "$1")" "$(secs "$2")")"
 }
 row verify openssl "verify --deep" "2x openssl dgst -sha256"
-row import cp "import (syncfs before commit)" "cp -r"
-row import cp_sync "import (syncfs before commit)" "cp -r && sync"
+row import cp "import" "cp -r"
+row import cp_sync "import" "cp -r && sync"

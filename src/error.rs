@@ -87,6 +87,12 @@ pub enum Error {
     #[error("hostile input `{what}`: {reason}")]
     Hostile { what: String, reason: String },
 
+    #[error("untrusted `{what}`: {reason}")]
+    Untrusted { what: String, reason: String },
+
+    #[error("policy forbids `{what}`: {reason}")]
+    Policy { what: String, reason: String },
+
     #[error("the home `{path}` is locked by another airlock process")]
     Locked { path: PathBuf },
 }
@@ -117,7 +123,9 @@ impl Error {
         match self {
             Error::DigestMismatch { .. }
             | Error::UpstreamMismatch { .. }
-            | Error::Hostile { .. } => Class::Integrity,
+            | Error::Hostile { .. }
+            | Error::Untrusted { .. } => Class::Integrity,
+            Error::Policy { .. } => Class::Policy,
             Error::VersionConflict { integrity, .. } => {
                 if *integrity {
                     Class::Integrity

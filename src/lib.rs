@@ -44,6 +44,7 @@
 //! assert!(report.findings.is_empty());
 //! ```
 
+pub mod bundle;
 pub mod checkout;
 pub mod db;
 pub mod demo;
@@ -58,7 +59,10 @@ pub mod parallel;
 pub mod progress;
 pub mod records;
 pub mod registry;
+pub mod signing;
+pub mod statement;
 pub mod store;
+pub mod trust;
 pub mod verify;
 
 pub use error::{Error, Result};

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::digest::Sha256Digest;
 use crate::error::{Error, Result};
 use crate::name::{ModelName, RelPath};
+use crate::signing::{KeyId, PublicKey};
 
 /// Training-data disclosure status, ordered full > partial > none > unknown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -114,6 +115,8 @@ pub struct VersionRecord {
     pub disclosure: Disclosure,
     pub disclosure_notes: Option<String>,
     pub owner: Option<String>,
+    /// The bundle the version arrived in.
+    pub bundle_id: Option<String>,
 }
 
 /// A version about to be recorded.
@@ -135,6 +138,102 @@ pub struct NewVersion {
     pub disclosure_notes: Option<String>,
     pub owner: Option<String>,
     pub files: Vec<FileRecord>,
+    /// The exact statement bytes approvals sign.
+    pub statement: Vec<u8>,
+    pub bundle_id: Option<String>,
+    pub approvals: Vec<ApprovalRecord>,
+}
+
+impl NewVersion {
+    /// The record this version will have (id 0 until inserted).
+    pub fn as_record(&self) -> VersionRecord {
+        VersionRecord {
+            id: 0,
+            name: self.name.clone(),
+            label: self.label.clone(),
+            manifest_digest: self.manifest_digest,
+            total_size: self.files.iter().map(|f| f.size).sum(),
+            imported_at: self.imported_at.clone(),
+            imported_by: self.imported_by.clone(),
+            registry: self.registry.clone(),
+            origin: self.origin,
+            layout: self.layout.clone(),
+            source_url: self.source_url.clone(),
+            revision: self.revision.clone(),
+            license_id: self.license_id.clone(),
+            license_sha256: self.license_sha256,
+            disclosure: self.disclosure,
+            disclosure_notes: self.disclosure_notes.clone(),
+            owner: self.owner.clone(),
+            bundle_id: self.bundle_id.clone(),
+        }
+    }
+}
+
+/// The role a trusted key plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Approver,
+    Exporter,
+    Any,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Approver => "approver",
+            Role::Exporter => "exporter",
+            Role::Any => "any",
+        }
+    }
+
+    pub fn can_approve(self) -> bool {
+        matches!(self, Role::Approver | Role::Any)
+    }
+
+    pub fn can_export(self) -> bool {
+        matches!(self, Role::Exporter | Role::Any)
+    }
+}
+
+impl FromStr for Role {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "approver" => Ok(Role::Approver),
+            "exporter" => Ok(Role::Exporter),
+            "any" => Ok(Role::Any),
+            _ => Err(Error::input(format!(
+                "invalid role `{s}`: use approver, exporter or any"
+            ))),
+        }
+    }
+}
+
+/// A key in the trust store.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrustedKey {
+    pub key_id: KeyId,
+    #[serde(skip)]
+    pub public_key: PublicKey,
+    pub name: String,
+    pub role: Role,
+    pub added_at: String,
+    pub added_by: String,
+    pub revoked: bool,
+    pub revoked_at: Option<String>,
+    pub revoked_reason: Option<String>,
+}
+
+/// One approval of a version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalRecord {
+    pub key_id: KeyId,
+    pub public_key: PublicKey,
+    pub name: String,
+    pub signature: Vec<u8>,
+    pub signed_at: String,
 }
 
 /// The current time as RFC 3339 UTC with seconds, e.g. `2026-11-29T19:01:09Z`.

@@ -171,6 +171,10 @@ impl Registry {
     pub fn versions(&self) -> Result<Vec<VersionRecord>> {
         self.db.all_versions()
     }
+
+    pub fn trusted_keys(&self) -> Result<Vec<crate::records::TrustedKey>> {
+        self.db.trusted_keys()
+    }
 }
 
 /// `user@host`, recorded as the actor of every change.

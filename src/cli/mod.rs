@@ -41,7 +41,7 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Create the home (store, database, policy file)
     Init(InitArgs),
-    /// Import a model folder (plain or Hugging Face download)
+    /// Import a model folder (plain or Hugging Face download) or a signed bundle
     #[command(disable_version_flag = true)]
     Import(ImportArgs),
     /// Models and versions, one line each
@@ -56,8 +56,94 @@ pub enum Command {
     Fsck,
     /// Remove blobs no version references
     Gc(GcArgs),
+    /// Make ed25519 key pairs
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// This registry's trust store and approval policy
+    #[command(subcommand)]
+    Trust(TrustCommand),
+    /// Approve a version: sign its statement
+    Sign(SignArgs),
+    /// Write a signed bundle of one or more versions
+    Export(ExportArgs),
     /// The whole story on a small generated model
     Demo(DemoArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// A new key pair: PREFIX.key (mode 0600) and PREFIX.pub
+    Generate {
+        /// Path prefix of the two files
+        #[arg(long, value_name = "PREFIX")]
+        out: PathBuf,
+        /// A name for the key, written as a comment in the public key file
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    Approver,
+    Exporter,
+    Any,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrustCommand {
+    /// Trust a public key for a role
+    Add {
+        /// The public key file (SPKI PEM)
+        pubfile: PathBuf,
+        /// Who holds the key
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_enum, default_value = "approver")]
+        role: RoleArg,
+    },
+    /// The trusted keys
+    List,
+    /// Stop trusting a key, everywhere, at once (the record is kept)
+    Revoke {
+        /// The key id (or a unique prefix of at least 8 hex)
+        key_id: String,
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+    },
+    /// Show or set how many distinct trusted approvals a version needs
+    Policy {
+        #[arg(long, value_name = "K")]
+        approvals: Option<u32>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// NAME[@VERSION]
+    pub reference: String,
+    /// The private key file (PKCS#8 PEM, mode 0600)
+    #[arg(long, value_name = "KEYFILE")]
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Versions to export (NAME[@VERSION])
+    #[arg(required = true)]
+    pub references: Vec<String>,
+    /// The exporter's private key
+    #[arg(long, value_name = "KEYFILE")]
+    pub key: PathBuf,
+    /// The bundle file (volumes are OUT.001, OUT.002, … with --volume-size)
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Split into volumes of at most SIZE (e.g. 4G, 700MB, 25GB)
+    #[arg(long, value_name = "SIZE")]
+    pub volume_size: Option<String>,
+    /// Days until the bundle expires
+    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    pub expires_in_days: u32,
 }
 
 #[derive(Debug, Args)]
@@ -77,11 +163,11 @@ pub enum DisclosureArg {
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// The model folder
+    /// The model folder, or a bundle file (`.airlock`, or the `.001` volume)
     pub dir: PathBuf,
-    /// The model id, e.g. `mistralai/Mistral-7B-v0.3`
+    /// The model id, e.g. `mistralai/Mistral-7B-v0.3` (folders only)
     #[arg(long)]
-    pub name: String,
+    pub name: Option<String>,
     /// The version label [default: the upstream revision's first 12 hex, else v1, v2, …]
     #[arg(long = "version", value_name = "V")]
     pub version_label: Option<String>,

@@ -9,6 +9,7 @@ use crate::cli::{CheckoutArgs, LayoutArg};
 pub fn run(ctx: &Ctx, a: CheckoutArgs) -> anyhow::Result<ExitStatus> {
     let reg = ctx.open_existing()?;
     let v = reg.resolve(&parse_ref(&a.reference)?)?;
+    airlock::trust::ensure_approved(&reg, &v)?;
     let opts = CheckoutOptions {
         link: a.link,
         layout: match a.layout {

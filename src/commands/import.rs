@@ -8,8 +8,17 @@ use super::{Ctx, ExitStatus};
 use crate::cli::{DisclosureArg, ImportArgs};
 
 pub fn run(ctx: &Ctx, a: ImportArgs) -> anyhow::Result<ExitStatus> {
+    if a.dir.is_file() {
+        return bundle(ctx, &a);
+    }
+    let Some(name) = &a.name else {
+        eprintln!(
+            "error: importing a folder needs `--name NAME` (e.g. `--name mistralai/Mistral-7B-v0.3`)"
+        );
+        return Ok(ExitStatus::Usage);
+    };
     let opts = ImportOptions {
-        name: a.name.parse()?,
+        name: name.parse()?,
         version: a.version_label.as_deref().map(str::parse).transpose()?,
         source_url: a.source,
         revision: a.revision,
@@ -43,5 +52,57 @@ pub fn run(ctx: &Ctx, a: ImportArgs) -> anyhow::Result<ExitStatus> {
     ));
     ctx.printer
         .line(format!("manifest sha256:{}", out.manifest_digest));
+    Ok(ExitStatus::Success)
+}
+
+/// `import FILE.airlock`: a signed bundle.
+fn bundle(ctx: &Ctx, a: &ImportArgs) -> anyhow::Result<ExitStatus> {
+    if a.name.is_some()
+        || a.version_label.is_some()
+        || a.license.is_some()
+        || a.owner.is_some()
+        || a.link
+    {
+        eprintln!(
+            "error: a bundle carries its own names and records; folder flags such as `--name` do not apply"
+        );
+        return Ok(ExitStatus::Usage);
+    }
+    let mut reg = ctx.open()?;
+    let out = airlock::bundle::import::import_bundle(&mut reg, &a.dir, &ctx.progress)?;
+    ctx.printer.json(&out)?;
+    if out.already_imported {
+        ctx.printer.line(format!(
+            "bundle {} from `{}` was already imported; nothing changed",
+            out.bundle_id, out.origin
+        ));
+        return Ok(ExitStatus::Success);
+    }
+    ctx.printer.line(format!(
+        "verified bundle {} from `{}` (sequence {}, exporter {} `{}`, {} volume(s))",
+        out.bundle_id,
+        out.origin,
+        out.sequence,
+        &out.exporter_key_id[..16],
+        out.exporter,
+        out.volumes
+    ));
+    for v in &out.versions {
+        let verb = if v.created {
+            "imported"
+        } else {
+            "already present"
+        };
+        ctx.printer.line(format!(
+            "{verb} {}@{} with {} trusted approval(s)",
+            v.name, v.version, v.approvals
+        ));
+    }
+    ctx.printer.line(format!(
+        "{} blobs ({}), {} new",
+        out.blobs,
+        HumanBytes(out.bytes),
+        out.new_blobs
+    ));
     Ok(ExitStatus::Success)
 }

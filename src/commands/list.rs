@@ -24,20 +24,20 @@ struct ListDoc {
 
 pub fn run(ctx: &Ctx) -> anyhow::Result<ExitStatus> {
     let reg = ctx.open_existing()?;
-    let rows: Vec<Row> = reg
-        .versions()?
-        .into_iter()
-        .map(|v| Row {
+    let mut rows: Vec<Row> = Vec::new();
+    for v in reg.versions()? {
+        let (_, live) = airlock::trust::approval_status(&reg, &v)?;
+        rows.push(Row {
             name: v.name.to_string(),
             version: v.label,
             manifest_digest: v.manifest_digest.to_hex(),
             size: v.total_size,
             license: v.license_id,
             disclosure: v.disclosure.to_string(),
-            approvals: 0,
+            approvals: live,
             imported_at: v.imported_at,
-        })
-        .collect();
+        });
+    }
     if rows.is_empty() {
         ctx.printer
             .info("no models registered (hint: `airlock import DIR --name NAME`)");

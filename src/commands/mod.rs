@@ -4,12 +4,16 @@
 
 mod checkout;
 mod demo;
+mod export;
 mod fsck;
 mod gc;
 mod import;
 mod init;
+mod keys;
 mod list;
 mod show;
+mod sign;
+mod trust;
 mod verify;
 
 use std::path::PathBuf;
@@ -30,6 +34,8 @@ pub enum ExitStatus {
     /// A policy forbids it (exit 4).
     #[allow(dead_code)]
     Policy,
+    /// The flags do not fit together (exit 2).
+    Usage,
 }
 
 impl ExitStatus {
@@ -38,6 +44,7 @@ impl ExitStatus {
             ExitStatus::Success => 0,
             ExitStatus::Integrity => 3,
             ExitStatus::Policy => 4,
+            ExitStatus::Usage => 2,
         }
     }
 }
@@ -96,6 +103,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Checkout(a) => checkout::run(&ctx, a),
         Command::Fsck => fsck::run(&ctx),
         Command::Gc(a) => gc::run(&ctx, a),
+        Command::Keys(a) => keys::run(&ctx, a),
+        Command::Trust(a) => trust::run(&ctx, a),
+        Command::Sign(a) => sign::run(&ctx, a),
+        Command::Export(a) => export::run(&ctx, a),
         Command::Demo(a) => demo::run(&ctx, a),
     }
 }

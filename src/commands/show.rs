@@ -41,7 +41,10 @@ struct ShowDoc {
     imported_by: String,
     registry: String,
     origin: String,
-    approvals: Vec<serde_json::Value>,
+    bundle_id: Option<String>,
+    approvals_required: u32,
+    approvals_live: usize,
+    approvals: Vec<airlock::trust::ApprovalView>,
     deployments: Vec<serde_json::Value>,
 }
 
@@ -49,6 +52,7 @@ pub fn run(ctx: &Ctx, a: RefArgs) -> anyhow::Result<ExitStatus> {
     let reg = ctx.open_existing()?;
     let v = reg.resolve(&parse_ref(&a.reference)?)?;
     let files = reg.files(&v)?;
+    let (approvals, live) = airlock::trust::approval_status(&reg, &v)?;
     let doc = ShowDoc {
         name: v.name.to_string(),
         version: v.label.clone(),
@@ -73,7 +77,10 @@ pub fn run(ctx: &Ctx, a: RefArgs) -> anyhow::Result<ExitStatus> {
         imported_by: v.imported_by.clone(),
         registry: v.registry.clone(),
         origin: v.origin.as_str().to_string(),
-        approvals: Vec::new(),
+        bundle_id: v.bundle_id.clone(),
+        approvals_required: airlock::trust::approvals_required(&reg)?,
+        approvals_live: live,
+        approvals,
         deployments: Vec::new(),
     };
     ctx.printer.json(&doc)?;
@@ -115,7 +122,26 @@ pub fn run(ctx: &Ctx, a: RefArgs) -> anyhow::Result<ExitStatus> {
         "  imported     {} by {} into `{}` from a {}",
         doc.imported_at, doc.imported_by, doc.registry, doc.origin
     ));
-    p.line("  approvals    none");
+    if let Some(b) = &doc.bundle_id {
+        p.line(format!("  bundle       {b}"));
+    }
+    if doc.approvals.is_empty() {
+        p.line("  approvals    none");
+    } else {
+        p.line(format!(
+            "  approvals    {} live (policy requires {} for bundle imports)",
+            doc.approvals_live, doc.approvals_required
+        ));
+        for a in &doc.approvals {
+            p.line(format!(
+                "    {:<14} {}  {}  {}",
+                a.status,
+                a.key_id.short(),
+                a.signed_at,
+                a.name
+            ));
+        }
+    }
     p.line("  deployments  none");
     p.line("  files");
     for f in &doc.files {

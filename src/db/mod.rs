@@ -17,6 +17,9 @@ use crate::name::{ModelName, VersionSelector};
 use crate::records::{FileRecord, NewVersion, VersionRecord};
 use crate::store::BlobStat;
 
+mod trust;
+pub use trust::{AcceptedBundle, ExportRecord};
+
 /// A database failure, wrapped so the rest of the library never names rusqlite.
 #[derive(Debug, thiserror::Error)]
 #[error("{context}: {source}")]
@@ -43,8 +46,10 @@ impl<T> Ctx<T> for rusqlite::Result<T> {
 
 /// The embedded migrations, in order. The number is the `user_version` a
 /// database has once the file is applied.
-const MIGRATIONS: &[(u32, &str, &str)] =
-    &[(1, "0001_init", include_str!("../../schema/0001_init.sql"))];
+const MIGRATIONS: &[(u32, &str, &str)] = &[
+    (1, "0001_init", include_str!("../../schema/0001_init.sql")),
+    (2, "0002_trust", include_str!("../../schema/0002_trust.sql")),
+];
 
 /// A blob row: its size and the stat it had when last known good.
 #[derive(Debug, Clone, Copy)]
@@ -61,7 +66,7 @@ pub struct Db {
 
 const VERSION_COLS: &str = "v.id, m.name, v.label, v.manifest_digest, v.total_size, v.imported_at, \
      v.imported_by, v.registry, v.origin, v.layout, v.source_url, v.revision, v.license_id, \
-     v.license_sha256, v.disclosure, v.disclosure_notes, v.owner";
+     v.license_sha256, v.disclosure, v.disclosure_notes, v.owner, v.bundle_id";
 
 fn parse_digest(s: String) -> rusqlite::Result<Sha256Digest> {
     s.parse().map_err(|e| {
@@ -99,7 +104,75 @@ fn version_from_row(r: &Row<'_>) -> rusqlite::Result<VersionRecord> {
         disclosure: conv(r.get::<_, String>(14)?.parse())?,
         disclosure_notes: r.get(15)?,
         owner: r.get(16)?,
+        bundle_id: r.get(17)?,
     })
+}
+
+fn insert_one(tx: &rusqlite::Transaction<'_>, v: &NewVersion, now: &str) -> Result<i64> {
+    tx.execute(
+        "INSERT INTO models (name, created_at) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+        params![v.name.as_str(), now],
+    )
+    .ctx("record model")?;
+    let model_id: i64 = tx
+        .query_row(
+            "SELECT id FROM models WHERE name = ?1",
+            [v.name.as_str()],
+            |r| r.get(0),
+        )
+        .ctx("find model")?;
+    let total: u64 = v.files.iter().map(|f| f.size).sum();
+    tx.execute(
+            "INSERT INTO versions (model_id, label, manifest_digest, total_size, imported_at,
+               imported_by, registry, origin, layout, source_url, revision, license_id,
+               license_sha256, disclosure, disclosure_notes, owner, statement, bundle_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+            params![
+                model_id,
+                v.label,
+                v.manifest_digest.to_hex(),
+                total as i64,
+                v.imported_at,
+                v.imported_by,
+                v.registry,
+                v.origin.as_str(),
+                v.layout,
+                v.source_url,
+                v.revision,
+                v.license_id,
+                v.license_sha256.map(|d| d.to_hex()),
+                v.disclosure.as_str(),
+                v.disclosure_notes,
+                v.owner,
+                v.statement,
+                v.bundle_id,
+            ],
+        )
+        .ctx("record version")?;
+    let version_id = tx.last_insert_rowid();
+    {
+        let mut st = tx
+            .prepare(
+                "INSERT INTO files (version_id, path, size, sha256, format, upstream_check)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .ctx("prepare file insert")?;
+        for f in &v.files {
+            st.execute(params![
+                version_id,
+                f.path.as_str(),
+                f.size as i64,
+                f.sha256.to_hex(),
+                f.format,
+                f.upstream_check
+            ])
+            .ctx("record file")?;
+        }
+    }
+    for a in &v.approvals {
+        trust::insert_approval(tx, version_id, a)?;
+    }
+    Ok(version_id)
 }
 
 impl Db {
@@ -243,6 +316,18 @@ impl Db {
 
     /// Record a version, its files and its blobs in one transaction.
     pub fn insert_version(&mut self, v: &NewVersion, blobs: &[BlobRow], now: &str) -> Result<i64> {
+        Ok(self.insert_versions(std::slice::from_ref(v), blobs, now, None)?[0])
+    }
+
+    /// Record versions, their files, approvals and blobs, and the bundle they
+    /// came in, in one transaction: all visible at once or none.
+    pub fn insert_versions(
+        &mut self,
+        vs: &[NewVersion],
+        blobs: &[BlobRow],
+        now: &str,
+        bundle: Option<&AcceptedBundle>,
+    ) -> Result<Vec<i64>> {
         let tx = self.conn.transaction().ctx("begin import transaction")?;
         for b in blobs {
             tx.execute(
@@ -262,66 +347,15 @@ impl Db {
             )
             .ctx("record blob")?;
         }
-        tx.execute(
-            "INSERT INTO models (name, created_at) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
-            params![v.name.as_str(), now],
-        )
-        .ctx("record model")?;
-        let model_id: i64 = tx
-            .query_row(
-                "SELECT id FROM models WHERE name = ?1",
-                [v.name.as_str()],
-                |r| r.get(0),
-            )
-            .ctx("find model")?;
-        let total: u64 = v.files.iter().map(|f| f.size).sum();
-        tx.execute(
-            "INSERT INTO versions (model_id, label, manifest_digest, total_size, imported_at,
-               imported_by, registry, origin, layout, source_url, revision, license_id,
-               license_sha256, disclosure, disclosure_notes, owner)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-            params![
-                model_id,
-                v.label,
-                v.manifest_digest.to_hex(),
-                total as i64,
-                v.imported_at,
-                v.imported_by,
-                v.registry,
-                v.origin.as_str(),
-                v.layout,
-                v.source_url,
-                v.revision,
-                v.license_id,
-                v.license_sha256.map(|d| d.to_hex()),
-                v.disclosure.as_str(),
-                v.disclosure_notes,
-                v.owner,
-            ],
-        )
-        .ctx("record version")?;
-        let version_id = tx.last_insert_rowid();
-        {
-            let mut st = tx
-                .prepare(
-                    "INSERT INTO files (version_id, path, size, sha256, format, upstream_check)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )
-                .ctx("prepare file insert")?;
-            for f in &v.files {
-                st.execute(params![
-                    version_id,
-                    f.path.as_str(),
-                    f.size as i64,
-                    f.sha256.to_hex(),
-                    f.format,
-                    f.upstream_check
-                ])
-                .ctx("record file")?;
-            }
+        let mut ids = Vec::new();
+        for v in vs {
+            ids.push(insert_one(&tx, v, now)?);
+        }
+        if let Some(b) = bundle {
+            trust::record_bundle(&tx, b)?;
         }
         tx.commit().ctx("commit import")?;
-        Ok(version_id)
+        Ok(ids)
     }
 
     pub fn blob(&self, d: &Sha256Digest) -> Result<Option<BlobRow>> {

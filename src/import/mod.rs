@@ -22,7 +22,7 @@ use crate::name::{ModelName, VersionLabel};
 use crate::progress::{Progress, ProgressFactory};
 use crate::records::{Disclosure, FileRecord, NewVersion, Origin, VersionRecord, now_rfc3339};
 use crate::registry::{Registry, actor};
-use crate::store::{self, BlobStat, IngestSpec, Ingested, ReplaceFn, Store};
+use crate::store::{self, BlobGuard, BlobStat, IngestSpec, Ingested, ReplaceFn, Store};
 use source::{Algo, SourceFile};
 
 /// What the user said about the import.
@@ -58,24 +58,6 @@ pub struct ImportOutcome {
     pub notes: Vec<String>,
 }
 
-/// Blobs created during one run, removed again unless the run commits.
-struct CreatedBlobs<'a> {
-    store: &'a Store,
-    created: Vec<Sha256Digest>,
-    keep: bool,
-}
-
-impl Drop for CreatedBlobs<'_> {
-    fn drop(&mut self) {
-        if !self.keep {
-            for d in &self.created {
-                // Best effort: a blob left here is unreferenced and `gc` removes it.
-                let _ = self.store.remove(d);
-            }
-        }
-    }
-}
-
 /// Import a model folder.
 pub fn import_dir(
     reg: &mut Registry,
@@ -108,11 +90,7 @@ pub fn import_dir(
     // 2. One pass over every byte, on every core.
     let total: u64 = src.files.iter().map(|f| f.size).sum();
     let bar = progress.start("import", total);
-    let mut guard = CreatedBlobs {
-        store: &reg.store,
-        created: Vec::new(),
-        keep: false,
-    };
+    let mut guard = BlobGuard::new(&reg.store);
     let mut order: Vec<usize> = (0..src.files.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(src.files[i].size));
     let known = reg.db.blob_stats()?;
@@ -243,7 +221,7 @@ pub fn import_dir(
         });
     }
     let now = now_rfc3339();
-    let new = NewVersion {
+    let mut new = NewVersion {
         name: opts.name.clone(),
         label: label.clone(),
         manifest_digest,
@@ -260,9 +238,12 @@ pub fn import_dir(
         disclosure_notes: opts.data_notes.clone(),
         owner: opts.owner.clone(),
         files,
+        statement: Vec::new(),
+        bundle_id: None,
+        approvals: Vec::new(),
     };
+    new.statement = crate::statement::Statement::of(&new.as_record(), &new.files).to_bytes();
     let new_blobs = guard.created.len();
-    reg.store.sync()?;
     reg.db.insert_version(&new, &blob_rows, &now)?;
     guard.keep = true;
     Ok(ImportOutcome {
@@ -388,7 +369,7 @@ fn licence(
     files: &[SourceFile],
     ingested: &[Ingested],
     opts: &ImportOptions,
-    guard: &mut CreatedBlobs<'_>,
+    guard: &mut BlobGuard<'_>,
 ) -> Result<(Option<String>, Option<Sha256Digest>)> {
     let text = match &opts.license_file {
         Some(p) => {

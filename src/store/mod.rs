@@ -2,10 +2,9 @@
 //!
 //! Invariants: a file under `sha256/` holds exactly the bytes its name says
 //! (enforced on write; re-checked by `verify`), is read-only, and appeared by
-//! an atomic rename of a fully written temp file from `store/tmp/`.
-//! An existing blob is success. Durability is batched: writers call
-//! [`Store::sync`] (one `syncfs`) before recording anything that references
-//! new blobs. The store knows nothing of models or the
+//! an atomic rename of a fully written, fsynced temp file from `store/tmp/`
+//! followed by an fsync of its directory.
+//! An existing blob is success. The store knows nothing of models or the
 //! database; it must not be written outside `store/`.
 
 use std::fs::{self, File, OpenOptions};
@@ -188,6 +187,9 @@ impl Store {
         let created = match self.stat(&s.sha256)? {
             Some(st) if !(spec.replace_if)(&s.sha256, &st) => false,
             existing => {
+                tmp.as_file()
+                    .sync_all()
+                    .map_err(|e| Error::io("fsync", tmp.path(), e))?;
                 set_read_only(tmp.path())?;
                 self.place(tmp.into_temp_path(), &dest)?;
                 existing.is_none()
@@ -210,6 +212,7 @@ impl Store {
         let parent = dest.parent().expect("blob path has a parent");
         fs::create_dir_all(parent).map_err(|e| Error::io("create directory", parent, e))?;
         fs::rename(staged, &dest).map_err(|e| Error::io("rename into store", &dest, e))?;
+        sync_dir(parent)?;
         Ok(true)
     }
 
@@ -218,16 +221,7 @@ impl Store {
         fs::create_dir_all(parent).map_err(|e| Error::io("create directory", parent, e))?;
         tmp.persist(dest)
             .map_err(|e| Error::io("rename into store", dest, e.error))?;
-        Ok(())
-    }
-
-    /// Make every blob written so far durable: one `syncfs` of the store's
-    /// file system (data and directory entries alike). Callers run it before
-    /// the database transaction that references new blobs, so a referenced
-    /// blob is always on disk; it lets the kernel batch the writes instead of
-    /// one fsync per file.
-    pub fn sync(&self) -> Result<()> {
-        sync_fs(&self.root)
+        sync_dir(parent)
     }
 
     /// Re-hash a stored blob, streaming. Returns the digest and size found.
@@ -297,6 +291,36 @@ impl Store {
             r.map_err(|e| Error::io("remove stale temp", p, e))?;
         }
         Ok(temps.len())
+    }
+}
+
+/// Blobs created during one run, removed again unless the run commits
+/// (`keep = true`). Only used under the writer lock, so nothing else can have
+/// started referencing them.
+pub struct BlobGuard<'a> {
+    store: &'a Store,
+    pub created: Vec<Sha256Digest>,
+    pub keep: bool,
+}
+
+impl<'a> BlobGuard<'a> {
+    pub fn new(store: &'a Store) -> BlobGuard<'a> {
+        BlobGuard {
+            store,
+            created: Vec::new(),
+            keep: false,
+        }
+    }
+}
+
+impl Drop for BlobGuard<'_> {
+    fn drop(&mut self) {
+        if !self.keep {
+            for d in &self.created {
+                // Best effort: a blob left here is unreferenced and `gc` removes it.
+                let _ = self.store.remove(d);
+            }
+        }
     }
 }
 

@@ -114,6 +114,17 @@ pub fn verify_store(
         };
         states.insert(*d, state);
     }
+    // Versions that came in a bundle must keep enough live approvals.
+    for v in versions {
+        if let Err(e) = crate::trust::ensure_approved(reg, v) {
+            report.findings.push(Finding {
+                subject: format!("{}@{}", v.name, v.label),
+                path: "(approvals)".into(),
+                kind: "approvals".into(),
+                detail: e.to_string(),
+            });
+        }
+    }
     for (d, uses) in &users {
         let (kind, detail) = match &states[d] {
             BlobState::Trusted => {

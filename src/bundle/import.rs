@@ -1,0 +1,604 @@
+//! `import FILE.airlock`: the isolated side's intake, as numbered steps that
+//! fail closed. Nothing is visible until every step passed.
+//!
+//! 1. Read `index.json` (capped) and `index.sig` (capped) — the first two
+//!    members, regular files, nothing else.
+//! 2. The index signature must verify (strict) under a trusted, unrevoked
+//!    exporter key. Key ids in the input are never used to pick a key.
+//! 3. The index is validated into a checked type (names, digests, sizes).
+//! 4. Replay, rollback and expiry: the same bundle again is an idempotent
+//!    success; a sequence not above the highest accepted from that origin is a
+//!    rollback; expiry is judged against the local clock and against the
+//!    newest `created` already accepted from the origin.
+//! 5. Members are read in the order the index lists them. Each must be a
+//!    regular file with exactly the listed name and size; statements are
+//!    checked (digest, structure, agreement with the index, approvals ≥
+//!    policy); blobs are streamed into store temp files while hashed and
+//!    only then renamed into the store.
+//! 6. Nothing may follow the last listed member.
+//! 7. One transaction records every new version, its approvals and the
+//!    bundle. Any failure removes the blobs this run created.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::volumes::VolumeReader;
+use super::{
+    CheckedIndex, CheckedMember, INDEX_CAP, INDEX_NAME, INDEX_PAYLOAD_TYPE, IndexSignature,
+    MemberKind, SIG_CAP, SIG_NAME, STATEMENT_CAP, claimed_ids,
+};
+use crate::db::{AcceptedBundle, BlobRow};
+use crate::digest::{CHUNK, Sha256Digest};
+use crate::error::{Error, Result};
+use crate::formats;
+use crate::name::VersionSelector;
+use crate::progress::ProgressFactory;
+use crate::records::{ApprovalRecord, Disclosure, NewVersion, Origin, now_rfc3339};
+use crate::registry::{Registry, actor};
+use crate::signing::pae;
+use crate::statement::{Envelope, PAYLOAD_TYPE, Statement};
+use crate::store::{BlobGuard, BlobStat, IngestSpec};
+
+#[derive(Debug, Serialize)]
+pub struct ImportedVersion {
+    pub name: String,
+    pub version: String,
+    pub manifest_digest: String,
+    pub approvals: usize,
+    /// False when the registry already had it.
+    pub created: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BundleOutcome {
+    pub bundle_id: String,
+    pub origin: String,
+    pub sequence: u64,
+    pub created: String,
+    pub expires: String,
+    pub exporter_key_id: String,
+    pub exporter: String,
+    /// True when this exact bundle was accepted before (nothing changed).
+    pub already_imported: bool,
+    pub versions: Vec<ImportedVersion>,
+    pub blobs: usize,
+    pub bytes: u64,
+    pub new_blobs: usize,
+    pub volumes: usize,
+}
+
+type Entries<'a> = tar::Entries<'a, std::io::BufReader<VolumeReader>>;
+
+fn tar_error(what: &str, e: std::io::Error) -> Error {
+    Error::Hostile {
+        what: what.to_string(),
+        reason: format!("corrupt tar stream: {e}"),
+    }
+}
+
+fn describe(t: tar::EntryType) -> &'static str {
+    match t.as_byte() {
+        b'1' => "a hard link",
+        b'2' => "a symbolic link",
+        b'3' | b'4' => "a device",
+        b'5' => "a directory",
+        b'6' => "a FIFO",
+        b'7' => "a contiguous file",
+        b'x' | b'g' => "a PAX extended header (path and size overrides are refused)",
+        b'L' | b'K' => "a GNU long-name header",
+        b'S' => "a GNU sparse file",
+        _ => "not a regular file",
+    }
+}
+
+/// Check the next entry's header against what the signed index expects.
+fn check_entry(
+    entry: &tar::Entry<'_, impl Read>,
+    expected: &str,
+    size: u64,
+    cap: Option<u64>,
+) -> Result<()> {
+    let raw = entry.path_bytes();
+    let name = String::from_utf8_lossy(&raw).into_owned();
+    let hostile = |reason: String| Error::Hostile {
+        what: format!("member `{name}`"),
+        reason,
+    };
+    let t = entry.header().entry_type();
+    if !t.is_file() {
+        return Err(hostile(format!("it is {}", describe(t))));
+    }
+    if name.starts_with('/') {
+        return Err(hostile("absolute member name".into()));
+    }
+    if name.split('/').any(|s| s == "..") {
+        return Err(hostile("path traversal in member name".into()));
+    }
+    if name != expected {
+        return Err(hostile(format!(
+            "unlisted, duplicate or out-of-order member (the signed index expects `{expected}` here)"
+        )));
+    }
+    let declared = entry
+        .header()
+        .entry_size()
+        .map_err(|e| hostile(format!("bad size field: {e}")))?;
+    if let Some(c) = cap
+        && declared > c
+    {
+        return Err(hostile(format!(
+            "declares {declared} bytes, more than the {c}-byte cap"
+        )));
+    }
+    if declared != size && cap.is_none() {
+        return Err(hostile(format!(
+            "declares {declared} bytes, the signed index says {size}"
+        )));
+    }
+    Ok(())
+}
+
+fn next_entry<'a>(
+    entries: &mut Entries<'a>,
+    expected: &str,
+) -> Result<tar::Entry<'a, std::io::BufReader<VolumeReader>>> {
+    match entries.next() {
+        None => Err(Error::Hostile {
+            what: format!("member `{expected}`"),
+            reason: "the bundle ends before it (truncated, or a volume is missing)".into(),
+        }),
+        Some(r) => r.map_err(|e| tar_error(expected, e)),
+    }
+}
+
+/// Read a small member fully, refusing more than `cap` bytes.
+fn read_capped(entries: &mut Entries<'_>, name: &str, cap: u64) -> Result<Vec<u8>> {
+    let entry = next_entry(entries, name)?;
+    check_entry(&entry, name, 0, Some(cap))?;
+    read_exact_member(entry, name, None)
+}
+
+fn read_exact_member(mut entry: impl Read, name: &str, size: Option<u64>) -> Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    entry
+        .read_to_end(&mut buf)
+        .map_err(|e| tar_error(name, e))?;
+    if let Some(s) = size
+        && buf.len() as u64 != s
+    {
+        return Err(Error::Hostile {
+            what: format!("member `{name}`"),
+            reason: format!("truncated: {} of {s} bytes", buf.len()),
+        });
+    }
+    Ok(buf)
+}
+
+struct Approved {
+    statement: Statement,
+    bytes: Vec<u8>,
+    approvals: Vec<ApprovalRecord>,
+}
+
+/// Import a bundle file (or the first volume of a set).
+pub fn import_bundle(
+    reg: &mut Registry,
+    path: &Path,
+    progress: &dyn ProgressFactory,
+) -> Result<BundleOutcome> {
+    let _lock = reg.lock()?;
+    reg.store.clear_temps()?;
+    let reader = VolumeReader::open(path)?;
+    let mut archive = tar::Archive::new(std::io::BufReader::with_capacity(CHUNK, reader));
+    let mut entries = archive
+        .entries()
+        .map_err(|e| tar_error(INDEX_NAME, e))?
+        .raw(true);
+
+    // 1. Index and signature, capped.
+    let index_bytes = read_capped(&mut entries, INDEX_NAME, INDEX_CAP)?;
+    let sig_bytes = read_capped(&mut entries, SIG_NAME, SIG_CAP)?;
+    let sig: IndexSignature = serde_json::from_slice(&sig_bytes).map_err(|e| Error::Hostile {
+        what: SIG_NAME.into(),
+        reason: format!("not an index signature: {e}"),
+    })?;
+
+    // 2. The exporter's signature, against trusted exporter keys only.
+    let sigs: Vec<Vec<u8>> = Envelope {
+        payload: String::new(),
+        payload_type: sig.payload_type.clone(),
+        signatures: sig.signatures.clone(),
+    }
+    .signatures();
+    let exporters = crate::trust::exporter_keys(reg)?;
+    let msg = pae(INDEX_PAYLOAD_TYPE, &index_bytes);
+    let exporter = exporters
+        .iter()
+        .find(|k| sigs.iter().any(|s| k.public_key.verify(&msg, s)))
+        .cloned()
+        .ok_or_else(|| {
+            let claimed = claimed_ids(&sig);
+            let revoked = reg.db.trusted_keys().ok().and_then(|ks| {
+                ks.into_iter()
+                    .find(|k| k.revoked && sigs.iter().any(|s| k.public_key.verify(&msg, s)))
+            });
+            Error::Untrusted {
+                what: path.display().to_string(),
+                reason: match revoked {
+                    Some(k) => format!(
+                        "the index is signed by key {} (`{}`), which was revoked",
+                        k.key_id, k.name
+                    ),
+                    None => format!(
+                        "the index is not signed by any trusted exporter key (it claims key id {})",
+                        if claimed.is_empty() {
+                            "none".into()
+                        } else {
+                            claimed
+                        }
+                    ),
+                },
+            }
+        })?;
+
+    // 3. Structure.
+    let idx = CheckedIndex::parse(&index_bytes)?;
+    let index_sha = Sha256Digest::of(&index_bytes);
+    let raw = &idx.raw;
+    let outcome_base = |already: bool| BundleOutcome {
+        bundle_id: raw.bundle_id.clone(),
+        origin: raw.origin.clone(),
+        sequence: raw.sequence,
+        created: raw.created.clone(),
+        expires: raw.expires.clone(),
+        exporter_key_id: exporter.key_id.to_hex(),
+        exporter: exporter.name.clone(),
+        already_imported: already,
+        versions: Vec::new(),
+        blobs: 0,
+        bytes: 0,
+        new_blobs: 0,
+        volumes: 1,
+    };
+
+    // 4. Replay, rollback, expiry.
+    if let Some(b) = reg.db.bundle(&raw.bundle_id)? {
+        if b.index_sha256 == index_sha.to_hex() {
+            let mut o = outcome_base(true);
+            for v in &idx.versions {
+                o.versions.push(ImportedVersion {
+                    name: v.name.to_string(),
+                    version: v.label.to_string(),
+                    manifest_digest: v.manifest_digest.to_hex(),
+                    approvals: 0,
+                    created: false,
+                });
+            }
+            return Ok(o);
+        }
+        return Err(Error::Untrusted {
+            what: path.display().to_string(),
+            reason: format!(
+                "bundle id {} was already accepted with a different index",
+                raw.bundle_id
+            ),
+        });
+    }
+    let now = time::OffsetDateTime::now_utc();
+    if let Some((highest, newest)) = reg.db.origin_state(&raw.origin)? {
+        if raw.sequence <= highest {
+            return Err(Error::Untrusted {
+                what: path.display().to_string(),
+                reason: format!(
+                    "rollback: sequence {} from `{}` is not above {highest}, the highest already accepted",
+                    raw.sequence, raw.origin
+                ),
+            });
+        }
+        let newest_t = super::parse_time(&newest, "accepted bundle")?;
+        if idx.expires <= newest_t {
+            return Err(Error::Untrusted {
+                what: path.display().to_string(),
+                reason: format!(
+                    "expired: it expired at {}, before {newest}, the newest bundle already accepted from `{}` was created",
+                    raw.expires, raw.origin
+                ),
+            });
+        }
+    }
+    if now >= idx.expires {
+        return Err(Error::Untrusted {
+            what: path.display().to_string(),
+            reason: format!("expired at {} (local clock {})", raw.expires, now_rfc3339()),
+        });
+    }
+
+    // 5. Members, in order.
+    let required = crate::trust::approvals_required(reg)? as usize;
+    let approvers = crate::trust::approver_keys(reg)?;
+    let mut approved: HashMap<usize, Approved> = HashMap::new();
+    let mut heads: HashMap<Sha256Digest, String> = HashMap::new();
+    let mut guard = BlobGuard::new(&reg.store);
+    let total: u64 = idx
+        .members
+        .iter()
+        .filter(|m| matches!(m.kind, MemberKind::Blob(_)))
+        .map(|m| m.size)
+        .sum();
+    let bar = progress.start("import", total);
+    let known = reg.db.blob_stats()?;
+    let replace_if = |d: &Sha256Digest, st: &BlobStat| known.get(d) != Some(st);
+    for (k, m) in idx.members.iter().enumerate() {
+        let entry = next_entry(&mut entries, &m.name)?;
+        check_entry(&entry, &m.name, m.size, None)?;
+        match m.kind {
+            MemberKind::Statement(_) => {
+                let bytes =
+                    read_exact_member(entry.take(STATEMENT_CAP + 1), &m.name, Some(m.size))?;
+                let found = Sha256Digest::of(&bytes);
+                if found != m.sha256 {
+                    return Err(Error::DigestMismatch {
+                        what: format!("member `{}`", m.name),
+                        expected: m.sha256.to_hex(),
+                        found: found.to_hex(),
+                    });
+                }
+                approved.insert(
+                    k,
+                    check_statement(&idx, k, m, &bytes, &approvers, required)?,
+                );
+            }
+            MemberKind::Blob(d) => {
+                let what = format!("member `{}`", m.name);
+                let expected_size = m.size;
+                let check = |found: &Sha256Digest, _: Option<&str>, size: u64| {
+                    if size != expected_size {
+                        return Err(Error::Hostile {
+                            what: what.clone(),
+                            reason: format!("truncated: {size} of {expected_size} bytes"),
+                        });
+                    }
+                    if *found != d {
+                        return Err(Error::DigestMismatch {
+                            what: what.clone(),
+                            expected: d.to_hex(),
+                            found: found.to_hex(),
+                        });
+                    }
+                    Ok(())
+                };
+                let spec = IngestSpec {
+                    size_hint: m.size,
+                    want_git_sha1: false,
+                    what: &what,
+                    check: &check,
+                    replace_if: &replace_if,
+                };
+                let mut entry = entry;
+                let ing = reg.store.ingest(&mut entry, &spec, &*bar)?;
+                if ing.created {
+                    guard.created.push(d);
+                }
+                heads.insert(d, formats::sniff(&ing.head, ing.size).as_str().to_string());
+            }
+        }
+    }
+    bar.finish();
+
+    // 6. Nothing after the last listed member.
+    if let Some(extra) = entries.next() {
+        let name = extra
+            .map(|e| String::from_utf8_lossy(&e.path_bytes()).into_owned())
+            .unwrap_or_else(|_| "(unreadable header)".into());
+        return Err(Error::Hostile {
+            what: format!("member `{name}`"),
+            reason: "not listed in the signed index".into(),
+        });
+    }
+
+    // 7. Records, in one transaction.
+    let now_s = now_rfc3339();
+    let mut outcome = outcome_base(false);
+    outcome.volumes = archive.into_inner().into_inner().volumes;
+    let mut news = Vec::new();
+    for v in &idx.versions {
+        let a = approved
+            .remove(&v.statement_member)
+            .expect("every statement member was read");
+        let existing = reg
+            .db
+            .find_version(&v.name, &VersionSelector::Label(v.label.clone()))?;
+        if let Some(e) = &existing
+            && e.manifest_digest != v.manifest_digest
+        {
+            return Err(Error::VersionConflict {
+                name: v.name.to_string(),
+                label: v.label.to_string(),
+                existing: e.manifest_digest,
+                new: v.manifest_digest,
+                integrity: true,
+            });
+        }
+        outcome.versions.push(ImportedVersion {
+            name: v.name.to_string(),
+            version: v.label.to_string(),
+            manifest_digest: v.manifest_digest.to_hex(),
+            approvals: a.approvals.len(),
+            created: existing.is_none(),
+        });
+        if existing.is_some() {
+            continue;
+        }
+        let p = &a.statement.predicate;
+        let mut files = a.statement.file_records()?;
+        for f in &mut files {
+            f.format = heads
+                .get(&f.sha256)
+                .cloned()
+                .ok_or_else(|| Error::Hostile {
+                    what: format!("{}@{}", v.name, v.label),
+                    reason: format!(
+                        "file `{}` (sha256 {}) is not carried by the bundle",
+                        f.path, f.sha256
+                    ),
+                })?;
+        }
+        let license_sha256 = a.statement.license_digest()?;
+        if let Some(l) = license_sha256
+            && !heads.contains_key(&l)
+        {
+            return Err(Error::Hostile {
+                what: format!("{}@{}", v.name, v.label),
+                reason: format!("licence text {l} is not carried by the bundle"),
+            });
+        }
+        news.push(NewVersion {
+            name: v.name.clone(),
+            label: v.label.to_string(),
+            manifest_digest: v.manifest_digest,
+            imported_at: now_s.clone(),
+            imported_by: actor(),
+            registry: reg.name().to_string(),
+            origin: Origin::Bundle,
+            layout: "bundle".into(),
+            source_url: p.source.url.clone(),
+            revision: p.source.revision.clone(),
+            license_id: p.license.id.clone(),
+            license_sha256,
+            disclosure: p
+                .data_disclosure
+                .status
+                .parse::<Disclosure>()
+                .map_err(|e| Error::Hostile {
+                    what: v.name.to_string(),
+                    reason: e.to_string(),
+                })?,
+            disclosure_notes: p.data_disclosure.notes.clone(),
+            owner: p.owner.clone(),
+            files,
+            statement: a.bytes,
+            bundle_id: Some(raw.bundle_id.clone()),
+            approvals: a.approvals,
+        });
+    }
+    let mut rows = Vec::new();
+    for m in &idx.members {
+        if let MemberKind::Blob(d) = m.kind {
+            let stat = reg
+                .store
+                .stat(&d)?
+                .ok_or_else(|| Error::not_found("blob", d.to_hex()))?;
+            rows.push(BlobRow {
+                sha256: d,
+                size: m.size,
+                stat,
+            });
+            outcome.blobs += 1;
+            outcome.bytes += m.size;
+        }
+    }
+    outcome.new_blobs = guard.created.len();
+    let accepted = AcceptedBundle {
+        bundle_id: raw.bundle_id.clone(),
+        origin: raw.origin.clone(),
+        sequence: raw.sequence,
+        created: raw.created.clone(),
+        expires: raw.expires.clone(),
+        index_sha256: index_sha.to_hex(),
+        exporter: exporter.key_id,
+        imported_at: now_s.clone(),
+        imported_by: actor(),
+    };
+    reg.db
+        .insert_versions(&news, &rows, &now_s, Some(&accepted))?;
+    guard.keep = true;
+    Ok(outcome)
+}
+
+/// Step 5 for one statement: digest already checked; structure, agreement
+/// with the index, and approvals by distinct trusted approver keys.
+fn check_statement(
+    idx: &CheckedIndex,
+    member: usize,
+    m: &CheckedMember,
+    bytes: &[u8],
+    approvers: &[crate::records::TrustedKey],
+    required: usize,
+) -> Result<Approved> {
+    let what = format!("member `{}`", m.name);
+    let env: Envelope = serde_json::from_slice(bytes).map_err(|e| Error::Hostile {
+        what: what.clone(),
+        reason: format!("not a DSSE envelope: {e}"),
+    })?;
+    if env.payload_type != PAYLOAD_TYPE {
+        return Err(Error::Hostile {
+            what,
+            reason: format!(
+                "payload type `{}`, expected `{PAYLOAD_TYPE}`",
+                env.payload_type
+            ),
+        });
+    }
+    let payload = env.payload_bytes(&what)?;
+    let statement = Statement::parse(&payload, &what)?;
+    let (vi, v) = idx
+        .versions
+        .iter()
+        .enumerate()
+        .find(|(_, v)| v.statement_member == member)
+        .ok_or_else(|| Error::Hostile {
+            what: what.clone(),
+            reason: "no version in the index names this statement".into(),
+        })?;
+    let p = &statement.predicate;
+    if p.name != v.name.as_str()
+        || p.version != v.label.as_str()
+        || p.manifest_digest != v.manifest_digest.to_hex()
+    {
+        return Err(Error::Hostile {
+            what,
+            reason: format!(
+                "the statement is for {}@{} ({}), the index says {}@{} ({})",
+                p.name, p.version, p.manifest_digest, v.name, v.label, v.manifest_digest
+            ),
+        });
+    }
+    let msg = pae(PAYLOAD_TYPE, &payload);
+    let sigs = env.signatures();
+    let meta = &idx.raw.versions[vi].approvals;
+    let mut approvals = Vec::new();
+    for k in approvers {
+        if let Some(s) = sigs.iter().find(|s| k.public_key.verify(&msg, s)) {
+            let signed_at = meta
+                .iter()
+                .find(|a| a.key_id == k.key_id.to_hex())
+                .map(|a| a.signed_at.clone())
+                .unwrap_or_else(|| idx.raw.created.clone());
+            approvals.push(ApprovalRecord {
+                key_id: k.key_id,
+                public_key: k.public_key,
+                name: k.name.clone(),
+                signature: s.clone(),
+                signed_at,
+            });
+        }
+    }
+    if approvals.len() < required {
+        return Err(Error::Untrusted {
+            what: format!("{}@{}", v.name, v.label),
+            reason: format!(
+                "{} valid approval(s) by distinct trusted approver keys, the policy requires {required} ({} signature(s) in the statement)",
+                approvals.len(),
+                sigs.len()
+            ),
+        });
+    }
+    Ok(Approved {
+        statement,
+        bytes: payload,
+        approvals,
+    })
+}

@@ -1,0 +1,20 @@
+//! `airlock keys generate --out PREFIX [--name N]`.
+
+use super::{Ctx, ExitStatus};
+use crate::cli::KeysCommand;
+
+pub fn run(ctx: &Ctx, cmd: KeysCommand) -> anyhow::Result<ExitStatus> {
+    match cmd {
+        KeysCommand::Generate { out, name } => {
+            let g = airlock::signing::generate(&out, name.as_deref())?;
+            ctx.printer.json(&g)?;
+            ctx.printer.line(format!("key id {}", g.key_id));
+            ctx.printer.info(format!(
+                "private key {} (mode 0600; keep it off the isolated side)",
+                g.private_key
+            ));
+            ctx.printer.info(format!("public key  {}", g.public_key));
+        }
+    }
+    Ok(ExitStatus::Success)
+}

@@ -1,0 +1,258 @@
+//! SQL for the trust store, approvals, statements and bundle bookkeeping.
+
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::{Ctx, Db, conv};
+use crate::error::Result;
+use crate::records::{ApprovalRecord, Role, TrustedKey};
+use crate::signing::{KeyId, PublicKey};
+
+/// A bundle accepted by this registry.
+#[derive(Debug, Clone)]
+pub struct AcceptedBundle {
+    pub bundle_id: String,
+    pub origin: String,
+    pub sequence: u64,
+    pub created: String,
+    pub expires: String,
+    pub index_sha256: String,
+    pub exporter: KeyId,
+    pub imported_at: String,
+    pub imported_by: String,
+}
+
+/// A bundle this registry wrote.
+#[derive(Debug, Clone)]
+pub struct ExportRecord {
+    pub bundle_id: String,
+    pub sequence: u64,
+    pub created: String,
+    pub expires: String,
+    pub exporter: KeyId,
+    pub path: String,
+    pub exported_by: String,
+}
+
+fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TrustedKey> {
+    let raw: Vec<u8> = r.get(1)?;
+    let public_key = conv(PublicKey::from_raw(&raw))?;
+    let revoked_at: Option<String> = r.get(6)?;
+    Ok(TrustedKey {
+        key_id: conv(r.get::<_, String>(0)?.parse::<KeyId>())?,
+        public_key,
+        name: r.get(2)?,
+        role: conv(r.get::<_, String>(3)?.parse::<Role>())?,
+        added_at: r.get(4)?,
+        added_by: r.get(5)?,
+        revoked: revoked_at.is_some(),
+        revoked_at,
+        revoked_reason: r.get(7)?,
+    })
+}
+
+pub(super) fn insert_approval(
+    tx: &Transaction<'_>,
+    version_id: i64,
+    a: &ApprovalRecord,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO approvals (version_id, key_id, public_key, name, signature, signed_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (version_id, key_id) DO NOTHING",
+        params![
+            version_id,
+            a.key_id.to_hex(),
+            a.public_key.raw().to_vec(),
+            a.name,
+            a.signature,
+            a.signed_at
+        ],
+    )
+    .ctx("record approval")?;
+    Ok(())
+}
+
+pub(super) fn record_bundle(tx: &Transaction<'_>, b: &AcceptedBundle) -> Result<()> {
+    tx.execute(
+        "INSERT INTO bundles (bundle_id, origin, sequence, created, expires, index_sha256, exporter,
+           imported_at, imported_by)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (bundle_id) DO NOTHING",
+        params![
+            b.bundle_id,
+            b.origin,
+            b.sequence as i64,
+            b.created,
+            b.expires,
+            b.index_sha256,
+            b.exporter.to_hex(),
+            b.imported_at,
+            b.imported_by
+        ],
+    )
+    .ctx("record bundle")?;
+    Ok(())
+}
+
+const KEY_COLS: &str =
+    "key_id, public_key, name, role, added_at, added_by, revoked_at, revoked_reason";
+
+impl Db {
+    pub fn trusted_keys(&self) -> Result<Vec<TrustedKey>> {
+        let mut st = self
+            .conn
+            .prepare(&format!(
+                "SELECT {KEY_COLS} FROM trusted_keys ORDER BY added_at, key_id"
+            ))
+            .ctx("prepare trust query")?;
+        st.query_map([], key_from_row)
+            .ctx("query trust store")?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .ctx("read trust store")
+    }
+
+    pub fn add_trusted_key(&self, k: &TrustedKey) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO trusted_keys (key_id, public_key, name, role, added_at, added_by)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    k.key_id.to_hex(),
+                    k.public_key.raw().to_vec(),
+                    k.name,
+                    k.role.as_str(),
+                    k.added_at,
+                    k.added_by
+                ],
+            )
+            .ctx("add trusted key")?;
+        Ok(())
+    }
+
+    pub fn revoke_key(&self, id: &KeyId, at: &str, by: &str, reason: Option<&str>) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE trusted_keys SET revoked_at = ?2, revoked_by = ?3, revoked_reason = ?4
+                 WHERE key_id = ?1 AND revoked_at IS NULL",
+                params![id.to_hex(), at, by, reason],
+            )
+            .ctx("revoke key")?;
+        Ok(())
+    }
+
+    pub fn approvals(&self, version_id: i64) -> Result<Vec<ApprovalRecord>> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT key_id, public_key, name, signature, signed_at FROM approvals
+                 WHERE version_id = ?1 ORDER BY signed_at, key_id",
+            )
+            .ctx("prepare approvals query")?;
+        st.query_map([version_id], |r| {
+            let raw: Vec<u8> = r.get(1)?;
+            Ok(ApprovalRecord {
+                key_id: conv(r.get::<_, String>(0)?.parse::<KeyId>())?,
+                public_key: conv(PublicKey::from_raw(&raw))?,
+                name: r.get(2)?,
+                signature: r.get(3)?,
+                signed_at: r.get(4)?,
+            })
+        })
+        .ctx("query approvals")?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .ctx("read approvals")
+    }
+
+    pub fn add_approval(&mut self, version_id: i64, a: &ApprovalRecord) -> Result<()> {
+        let tx = self.conn.transaction().ctx("begin approval")?;
+        insert_approval(&tx, version_id, a)?;
+        tx.commit().ctx("commit approval")
+    }
+
+    /// The exact statement bytes recorded for a version, if any.
+    pub fn statement(&self, version_id: i64) -> Result<Option<Vec<u8>>> {
+        self.conn
+            .query_row(
+                "SELECT statement FROM versions WHERE id = ?1",
+                [version_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .ctx("read statement")
+            .map(Option::flatten)
+    }
+
+    pub fn set_statement(&self, version_id: i64, bytes: &[u8]) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE versions SET statement = ?2 WHERE id = ?1 AND statement IS NULL",
+                params![version_id, bytes],
+            )
+            .ctx("record statement")?;
+        Ok(())
+    }
+
+    pub fn bundle(&self, bundle_id: &str) -> Result<Option<AcceptedBundle>> {
+        self.conn
+            .query_row(
+                "SELECT bundle_id, origin, sequence, created, expires, index_sha256, exporter, imported_at, imported_by
+                 FROM bundles WHERE bundle_id = ?1",
+                [bundle_id],
+                |r| {
+                    Ok(AcceptedBundle {
+                        bundle_id: r.get(0)?,
+                        origin: r.get(1)?,
+                        sequence: r.get::<_, i64>(2)? as u64,
+                        created: r.get(3)?,
+                        expires: r.get(4)?,
+                        index_sha256: r.get(5)?,
+                        exporter: conv(r.get::<_, String>(6)?.parse::<KeyId>())?,
+                        imported_at: r.get(7)?,
+                        imported_by: r.get(8)?,
+                    })
+                },
+            )
+            .optional()
+            .ctx("read bundle")
+    }
+
+    /// The highest sequence and newest `created` accepted from `origin`.
+    pub fn origin_state(&self, origin: &str) -> Result<Option<(u64, String)>> {
+        self.conn
+            .query_row(
+                "SELECT MAX(sequence), MAX(created) FROM bundles WHERE origin = ?1 HAVING COUNT(*) > 0",
+                [origin],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?)),
+            )
+            .optional()
+            .ctx("read origin state")
+    }
+
+    /// Record an accepted bundle that brought no new version (all present).
+    pub fn accept_bundle(&mut self, b: &AcceptedBundle) -> Result<()> {
+        let tx = self.conn.transaction().ctx("begin bundle record")?;
+        record_bundle(&tx, b)?;
+        tx.commit().ctx("commit bundle record")
+    }
+
+    /// The next export sequence number (1, 2, …), recorded with the export.
+    pub fn next_export_sequence(&self) -> Result<u64> {
+        self.conn
+            .query_row(
+                "SELECT COALESCE(MAX(sequence), 0) + 1 FROM exports",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .ctx("read export sequence")
+            .map(|n| n as u64)
+    }
+
+    pub fn record_export(&self, e: &ExportRecord) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO exports (bundle_id, sequence, created, expires, exporter, path, exported_by)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![e.bundle_id, e.sequence as i64, e.created, e.expires, e.exporter.to_hex(), e.path, e.exported_by],
+            )
+            .ctx("record export")?;
+        Ok(())
+    }
+}

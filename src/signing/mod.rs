@@ -1,0 +1,353 @@
+//! ed25519 keys, key ids, DSSE pre-authentication encoding, verification.
+//!
+//! Key files: private keys are PKCS#8 PEM (mode 0600; a file group or others
+//! can read is refused, as ssh does), public keys SPKI PEM. A [`KeyId`] is
+//! the sha256 of the raw 32-byte public key — always computed, never read
+//! from input. Signing goes through the [`KeySource`] trait so a hardware
+//! token can stand in for a file later. Verification is `verify_strict` and
+//! weak (small-order) public keys are rejected.
+
+use std::fmt;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
+use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::digest::Sha256Digest;
+use crate::error::{Error, Result};
+
+/// The id of a public key: sha256 of its 32 raw bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyId(Sha256Digest);
+
+impl KeyId {
+    pub fn of(key: &PublicKey) -> KeyId {
+        KeyId(Sha256Digest::of(key.0.as_bytes()))
+    }
+
+    pub fn to_hex(&self) -> String {
+        self.0.to_hex()
+    }
+
+    /// The first 16 hex characters, for people.
+    pub fn short(&self) -> String {
+        self.0.short(16)
+    }
+}
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.to_hex())
+    }
+}
+
+impl fmt::Debug for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyId({})", self.0.short(16))
+    }
+}
+
+impl FromStr for KeyId {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        s.parse::<Sha256Digest>()
+            .map(KeyId)
+            .map_err(|_| Error::input(format!("`{s}` is not a key id (64 hex characters)")))
+    }
+}
+
+impl Serialize for KeyId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for KeyId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A checked ed25519 public key (not weak).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct PublicKey(VerifyingKey);
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey({})", KeyId::of(self).short())
+    }
+}
+
+impl PublicKey {
+    pub fn from_raw(bytes: &[u8]) -> Result<PublicKey> {
+        let arr: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| Error::input("a public key must be 32 bytes"))?;
+        let vk = VerifyingKey::from_bytes(&arr)
+            .map_err(|_| Error::input("not a valid ed25519 public key"))?;
+        Self::checked(vk)
+    }
+
+    fn checked(vk: VerifyingKey) -> Result<PublicKey> {
+        if vk.is_weak() {
+            return Err(Error::Untrusted {
+                what: hex::encode(vk.to_bytes()),
+                reason: "weak (small-order) ed25519 public key".into(),
+            });
+        }
+        Ok(PublicKey(vk))
+    }
+
+    /// Parse SPKI PEM; text before the PEM block (our comment line) is ignored.
+    pub fn from_pem(text: &str, what: &Path) -> Result<PublicKey> {
+        let start = text
+            .find("-----BEGIN")
+            .ok_or_else(|| Error::input(format!("`{}` holds no PEM public key", what.display())))?;
+        let vk = VerifyingKey::from_public_key_pem(text[start..].trim_end()).map_err(|e| {
+            Error::input(format!(
+                "`{}` is not an ed25519 public key: {e}",
+                what.display()
+            ))
+        })?;
+        Self::checked(vk)
+    }
+
+    pub fn load(path: &Path) -> Result<PublicKey> {
+        let text = read_key_file(path)?;
+        Self::from_pem(&text, path)
+    }
+
+    pub fn raw(&self) -> [u8; 32] {
+        self.0.to_bytes()
+    }
+
+    pub fn id(&self) -> KeyId {
+        KeyId::of(self)
+    }
+
+    pub fn to_pem(&self) -> String {
+        self.0
+            .to_public_key_pem(LineEnding::LF)
+            .expect("encoding a valid public key cannot fail")
+    }
+
+    /// `verify_strict` of `sig` over `msg`.
+    pub fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
+        let Ok(arr) = <[u8; 64]>::try_from(sig) else {
+            return false;
+        };
+        let sig = Signature::from_bytes(&arr);
+        self.0.verify_strict(msg, &sig).is_ok()
+    }
+}
+
+/// Something that can sign: a key file today, a hardware token tomorrow.
+pub trait KeySource {
+    fn public_key(&self) -> PublicKey;
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>>;
+    /// A name for messages (the file path, the token label).
+    fn describe(&self) -> String;
+    /// The holder's name, where the source knows it.
+    fn holder(&self) -> Option<String> {
+        None
+    }
+}
+
+/// An ed25519 private key read from a PKCS#8 PEM file.
+pub struct FileKey {
+    key: SigningKey,
+    path: PathBuf,
+}
+
+impl FileKey {
+    /// Load a private key, refusing a file group or others can read.
+    pub fn load(path: &Path) -> Result<FileKey> {
+        let meta = fs::metadata(path).map_err(|e| Error::io("open key", path, e))?;
+        let mode = meta.permissions().mode();
+        if mode & 0o077 != 0 {
+            return Err(Error::input(format!(
+                "private key `{}` is readable by group or others (mode {:o}); run `chmod 600 {}`",
+                path.display(),
+                mode & 0o777,
+                path.display()
+            )));
+        }
+        let text = read_key_file(path)?;
+        let key = SigningKey::from_pkcs8_pem(text.trim()).map_err(|e| {
+            Error::input(format!(
+                "`{}` is not an ed25519 PKCS#8 private key: {e}",
+                path.display()
+            ))
+        })?;
+        Ok(FileKey {
+            key,
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+impl KeySource for FileKey {
+    fn public_key(&self) -> PublicKey {
+        PublicKey(self.key.verifying_key())
+    }
+
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>> {
+        use ed25519_dalek::Signer;
+        Ok(self.key.sign(msg).to_bytes().to_vec())
+    }
+
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    /// The name `keys generate --name` wrote into the sibling `.pub` file.
+    fn holder(&self) -> Option<String> {
+        let pub_path = self.path.with_extension("pub");
+        let text = read_key_file(&pub_path).ok()?;
+        let first = text.lines().next()?;
+        let start = first.find('`')? + 1;
+        let end = start + first[start..].find('`')?;
+        PublicKey::from_pem(&text, &pub_path)
+            .ok()
+            .filter(|k| *k == self.public_key())?;
+        Some(first[start..end].to_string())
+    }
+}
+
+fn read_key_file(path: &Path) -> Result<String> {
+    let f = crate::import::source::open_regular(path)?;
+    let mut s = String::new();
+    std::io::Read::read_to_string(&mut std::io::Read::take(f, 64 * 1024), &mut s)
+        .map_err(|e| Error::io("read key", path, e))?;
+    Ok(s)
+}
+
+/// What `keys generate` wrote.
+#[derive(Debug, Serialize)]
+pub struct GeneratedKey {
+    pub key_id: KeyId,
+    pub private_key: String,
+    pub public_key: String,
+    pub name: Option<String>,
+}
+
+/// A new key pair at `PREFIX.key` (0600) and `PREFIX.pub`. Refuses to
+/// overwrite either file.
+pub fn generate(prefix: &Path, name: Option<&str>) -> Result<GeneratedKey> {
+    let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+    getrandom::fill(seed.as_mut())
+        .map_err(|e| Error::input(format!("no system randomness: {e}")))?;
+    write_pair(prefix, &SigningKey::from_bytes(&seed), name)
+}
+
+/// A key pair from a fixed seed (tests and the demo only).
+pub fn from_seed(prefix: &Path, seed: [u8; 32], name: Option<&str>) -> Result<GeneratedKey> {
+    write_pair(prefix, &SigningKey::from_bytes(&seed), name)
+}
+
+fn write_pair(prefix: &Path, key: &SigningKey, name: Option<&str>) -> Result<GeneratedKey> {
+    let priv_path = PathBuf::from(format!("{}.key", prefix.display()));
+    let pub_path = PathBuf::from(format!("{}.pub", prefix.display()));
+    let public = PublicKey(key.verifying_key());
+    let id = public.id();
+    let pem = key
+        .to_pkcs8_pem(LineEnding::LF)
+        .map_err(|e| Error::input(format!("cannot encode the private key: {e}")))?;
+    if let Some(parent) = priv_path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent).map_err(|e| Error::io("create directory", parent, e))?;
+    }
+    for p in [&priv_path, &pub_path] {
+        if p.exists() {
+            return Err(Error::input(format!(
+                "`{}` exists; refusing to overwrite a key",
+                p.display()
+            )));
+        }
+    }
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&priv_path)
+        .map_err(|e| Error::io("create", &priv_path, e))?;
+    f.write_all(pem.as_bytes())
+        .map_err(|e| Error::io("write", &priv_path, e))?;
+    f.sync_all()
+        .map_err(|e| Error::io("fsync", &priv_path, e))?;
+    let comment = match name {
+        Some(n) => format!("# airlock ed25519 public key `{n}`, key id {id}\n"),
+        None => format!("# airlock ed25519 public key, key id {id}\n"),
+    };
+    fs::write(&pub_path, format!("{comment}{}", public.to_pem()))
+        .map_err(|e| Error::io("write", &pub_path, e))?;
+    Ok(GeneratedKey {
+        key_id: id,
+        private_key: priv_path.display().to_string(),
+        public_key: pub_path.display().to_string(),
+        name: name.map(str::to_string),
+    })
+}
+
+/// DSSE pre-authentication encoding: the exact bytes that are signed.
+/// `"DSSEv1" SP len(type) SP type SP len(body) SP body`.
+pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + payload_type.len() + 32);
+    out.extend_from_slice(
+        format!(
+            "DSSEv1 {} {payload_type} {} ",
+            payload_type.len(),
+            payload.len()
+        )
+        .as_bytes(),
+    );
+    out.extend_from_slice(payload);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pae_matches_the_dsse_spec_example() {
+        // From the DSSE protocol description: PAE("http://example.com/HelloWorld", "hello world")
+        assert_eq!(
+            pae("http://example.com/HelloWorld", b"hello world"),
+            b"DSSEv1 29 http://example.com/HelloWorld 11 hello world".to_vec()
+        );
+    }
+
+    #[test]
+    fn generated_keys_round_trip_and_private_mode_is_enforced() {
+        let dir = tempfile::tempdir().unwrap();
+        let prefix = dir.path().join("alice");
+        let g = generate(&prefix, Some("alice")).unwrap();
+        let key = FileKey::load(Path::new(&g.private_key)).unwrap();
+        let public = PublicKey::load(Path::new(&g.public_key)).unwrap();
+        assert_eq!(key.public_key(), public);
+        assert_eq!(public.id(), g.key_id);
+        let sig = key.sign(b"msg").unwrap();
+        assert!(public.verify(b"msg", &sig));
+        assert!(!public.verify(b"msh", &sig));
+        assert!(generate(&prefix, None).is_err(), "never overwrites");
+        fs::set_permissions(&g.private_key, fs::Permissions::from_mode(0o644)).unwrap();
+        let err = FileKey::load(Path::new(&g.private_key)).err().unwrap();
+        assert!(err.to_string().contains("readable by group or others"));
+    }
+
+    #[test]
+    fn weak_keys_are_rejected() {
+        // The identity point (a small-order point) encodes as 1 followed by zeros.
+        let mut weak = [0u8; 32];
+        weak[0] = 1;
+        assert!(PublicKey::from_raw(&weak).is_err());
+    }
+}

@@ -1,0 +1,828 @@
+//! Signed transfer: keys, approvals, export, and the isolated side's import
+//! against every threat of the issue — each with real bytes and the real
+//! binary, each refusal exit 3 with the isolated registry unchanged.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use base64::Engine as _;
+use predicates::prelude::*;
+
+use crate::util::Env;
+
+/// A connected registry with a signed version, and an isolated registry
+/// that trusts the exporter and the approvers.
+struct Gap {
+    env: Env,
+    iso: PathBuf,
+    keys: PathBuf,
+    bundle: PathBuf,
+}
+
+fn keygen(env: &Env, keys: &Path, who: &str) {
+    env.cmd()
+        .args(["keys", "generate", "--name", who, "--out"])
+        .arg(keys.join(who))
+        .assert()
+        .success();
+}
+
+impl Gap {
+    /// `signers` approve on the connected side; the isolated side trusts
+    /// the exporter and `trusted` approvers and requires `policy` approvals.
+    fn new(signers: &[&str], trusted: &[&str], policy: u32) -> Gap {
+        let env = Env::new();
+        let keys = env.path("keys");
+        for who in ["alice", "bob", "carol", "exporter"] {
+            keygen(&env, &keys, who);
+        }
+        let model = env.model("m", 40);
+        env.cmd()
+            .arg("import")
+            .arg(&model)
+            .args(["--name", "acme/m", "--owner", "ops"])
+            .assert()
+            .success();
+        for who in signers {
+            env.cmd()
+                .args(["sign", "acme/m", "--key"])
+                .arg(keys.join(format!("{who}.key")))
+                .assert()
+                .success();
+        }
+        let bundle = env.path("m.airlock");
+        env.cmd()
+            .args(["export", "acme/m", "--key"])
+            .arg(keys.join("exporter.key"))
+            .arg("--out")
+            .arg(&bundle)
+            .assert()
+            .success();
+        let g = Gap {
+            iso: env.path("isolated"),
+            env,
+            keys,
+            bundle,
+        };
+        g.iso()
+            .args(["init", "--name", "isolated"])
+            .assert()
+            .success();
+        g.iso()
+            .args(["trust", "add", "--name", "exporter", "--role", "exporter"])
+            .arg(g.keys.join("exporter.pub"))
+            .assert()
+            .success();
+        for who in trusted {
+            g.iso()
+                .args(["trust", "add", "--name", who])
+                .arg(g.keys.join(format!("{who}.pub")))
+                .assert()
+                .success();
+        }
+        g.iso()
+            .args(["trust", "policy", "--approvals", &policy.to_string()])
+            .assert()
+            .success();
+        g
+    }
+
+    fn iso(&self) -> Command {
+        let mut c = Command::cargo_bin("airlock").unwrap();
+        c.env_remove("AIRLOCK_HOME")
+            .arg("--home")
+            .arg(&self.iso)
+            .arg("--no-progress");
+        c.timeout(std::time::Duration::from_secs(120));
+        c
+    }
+
+    fn iso_listed(&self) -> usize {
+        let out = self.iso().args(["--json", "list"]).output().unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["versions"].as_array().unwrap().len()
+    }
+
+    fn iso_blobs(&self) -> usize {
+        walkdir::WalkDir::new(self.iso.join("store/sha256"))
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file())
+            .count()
+    }
+
+    /// Import must be refused with exit 3, a message containing `needle`,
+    /// and nothing of it left in the isolated registry.
+    fn refused(&self, bundle: &Path, needle: &str) {
+        let before_versions = self.iso_listed();
+        let before_blobs = self.iso_blobs();
+        self.iso()
+            .arg("import")
+            .arg(bundle)
+            .assert()
+            .code(3)
+            .stderr(predicate::str::contains(needle));
+        assert_eq!(
+            self.iso_listed(),
+            before_versions,
+            "no version became visible"
+        );
+        assert_eq!(
+            self.iso_blobs(),
+            before_blobs,
+            "no blob was left in the store"
+        );
+        assert_eq!(
+            fs::read_dir(self.iso.join("store/tmp")).unwrap().count(),
+            0,
+            "no staging left"
+        );
+        self.iso().arg("fsck").assert().success();
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.env.path(name)
+    }
+}
+
+/// The members of a bundle, in order, as (name, bytes).
+fn members(bundle: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut a = tar::Archive::new(fs::File::open(bundle).unwrap());
+    a.entries()
+        .unwrap()
+        .map(|e| {
+            let mut e = e.unwrap();
+            let name = e.path().unwrap().to_string_lossy().into_owned();
+            let mut b = Vec::new();
+            e.read_to_end(&mut b).unwrap();
+            (name, b)
+        })
+        .collect()
+}
+
+/// A raw ustar header with any name bytes, type and size.
+fn raw_header(name: &[u8], size: u64, kind: u8) -> tar::Header {
+    let mut h = tar::Header::new_ustar();
+    h.as_old_mut().name[..name.len()].copy_from_slice(name);
+    h.set_size(size);
+    h.set_mode(0o644);
+    h.set_mtime(0);
+    h.as_old_mut().linkflag = [kind];
+    h.set_cksum();
+    h
+}
+
+/// Write members as a tar; each entry is (header, data).
+fn write_tar(path: &Path, entries: &[(tar::Header, Vec<u8>)]) {
+    let mut out = Vec::new();
+    for (h, d) in entries {
+        out.extend_from_slice(h.as_bytes());
+        out.extend_from_slice(d);
+        let pad = (512 - d.len() % 512) % 512;
+        out.extend(std::iter::repeat_n(0u8, pad));
+    }
+    out.extend(std::iter::repeat_n(0u8, 1024));
+    fs::write(path, out).unwrap();
+}
+
+fn plain(members: &[(String, Vec<u8>)]) -> Vec<(tar::Header, Vec<u8>)> {
+    members
+        .iter()
+        .map(|(n, b)| (raw_header(n.as_bytes(), b.len() as u64, b'0'), b.clone()))
+        .collect()
+}
+
+fn sign_index(index: &[u8], key: &Path) -> Vec<u8> {
+    use airlock::signing::KeySource;
+    let k = airlock::signing::FileKey::load(key).unwrap();
+    let sig = k
+        .sign(&airlock::signing::pae(
+            airlock::bundle::INDEX_PAYLOAD_TYPE,
+            index,
+        ))
+        .unwrap();
+    serde_json::to_vec(&serde_json::json!({
+        "payloadType": airlock::bundle::INDEX_PAYLOAD_TYPE,
+        "signatures": [{"keyid": k.public_key().id().to_hex(), "sig": base64::engine::general_purpose::STANDARD.encode(sig)}]
+    }))
+    .unwrap()
+}
+
+/// Rewrite a bundle: edit the members and the index, refresh the listed
+/// sizes and digests, and re-sign the index with `signer`.
+fn forge(
+    g: &Gap,
+    out: &str,
+    signer: &str,
+    edit_members: impl FnOnce(&mut Vec<(String, Vec<u8>)>),
+    edit_index: impl FnOnce(&mut serde_json::Value),
+) -> PathBuf {
+    let mut ms = members(&g.bundle);
+    let mut index: serde_json::Value = serde_json::from_slice(&ms[0].1).unwrap();
+    let mut body: Vec<(String, Vec<u8>)> = ms.drain(2..).collect();
+    edit_members(&mut body);
+    for m in index["members"].as_array_mut().unwrap() {
+        if let Some((_, b)) = body.iter().find(|(n, _)| n == m["name"].as_str().unwrap()) {
+            m["size"] = b.len().into();
+            m["sha256"] = crate::util::sha256_hex(b).into();
+        }
+    }
+    edit_index(&mut index);
+    let index_bytes = serde_json::to_vec_pretty(&index).unwrap();
+    let sig = sign_index(&index_bytes, &g.keys.join(format!("{signer}.key")));
+    let mut all = vec![
+        ("index.json".to_string(), index_bytes),
+        ("index.sig".to_string(), sig),
+    ];
+    all.extend(body);
+    let p = g.path(out);
+    write_tar(&p, &plain(&all));
+    p
+}
+
+fn statement_member(ms: &mut [(String, Vec<u8>)]) -> &mut (String, Vec<u8>) {
+    ms.iter_mut()
+        .find(|(n, _)| n.starts_with("statements/"))
+        .unwrap()
+}
+
+#[test]
+fn a_signed_bundle_crosses_and_reimport_is_a_noop() {
+    let g = Gap::new(&["alice", "bob"], &["alice", "bob"], 2);
+    g.iso()
+        .arg("import")
+        .arg(&g.bundle)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "imported acme/m@v1 with 2 trusted approval(s)",
+        ));
+    let show: serde_json::Value = serde_json::from_slice(
+        &g.iso()
+            .args(["--json", "show", "acme/m"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(show["origin"], "bundle");
+    assert_eq!(show["owner"], "ops");
+    assert_eq!(show["approvals_live"], 2);
+    let names: Vec<_> = show["approvals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"alice") && names.contains(&"bob"),
+        "{names:?}"
+    );
+    // Same manifest digest on both sides of the gap.
+    let src: serde_json::Value = g.env.json(&["show", "acme/m"]);
+    assert_eq!(show["manifest_digest"], src["manifest_digest"]);
+    assert_eq!(show["files"], src["files"]);
+    let blobs = g.iso_blobs();
+    g.iso()
+        .arg("import")
+        .arg(&g.bundle)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("already imported"));
+    assert_eq!(g.iso_listed(), 1);
+    assert_eq!(g.iso_blobs(), blobs);
+    g.iso()
+        .args(["verify", "--deep", "--all"])
+        .assert()
+        .success();
+    let dest = g.path("serving");
+    g.iso()
+        .args(["checkout", "acme/m"])
+        .arg(&dest)
+        .assert()
+        .success();
+    // The bundle is a plain tar that standard tools list.
+    let listing = std::process::Command::new("tar")
+        .arg("tf")
+        .arg(&g.bundle)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(listing.stdout).unwrap();
+    assert!(
+        text.starts_with("index.json\nindex.sig\nstatements/0.dsse.json\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn unsigned_and_untrusted_bundles_are_refused() {
+    let g = Gap::new(&["alice"], &["alice"], 1);
+    // No signature at all.
+    let mut ms = members(&g.bundle);
+    ms[1].1 = br#"{"payloadType":"application/vnd.airlock.bundle-index.v1+json","signatures":[]}"#
+        .to_vec();
+    let unsigned = g.path("unsigned.airlock");
+    write_tar(&unsigned, &plain(&ms));
+    g.refused(&unsigned, "not signed by any trusted exporter key");
+    // Signed by a key the isolated side does not trust as exporter (bob).
+    let by_bob = forge(&g, "bob.airlock", "bob", |_| {}, |_| {});
+    g.refused(&by_bob, "not signed by any trusted exporter key");
+    // Signed by an approver key: the role does not allow exporting.
+    let by_alice = forge(&g, "alice.airlock", "alice", |_| {}, |_| {});
+    g.refused(&by_alice, "not signed by any trusted exporter key");
+}
+
+#[test]
+fn an_untrusted_approver_does_not_count() {
+    let g = Gap::new(&["carol"], &["alice"], 1);
+    g.refused(&g.bundle, "0 valid approval(s)");
+}
+
+#[test]
+fn threshold_not_met() {
+    let g = Gap::new(&["alice"], &["alice", "bob"], 2);
+    g.refused(
+        &g.bundle,
+        "1 valid approval(s) by distinct trusted approver keys, the policy requires 2",
+    );
+}
+
+#[test]
+fn the_same_signature_twice_or_under_two_ids_counts_once() {
+    let g = Gap::new(&["alice"], &["alice", "bob"], 2);
+    let dup = forge(
+        &g,
+        "dup.airlock",
+        "exporter",
+        |ms| {
+            let st = statement_member(ms);
+            let mut env: serde_json::Value = serde_json::from_slice(&st.1).unwrap();
+            let sig = env["signatures"][0].clone();
+            let mut other = sig.clone();
+            // Claim bob's key id for alice's signature.
+            other["keyid"] = "76".repeat(32).into();
+            env["signatures"] = serde_json::json!([sig.clone(), sig, other]);
+            st.1 = serde_json::to_vec(&env).unwrap();
+        },
+        |_| {},
+    );
+    g.refused(&dup, "1 valid approval(s)");
+}
+
+#[test]
+fn one_flipped_byte_in_a_blob_is_refused() {
+    let g = Gap::new(&["alice"], &["alice"], 1);
+    let mut bytes = fs::read(&g.bundle).unwrap();
+    // The last blob's data sits just before the two zero end blocks and padding.
+    let ms = members(&g.bundle);
+    let (last_name, last) = ms.last().unwrap();
+    let pos = bytes.windows(64).rposition(|w| w == &last[..64]).unwrap() + 10;
+    bytes[pos] ^= 0x01;
+    let bad = g.path("flipped.airlock");
+    fs::write(&bad, bytes).unwrap();
+    g.refused(&bad, last_name);
+    g.refused(&bad, "digest mismatch");
+}
+
+#[test]
+fn mixed_index_and_members_are_refused() {
+    let g = Gap::new(&["alice"], &["alice"], 1);
+    // A second bundle of other content from the same exporter.
+    let other = g.env.model("other", 41);
+    g.env
+        .cmd()
+        .arg("import")
+        .arg(&other)
+        .args(["--name", "acme/other"])
+        .assert()
+        .success();
+    g.env
+        .cmd()
+        .args(["sign", "acme/other", "--key"])
+        .arg(g.keys.join("alice.key"))
+        .assert()
+        .success();
+    let b2 = g.path("other.airlock");
+    g.env
+        .cmd()
+        .args(["export", "acme/other", "--key"])
+        .arg(g.keys.join("exporter.key"))
+        .arg("--out")
+        .arg(&b2)
+        .assert()
+        .success();
+    let a = members(&g.bundle);
+    let b = members(&b2);
+    let mut mixed = vec![a[0].clone(), a[1].clone()];
+    mixed.extend(b[2..].iter().cloned());
+    let p = g.path("mixed.airlock");
+    write_tar(&p, &plain(&mixed));
+    g.refused(&p, "statements/0.dsse.json");
+}
+
+#[test]
+fn rollback_and_replayed_sequence_are_refused() {
+    let g = Gap::new(&["alice"], &["alice"], 1);
+    let newer = g.path("newer.airlock");
+    g.env
+        .cmd()
+        .args(["export", "acme/m", "--key"])
+        .arg(g.keys.join("exporter.key"))
+        .arg("--out")
+        .arg(&newer)
+        .assert()
+        .success();
+    g.iso().arg("import").arg(&newer).assert().success();
+    // The older bundle (sequence 1) after sequence 2: a rollback.
+    g.iso()
+        .arg("import")
+        .arg(&g.bundle)
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("rollback: sequence 1"));
+}
+
+#[test]
+fn expired_bundles_are_refused_by_clock_and_by_history() {
+    let g = Gap::new(&["alice"], &["alice"], 1);
+    let past = forge(
+        &g,
+        "past.airlock",
+        "exporter",
+        |_| {},
+        |i| {
+            i["created"] = "2020-01-01T00:00:00Z".into();
+            i["expires"] = "2020-01-31T00:00:00Z".into();
+        },
+    );
+    g.refused(&past, "expired at 2020-01-31T00:00:00Z");
+    // Accept a current bundle, then one with a higher sequence that expired
+    // before the accepted one was created: the isolated clock is not needed.
+    g.iso().arg("import").arg(&g.bundle).assert().success();
+    let stale = forge(
+        &g,
+        "stale.airlock",
+        "exporter",
+        |_| {},
+        |i| {
+            i["sequence"] = 99.into();
+            i["bundle_id"] = "ab".repeat(16).into();
+            i["created"] = "2026-01-01T00:00:00Z".into();
+            i["expires"] = "2026-02-01T00:00:00Z".into();
+        },
+    );
+    g.iso().arg("import").arg(&stale).assert().code(3).stderr(
+        predicate::str::contains("expired")
+            .and(predicate::str::contains("newest bundle already accepted")),
+    );
+}
+
+#[test]
+fn revoked_keys_stop_counting_everywhere() {
+    let g = Gap::new(&["alice"], &["alice"], 1);
+    g.iso().arg("import").arg(&g.bundle).assert().success();
+    let alice = airlock::signing::PublicKey::load(&g.keys.join("alice.pub"))
+        .unwrap()
+        .id()
+        .to_hex();
+    g.iso()
+        .args(["trust", "revoke", &alice[..12], "--reason", "laptop lost"])
+        .assert()
+        .success();
+    g.iso()
+        .args(["verify", "acme/m"])
+        .assert()
+        .code(3)
+        .stdout(predicate::str::contains("APPROVALS").and(predicate::str::contains("revoked")));
+    g.iso()
+        .args(["checkout", "acme/m"])
+        .arg(g.path("co"))
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains(
+            "0 live approval(s), the policy requires 1",
+        ));
+    assert!(!g.path("co").exists());
+    // Re-trusting a revoked key is refused.
+    g.iso()
+        .args(["trust", "add", "--name", "alice"])
+        .arg(g.keys.join("alice.pub"))
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("revoked"));
+    // A revoked exporter cannot bring anything in.
+    let exp = airlock::signing::PublicKey::load(&g.keys.join("exporter.pub"))
+        .unwrap()
+        .id()
+        .to_hex();
+    g.iso().args(["trust", "revoke", &exp]).assert().success();
+    let newer = g.path("newer.airlock");
+    g.env
+        .cmd()
+        .args(["export", "acme/m", "--key"])
+        .arg(g.keys.join("exporter.key"))
+        .arg("--out")
+        .arg(&newer)
+        .assert()
+        .success();
+    g.refused(&newer, "revoked");
+}
+
+/// A change to a bundle's tar entries.
+type Edit<'a> = dyn Fn(&mut Vec<(tar::Header, Vec<u8>)>) + 'a;
+
+#[test]
+fn hostile_members_are_refused_by_name() {
+    let g = Gap::new(&["alice"], &["alice"], 1);
+    let ms = members(&g.bundle);
+    let blob = ms
+        .iter()
+        .position(|(n, _)| n.starts_with("blobs/"))
+        .unwrap();
+    let name = ms[blob].0.clone();
+    let cases: Vec<(&str, Box<Edit<'_>>, &str)> = vec![
+        (
+            "dotdot",
+            Box::new(|e| e[blob].0 = raw_header(b"../../etc/passwd", e[blob].1.len() as u64, b'0')),
+            "path traversal",
+        ),
+        (
+            "absolute",
+            Box::new(|e| e[blob].0 = raw_header(b"/etc/passwd", e[blob].1.len() as u64, b'0')),
+            "absolute member name",
+        ),
+        (
+            "symlink",
+            Box::new(|e| {
+                e[blob] = (raw_header(name.as_bytes(), 0, b'2'), Vec::new());
+            }),
+            "symbolic link",
+        ),
+        (
+            "hardlink",
+            Box::new(|e| {
+                e[blob] = (raw_header(name.as_bytes(), 0, b'1'), Vec::new());
+            }),
+            "hard link",
+        ),
+        (
+            "device",
+            Box::new(|e| {
+                e[blob] = (raw_header(name.as_bytes(), 0, b'3'), Vec::new());
+            }),
+            "a device",
+        ),
+        (
+            "fifo",
+            Box::new(|e| {
+                e[blob] = (raw_header(name.as_bytes(), 0, b'6'), Vec::new());
+            }),
+            "a FIFO",
+        ),
+        (
+            "sparse",
+            Box::new(|e| e[blob].0 = raw_header(name.as_bytes(), e[blob].1.len() as u64, b'S')),
+            "GNU sparse",
+        ),
+        (
+            "duplicate",
+            Box::new(|e| {
+                let d = e[blob].clone();
+                e.insert(blob + 1, d);
+            }),
+            "duplicate",
+        ),
+        (
+            "unlisted",
+            Box::new(|e| {
+                let n = e.len();
+                e.insert(n, (raw_header(b"blobs/extra", 3, b'0'), b"abc".to_vec()));
+            }),
+            "blobs/extra",
+        ),
+        (
+            "pax-size",
+            Box::new(|e| {
+                let rec = b"30 size=99999999999999999999\n".to_vec();
+                e.insert(
+                    blob,
+                    (raw_header(b"PaxHeaders/x", rec.len() as u64, b'x'), rec),
+                );
+            }),
+            "PAX extended header",
+        ),
+        (
+            "larger-than-declared",
+            Box::new(|e| {
+                e[blob].1.extend_from_slice(&[0u8; 4096]);
+                let n = e[blob].1.len() as u64;
+                e[blob].0 = raw_header(name.as_bytes(), n, b'0');
+            }),
+            "the signed index says",
+        ),
+    ];
+    for (label, edit, needle) in cases {
+        let mut entries = plain(&ms);
+        edit(&mut entries);
+        let p = g.path(&format!("{label}.airlock"));
+        write_tar(&p, &entries);
+        let before = g.iso_blobs();
+        g.iso()
+            .arg("import")
+            .arg(&p)
+            .assert()
+            .code(3)
+            .stderr(predicate::str::contains(needle).and(predicate::str::contains("member")));
+        assert_eq!(g.iso_listed(), 0, "{label}");
+        assert_eq!(g.iso_blobs(), before, "{label}: no blob kept");
+    }
+    assert_eq!(g.iso_blobs(), 0);
+}
+
+#[test]
+fn truncated_bundles_and_oversized_indexes_are_refused() {
+    let g = Gap::new(&["alice"], &["alice"], 1);
+    let bytes = fs::read(&g.bundle).unwrap();
+    let cut = g.path("cut.airlock");
+    fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    g.refused(&cut, "member `blobs/");
+    // An index member that declares more than the cap: refused before reading.
+    let huge = g.path("huge.airlock");
+    write_tar(
+        &huge,
+        &[(raw_header(b"index.json", 17 << 20, b'0'), Vec::new())],
+    );
+    g.refused(&huge, "cap");
+    // Not a tar at all.
+    let junk = g.path("junk.airlock");
+    fs::write(&junk, vec![0x42u8; 5000]).unwrap();
+    g.refused(&junk, "index.json");
+}
+
+#[test]
+fn volumes_split_and_join() {
+    let g = Gap::new(&["alice"], &["alice"], 1);
+    let out = g.path("vol.airlock");
+    g.env
+        .cmd()
+        .args(["export", "acme/m", "--volume-size", "1MiB", "--key"])
+        .arg(g.keys.join("exporter.key"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let vols: Vec<PathBuf> = (1..)
+        .map(|i| PathBuf::from(format!("{}.{i:03}", out.display())))
+        .take_while(|p| p.exists())
+        .collect();
+    assert!(vols.len() >= 6, "{} volumes", vols.len());
+    for v in &vols {
+        assert!(fs::metadata(v).unwrap().len() <= 1 << 20);
+    }
+    // A missing middle volume is caught as a truncation.
+    let hidden = g.path("hidden.003");
+    fs::rename(&vols[2], &hidden).unwrap();
+    g.refused(&vols[0], "member");
+    fs::rename(&hidden, &vols[2]).unwrap();
+    g.iso()
+        .arg("import")
+        .arg(&vols[0])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!(
+            "{} volume(s)",
+            vols.len()
+        )));
+    g.iso()
+        .args(["verify", "--deep", "--all"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn a_corrupted_store_cannot_be_exported() {
+    let g = Gap::new(&["alice"], &["alice"], 1);
+    let show = g.env.json(&["show", "acme/m"]);
+    let sha = show["files"][3]["sha256"].as_str().unwrap().to_string();
+    crate::util::flip_byte(&g.env.blob_path(&sha), 7);
+    let out = g.path("bad.airlock");
+    g.env
+        .cmd()
+        .args(["export", "acme/m", "--key"])
+        .arg(g.keys.join("exporter.key"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains(&sha));
+    assert!(!out.exists());
+    let leftovers: Vec<_> = fs::read_dir(g.env.tmp.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(".airlock-export")
+        })
+        .collect();
+    assert!(leftovers.is_empty());
+}
+
+#[test]
+fn private_keys_readable_by_others_are_refused() {
+    let g = Gap::new(&["alice"], &["alice"], 1);
+    use std::os::unix::fs::PermissionsExt;
+    let key = g.keys.join("bob.key");
+    assert_eq!(
+        fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    fs::set_permissions(&key, fs::Permissions::from_mode(0o640)).unwrap();
+    g.env
+        .cmd()
+        .args(["sign", "acme/m", "--key"])
+        .arg(&key)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("readable by group or others"));
+}
+
+#[test]
+fn an_interrupted_bundle_import_leaves_nothing_and_the_rerun_succeeds() {
+    let g = Gap::new(&["alice"], &["alice"], 1);
+    // A large second model so the import is still running when killed.
+    let big = g.path("big");
+    fs::create_dir_all(&big).unwrap();
+    let chunk: Vec<u8> = (0..(1u32 << 20))
+        .map(|i| (i.wrapping_mul(2246822519) >> 11) as u8)
+        .collect();
+    for i in 0..4 {
+        let mut f = fs::File::create(big.join(format!("part-{i}.bin"))).unwrap();
+        for j in 0..160u32 {
+            std::io::Write::write_all(&mut f, &chunk).unwrap();
+            std::io::Write::write_all(&mut f, &j.to_le_bytes()).unwrap();
+        }
+    }
+    g.env
+        .cmd()
+        .arg("import")
+        .arg(&big)
+        .args(["--name", "acme/big"])
+        .assert()
+        .success();
+    g.env
+        .cmd()
+        .args(["sign", "acme/big", "--key"])
+        .arg(g.keys.join("alice.key"))
+        .assert()
+        .success();
+    let b = g.path("big.airlock");
+    g.env
+        .cmd()
+        .args(["export", "acme/big", "--key"])
+        .arg(g.keys.join("exporter.key"))
+        .arg("--out")
+        .arg(&b)
+        .assert()
+        .success();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("airlock"))
+        .arg("--home")
+        .arg(&g.iso)
+        .args(["--no-progress", "import"])
+        .arg(&b)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let tmp = g.iso.join("store/tmp");
+    let start = std::time::Instant::now();
+    loop {
+        let writing = fs::read_dir(&tmp)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .any(|e| e.metadata().map(|m| m.len() > 0).unwrap_or(false))
+            })
+            .unwrap_or(false);
+        if writing {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the import finished before it could be interrupted"
+        );
+        assert!(start.elapsed() < std::time::Duration::from_secs(60));
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    assert!(!child.wait().unwrap().success());
+    assert_eq!(g.iso_listed(), 0);
+    g.iso().arg("fsck").assert().success();
+    g.iso().arg("import").arg(&b).assert().success();
+    assert_eq!(g.iso_listed(), 1);
+    g.iso()
+        .args(["verify", "--deep", "--all"])
+        .assert()
+        .success();
+}
