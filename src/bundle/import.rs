@@ -341,7 +341,7 @@ pub fn import_bundle(
                 let found = Sha256Digest::of(&bytes);
                 if found != m.sha256 {
                     return Err(Error::DigestMismatch {
-                        what: format!("member `{}`", m.name),
+                        what: m.name.clone(),
                         expected: m.sha256.to_hex(),
                         found: found.to_hex(),
                     });
@@ -363,7 +363,7 @@ pub fn import_bundle(
                     }
                     if *found != d {
                         return Err(Error::DigestMismatch {
-                            what: what.clone(),
+                            what: m.name.clone(),
                             expected: d.to_hex(),
                             found: found.to_hex(),
                         });

@@ -1,6 +1,7 @@
-//! `airlock demo [--dir DIR]`: the story on a small generated model, printing
-//! each step. Everything happens under DIR (or a temporary folder): the
-//! download, the registry home, the serving copies. The user's own home is
+//! `airlock demo [--dir DIR]`: the whole story on a small generated model,
+//! across two registries (connected and isolated), printing each step.
+//! Everything happens under DIR (or a temporary folder): the download, the
+//! keys, both registry homes, the bundle, the serving copies. The user's own home is
 //! never touched.
 
 use std::fs::OpenOptions;
@@ -8,11 +9,14 @@ use std::io::{Seek, SeekFrom, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
+use airlock::bundle::export::{ExportOptions, export};
 use airlock::checkout::{CheckoutLayout, CheckoutOptions, checkout};
 use airlock::import::{ImportOptions, import_dir};
 use airlock::progress::NoProgress;
 use airlock::records::Disclosure;
+use airlock::records::Role;
 use airlock::registry::Registry;
+use airlock::signing::FileKey;
 use airlock::verify::{verify_path, verify_store};
 use indicatif::HumanBytes;
 use serde::Serialize;
@@ -104,7 +108,19 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> anyhow::Result<ExitStatus> {
         ),
     );
 
-    // 2. Import.
+    // 2. Keys for two reviewers and the exporter.
+    let keys = root.join("keys");
+    let mut ids = Vec::new();
+    for who in ["alice", "bob", "exporter"] {
+        let g = airlock::signing::generate(&keys.join(who), Some(who))?;
+        ids.push(format!("{who:<9} {}", g.key_id));
+    }
+    s.step(
+        "airlock keys generate: two reviewers and an exporter (ed25519)",
+        ids.join("\n"),
+    );
+
+    // 3. Import on the connected side.
     let home = root.join("connected");
     let mut reg = Registry::init(&home, Some("connected"))?.0;
     let opts = ImportOptions {
@@ -120,17 +136,6 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> anyhow::Result<ExitStatus> {
         link: false,
     };
     let out = import_dir(&mut reg, &download, &opts, &NoProgress)?;
-    s.step(
-        "airlock import: every byte hashed once, stored by content, recorded",
-        format!(
-            "{}@{}  manifest sha256:{}\nlicence {} (from the model card), text kept from LICENSE; owner {}",
-            out.name,
-            out.version,
-            out.manifest_digest,
-            out.license_id.as_deref().unwrap_or("-"),
-            opts.owner.as_deref().unwrap_or("-")
-        ),
-    );
     let v = reg.resolve(&"acme/tiny-llama".parse()?)?;
     let recs = reg.files(&v)?;
     let listing: Vec<String> = recs
@@ -146,52 +151,128 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> anyhow::Result<ExitStatus> {
         })
         .collect();
     s.step(
-        "airlock show: formats recognised from the bytes",
-        listing.join("\n"),
-    );
-
-    // 3. Verify.
-    let r = verify_store(&reg, std::slice::from_ref(&v), true, &NoProgress)?;
-    s.step(
-        "airlock verify --deep: every stored byte re-hashed",
+        "connected: airlock import — every byte hashed once, stored by content, recorded",
         format!(
-            "{} blobs, {}, {} finding(s)",
-            r.hashed_blobs,
-            HumanBytes(r.hashed_bytes),
-            r.findings.len()
+            "{}@{}  manifest sha256:{}\nlicence {} (from the model card), text kept from LICENSE; owner {}\n{}",
+            out.name,
+            out.version,
+            out.manifest_digest,
+            out.license_id.as_deref().unwrap_or("-"),
+            opts.owner.as_deref().unwrap_or("-"),
+            listing.join("\n")
         ),
     );
 
-    // 4. Checkout and check the copy.
+    // 4. Two approvals.
+    let mut lines = Vec::new();
+    for who in ["alice", "bob"] {
+        let key = FileKey::load(&keys.join(format!("{who}.key")))?;
+        let (a, _) = airlock::trust::sign(&mut reg, &v, &key)?;
+        lines.push(format!(
+            "{} signed the statement ({})",
+            a.name,
+            a.key_id.short()
+        ));
+    }
+    s.step(
+        "connected: airlock sign — two reviewers approve",
+        lines.join("\n"),
+    );
+
+    // 5. Export.
+    let bundle = root.join("transfer/tiny-llama.airlock");
+    std::fs::create_dir_all(root.join("transfer"))?;
+    let exporter = FileKey::load(&keys.join("exporter.key"))?;
+    let ex = export(
+        &reg,
+        std::slice::from_ref(&v),
+        &exporter,
+        &ExportOptions::new(bundle.clone()),
+        &NoProgress,
+    )?;
+    s.step(
+        "connected: airlock export — one signed bundle for the disc",
+        format!(
+            "{} ({} blobs, {}), sequence {}, expires {}",
+            bundle.display(),
+            ex.blobs,
+            HumanBytes(ex.bytes),
+            ex.sequence,
+            ex.expires
+        ),
+    );
+
+    // 6. The isolated side trusts the exporter and both reviewers, needs two approvals.
+    let iso_home = root.join("isolated");
+    let mut iso = Registry::init(&iso_home, Some("isolated"))?.0;
+    airlock::trust::add(&iso, &keys.join("exporter.pub"), "exporter", Role::Exporter)?;
+    airlock::trust::add(&iso, &keys.join("alice.pub"), "alice", Role::Approver)?;
+    airlock::trust::add(&iso, &keys.join("bob.pub"), "bob", Role::Approver)?;
+    airlock::trust::set_approvals_required(&iso, 2)?;
+    s.step(
+        "isolated: airlock trust add / trust policy --approvals 2",
+        "exporter trusted to sign bundles; alice and bob trusted to approve; two approvals required".into(),
+    );
+
+    // 7. A tampered copy of the disc is refused.
+    let tampered = root.join("transfer/tampered.airlock");
+    std::fs::copy(&bundle, &tampered)?;
+    let len = std::fs::metadata(&tampered)?.len();
+    flip_byte(&tampered, len - 1024 - 4096)?;
+    let refused = airlock::bundle::import::import_bundle(&mut iso, &tampered, &NoProgress);
+    let caught_bundle = matches!(&refused, Err(e) if e.class() == airlock::error::Class::Integrity);
+    s.step(
+        "isolated: airlock import of a copy with one flipped byte",
+        match &refused {
+            Err(e) => format!("refused (exit {}): {e}", e.class().exit_code()),
+            Ok(_) => "ACCEPTED — this should not happen".into(),
+        },
+    );
+    let nothing_visible = iso.versions()?.is_empty();
+
+    // 8. The genuine bundle is accepted.
+    let got = airlock::bundle::import::import_bundle(&mut iso, &bundle, &NoProgress)?;
+    let iv = iso.resolve(&"acme/tiny-llama".parse()?)?;
+    let (_, live) = airlock::trust::approval_status(&iso, &iv)?;
+    s.step(
+        "isolated: airlock import of the genuine bundle",
+        format!(
+            "exporter signature, sequence, expiry, {live} approvals and every byte verified; {}@{} visible, manifest sha256:{}",
+            iv.name, iv.label, iv.manifest_digest
+        ) + if got.new_blobs > 0 { "" } else { " (nothing new)" },
+    );
+
+    // 9. Checkout where the serving engine loads it, and check the copy.
     let serving = root.join("serving/tiny-llama");
     let plain = CheckoutOptions {
         link: false,
         layout: CheckoutLayout::Plain,
         force: false,
     };
-    let co = checkout(&reg, &v, &serving, plain, &NoProgress)?;
-    let pr = verify_path(&reg, &serving, &v, &NoProgress)?;
+    airlock::trust::ensure_approved(&iso, &iv)?;
+    let co = checkout(&iso, &iv, &serving, plain, &NoProgress)?;
+    let pr = verify_path(&iso, &serving, &iv, &NoProgress)?;
     s.step(
-        "airlock checkout: a verified read-only copy for the serving engine",
+        "isolated: airlock checkout — a verified read-only copy for the serving engine",
         format!(
             "{} files at {}; verify --path: {} of {} match",
             co.files, co.path, pr.ok, pr.files
         ),
     );
 
-    // 5. Someone edits the deployed copy.
+    // 10. Someone edits the deployed copy.
     let shard = recs
         .iter()
         .find(|f| f.format == "safetensors")
         .expect("demo model has shards");
     flip_byte(&shard.path.under(&serving), shard.size / 2)?;
-    let pr = verify_path(&reg, &serving, &v, &NoProgress)?;
+    let pr = verify_path(&iso, &serving, &iv, &NoProgress)?;
     let caught_copy = pr
         .findings
         .iter()
         .any(|f| f.path == shard.path.as_str() && f.kind == "modified");
     s.step(
-        "one byte of the deployed copy is flipped: airlock verify --path",
+        "isolated: one byte of the deployed copy is flipped — airlock verify --path",
         pr.findings
             .iter()
             .map(|f| format!("{} {}: {}", f.kind.to_uppercase(), f.path, f.detail))
@@ -199,46 +280,49 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> anyhow::Result<ExitStatus> {
             .join("\n"),
     );
 
-    // 6. Someone edits the store.
+    // 11. Someone edits the connected store; a re-import heals it.
     flip_byte(&reg.store().blob_path(&shard.sha256), 100)?;
     let r = verify_store(&reg, std::slice::from_ref(&v), false, &NoProgress)?;
     let caught_store = r.findings.iter().any(|f| f.path == shard.path.as_str());
-    s.step(
-        "one byte of a stored blob is flipped: airlock verify (quick mode sees the changed stat and re-hashes)",
-        r.findings.iter().map(|f| format!("{} {}: {}", f.kind.to_uppercase(), f.path, f.detail)).collect::<Vec<_>>().join("\n"),
-    );
-
-    // 7. Re-importing the good download heals the blob.
+    let store_findings = r.findings.len();
     let again = import_dir(&mut reg, &download, &opts, &NoProgress)?;
     let r = verify_store(&reg, std::slice::from_ref(&v), true, &NoProgress)?;
     s.step(
-        "the download is imported again: same content, no new version, the damaged blob replaced",
+        "connected: one byte of a stored blob is flipped — airlock verify, then the download is imported again",
         format!(
-            "created a version: {}; verify --deep: {} finding(s)",
+            "verify: {} finding(s) naming {}; re-import created a version: {}; verify --deep afterwards: {} finding(s)",
+            store_findings,
+            shard.path,
             again.created,
             r.findings.len()
         ),
     );
 
-    // 8. A Hugging Face cache layout for offline loaders.
+    // 12. A Hugging Face cache layout for offline loaders.
     let hf = root.join("serving/hf-cache");
     let hf_opts = CheckoutOptions {
         link: false,
         layout: CheckoutLayout::Hf,
         force: false,
     };
-    let co = checkout(&reg, &v, &hf, hf_opts, &NoProgress)?;
+    let co = checkout(&iso, &iv, &hf, hf_opts, &NoProgress)?;
     s.step(
-        "airlock checkout --layout hf: a cache repo HF_HUB_OFFLINE=1 loaders find",
+        "isolated: airlock checkout --layout hf — a cache repo HF_HUB_OFFLINE=1 loaders find",
         format!("HF_HUB_CACHE={}\nsnapshot {}", co.path, co.model_path),
     );
 
-    let ok = caught_copy && caught_store && r.findings.is_empty() && !again.created;
+    let ok = caught_bundle
+        && nothing_visible
+        && live == 2
+        && caught_copy
+        && caught_store
+        && r.findings.is_empty()
+        && !again.created;
     ctx.printer.json(
         &serde_json::json!({ "dir": root.display().to_string(), "ok": ok, "steps": s.steps }),
     )?;
     ctx.printer.line(if ok {
-        "\ndemo complete: every tamper was caught, every clean copy verified"
+        "\ndemo complete: the approved bytes crossed, every tamper was caught, every clean copy verified"
     } else {
         "\ndemo FAILED: a step did not turn out as expected"
     });
