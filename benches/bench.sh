@@ -2,10 +2,10 @@
 # airlock benchmarks: airlock against standard tools on the same data, in the
 # same run, medians of several runs, peak RSS from GNU time.
 #
-#   benches/bench.sh [--size-gib N] [--files N] [--runs N] [--dir DIR]
+#   benches/bench.sh [--size-gib N] [--files N] [--runs N] [--dir DIR] [--only import,verify,export,bundle]
 #
 # Defaults: 4 GiB in 4 files, 3 runs, a folder under ${TMPDIR:-/tmp}.
-# Needs: cargo, openssl, GNU time (/usr/bin/time), coreutils.
+# Needs: cargo, openssl, GNU time (/usr/bin/time), GNU tar, coreutils.
 # The page cache is warmed right before every timing (cat > /dev/null), so
 # each tool reads from memory; writes are measured as the tools do them
 # (airlock fsyncs every blob; cp does not, so `cp -r && sync` is shown too).
@@ -15,8 +15,10 @@ SIZE_GIB=4
 FILES=4
 RUNS=3
 DIR=""
+ONLY="import,verify,export,bundle"
 while [ $# -gt 0 ]; do
     case "$1" in
+        --only) ONLY=$2; shift 2 ;;
         --size-gib) SIZE_GIB=$2; shift 2 ;;
         --files) FILES=$2; shift 2 ;;
         --runs) RUNS=$2; shift 2 ;;
@@ -72,10 +74,17 @@ SECOND=("${SHARDS[@]:$half}")
 openssl_pair() { openssl dgst -sha256 "${FIRST[@]}" >/dev/null & openssl dgst -sha256 "${SECOND[@]}" >/dev/null & wait; }
 export -f openssl_pair 2>/dev/null || true
 
+want() { case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 HOME_DIR="$DIR/home"
+ISO_DIR="$DIR/isolated"
+KEYS="$DIR/keys"
+if [ ! -f "$KEYS/approver.key" ]; then
+    "$AIRLOCK" --home "$DIR/keyhome" keys generate --out "$KEYS/approver" --name approver >/dev/null
+    "$AIRLOCK" --home "$DIR/keyhome" keys generate --out "$KEYS/exporter" --name exporter >/dev/null
+fi
 for run in $(seq 1 "$RUNS"); do
     echo "# run $run of $RUNS"
-    # import vs cp -r
+    # import vs cp -r (always: the later groups need the imported home)
     chmod -R u+w "$HOME_DIR" "$DIR/copy" 2>/dev/null || true
     rm -rf "$HOME_DIR" "$DIR/copy"; sync
     warm_tree "$MODEL"
@@ -88,10 +97,40 @@ for run in $(seq 1 "$RUNS"); do
     time_cmd cp_sync sh -c 'cp -r "$1" "$2" && sync' sh "$MODEL" "$DIR/copy"
     sync
     # deep verify vs two parallel openssl processes
+    if want verify; then
     warm_tree "$HOME_DIR/store"
     time_cmd verify "$AIRLOCK" --home "$HOME_DIR" --no-progress verify --deep --all
     warm "${SHARDS[@]}"
     time_cmd openssl bash -c "$(declare -p FIRST SECOND); $(declare -f openssl_pair); openssl_pair"
+    fi
+    # export vs tar cf
+    if want export || want bundle; then
+    "$AIRLOCK" --home "$HOME_DIR" --no-progress sign bench/model --key "$KEYS/approver.key" >/dev/null
+    rm -f "$DIR/bundle.airlock" "$DIR/ref.tar"; sync
+    warm_tree "$HOME_DIR/store"
+    time_cmd export "$AIRLOCK" --home "$HOME_DIR" --no-progress export bench/model --key "$KEYS/exporter.key" --out "$DIR/bundle.airlock"
+    sync
+    warm_tree "$MODEL"
+    time_cmd tar_cf tar cf "$DIR/ref.tar" -C "$MODEL" .
+    sync
+    fi
+    # bundle import vs tar xf
+    if want bundle; then
+    chmod -R u+w "$ISO_DIR" "$DIR/xf" 2>/dev/null || true
+    rm -rf "$ISO_DIR" "$DIR/xf"; mkdir -p "$DIR/xf"
+    "$AIRLOCK" --home "$ISO_DIR" -q trust add "$KEYS/exporter.pub" --name exporter --role exporter >/dev/null
+    "$AIRLOCK" --home "$ISO_DIR" -q trust add "$KEYS/approver.pub" --name approver --role approver >/dev/null
+    sync
+    warm "$DIR/bundle.airlock"
+    time_cmd bundle_import "$AIRLOCK" --home "$ISO_DIR" --no-progress import "$DIR/bundle.airlock"
+    sync
+    warm "$DIR/ref.tar"
+    time_cmd tar_xf tar xf "$DIR/ref.tar" -C "$DIR/xf"
+    rm -rf "$DIR/xf"; mkdir -p "$DIR/xf"; sync
+    warm "$DIR/ref.tar"
+    time_cmd tar_xf_sync sh -c 'tar xf "$1" -C "$2" && sync' sh "$DIR/ref.tar" "$DIR/xf"
+    sync
+    fi
 done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }'; }
@@ -99,8 +138,12 @@ echo
 echo "data: $SIZE_GIB GiB in $FILES files; $RUNS runs; medians; cores: $(nproc)"
 printf '%-34s %9s %10s   %-28s %9s %10s %7s\n' "airlock" "seconds" "peak RSS" "reference" "seconds" "peak RSS" "ratio"
 row() { # label ref_label airlock_text ref_text
+    [ -s "$RESULTS/$1" ] && [ -s "$RESULTS/$2" ] || return 0
     printf '%-34s %9s %7s MiB   %-28s %9s %7s MiB %7s\n' "$3" "$(secs "$1")" "$(rss_mib "$1")" "$4" "$(secs "$2")" "$(rss_mib "$2")" "$(ratio "$(secs "$1")" "$(secs "$2")")"
 }
 row verify openssl "verify --deep" "2x openssl dgst -sha256"
 row import cp "import" "cp -r"
 row import cp_sync "import" "cp -r && sync"
+row export tar_cf "export" "tar cf"
+row bundle_import tar_xf "import BUNDLE" "tar xf"
+row bundle_import tar_xf_sync "import BUNDLE" "tar xf && sync"

@@ -11,6 +11,8 @@
 //! | --- | --- |
 //! | [`registry`] | the façade: an opened home (database, store, name, writer lock) |
 //! | [`import`] | `import DIR`: source layouts ([`import::source`]) and the one-pass ingest |
+//! | [`bundle`] | signed bundles: [`bundle::export`], [`bundle::import`] (the isolated side's steps), [`bundle::volumes`] |
+//! | [`trust`] | trust store, approval policy, `sign`, which approvals still count |
 //! | [`verify`] | re-checking stored blobs and folders; findings |
 //! | [`checkout`] | verified read-only copies, plain or Hugging Face cache layout |
 //! | [`maintenance`] | `fsck` and `gc` |
@@ -18,7 +20,9 @@
 //! | [`formats`] | recognising weight formats by their bytes |
 //! | [`store`] | content-addressed blobs, atomic writes |
 //! | [`db`] | all SQL; migrations from `schema/` |
+//! | [`signing`] | ed25519 keys, key ids, DSSE PAE, the `KeySource` trait |
 //! | [`manifest`] | the canonical bytes that name a version's content |
+//! | [`statement`] | a version's in-toto statement and DSSE envelopes |
 //! | [`records`] | the records as plain values |
 //! | [`digest`], [`name`], [`parallel`], [`progress`], [`error`] | pure helpers |
 //!
@@ -35,6 +39,7 @@
 //!     version: None, source_url: None, revision: None, license_id: None,
 //!     license_file: None, disclosure: airlock::records::Disclosure::Unknown,
 //!     data_notes: None, owner: Some("ml-platform".into()), link: false,
+//!     allow_unsafe: None,
 //! };
 //! let out = import::import_dir(&mut reg, &model, &opts, &NoProgress).unwrap();
 //! assert_eq!(out.version, "v1");
@@ -59,6 +64,7 @@ pub mod parallel;
 pub mod progress;
 pub mod records;
 pub mod registry;
+pub mod safety;
 pub mod signing;
 pub mod statement;
 pub mod store;

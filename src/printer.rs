@@ -26,7 +26,7 @@ impl Printer {
     pub fn json<T: Serialize>(&self, v: &T) -> anyhow::Result<()> {
         if self.json {
             let mut out = std::io::stdout().lock();
-            serde_json::to_writer_pretty(&mut out, v)?;
+            serde_json::to_writer_pretty(&mut out, v).map_err(std::io::Error::from)?;
             writeln!(out)?;
         }
         Ok(())

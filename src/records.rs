@@ -93,6 +93,31 @@ pub struct FileRecord {
     /// Which upstream hash was checked at import (e.g. `sha256 from blob name`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upstream_check: Option<String>,
+    /// What inspecting the file found (absent for records made before).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub safety: Option<FileSafety>,
+}
+
+/// A file's inspection, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileSafety {
+    pub verdict: String,
+    pub tensors: u64,
+    pub parameters: u64,
+    pub dtypes: Vec<String>,
+    pub findings: Vec<crate::formats::SafetyFinding>,
+}
+
+impl FileSafety {
+    pub fn of(i: &crate::formats::Inspection) -> FileSafety {
+        FileSafety {
+            verdict: i.verdict.as_str().into(),
+            tensors: i.tensors,
+            parameters: i.parameters,
+            dtypes: i.dtypes.clone(),
+            findings: i.findings.clone(),
+        }
+    }
 }
 
 /// Everything recorded about one version except its files.
@@ -142,6 +167,8 @@ pub struct NewVersion {
     pub statement: Vec<u8>,
     pub bundle_id: Option<String>,
     pub approvals: Vec<ApprovalRecord>,
+    /// `--allow-unsafe` with the unsafe paths it let in.
+    pub allowance: Option<(crate::safety::Allowance, Vec<String>)>,
 }
 
 impl NewVersion {

@@ -172,6 +172,11 @@ impl Registry {
         self.db.all_versions()
     }
 
+    /// The `--allow-unsafe` recorded for a version, if any.
+    pub fn allowance(&self, v: &VersionRecord) -> Result<Option<crate::safety::Allowance>> {
+        self.db.allowance(v.id)
+    }
+
     pub fn trusted_keys(&self) -> Result<Vec<crate::records::TrustedKey>> {
         self.db.trusted_keys()
     }

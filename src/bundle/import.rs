@@ -68,6 +68,8 @@ pub struct BundleOutcome {
     pub bytes: u64,
     pub new_blobs: usize,
     pub volumes: usize,
+    /// Safety warnings for the new versions' files.
+    pub warnings: Vec<String>,
 }
 
 type Entries<'a> = tar::Entries<'a, std::io::BufReader<VolumeReader>>;
@@ -187,6 +189,7 @@ struct Approved {
 pub fn import_bundle(
     reg: &mut Registry,
     path: &Path,
+    allow_unsafe: Option<&crate::safety::Allowance>,
     progress: &dyn ProgressFactory,
 ) -> Result<BundleOutcome> {
     let _lock = reg.lock()?;
@@ -262,6 +265,7 @@ pub fn import_bundle(
         bytes: 0,
         new_blobs: 0,
         volumes: 1,
+        warnings: Vec::new(),
     };
 
     // 4. Replay, rollback, expiry.
@@ -446,6 +450,37 @@ pub fn import_bundle(
                     ),
                 })?;
         }
+        // The model-file safety policy, on the staged blobs.
+        let targets: Vec<crate::safety::Target> = files
+            .iter()
+            .map(|f| crate::safety::Target {
+                rel: f.path.to_string(),
+                path: reg.store.blob_path(&f.sha256),
+                size: f.size,
+            })
+            .collect();
+        let inspections = crate::safety::inspect_all(&targets);
+        let decision =
+            crate::safety::decide(&targets, &inspections, allow_unsafe).map_err(|e| match e {
+                Error::Policy { what, reason } => Error::Policy {
+                    what: format!("{}@{}: {what}", v.name, v.label),
+                    reason,
+                },
+                other => other,
+            })?;
+        for (f, i) in files.iter_mut().zip(&inspections) {
+            f.format = i.format.as_str().to_string();
+            f.safety = Some(crate::safety::record(i));
+        }
+        outcome.warnings.extend(
+            decision
+                .warnings
+                .iter()
+                .map(|w| format!("{}@{}: {w}", v.name, v.label)),
+        );
+        let allowance = allow_unsafe
+            .filter(|_| !decision.allowed_unsafe.is_empty())
+            .map(|a| (a.clone(), decision.allowed_unsafe.clone()));
         let license_sha256 = a.statement.license_digest()?;
         if let Some(l) = license_sha256
             && !heads.contains_key(&l)
@@ -482,6 +517,7 @@ pub fn import_bundle(
             statement: a.bytes,
             bundle_id: Some(raw.bundle_id.clone()),
             approvals: a.approvals,
+            allowance,
         });
     }
     let mut rows = Vec::new();

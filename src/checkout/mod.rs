@@ -33,11 +33,13 @@ pub enum CheckoutLayout {
     Hf,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct CheckoutOptions {
     pub link: bool,
     pub layout: CheckoutLayout,
     pub force: bool,
+    /// Let unsafe files out (a recorded import-time allowance also does).
+    pub allow_unsafe: Option<crate::safety::Allowance>,
 }
 
 #[derive(Debug, Serialize)]
@@ -74,6 +76,22 @@ pub fn checkout(
     progress: &dyn ProgressFactory,
 ) -> Result<CheckoutOutcome> {
     let files = reg.files(v)?;
+    // The model-file safety policy runs again before anything is laid out.
+    let targets: Vec<crate::safety::Target> = files
+        .iter()
+        .map(|f| crate::safety::Target {
+            rel: f.path.to_string(),
+            path: reg.store.blob_path(&f.sha256),
+            size: f.size,
+        })
+        .collect();
+    let inspections = crate::safety::inspect_all(&targets);
+    let recorded = reg.db.allowance(v.id)?;
+    crate::safety::decide(
+        &targets,
+        &inspections,
+        opts.allow_unsafe.as_ref().or(recorded.as_ref()),
+    )?;
     let replace_existing = match fs::symlink_metadata(dir) {
         Ok(m) if !m.is_dir() => {
             return Err(Error::input(format!(

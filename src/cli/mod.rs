@@ -56,6 +56,8 @@ pub enum Command {
     Fsck,
     /// Remove blobs no version references
     Gc(GcArgs),
+    /// What each weight file is: format, tensors, dtypes, parameters, safety
+    Inspect(InspectArgs),
     /// Make ed25519 key pairs
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -116,6 +118,12 @@ pub enum TrustCommand {
         #[arg(long, value_name = "K")]
         approvals: Option<u32>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// A file, a folder, or a registered version (NAME[@VERSION])
+    pub target: String,
 }
 
 #[derive(Debug, Args)]
@@ -195,6 +203,13 @@ pub struct ImportArgs {
     /// Hard-link files into the store instead of copying, where possible
     #[arg(long)]
     pub link: bool,
+    /// Let in files the safety policy refuses (dangerous pickles, unsafe
+    /// templates); needs --reason, recorded with who
+    #[arg(long, requires = "reason")]
+    pub allow_unsafe: bool,
+    /// Why unsafe files are allowed
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -239,6 +254,12 @@ pub struct CheckoutArgs {
     /// Replace the contents of a non-empty destination
     #[arg(long)]
     pub force: bool,
+    /// Lay out files the safety policy refuses; needs --reason
+    #[arg(long, requires = "reason")]
+    pub allow_unsafe: bool,
+    /// Why unsafe files are allowed
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -17,6 +17,7 @@ pub fn run(ctx: &Ctx, a: CheckoutArgs) -> anyhow::Result<ExitStatus> {
             LayoutArg::Hf => CheckoutLayout::Hf,
         },
         force: a.force,
+        allow_unsafe: super::allowance(a.allow_unsafe, a.reason.as_deref())?,
     };
     let out = checkout(&reg, &v, &a.dir, opts, &ctx.progress)?;
     ctx.printer.json(&out)?;

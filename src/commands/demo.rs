@@ -134,6 +134,7 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> anyhow::Result<ExitStatus> {
         data_notes: Some("synthetic noise; no training data".into()),
         owner: Some("ml-platform@example.org".into()),
         link: false,
+        allow_unsafe: None,
     };
     let out = import_dir(&mut reg, &download, &opts, &NoProgress)?;
     let v = reg.resolve(&"acme/tiny-llama".parse()?)?;
@@ -219,7 +220,7 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> anyhow::Result<ExitStatus> {
     std::fs::copy(&bundle, &tampered)?;
     let len = std::fs::metadata(&tampered)?.len();
     flip_byte(&tampered, len - 1024 - 4096)?;
-    let refused = airlock::bundle::import::import_bundle(&mut iso, &tampered, &NoProgress);
+    let refused = airlock::bundle::import::import_bundle(&mut iso, &tampered, None, &NoProgress);
     let caught_bundle = matches!(&refused, Err(e) if e.class() == airlock::error::Class::Integrity);
     s.step(
         "isolated: airlock import of a copy with one flipped byte",
@@ -231,7 +232,7 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> anyhow::Result<ExitStatus> {
     let nothing_visible = iso.versions()?.is_empty();
 
     // 8. The genuine bundle is accepted.
-    let got = airlock::bundle::import::import_bundle(&mut iso, &bundle, &NoProgress)?;
+    let got = airlock::bundle::import::import_bundle(&mut iso, &bundle, None, &NoProgress)?;
     let iv = iso.resolve(&"acme/tiny-llama".parse()?)?;
     let (_, live) = airlock::trust::approval_status(&iso, &iv)?;
     s.step(
@@ -248,6 +249,7 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> anyhow::Result<ExitStatus> {
         link: false,
         layout: CheckoutLayout::Plain,
         force: false,
+        allow_unsafe: None,
     };
     airlock::trust::ensure_approved(&iso, &iv)?;
     let co = checkout(&iso, &iv, &serving, plain, &NoProgress)?;
@@ -304,6 +306,7 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> anyhow::Result<ExitStatus> {
         link: false,
         layout: CheckoutLayout::Hf,
         force: false,
+        allow_unsafe: None,
     };
     let co = checkout(&iso, &iv, &hf, hf_opts, &NoProgress)?;
     s.step(

@@ -33,12 +33,16 @@ pub fn run(ctx: &Ctx, a: ImportArgs) -> anyhow::Result<ExitStatus> {
         data_notes: a.data_notes,
         owner: a.owner,
         link: a.link,
+        allow_unsafe: super::allowance(a.allow_unsafe, a.reason.as_deref())?,
     };
     let mut reg = ctx.open()?;
     let out = import_dir(&mut reg, &a.dir, &opts, &ctx.progress)?;
     ctx.printer.json(&out)?;
     for n in &out.notes {
         ctx.printer.warn(n);
+    }
+    for w in &out.warnings {
+        ctx.printer.warn(w);
     }
     let verb = if out.created { "imported" } else { "unchanged" };
     ctx.printer.line(format!(
@@ -69,7 +73,12 @@ fn bundle(ctx: &Ctx, a: &ImportArgs) -> anyhow::Result<ExitStatus> {
         return Ok(ExitStatus::Usage);
     }
     let mut reg = ctx.open()?;
-    let out = airlock::bundle::import::import_bundle(&mut reg, &a.dir, &ctx.progress)?;
+    let allow = super::allowance(a.allow_unsafe, a.reason.as_deref())?;
+    let out =
+        airlock::bundle::import::import_bundle(&mut reg, &a.dir, allow.as_ref(), &ctx.progress)?;
+    for w in &out.warnings {
+        ctx.printer.warn(w);
+    }
     ctx.printer.json(&out)?;
     if out.already_imported {
         ctx.printer.line(format!(

@@ -9,6 +9,7 @@ mod fsck;
 mod gc;
 mod import;
 mod init;
+mod inspect;
 mod keys;
 mod list;
 mod show;
@@ -32,7 +33,6 @@ pub enum ExitStatus {
     /// Findings of integrity or trust problems (exit 3).
     Integrity,
     /// A policy forbids it (exit 4).
-    #[allow(dead_code)]
     Policy,
     /// The flags do not fit together (exit 2).
     Usage,
@@ -79,6 +79,25 @@ fn resolve_home(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
         .ok_or_else(|| anyhow::anyhow!("no home: pass `--home DIR` or set AIRLOCK_HOME"))
 }
 
+/// `--allow-unsafe` needs `--reason`; the allowance records who and why.
+pub fn allowance(
+    allow: bool,
+    reason: Option<&str>,
+) -> anyhow::Result<Option<airlock::safety::Allowance>> {
+    match (allow, reason) {
+        (false, None) => Ok(None),
+        (false, Some(_)) => anyhow::bail!("`--reason` goes with `--allow-unsafe`"),
+        (true, None) => anyhow::bail!(
+            "`--allow-unsafe` needs `--reason TEXT` (it is recorded with who allowed it)"
+        ),
+        (true, Some(r)) if r.trim().is_empty() => anyhow::bail!("`--reason` must not be empty"),
+        (true, Some(r)) => Ok(Some(airlock::safety::Allowance {
+            actor: airlock::registry::actor(),
+            reason: r.to_string(),
+        })),
+    }
+}
+
 pub fn parse_ref(s: &str) -> anyhow::Result<Reference> {
     Ok(s.parse::<Reference>()?)
 }
@@ -103,6 +122,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Checkout(a) => checkout::run(&ctx, a),
         Command::Fsck => fsck::run(&ctx),
         Command::Gc(a) => gc::run(&ctx, a),
+        Command::Inspect(a) => inspect::run(&ctx, a),
         Command::Keys(a) => keys::run(&ctx, a),
         Command::Trust(a) => trust::run(&ctx, a),
         Command::Sign(a) => sign::run(&ctx, a),

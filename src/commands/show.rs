@@ -42,6 +42,7 @@ struct ShowDoc {
     registry: String,
     origin: String,
     bundle_id: Option<String>,
+    unsafe_allowance: Option<airlock::safety::Allowance>,
     approvals_required: u32,
     approvals_live: usize,
     approvals: Vec<airlock::trust::ApprovalView>,
@@ -78,6 +79,7 @@ pub fn run(ctx: &Ctx, a: RefArgs) -> anyhow::Result<ExitStatus> {
         registry: v.registry.clone(),
         origin: v.origin.as_str().to_string(),
         bundle_id: v.bundle_id.clone(),
+        unsafe_allowance: reg.allowance(&v)?,
         approvals_required: airlock::trust::approvals_required(&reg)?,
         approvals_live: live,
         approvals,
@@ -122,6 +124,12 @@ pub fn run(ctx: &Ctx, a: RefArgs) -> anyhow::Result<ExitStatus> {
         "  imported     {} by {} into `{}` from a {}",
         doc.imported_at, doc.imported_by, doc.registry, doc.origin
     ));
+    if let Some(a) = &doc.unsafe_allowance {
+        p.line(format!(
+            "  UNSAFE FILES ALLOWED by {}: {}",
+            a.actor, a.reason
+        ));
+    }
     if let Some(b) = &doc.bundle_id {
         p.line(format!("  bundle       {b}"));
     }
@@ -145,13 +153,22 @@ pub fn run(ctx: &Ctx, a: RefArgs) -> anyhow::Result<ExitStatus> {
     p.line("  deployments  none");
     p.line("  files");
     for f in &doc.files {
+        let verdict = f.safety.as_ref().map(|s| s.verdict.as_str()).unwrap_or("-");
         p.line(format!(
-            "    {:<12} {:>10}  {}  {}",
+            "    {:<12} {:<9} {:>10}  {}  {}",
             f.format,
+            verdict,
             HumanBytes(f.size).to_string(),
             f.sha256.short(16),
             f.path
         ));
+        for finding in f.safety.iter().flat_map(|s| &s.findings) {
+            p.line(format!(
+                "      {}: {}",
+                finding.severity.as_str(),
+                finding.message
+            ));
+        }
     }
     Ok(ExitStatus::Success)
 }

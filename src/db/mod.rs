@@ -14,7 +14,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use crate::digest::Sha256Digest;
 use crate::error::{Error, Result};
 use crate::name::{ModelName, VersionSelector};
-use crate::records::{FileRecord, NewVersion, VersionRecord};
+use crate::records::{FileRecord, FileSafety, NewVersion, VersionRecord};
 use crate::store::BlobStat;
 
 mod trust;
@@ -49,6 +49,11 @@ impl<T> Ctx<T> for rusqlite::Result<T> {
 const MIGRATIONS: &[(u32, &str, &str)] = &[
     (1, "0001_init", include_str!("../../schema/0001_init.sql")),
     (2, "0002_trust", include_str!("../../schema/0002_trust.sql")),
+    (
+        3,
+        "0003_safety",
+        include_str!("../../schema/0003_safety.sql"),
+    ),
 ];
 
 /// A blob row: its size and the stat it had when last known good.
@@ -153,24 +158,38 @@ fn insert_one(tx: &rusqlite::Transaction<'_>, v: &NewVersion, now: &str) -> Resu
     {
         let mut st = tx
             .prepare(
-                "INSERT INTO files (version_id, path, size, sha256, format, upstream_check)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO files (version_id, path, size, sha256, format, upstream_check,
+                   verdict, findings, tensors, parameters, dtypes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )
             .ctx("prepare file insert")?;
         for f in &v.files {
+            let s = f.safety.as_ref();
             st.execute(params![
                 version_id,
                 f.path.as_str(),
                 f.size as i64,
                 f.sha256.to_hex(),
                 f.format,
-                f.upstream_check
+                f.upstream_check,
+                s.map(|s| s.verdict.clone()),
+                s.map(|s| serde_json::to_string(&s.findings).expect("plain JSON")),
+                s.map(|s| s.tensors as i64),
+                s.map(|s| s.parameters as i64),
+                s.map(|s| serde_json::to_string(&s.dtypes).expect("plain JSON")),
             ])
             .ctx("record file")?;
         }
     }
     for a in &v.approvals {
         trust::insert_approval(tx, version_id, a)?;
+    }
+    if let Some((a, files)) = &v.allowance {
+        tx.execute(
+            "INSERT INTO unsafe_allowances (version_id, actor, reason, at, files) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![version_id, a.actor, a.reason, now, serde_json::to_string(files).expect("plain JSON")],
+        )
+        .ctx("record allowance")?;
     }
     Ok(version_id)
 }
@@ -296,8 +315,8 @@ impl Db {
         let mut st = self
             .conn
             .prepare(
-                "SELECT path, size, sha256, format, upstream_check FROM files
-                 WHERE version_id = ?1 ORDER BY path",
+                "SELECT path, size, sha256, format, upstream_check, verdict, findings, tensors,
+                   parameters, dtypes FROM files WHERE version_id = ?1 ORDER BY path",
             )
             .ctx("prepare files query")?;
         st.query_map([version_id], |r| {
@@ -307,11 +326,33 @@ impl Db {
                 sha256: parse_digest(r.get(2)?)?,
                 format: r.get(3)?,
                 upstream_check: r.get(4)?,
+                safety: match r.get::<_, Option<String>>(5)? {
+                    None => None,
+                    Some(verdict) => Some(FileSafety {
+                        verdict,
+                        findings: conv(serde_json::from_str(&r.get::<_, String>(6)?))?,
+                        tensors: r.get::<_, i64>(7)? as u64,
+                        parameters: r.get::<_, i64>(8)? as u64,
+                        dtypes: conv(serde_json::from_str(&r.get::<_, String>(9)?))?,
+                    }),
+                },
             })
         })
         .ctx("query files")?
         .collect::<rusqlite::Result<Vec<_>>>()
         .ctx("read files")
+    }
+
+    /// The `--allow-unsafe` recorded for a version, if any.
+    pub fn allowance(&self, version_id: i64) -> Result<Option<crate::safety::Allowance>> {
+        self.conn
+            .query_row(
+                "SELECT actor, reason FROM unsafe_allowances WHERE version_id = ?1 ORDER BY at LIMIT 1",
+                [version_id],
+                |r| Ok(crate::safety::Allowance { actor: r.get(0)?, reason: r.get(1)? }),
+            )
+            .optional()
+            .ctx("read allowance")
     }
 
     /// Record a version, its files and its blobs in one transaction.

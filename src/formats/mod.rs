@@ -1,8 +1,22 @@
-//! Recognise a file's format from its first bytes, never from its name.
+//! Know what a weight file is before anyone loads it.
 //!
-//! This is the cheap sniff done during import from the head the hashing pass
-//! already read; it never reads the file again. Deep structural checks of
-//! each format belong beside it in this module as they are added.
+//! [`sniff`] recognises a format from the first bytes (never the name) — the
+//! cheap check done during the hashing pass. [`inspect`] then reads each
+//! file's structure without executing anything: safetensors and GGUF headers,
+//! pickle opcode streams (bare, inside zips, inside object `.npy`), zip
+//! directories; plus chat templates and executable companions. Every parser
+//! bounds what it reads by the file size and fixed caps, and returns a
+//! verdict instead of panicking. The policy (exit 3 for malformed, 4 for
+//! unsafe unless allowed) is applied by [`crate::safety`].
+
+pub mod gguf;
+pub mod npy;
+pub mod pickle;
+pub mod safetensors;
+pub mod zip;
+
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
 
 use serde::Serialize;
 
@@ -81,6 +95,275 @@ pub fn sniff(head: &[u8], size: u64) -> Format {
         };
     }
     Format::Other
+}
+
+/// How a file fares, from best to worst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Not yet judged (internal).
+    #[serde(skip)]
+    Unknown,
+    Ok,
+    /// Safe to keep, worth a look: safe-listed pickles, executable companions.
+    Warning,
+    /// Would run code or hides content: refused by default (exit 4).
+    Unsafe,
+    /// Claims a format and breaks it: hostile (exit 3).
+    Malformed,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Unknown => "unknown",
+            Verdict::Ok => "ok",
+            Verdict::Warning => "warning",
+            Verdict::Unsafe => "unsafe",
+            Verdict::Malformed => "malformed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Verdict {
+        match s {
+            "ok" => Verdict::Ok,
+            "warning" => Verdict::Warning,
+            "unsafe" => Verdict::Unsafe,
+            "malformed" => Verdict::Malformed,
+            _ => Verdict::Unknown,
+        }
+    }
+}
+
+/// One thing found in a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct SafetyFinding {
+    pub severity: Verdict,
+    pub message: String,
+}
+
+/// What inspecting one file found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Inspection {
+    pub format: Format,
+    pub tensors: u64,
+    pub parameters: u64,
+    pub dtypes: Vec<String>,
+    pub verdict: Verdict,
+    pub findings: Vec<SafetyFinding>,
+    /// Globals a pickle would import.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub globals: Vec<String>,
+}
+
+impl Inspection {
+    pub fn new(format: Format) -> Inspection {
+        Inspection {
+            format,
+            tensors: 0,
+            parameters: 0,
+            dtypes: Vec::new(),
+            verdict: Verdict::Unknown,
+            findings: Vec::new(),
+            globals: Vec::new(),
+        }
+    }
+
+    /// Record a finding and raise the verdict to at least its severity.
+    pub fn flag(&mut self, severity: Verdict, message: impl Into<String>) {
+        self.findings.push(SafetyFinding {
+            severity,
+            message: message.into(),
+        });
+        self.verdict = self.verdict.max(severity);
+    }
+
+    /// End the inspection as malformed.
+    pub fn malformed(mut self, message: impl Into<String>) -> Inspection {
+        self.flag(Verdict::Malformed, message);
+        self
+    }
+
+    /// Fold a pickle walk into the verdict: dangerous globals are unsafe,
+    /// safe-listed pickles a warning.
+    pub fn absorb_pickle(&mut self, what: &str, rep: &pickle::PickleReport) {
+        for g in &rep.globals {
+            if !self.globals.contains(g) {
+                self.globals.push(g.clone());
+            }
+        }
+        let bad = rep.dangerous();
+        if bad.is_empty() {
+            self.flag(
+                Verdict::Warning,
+                format!("{what}: a pickle (imports only safe-listed globals; prefer safetensors)"),
+            );
+        } else {
+            self.flag(
+                Verdict::Unsafe,
+                format!("{what}: pickle imports {}", bad.join(", ")),
+            );
+        }
+        self.tensors += rep.tensor_rebuilds;
+    }
+}
+
+/// Attribute names a chat template has no business touching: reaching them
+/// from Jinja is the way out of its sandbox into Python.
+const TEMPLATE_RED_FLAGS: &[&str] = &[
+    "__class__",
+    "__globals__",
+    "__import__",
+    "__builtins__",
+    "__subclasses__",
+    "__mro__",
+    "__base__",
+    "__bases__",
+    "__init__",
+    "__dict__",
+    "__getattribute__",
+    "__code__",
+    "__reduce__",
+    "__self__",
+    "__func__",
+    "func_globals",
+    "os.system",
+    "os.popen",
+    "subprocess",
+];
+
+/// Screen a chat template.
+pub fn check_template(t: &str, what: &str, out: &mut Inspection) {
+    let hits: Vec<&str> = TEMPLATE_RED_FLAGS
+        .iter()
+        .copied()
+        .filter(|f| t.contains(f))
+        .collect();
+    if !hits.is_empty() {
+        out.flag(
+            Verdict::Unsafe,
+            format!("{what} reaches for Python internals ({})", hits.join(", ")),
+        );
+    }
+}
+
+/// Largest JSON companion (config, tokenizer config) read whole.
+const JSON_CAP: u64 = 16 << 20;
+
+/// Inspect one file. `rel` is its path inside the model (for companion
+/// rules); `path` where its bytes are; `size` its recorded size.
+pub fn inspect(rel: &str, path: &Path, size: u64) -> Inspection {
+    match inspect_inner(rel, path, size) {
+        Ok(i) => i,
+        Err(e) => Inspection::new(Format::Other).malformed(format!("cannot read: {e}")),
+    }
+}
+
+fn inspect_inner(rel: &str, path: &Path, size: u64) -> std::io::Result<Inspection> {
+    let mut f = std::fs::File::open(path)?;
+    let mut head = vec![0u8; 64.min(size) as usize];
+    f.read_exact(&mut head)?;
+    f.seek(SeekFrom::Start(0))?;
+    let format = sniff(&head, size);
+    let name = rel.rsplit('/').next().unwrap_or(rel);
+    let mut r = BufReader::with_capacity(64 * 1024, f);
+    let mut out = match format {
+        Format::Safetensors => safetensors::inspect(&mut r, size),
+        Format::Gguf => gguf::inspect(&mut r, size),
+        Format::Npy => npy::inspect(&mut r, size),
+        Format::Zip | Format::PytorchZip => zip::inspect(&mut r, size),
+        Format::Pickle => {
+            let mut i = Inspection::new(Format::Pickle);
+            match pickle::walk(&mut r, size, true) {
+                Ok(rep) => {
+                    i.absorb_pickle("pickle", &rep);
+                    i
+                }
+                Err(e) => i.malformed(format!("pickle: {e}")),
+            }
+        }
+        Format::Json
+            if size <= JSON_CAP && (name == "config.json" || name == "tokenizer_config.json") =>
+        {
+            let mut i = Inspection::new(Format::Json);
+            let mut text = String::new();
+            if r.read_to_string(&mut text).is_err() {
+                return Ok(i.malformed("not UTF-8"));
+            }
+            match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(v) => companions(name, &v, &mut i),
+                Err(e) => i.flag(Verdict::Warning, format!("{name} is not valid JSON: {e}")),
+            }
+            i
+        }
+        other => {
+            // Legacy torch pickles do not always open with PROTO (protocol 0/1).
+            let mut i = Inspection::new(other);
+            if other == Format::Other && looks_like_old_pickle(&head, rel) {
+                match pickle::walk(&mut r, size, true) {
+                    Ok(rep) => {
+                        i.format = Format::Pickle;
+                        i.absorb_pickle("pickle", &rep);
+                    }
+                    Err(e) => i.flag(
+                        Verdict::Warning,
+                        format!("named like a pickle but does not parse as one: {e}"),
+                    ),
+                }
+            }
+            i
+        }
+    };
+    if name.ends_with(".py") {
+        out.flag(
+            Verdict::Warning,
+            "executable companion: Python code shipped with the model",
+        );
+    }
+    if out.verdict == Verdict::Unknown {
+        out.verdict = Verdict::Ok;
+    }
+    Ok(out)
+}
+
+fn looks_like_old_pickle(head: &[u8], rel: &str) -> bool {
+    let pickle_name = [".pkl", ".pickle", ".pt", ".pth", ".bin", ".ckpt"]
+        .iter()
+        .any(|e| rel.ends_with(e));
+    pickle_name
+        && head
+            .first()
+            .is_some_and(|b| matches!(b, b'(' | b'c' | b'}' | b']' | b'K' | b'N'))
+}
+
+/// `config.json`: `auto_map` / `trust_remote_code`; `tokenizer_config.json`:
+/// the chat template(s).
+fn companions(name: &str, v: &serde_json::Value, out: &mut Inspection) {
+    if name == "config.json" {
+        if v.get("auto_map").is_some() {
+            out.flag(Verdict::Warning, "config.json has `auto_map`: loading runs code from the repository (trust_remote_code)");
+        }
+        if v.get("trust_remote_code").and_then(|t| t.as_bool()) == Some(true) {
+            out.flag(Verdict::Warning, "config.json sets `trust_remote_code`");
+        }
+    }
+    if name == "tokenizer_config.json" {
+        match v.get("chat_template") {
+            Some(serde_json::Value::String(t)) => check_template(t, "chat_template", out),
+            Some(serde_json::Value::Array(list)) => {
+                for t in list {
+                    if let Some(s) = t.get("template").and_then(|x| x.as_str()) {
+                        let label = format!(
+                            "chat_template `{}`",
+                            t.get("name").and_then(|n| n.as_str()).unwrap_or("?")
+                        );
+                        check_template(s, &label, out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 fn zip_first_name(head: &[u8]) -> Option<&str> {

@@ -38,6 +38,8 @@ pub struct ImportOptions {
     pub data_notes: Option<String>,
     pub owner: Option<String>,
     pub link: bool,
+    /// `--allow-unsafe --reason`: let unsafe files in, recorded with who and why.
+    pub allow_unsafe: Option<crate::safety::Allowance>,
 }
 
 /// What an import did.
@@ -56,6 +58,8 @@ pub struct ImportOutcome {
     pub upstream_checked: usize,
     pub license_id: Option<String>,
     pub notes: Vec<String>,
+    /// Safety warnings (safe-listed pickles, executable companions, allowed unsafe files).
+    pub warnings: Vec<String>,
 }
 
 /// Import a model folder.
@@ -141,10 +145,28 @@ pub fn import_dir(
                 sha256: ing.sha256,
                 format: formats::sniff(&ing.head, ing.size).as_str().to_string(),
                 upstream_check: (!checked.is_empty()).then(|| checked.join("; ")),
+                safety: None,
             }
         })
         .collect();
     let manifest_digest = manifest::digest(&files);
+
+    // Know what each file is before anyone loads it.
+    let targets: Vec<crate::safety::Target> = files
+        .iter()
+        .map(|f| crate::safety::Target {
+            rel: f.path.to_string(),
+            path: reg.store.blob_path(&f.sha256),
+            size: f.size,
+        })
+        .collect();
+    let inspections = crate::safety::inspect_all(&targets);
+    let decision = crate::safety::decide(&targets, &inspections, opts.allow_unsafe.as_ref())?;
+    let mut files = files;
+    for (f, i) in files.iter_mut().zip(&inspections) {
+        f.format = i.format.as_str().to_string();
+        f.safety = Some(crate::safety::record(i));
+    }
 
     let (license_id, license_sha256) =
         licence(&reg.store, &src.files, &ingested, opts, &mut guard)?;
@@ -180,14 +202,30 @@ pub fn import_dir(
                 .iter()
                 .find(|v| v.manifest_digest == manifest_digest)
             {
-                return Ok(noop(v, &src, files.len(), total, upstream_checked, notes));
+                return Ok(noop(
+                    v,
+                    &src,
+                    files.len(),
+                    total,
+                    upstream_checked,
+                    notes,
+                    decision.warnings,
+                ));
             }
             derived_label(&existing)
         }
     };
     if let Some(v) = existing.iter().find(|v| v.label == label) {
         if v.manifest_digest == manifest_digest {
-            return Ok(noop(v, &src, files.len(), total, upstream_checked, notes));
+            return Ok(noop(
+                v,
+                &src,
+                files.len(),
+                total,
+                upstream_checked,
+                notes,
+                decision.warnings,
+            ));
         }
         return Err(Error::VersionConflict {
             name: opts.name.to_string(),
@@ -241,6 +279,11 @@ pub fn import_dir(
         statement: Vec::new(),
         bundle_id: None,
         approvals: Vec::new(),
+        allowance: opts
+            .allow_unsafe
+            .clone()
+            .filter(|_| !decision.allowed_unsafe.is_empty())
+            .map(|a| (a, decision.allowed_unsafe.clone())),
     };
     new.statement = crate::statement::Statement::of(&new.as_record(), &new.files).to_bytes();
     let new_blobs = guard.created.len();
@@ -259,6 +302,7 @@ pub fn import_dir(
         upstream_checked,
         license_id,
         notes,
+        warnings: decision.warnings,
     })
 }
 
@@ -269,6 +313,7 @@ fn noop(
     bytes: u64,
     upstream_checked: usize,
     mut notes: Vec<String>,
+    warnings: Vec<String>,
 ) -> ImportOutcome {
     notes.push(format!(
         "`{}@{}` already holds this content; nothing changed",
@@ -287,6 +332,7 @@ fn noop(
         upstream_checked,
         license_id: v.license_id.clone(),
         notes,
+        warnings,
     }
 }
 

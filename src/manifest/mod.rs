@@ -61,6 +61,7 @@ mod tests {
             sha256: Sha256Digest::of(body),
             format: "other".into(),
             upstream_check: None,
+            safety: None,
         }
     }
 

@@ -189,6 +189,7 @@ impl Statement {
                         })?,
                     format: "other".into(),
                     upstream_check: None,
+                    safety: None,
                 })
             })
             .collect()

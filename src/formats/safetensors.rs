@@ -1,0 +1,168 @@
+//! safetensors: an 8-byte little-endian header length, a JSON header, then
+//! the tensor data. Checked: the length is sane and inside the file (capped),
+//! the header is UTF-8 JSON with no duplicate names, dtypes are known, each
+//! tensor's byte length is dtype size × shape product (no overflow), offsets
+//! lie in the data area, tensors neither overlap nor leave gaps, no bytes
+//! follow the last tensor, `__metadata__` holds strings only. Reads only the
+//! header.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use serde::de::{Deserializer, MapAccess, Visitor};
+
+use super::{Inspection, Verdict};
+
+/// Largest header accepted (the reference implementation caps at 100 MB).
+pub const HEADER_CAP: u64 = 100_000_000;
+
+/// Bytes per element of each dtype.
+pub fn dtype_size(d: &str) -> Option<u64> {
+    Some(match d {
+        "BOOL" | "U8" | "I8" | "F8_E4M3" | "F8_E5M2" | "F8_E8M0" => 1,
+        "U16" | "I16" | "F16" | "BF16" => 2,
+        "U32" | "I32" | "F32" => 4,
+        "U64" | "I64" | "F64" | "C64" => 8,
+        _ => return None,
+    })
+}
+
+/// A JSON object read with its keys in order and duplicates kept, so that
+/// a repeated tensor name is seen instead of silently overwritten.
+struct Ordered(Vec<(String, serde_json::Value)>);
+
+impl<'de> serde::Deserialize<'de> for Ordered {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Ordered;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Ordered, A::Error> {
+                let mut v = Vec::new();
+                while let Some((k, val)) = m.next_entry::<String, serde_json::Value>()? {
+                    v.push((k, val));
+                }
+                Ok(Ordered(v))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// Inspect a safetensors file of `size` bytes.
+pub fn inspect(r: &mut dyn Read, size: u64) -> Inspection {
+    let mut out = Inspection::new(super::Format::Safetensors);
+    let mut len = [0u8; 8];
+    if r.read_exact(&mut len).is_err() {
+        return out.malformed("shorter than the 8-byte header length");
+    }
+    let n = u64::from_le_bytes(len);
+    if n > HEADER_CAP {
+        return out.malformed(format!(
+            "header length {n} exceeds the {HEADER_CAP}-byte cap"
+        ));
+    }
+    if n.saturating_add(8) > size {
+        return out.malformed(format!(
+            "header length {n} points past the end of the {size}-byte file"
+        ));
+    }
+    let mut header = vec![0u8; n as usize];
+    if r.read_exact(&mut header).is_err() {
+        return out.malformed("file ends inside the header");
+    }
+    let Ok(text) = std::str::from_utf8(&header) else {
+        return out.malformed("header is not UTF-8");
+    };
+    let entries: Ordered = match serde_json::from_str(text.trim_end_matches(' ')) {
+        Ok(e) => e,
+        Err(e) => return out.malformed(format!("header is not a JSON object: {e}")),
+    };
+    let data_len = size - 8 - n;
+    let mut seen = std::collections::HashSet::new();
+    let mut spans: Vec<(u64, u64, String)> = Vec::new();
+    let mut dtypes: BTreeMap<String, u64> = BTreeMap::new();
+    for (name, v) in entries.0 {
+        if !seen.insert(name.clone()) {
+            return out.malformed(format!("duplicate tensor name `{name}`"));
+        }
+        if name == "__metadata__" {
+            let ok = v
+                .as_object()
+                .is_some_and(|m| m.values().all(|x| x.is_string()));
+            if !ok {
+                return out.malformed("`__metadata__` must map strings to strings");
+            }
+            continue;
+        }
+        let Some(obj) = v.as_object() else {
+            return out.malformed(format!("tensor `{name}` is not an object"));
+        };
+        let Some(dtype) = obj.get("dtype").and_then(|d| d.as_str()) else {
+            return out.malformed(format!("tensor `{name}` has no dtype"));
+        };
+        let Some(esize) = dtype_size(dtype) else {
+            return out.malformed(format!("tensor `{name}` has unknown dtype `{dtype}`"));
+        };
+        let Some(shape) = obj.get("shape").and_then(|s| s.as_array()) else {
+            return out.malformed(format!("tensor `{name}` has no shape"));
+        };
+        let mut elems: u64 = 1;
+        for d in shape {
+            let Some(d) = d.as_u64() else {
+                return out.malformed(format!("tensor `{name}` has a non-integer dimension"));
+            };
+            elems = match elems.checked_mul(d) {
+                Some(e) => e,
+                None => return out.malformed(format!("tensor `{name}`: shape product overflows")),
+            };
+        }
+        let Some(bytes) = elems.checked_mul(esize) else {
+            return out.malformed(format!("tensor `{name}`: byte length overflows"));
+        };
+        let offs = obj.get("data_offsets").and_then(|o| o.as_array());
+        let (Some(b), Some(e)) = (
+            offs.and_then(|o| o.first()).and_then(|x| x.as_u64()),
+            offs.and_then(|o| o.get(1)).and_then(|x| x.as_u64()),
+        ) else {
+            return out.malformed(format!("tensor `{name}` has no valid data_offsets"));
+        };
+        if offs.is_some_and(|o| o.len() != 2) || obj.len() != 3 {
+            return out.malformed(format!("tensor `{name}` has unexpected fields"));
+        }
+        if e < b || e > data_len {
+            return out.malformed(format!(
+                "tensor `{name}` offsets [{b}, {e}] lie outside the {data_len}-byte data area"
+            ));
+        }
+        if e - b != bytes {
+            return out.malformed(format!(
+                "tensor `{name}` holds {} bytes but {dtype} × {elems} needs {bytes}",
+                e - b
+            ));
+        }
+        out.parameters = out.parameters.saturating_add(elems);
+        *dtypes.entry(dtype.to_string()).or_default() += elems;
+        spans.push((b, e, name));
+    }
+    spans.sort();
+    let mut at = 0u64;
+    for (b, e, name) in &spans {
+        if *b < at {
+            return out.malformed(format!("tensor `{name}` overlaps the one before it"));
+        }
+        if *b > at {
+            return out.malformed(format!("a gap of {} bytes before tensor `{name}`", b - at));
+        }
+        at = *e;
+    }
+    if at != data_len {
+        return out.malformed(format!("{} bytes after the last tensor", data_len - at));
+    }
+    out.tensors = spans.len() as u64;
+    out.dtypes = dtypes.into_keys().collect();
+    out.verdict = Verdict::Ok;
+    out
+}

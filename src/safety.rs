@@ -1,0 +1,116 @@
+//! The model-file safety policy: inspect every file (in parallel, reading
+//! headers and opcode streams only), then decide once.
+//!
+//! Defaults (CONTRACT, "Model-file safety defaults"): a malformed file is
+//! hostile — exit 3, whatever the flags; an unsafe file (a pickle reaching
+//! for globals outside the safe list, a chat template reaching for Python
+//! internals, an encrypted or nested archive) is refused — exit 4 — unless
+//! `--allow-unsafe` is given with a reason, which is recorded with who;
+//! warnings (safe-listed pickles, executable companions) are reported and
+//! recorded. The same policy runs on folder import, bundle import and
+//! before checkout.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::formats::{self, Inspection, Verdict};
+use crate::records::FileSafety;
+
+/// `--allow-unsafe`: who and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Allowance {
+    pub actor: String,
+    pub reason: String,
+}
+
+/// A file to inspect: its path in the model and where its bytes are.
+pub struct Target {
+    pub rel: String,
+    pub path: PathBuf,
+    pub size: u64,
+}
+
+/// Inspect every target, in parallel.
+pub fn inspect_all(targets: &[Target]) -> Vec<Inspection> {
+    crate::parallel::map_all(targets, |t| formats::inspect(&t.rel, &t.path, t.size))
+}
+
+/// What the policy decided for a set of files.
+#[derive(Debug, Default, Serialize)]
+pub struct Decision {
+    /// Warnings to show (and keep in the records).
+    pub warnings: Vec<String>,
+    /// Unsafe files let in by an allowance.
+    pub allowed_unsafe: Vec<String>,
+}
+
+/// Apply the policy. `allow` lets unsafe (never malformed) files through.
+pub fn decide(
+    targets: &[Target],
+    results: &[Inspection],
+    allow: Option<&Allowance>,
+) -> Result<Decision> {
+    let mut d = Decision::default();
+    let describe = |i: &Inspection, at_least: Verdict| {
+        i.findings
+            .iter()
+            .filter(|f| f.severity >= at_least)
+            .map(|f| f.message.clone())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    for (t, i) in targets.iter().zip(results) {
+        if i.verdict == Verdict::Malformed {
+            return Err(Error::Hostile {
+                what: t.rel.clone(),
+                reason: format!(
+                    "malformed {}: {}",
+                    i.format.as_str(),
+                    describe(i, Verdict::Malformed)
+                ),
+            });
+        }
+    }
+    let unsafe_files: Vec<(&Target, &Inspection)> = targets
+        .iter()
+        .zip(results)
+        .filter(|(_, i)| i.verdict == Verdict::Unsafe)
+        .collect();
+    if !unsafe_files.is_empty() {
+        if allow.is_none() {
+            let (t, i) = unsafe_files[0];
+            let more = if unsafe_files.len() > 1 {
+                format!(" (and {} more file(s))", unsafe_files.len() - 1)
+            } else {
+                String::new()
+            };
+            return Err(Error::Policy {
+                what: t.rel.clone(),
+                reason: format!(
+                    "{}{more}; `--allow-unsafe --reason TEXT` lets it in and records who and why",
+                    describe(i, Verdict::Unsafe)
+                ),
+            });
+        }
+        d.allowed_unsafe = unsafe_files.iter().map(|(t, _)| t.rel.clone()).collect();
+    }
+    for (t, i) in targets.iter().zip(results) {
+        for f in i.findings.iter().filter(|f| f.severity == Verdict::Warning) {
+            d.warnings.push(format!("{}: {}", t.rel, f.message));
+        }
+        for f in i.findings.iter().filter(|f| f.severity == Verdict::Unsafe) {
+            if allow.is_some() {
+                d.warnings
+                    .push(format!("{}: ALLOWED UNSAFE: {}", t.rel, f.message));
+            }
+        }
+    }
+    Ok(d)
+}
+
+/// The recorded form of an inspection.
+pub fn record(i: &Inspection) -> FileSafety {
+    FileSafety::of(i)
+}
