@@ -3,8 +3,9 @@
 //!
 //! The copy is built in a staging folder beside DIR (same file system), each
 //! blob hashed as it is copied (or, with `--link`, hashed and then
-//! hard-linked), every file made read-only and fsynced; only then is the
-//! staging folder renamed to DIR. A failure removes the staging folder and
+//! hard-linked), every file made read-only, the staged bytes inspected under
+//! the model-file safety policy, the whole copy synced (one `syncfs`); only
+//! then is the staging folder renamed to DIR. A failure removes the staging folder and
 //! leaves DIR as it was. `--layout hf` writes a Hugging Face cache repo
 //! (`models--org--name/{refs,blobs,snapshots}`) so `HF_HUB_OFFLINE=1`
 //! loaders resolve it from `HF_HUB_CACHE=DIR`.
@@ -76,22 +77,6 @@ pub fn checkout(
     progress: &dyn ProgressFactory,
 ) -> Result<CheckoutOutcome> {
     let files = reg.files(v)?;
-    // The model-file safety policy runs again before anything is laid out.
-    let targets: Vec<crate::safety::Target> = files
-        .iter()
-        .map(|f| crate::safety::Target {
-            rel: f.path.to_string(),
-            path: reg.store.blob_path(&f.sha256),
-            size: f.size,
-        })
-        .collect();
-    let inspections = crate::safety::inspect_all(&targets);
-    let recorded = reg.db.allowance(v.id)?;
-    crate::safety::decide(
-        &targets,
-        &inspections,
-        opts.allow_unsafe.as_ref().or(recorded.as_ref()),
-    )?;
     let replace_existing = match fs::symlink_metadata(dir) {
         Ok(m) if !m.is_dir() => {
             return Err(Error::input(format!(
@@ -139,6 +124,23 @@ pub fn checkout(
         crate::parallel::try_map(&plan, |p| place(store, staging.path(), p, opts.link, &*bar));
     bar.finish();
     result?;
+    // The model-file safety policy runs again, on the verified staged bytes,
+    // before anything becomes visible.
+    let targets: Vec<crate::safety::Target> = plan
+        .iter()
+        .map(|p| crate::safety::Target {
+            rel: p.file.path.to_string(),
+            path: staging.path().join(&p.target),
+            size: p.file.size,
+        })
+        .collect();
+    let inspections = crate::safety::inspect_all(&targets);
+    let recorded = reg.db.allowance(v.id)?;
+    crate::safety::decide(
+        &targets,
+        &inspections,
+        opts.allow_unsafe.as_ref().or(recorded.as_ref()),
+    )?;
     finish_links(staging.path(), &plan)?;
     // One syncfs makes the whole copy durable before it is renamed into place.
     crate::store::sync_fs(staging.path())?;
