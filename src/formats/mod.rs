@@ -61,6 +61,9 @@ impl Format {
 
 /// Guess a format from the first bytes of a file of `size` bytes.
 pub fn sniff(head: &[u8], size: u64) -> Format {
+    if size == 0 {
+        return Format::Other;
+    }
     if head.len() >= 4 && &head[..4] == b"GGUF" {
         return Format::Gguf;
     }
@@ -78,7 +81,9 @@ pub fn sniff(head: &[u8], size: u64) -> Format {
     }
     if head.len() >= 10 {
         let n = u64::from_le_bytes(head[..8].try_into().expect("8 bytes"));
-        if n >= 2 && n.saturating_add(8) <= size && head[8] == b'{' {
+        // A plausible length followed by `{` claims safetensors, even when
+        // the length then points past the end (inspection says so).
+        if (2..(1 << 32)).contains(&n) && head[8] == b'{' {
             return Format::Safetensors;
         }
     }
@@ -297,18 +302,21 @@ fn inspect_inner(rel: &str, path: &Path, size: u64) -> std::io::Result<Inspectio
             i
         }
         other => {
-            // Legacy torch pickles do not always open with PROTO (protocol 0/1).
+            // Protocol 0/1 pickles open without PROTO and can look like text:
+            // any file opening with a pickle opcode is walked, and one that
+            // parses to its STOP is judged as the pickle it is.
             let mut i = Inspection::new(other);
-            if other == Format::Other && looks_like_old_pickle(&head, rel) {
+            if looks_like_old_pickle(&head) {
                 match pickle::walk(&mut r, size, true) {
                     Ok(rep) => {
                         i.format = Format::Pickle;
                         i.absorb_pickle("pickle", &rep);
                     }
-                    Err(e) => i.flag(
+                    Err(e) if pickle_name(rel) => i.flag(
                         Verdict::Warning,
                         format!("named like a pickle but does not parse as one: {e}"),
                     ),
+                    Err(_) => {}
                 }
             }
             i
@@ -326,14 +334,19 @@ fn inspect_inner(rel: &str, path: &Path, size: u64) -> std::io::Result<Inspectio
     Ok(out)
 }
 
-fn looks_like_old_pickle(head: &[u8], rel: &str) -> bool {
-    let pickle_name = [".pkl", ".pickle", ".pt", ".pth", ".bin", ".ckpt"]
+fn looks_like_old_pickle(head: &[u8]) -> bool {
+    head.first().is_some_and(|b| {
+        matches!(
+            b,
+            b'(' | b'c' | b'}' | b']' | b'K' | b'N' | b'I' | b'S' | b'V' | b'l' | b'd' | b'i'
+        )
+    })
+}
+
+fn pickle_name(rel: &str) -> bool {
+    [".pkl", ".pickle", ".pt", ".pth", ".bin", ".ckpt"]
         .iter()
-        .any(|e| rel.ends_with(e));
-    pickle_name
-        && head
-            .first()
-            .is_some_and(|b| matches!(b, b'(' | b'c' | b'}' | b']' | b'K' | b'N'))
+        .any(|e| rel.ends_with(e))
 }
 
 /// `config.json`: `auto_map` / `trust_remote_code`; `tokenizer_config.json`:
@@ -397,9 +410,64 @@ mod tests {
         assert_eq!(sniff(b" {\"a\": 1}", 9), Format::Json);
         assert_eq!(sniff(b"Apache License", 14), Format::Text);
         assert_eq!(sniff(b"\0\x01\x02", 3), Format::Other);
-        // a header length pointing past the file is not safetensors
+        // a header length pointing past the file still claims safetensors
+        // (inspection then calls it malformed); text never does
         let mut lying = 1000u64.to_le_bytes().to_vec();
         lying.extend_from_slice(b"{}");
-        assert_ne!(sniff(&lying, lying.len() as u64), Format::Safetensors);
+        assert_eq!(sniff(&lying, lying.len() as u64), Format::Safetensors);
+        assert_eq!(sniff(b"12345678{ not a header", 22), Format::Text);
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use std::io::Cursor;
+
+    fn all_parsers(b: &[u8]) {
+        let n = b.len() as u64;
+        let _ = safetensors::inspect(&mut &b[..], n);
+        let _ = gguf::inspect(&mut &b[..], n);
+        let _ = npy::inspect(&mut &b[..], n);
+        let _ = pickle::walk(&mut &b[..], n, true);
+        let _ = zip::inspect(&mut Cursor::new(b), n);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Any bytes: every parser returns a verdict or an error, never panics.
+        #[test]
+        fn arbitrary_bytes(b in proptest::collection::vec(proptest::num::u8::ANY, 0..4096)) {
+            all_parsers(&b);
+        }
+
+        /// Valid prefixes with arbitrary tails and flipped bytes: still no panic.
+        #[test]
+        fn mutated_headers(
+            which in 0usize..5,
+            tail in proptest::collection::vec(proptest::num::u8::ANY, 0..512),
+            flips in proptest::collection::vec((0usize..64, proptest::num::u8::ANY), 0..6),
+        ) {
+            let mut b: Vec<u8> = match which {
+                0 => {
+                    let h = br#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#;
+                    let mut v = (h.len() as u64).to_le_bytes().to_vec();
+                    v.extend_from_slice(h);
+                    v
+                }
+                1 => b"GGUF\x03\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00".to_vec(),
+                2 => b"\x93NUMPY\x01\x00\x30\x00{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }".to_vec(),
+                3 => b"\x80\x04\x95\x10\x00\x00\x00\x00\x00\x00\x00\x8c\x08builtins\x94\x8c\x04eval\x94\x93".to_vec(),
+                _ => b"PK\x03\x04\x14\x00\x00\x00\x00\x00".to_vec(),
+            };
+            b.extend_from_slice(&tail);
+            for (at, v) in flips {
+                if let Some(x) = b.get_mut(at) {
+                    *x = v;
+                }
+            }
+            all_parsers(&b);
+        }
     }
 }

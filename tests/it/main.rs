@@ -8,4 +8,5 @@ mod checkout;
 mod hf_layouts;
 mod import;
 mod interrupt;
+mod safety;
 mod verify;
