@@ -5,7 +5,7 @@
 #   benches/bench.sh [--size-gib N] [--files N] [--runs N] [--dir DIR] [--only import,verify,export,bundle]
 #
 # Defaults: 4 GiB in 4 files, 3 runs, a folder under ${TMPDIR:-/tmp}.
-# Needs: cargo, openssl, GNU time (/usr/bin/time), GNU tar, coreutils.
+# Needs: cargo, openssl, python3, GNU time (/usr/bin/time), GNU tar, coreutils.
 # The page cache is warmed right before every timing (cat > /dev/null), so
 # each tool reads from memory; writes are measured as the tools do them
 # (airlock fsyncs every blob; cp does not, so `cp -r && sync` is shown too).
@@ -45,10 +45,21 @@ echo "# making $FILES files of $PER_FILE_MIB MiB in $MODEL"
 for i in $(seq 1 "$FILES"); do
     f="$MODEL/model-$(printf %05d "$i")-of-$(printf %05d "$FILES").safetensors"
     [ -f "$f" ] && continue
-    # Pseudo-random bytes at memory speed: AES-CTR over zeros.
+    bytes=$(( PER_FILE_MIB * 1024 * 1024 ))
+    # A valid safetensors file: one U8 tensor over pseudo-random bytes
+    # (AES-CTR keystream, generated at memory speed).
+    python3 - "$f" "$bytes" <<'PY'
+import json, struct, sys
+path, total = sys.argv[1], int(sys.argv[2])
+n = total - 8 - 128
+header = json.dumps({"w": {"dtype": "U8", "shape": [n], "data_offsets": [0, n]}}).encode()
+header += b" " * (128 - len(header))
+with open(path, "wb") as f:
+    f.write(struct.pack("<Q", len(header)) + header)
+PY
     openssl enc -aes-128-ctr -pass "pass:airlock-bench-$i" -nosalt -pbkdf2 </dev/zero 2>/dev/null \
-        | head -c "$(( PER_FILE_MIB * 1024 * 1024 ))" >"$f" || true  # openssl ends on SIGPIPE
-    [ "$(stat -c %s "$f")" = "$(( PER_FILE_MIB * 1024 * 1024 ))" ] || { echo "could not make $f" >&2; exit 1; }
+        | head -c "$(( bytes - 136 ))" >>"$f" || true  # openssl ends on SIGPIPE
+    [ "$(stat -c %s "$f")" = "$bytes" ] || { echo "could not make $f" >&2; exit 1; }
 done
 echo '{"model_type":"bench"}' >"$MODEL/config.json"
 
@@ -102,6 +113,9 @@ for run in $(seq 1 "$RUNS"); do
     time_cmd verify "$AIRLOCK" --home "$HOME_DIR" --no-progress verify --deep --all
     warm "${SHARDS[@]}"
     time_cmd openssl bash -c "$(declare -p FIRST SECOND); $(declare -f openssl_pair); openssl_pair"
+    # the cost of the safety inspection (headers and opcode streams only)
+    warm_tree "$HOME_DIR/store"
+    time_cmd inspect "$AIRLOCK" --home "$HOME_DIR" inspect bench/model
     fi
     # export vs tar cf
     if want export || want bundle; then
@@ -142,6 +156,7 @@ row() { # label ref_label airlock_text ref_text
     printf '%-34s %9s %7s MiB   %-28s %9s %7s MiB %7s\n' "$3" "$(secs "$1")" "$(rss_mib "$1")" "$4" "$(secs "$2")" "$(rss_mib "$2")" "$(ratio "$(secs "$1")" "$(secs "$2")")"
 }
 row verify openssl "verify --deep" "2x openssl dgst -sha256"
+row inspect verify "inspect (safety checks)" "verify --deep (hashing)"
 row import cp "import" "cp -r"
 row import cp_sync "import" "cp -r && sync"
 row export tar_cf "export" "tar cf"

@@ -17,7 +17,8 @@
 //! | [`checkout`] | verified read-only copies, plain or Hugging Face cache layout |
 //! | [`maintenance`] | `fsck` and `gc` |
 //! | [`demo`] | the generated demo model |
-//! | [`formats`] | recognising weight formats by their bytes |
+//! | [`formats`] | what a weight file is: sniffing and the safetensors, GGUF, pickle, zip, npy parsers |
+//! | [`safety`] | the model-file safety policy (malformed → 3, unsafe → 4 unless allowed) |
 //! | [`store`] | content-addressed blobs, atomic writes |
 //! | [`db`] | all SQL; migrations from `schema/` |
 //! | [`signing`] | ed25519 keys, key ids, DSSE PAE, the `KeySource` trait |
