@@ -59,6 +59,7 @@ pub mod error;
 pub mod formats;
 pub mod import;
 pub mod maintenance;
+pub mod log;
 pub mod manifest;
 pub mod name;
 pub mod parallel;

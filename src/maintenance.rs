@@ -107,20 +107,30 @@ pub fn gc(reg: &Registry, dry_run: bool) -> Result<GcReport> {
         dry_run,
         ..Default::default()
     };
+    let mut rows = Vec::new();
     for d in present.into_iter().filter(|d| !referenced.contains(d)) {
         if let Some(st) = reg.store.stat(&d)? {
             r.removed_bytes += st.size;
-        }
-        if !dry_run {
-            reg.store.remove(&d)?;
-            reg.db.delete_blob_row(&d)?;
         }
         r.removed_blobs += 1;
         r.blobs.push(d);
     }
     for (d, _) in reg.db.blob_rows()? {
-        if !referenced.contains(&d) && !dry_run {
-            reg.db.delete_blob_row(&d)?;
+        if !referenced.contains(&d) {
+            rows.push(d);
+        }
+    }
+    if !dry_run && (!r.blobs.is_empty() || !rows.is_empty()) {
+        // Records first (with their event), then the files: a crash in
+        // between leaves unreferenced files, which the next gc removes.
+        let event = crate::log::EventDraft::new(
+            "gc",
+            "store",
+            serde_json::json!({ "blobs": r.blobs.len(), "bytes": r.removed_bytes, "rows": rows.len() }),
+        );
+        reg.db.delete_blob_rows(&rows, &event)?;
+        for d in &r.blobs {
+            reg.store.remove(d)?;
         }
     }
     r.removed_temp_files = if dry_run {

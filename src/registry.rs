@@ -98,8 +98,9 @@ impl Registry {
                 if n.is_empty() || n.len() > 128 || n.chars().any(|c| c.is_control()) {
                     return Err(Error::input(format!("invalid registry name `{n}`")));
                 }
-                db.set_setting("name", &n)?;
                 db.set_setting("created_at", &crate::records::now_rfc3339())?;
+                let event = crate::log::EventDraft::new("init", n.clone(), serde_json::json!({ "home": home.display().to_string() }));
+                db.set_setting_logged("name", &n, &event)?;
                 n
             }
         };

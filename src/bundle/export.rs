@@ -182,6 +182,18 @@ pub fn export(
     let sig_bytes = serde_json::to_vec_pretty(&sig_doc).expect("plain JSON");
     // The sequence is spent even if writing fails below: gaps are harmless,
     // reuse is not.
+    let event = crate::log::EventDraft::new(
+        "export",
+        bundle_id.clone(),
+        serde_json::json!({
+            "sequence": sequence,
+            "origin": reg.name(),
+            "exporter": exporter.to_hex(),
+            "expires": expires,
+            "versions": versions.iter().map(|v| format!("{}@{}", v.name, v.label)).collect::<Vec<_>>(),
+            "out": opts.out.display().to_string(),
+        }),
+    );
     reg.db.record_export(&ExportRecord {
         bundle_id: bundle_id.clone(),
         sequence,
@@ -190,7 +202,7 @@ pub fn export(
         exporter,
         path: opts.out.display().to_string(),
         exported_by: actor(),
-    })?;
+    }, &event)?;
 
     // 3. The tar stream.
     let out = VolumeWriter::new(&opts.out, opts.volume_size)?;

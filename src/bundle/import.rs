@@ -537,6 +537,35 @@ pub fn import_bundle(
         }
     }
     outcome.new_blobs = guard.created.len();
+    let mut events: Vec<crate::log::EventDraft> = news
+        .iter()
+        .map(|n| {
+            crate::log::EventDraft::new(
+                "import-bundle",
+                format!("{}@{}", n.name, n.label),
+                serde_json::json!({
+                    "manifest_digest": n.manifest_digest.to_hex(),
+                    "bundle_id": raw.bundle_id,
+                    "origin": raw.origin,
+                    "sequence": raw.sequence,
+                    "approvals": n.approvals.iter().map(|a| a.key_id.to_hex()).collect::<Vec<_>>(),
+                    "unsafe_allowed": n.allowance.as_ref().map(|(a, files)| serde_json::json!({"reason": a.reason, "files": files})),
+                }),
+            )
+        })
+        .collect();
+    events.push(crate::log::EventDraft::new(
+        "accept-bundle",
+        raw.bundle_id.clone(),
+        serde_json::json!({
+            "origin": raw.origin,
+            "sequence": raw.sequence,
+            "created": raw.created,
+            "exporter": exporter.key_id.to_hex(),
+            "index_sha256": index_sha.to_hex(),
+            "versions": outcome.versions.iter().map(|v| format!("{}@{}", v.name, v.version)).collect::<Vec<_>>(),
+        }),
+    ));
     let accepted = AcceptedBundle {
         bundle_id: raw.bundle_id.clone(),
         origin: raw.origin.clone(),
@@ -549,7 +578,7 @@ pub fn import_bundle(
         imported_by: actor(),
     };
     reg.db
-        .insert_versions(&news, &rows, &now_s, Some(&accepted))?;
+        .insert_versions(&news, &rows, &now_s, Some(&accepted), &events)?;
     guard.keep = true;
     Ok(outcome)
 }

@@ -17,8 +17,12 @@ use crate::name::{ModelName, VersionSelector};
 use crate::records::{FileRecord, FileSafety, NewVersion, VersionRecord};
 use crate::store::BlobStat;
 
+mod audit;
 mod trust;
+pub use audit::{Checkpoint, Deployment};
 pub use trust::{AcceptedBundle, ExportRecord};
+
+use crate::log::EventDraft;
 
 /// A database failure, wrapped so the rest of the library never names rusqlite.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +58,7 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
         "0003_safety",
         include_str!("../../schema/0003_safety.sql"),
     ),
+    (4, "0004_audit", include_str!("../../schema/0004_audit.sql")),
 ];
 
 /// A blob row: its size and the stat it had when last known good.
@@ -69,7 +74,7 @@ pub struct Db {
     conn: Connection,
 }
 
-const VERSION_COLS: &str = "v.id, m.name, v.label, v.manifest_digest, v.total_size, v.imported_at, \
+pub(crate) const VERSION_COLS: &str = "v.id, m.name, v.label, v.manifest_digest, v.total_size, v.imported_at, \
      v.imported_by, v.registry, v.origin, v.layout, v.source_url, v.revision, v.license_id, \
      v.license_sha256, v.disclosure, v.disclosure_notes, v.owner, v.bundle_id";
 
@@ -87,7 +92,7 @@ fn conv<T, E: std::error::Error + Send + Sync + 'static>(
     })
 }
 
-fn version_from_row(r: &Row<'_>) -> rusqlite::Result<VersionRecord> {
+pub(crate) fn version_from_row(r: &Row<'_>) -> rusqlite::Result<VersionRecord> {
     Ok(VersionRecord {
         id: r.get(0)?,
         name: conv(r.get::<_, String>(1)?.parse::<ModelName>())?,
@@ -248,6 +253,29 @@ impl Db {
             .ctx("read registry setting")
     }
 
+    /// Run `f` and append `event` in one transaction: the change and its
+    /// record are visible together or not at all.
+    pub(crate) fn logged<T>(&self, event: &EventDraft, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+        let tx = self.conn.unchecked_transaction().ctx("begin transaction")?;
+        let out = f(&tx)?;
+        audit::append_event(&tx, event)?;
+        tx.commit().ctx("commit transaction")?;
+        Ok(out)
+    }
+
+    /// Set a registry setting and log it.
+    pub fn set_setting_logged(&self, key: &str, value: &str, event: &EventDraft) -> Result<()> {
+        self.logged(event, |tx| {
+            tx.execute(
+                "INSERT INTO registry (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )
+            .ctx("write registry setting")?;
+            Ok(())
+        })
+    }
+
     pub fn set_setting(&self, key: &str, value: &str) -> Result<()> {
         self.conn
             .execute(
@@ -356,8 +384,8 @@ impl Db {
     }
 
     /// Record a version, its files and its blobs in one transaction.
-    pub fn insert_version(&mut self, v: &NewVersion, blobs: &[BlobRow], now: &str) -> Result<i64> {
-        Ok(self.insert_versions(std::slice::from_ref(v), blobs, now, None)?[0])
+    pub fn insert_version(&mut self, v: &NewVersion, blobs: &[BlobRow], now: &str, event: &EventDraft) -> Result<i64> {
+        Ok(self.insert_versions(std::slice::from_ref(v), blobs, now, None, std::slice::from_ref(event))?[0])
     }
 
     /// Record versions, their files, approvals and blobs, and the bundle they
@@ -368,6 +396,7 @@ impl Db {
         blobs: &[BlobRow],
         now: &str,
         bundle: Option<&AcceptedBundle>,
+        events: &[EventDraft],
     ) -> Result<Vec<i64>> {
         let tx = self.conn.transaction().ctx("begin import transaction")?;
         for b in blobs {
@@ -394,6 +423,9 @@ impl Db {
         }
         if let Some(b) = bundle {
             trust::record_bundle(&tx, b)?;
+        }
+        for e in events {
+            audit::append_event(&tx, e)?;
         }
         tx.commit().ctx("commit import")?;
         Ok(ids)
@@ -486,11 +518,14 @@ impl Db {
     }
 
     /// Forget a blob that nothing references (gc).
-    pub fn delete_blob_row(&self, d: &Sha256Digest) -> Result<()> {
-        self.conn
-            .execute("DELETE FROM blobs WHERE sha256 = ?1", [d.to_hex()])
-            .ctx("delete blob row")?;
-        Ok(())
+    /// Forget blobs that nothing references (gc), with its event.
+    pub fn delete_blob_rows(&self, ds: &[Sha256Digest], event: &EventDraft) -> Result<()> {
+        self.logged(event, |tx| {
+            for d in ds {
+                tx.execute("DELETE FROM blobs WHERE sha256 = ?1", [d.to_hex()]).ctx("delete blob row")?;
+            }
+            Ok(())
+        })
     }
 
     /// SQLite's own consistency checks; each returned line is a problem.

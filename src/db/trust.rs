@@ -109,9 +109,9 @@ impl Db {
             .ctx("read trust store")
     }
 
-    pub fn add_trusted_key(&self, k: &TrustedKey) -> Result<()> {
-        self.conn
-            .execute(
+    pub fn add_trusted_key(&self, k: &TrustedKey, event: &crate::log::EventDraft) -> Result<()> {
+        self.logged(event, |tx| {
+            tx.execute(
                 "INSERT INTO trusted_keys (key_id, public_key, name, role, added_at, added_by)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![
@@ -124,18 +124,20 @@ impl Db {
                 ],
             )
             .ctx("add trusted key")?;
-        Ok(())
+            Ok(())
+        })
     }
 
-    pub fn revoke_key(&self, id: &KeyId, at: &str, by: &str, reason: Option<&str>) -> Result<()> {
-        self.conn
-            .execute(
+    pub fn revoke_key(&self, id: &KeyId, at: &str, by: &str, reason: Option<&str>, event: &crate::log::EventDraft) -> Result<()> {
+        self.logged(event, |tx| {
+            tx.execute(
                 "UPDATE trusted_keys SET revoked_at = ?2, revoked_by = ?3, revoked_reason = ?4
                  WHERE key_id = ?1 AND revoked_at IS NULL",
                 params![id.to_hex(), at, by, reason],
             )
             .ctx("revoke key")?;
-        Ok(())
+            Ok(())
+        })
     }
 
     pub fn approvals(&self, version_id: i64) -> Result<Vec<ApprovalRecord>> {
@@ -161,10 +163,8 @@ impl Db {
         .ctx("read approvals")
     }
 
-    pub fn add_approval(&mut self, version_id: i64, a: &ApprovalRecord) -> Result<()> {
-        let tx = self.conn.transaction().ctx("begin approval")?;
-        insert_approval(&tx, version_id, a)?;
-        tx.commit().ctx("commit approval")
+    pub fn add_approval(&self, version_id: i64, a: &ApprovalRecord, event: &crate::log::EventDraft) -> Result<()> {
+        self.logged(event, |tx| insert_approval(tx, version_id, a))
     }
 
     /// The exact statement bytes recorded for a version, if any.
@@ -227,10 +227,8 @@ impl Db {
     }
 
     /// Record an accepted bundle that brought no new version (all present).
-    pub fn accept_bundle(&mut self, b: &AcceptedBundle) -> Result<()> {
-        let tx = self.conn.transaction().ctx("begin bundle record")?;
-        record_bundle(&tx, b)?;
-        tx.commit().ctx("commit bundle record")
+    pub fn accept_bundle(&self, b: &AcceptedBundle, event: &crate::log::EventDraft) -> Result<()> {
+        self.logged(event, |tx| record_bundle(tx, b))
     }
 
     /// The next export sequence number (1, 2, …), recorded with the export.
@@ -245,14 +243,15 @@ impl Db {
             .map(|n| n as u64)
     }
 
-    pub fn record_export(&self, e: &ExportRecord) -> Result<()> {
-        self.conn
-            .execute(
+    pub fn record_export(&self, e: &ExportRecord, event: &crate::log::EventDraft) -> Result<()> {
+        self.logged(event, |tx| {
+            tx.execute(
                 "INSERT INTO exports (bundle_id, sequence, created, expires, exporter, path, exported_by)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![e.bundle_id, e.sequence as i64, e.created, e.expires, e.exporter.to_hex(), e.path, e.exported_by],
             )
             .ctx("record export")?;
-        Ok(())
+            Ok(())
+        })
     }
 }

@@ -287,7 +287,21 @@ pub fn import_dir(
     };
     new.statement = crate::statement::Statement::of(&new.as_record(), &new.files).to_bytes();
     let new_blobs = guard.created.len();
-    reg.db.insert_version(&new, &blob_rows, &now)?;
+    let event = crate::log::EventDraft::new(
+        "import",
+        format!("{}@{}", new.name, new.label),
+        serde_json::json!({
+            "manifest_digest": new.manifest_digest.to_hex(),
+            "layout": new.layout,
+            "source": new.source_url,
+            "revision": new.revision,
+            "license": new.license_id,
+            "files": new.files.len(),
+            "bytes": total,
+            "unsafe_allowed": new.allowance.as_ref().map(|(a, files)| serde_json::json!({"reason": a.reason, "files": files})),
+        }),
+    );
+    reg.db.insert_version(&new, &blob_rows, &now, &event)?;
     guard.keep = true;
     Ok(ImportOutcome {
         name: opts.name.clone(),

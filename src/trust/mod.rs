@@ -61,7 +61,12 @@ pub fn add(reg: &Registry, pubfile: &Path, name: &str, role: Role) -> Result<(Tr
         revoked_at: None,
         revoked_reason: None,
     };
-    reg.db.add_trusted_key(&k)?;
+    let event = crate::log::EventDraft::new(
+        "trust-add",
+        id.to_hex(),
+        serde_json::json!({ "name": k.name, "role": k.role.as_str() }),
+    );
+    reg.db.add_trusted_key(&k, &event)?;
     Ok((k, true))
 }
 
@@ -90,8 +95,12 @@ pub fn find(reg: &Registry, id_or_prefix: &str) -> Result<TrustedKey> {
 
 pub fn revoke(reg: &Registry, id_or_prefix: &str, reason: Option<&str>) -> Result<TrustedKey> {
     let k = find(reg, id_or_prefix)?;
-    reg.db
-        .revoke_key(&k.key_id, &now_rfc3339(), &actor(), reason)?;
+    let event = crate::log::EventDraft::new(
+        "trust-revoke",
+        k.key_id.to_hex(),
+        serde_json::json!({ "name": k.name, "reason": reason }),
+    );
+    reg.db.revoke_key(&k.key_id, &now_rfc3339(), &actor(), reason, &event)?;
     find(reg, &k.key_id.to_hex())
 }
 
@@ -109,7 +118,8 @@ pub fn set_approvals_required(reg: &Registry, k: u32) -> Result<()> {
             "approvals must be between 1 and 100, not {k}"
         )));
     }
-    reg.db.set_setting(POLICY_KEY, &k.to_string())
+    let event = crate::log::EventDraft::new("trust-policy", "approvals_required", serde_json::json!({ "approvals": k }));
+    reg.db.set_setting_logged(POLICY_KEY, &k.to_string(), &event)
 }
 
 /// Live, non-revoked keys allowed to approve.
@@ -177,7 +187,12 @@ pub fn sign(
         signature,
         signed_at: now_rfc3339(),
     };
-    reg.db.add_approval(v.id, &a)?;
+    let event = crate::log::EventDraft::new(
+        "sign",
+        format!("{}@{}", v.name, v.label),
+        serde_json::json!({ "key_id": id.to_hex(), "signer": a.name, "manifest_digest": v.manifest_digest.to_hex() }),
+    );
+    reg.db.add_approval(v.id, &a, &event)?;
     Ok((a, true))
 }
 

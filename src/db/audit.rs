@@ -1,0 +1,231 @@
+//! SQL for the event log, checkpoints and deployments.
+
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::{Ctx, Db};
+use crate::digest::Sha256Digest;
+use crate::error::{Error, Result};
+use crate::log::{Event, EventDraft, canonical_bytes, chain_hash, genesis};
+
+/// Append an event inside `tx`, chained to the current head.
+pub(crate) fn append_event(tx: &Transaction<'_>, e: &EventDraft) -> Result<Event> {
+    let head: Option<(i64, String)> = tx
+        .query_row("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .ctx("read log head")?;
+    let (seq, prev) = match head {
+        Some((s, h)) => (
+            s as u64 + 1,
+            h.parse::<Sha256Digest>()
+                .map_err(|_| Error::Hostile { what: format!("event {s}"), reason: "its hash is not a digest".into() })?,
+        ),
+        None => (1, genesis()),
+    };
+    let details = e.details_text();
+    let hash = chain_hash(&prev, &canonical_bytes(seq, &e.time, &e.actor, &e.command, &e.subject, &details));
+    tx.execute(
+        "INSERT INTO events (seq, time, actor, command, subject, details, prev_hash, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![seq as i64, e.time, e.actor, e.command, e.subject, details, prev.to_hex(), hash.to_hex()],
+    )
+    .ctx("append event")?;
+    Ok(Event {
+        seq,
+        time: e.time.clone(),
+        actor: e.actor.clone(),
+        command: e.command.clone(),
+        subject: e.subject.clone(),
+        details,
+        prev_hash: prev.to_hex(),
+        hash: hash.to_hex(),
+    })
+}
+
+/// A deployment record.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Deployment {
+    pub id: i64,
+    pub version_id: i64,
+    pub host: String,
+    pub path: String,
+    pub environment: Option<String>,
+    pub note: Option<String>,
+    pub record_only: bool,
+    pub deployed_at: String,
+    pub deployed_by: String,
+    pub ended_at: Option<String>,
+    pub ended_by: Option<String>,
+    pub last_verified_at: Option<String>,
+    pub last_status: Option<String>,
+}
+
+/// A signed head of the log.
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    pub seq: u64,
+    pub head_hash: String,
+    pub key_id: String,
+    pub public_key: Vec<u8>,
+    pub signature: Vec<u8>,
+    pub signed_at: String,
+}
+
+const DEP_COLS: &str = "id, version_id, host, path, environment, note, record_only, deployed_at, deployed_by, \
+     ended_at, ended_by, last_verified_at, last_status";
+
+fn dep_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Deployment> {
+    Ok(Deployment {
+        id: r.get(0)?,
+        version_id: r.get(1)?,
+        host: r.get(2)?,
+        path: r.get(3)?,
+        environment: r.get(4)?,
+        note: r.get(5)?,
+        record_only: r.get::<_, i64>(6)? == 1,
+        deployed_at: r.get(7)?,
+        deployed_by: r.get(8)?,
+        ended_at: r.get(9)?,
+        ended_by: r.get(10)?,
+        last_verified_at: r.get(11)?,
+        last_status: r.get(12)?,
+    })
+}
+
+impl Db {
+    /// Append an event on its own (for changes made elsewhere in one step).
+    pub fn append_event(&mut self, e: &EventDraft) -> Result<Event> {
+        let tx = self.conn.transaction().ctx("begin event")?;
+        let ev = append_event(&tx, e)?;
+        tx.commit().ctx("commit event")?;
+        Ok(ev)
+    }
+
+    pub fn events(&self) -> Result<Vec<Event>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT seq, time, actor, command, subject, details, prev_hash, hash FROM events ORDER BY seq")
+            .ctx("prepare events query")?;
+        st.query_map([], |r| {
+            Ok(Event {
+                seq: r.get::<_, i64>(0)? as u64,
+                time: r.get(1)?,
+                actor: r.get(2)?,
+                command: r.get(3)?,
+                subject: r.get(4)?,
+                details: r.get(5)?,
+                prev_hash: r.get(6)?,
+                hash: r.get(7)?,
+            })
+        })
+        .ctx("query events")?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .ctx("read events")
+    }
+
+    pub fn add_checkpoint(&mut self, c: &Checkpoint, event: &EventDraft) -> Result<()> {
+        let tx = self.conn.transaction().ctx("begin checkpoint")?;
+        tx.execute(
+            "INSERT INTO checkpoints (seq, head_hash, key_id, public_key, signature, signed_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![c.seq as i64, c.head_hash, c.key_id, c.public_key, c.signature, c.signed_at],
+        )
+        .ctx("record checkpoint")?;
+        append_event(&tx, event)?;
+        tx.commit().ctx("commit checkpoint")
+    }
+
+    pub fn checkpoints(&self) -> Result<Vec<Checkpoint>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT seq, head_hash, key_id, public_key, signature, signed_at FROM checkpoints ORDER BY seq")
+            .ctx("prepare checkpoints query")?;
+        st.query_map([], |r| {
+            Ok(Checkpoint {
+                seq: r.get::<_, i64>(0)? as u64,
+                head_hash: r.get(1)?,
+                key_id: r.get(2)?,
+                public_key: r.get(3)?,
+                signature: r.get(4)?,
+                signed_at: r.get(5)?,
+            })
+        })
+        .ctx("query checkpoints")?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .ctx("read checkpoints")
+    }
+
+    /// Record a deployment (ending any active one at the same host and path).
+    pub fn add_deployment(&mut self, d: &Deployment, event: &EventDraft) -> Result<i64> {
+        let tx = self.conn.transaction().ctx("begin deployment")?;
+        tx.execute(
+            "UPDATE deployments SET ended_at = ?3, ended_by = ?4 WHERE host = ?1 AND path = ?2 AND ended_at IS NULL",
+            params![d.host, d.path, d.deployed_at, d.deployed_by],
+        )
+        .ctx("end previous deployment")?;
+        tx.execute(
+            "INSERT INTO deployments (version_id, host, path, environment, note, record_only, deployed_at, deployed_by)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![d.version_id, d.host, d.path, d.environment, d.note, i64::from(d.record_only), d.deployed_at, d.deployed_by],
+        )
+        .ctx("record deployment")?;
+        let id = tx.last_insert_rowid();
+        let mut e = event.clone();
+        if let Some(obj) = e.details.as_object_mut() {
+            obj.insert("deployment_id".into(), id.into());
+        }
+        append_event(&tx, &e)?;
+        tx.commit().ctx("commit deployment")?;
+        Ok(id)
+    }
+
+    /// End active deployments of `version_id` at host and path. Returns how many.
+    pub fn end_deployment(&mut self, version_id: i64, host: &str, path: &str, at: &str, by: &str, event: &EventDraft) -> Result<usize> {
+        let tx = self.conn.transaction().ctx("begin undeploy")?;
+        let n = tx
+            .execute(
+                "UPDATE deployments SET ended_at = ?4, ended_by = ?5
+                 WHERE version_id = ?1 AND host = ?2 AND path = ?3 AND ended_at IS NULL",
+                params![version_id, host, path, at, by],
+            )
+            .ctx("end deployment")?;
+        if n > 0 {
+            append_event(&tx, event)?;
+        }
+        tx.commit().ctx("commit undeploy")?;
+        Ok(n)
+    }
+
+    pub fn deployments(&self, active_only: bool) -> Result<Vec<Deployment>> {
+        let filter = if active_only { "WHERE ended_at IS NULL" } else { "" };
+        let mut st = self
+            .conn
+            .prepare(&format!("SELECT {DEP_COLS} FROM deployments {filter} ORDER BY id"))
+            .ctx("prepare deployments query")?;
+        st.query_map([], dep_from_row)
+            .ctx("query deployments")?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .ctx("read deployments")
+    }
+
+    pub fn mark_deployment(&self, id: i64, status: &str, at: &str) -> Result<()> {
+        self.conn
+            .execute("UPDATE deployments SET last_status = ?2, last_verified_at = ?3 WHERE id = ?1", params![id, status, at])
+            .ctx("mark deployment")?;
+        Ok(())
+    }
+
+    /// (name@label, manifest digest) of a version id.
+    pub fn version_by_id(&self, id: i64) -> Result<crate::records::VersionRecord> {
+        let sql = format!("SELECT {} FROM versions v JOIN models m ON m.id = v.model_id WHERE v.id = ?1", super::VERSION_COLS);
+        self.conn.query_row(&sql, [id], super::version_from_row).ctx("read version")
+    }
+
+    /// Every (version id, key id) approval pair.
+    pub fn approval_pairs(&self) -> Result<Vec<(i64, String)>> {
+        let mut st = self.conn.prepare("SELECT version_id, key_id FROM approvals").ctx("prepare approvals")?;
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .ctx("query approvals")?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .ctx("read approvals")
+    }
+}
