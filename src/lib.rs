@@ -50,16 +50,19 @@
 //! assert!(report.findings.is_empty());
 //! ```
 
+pub mod bom;
 pub mod bundle;
 pub mod checkout;
 pub mod db;
 pub mod demo;
+pub mod deploy;
 pub mod digest;
 pub mod error;
 pub mod formats;
 pub mod import;
-pub mod maintenance;
+pub mod license;
 pub mod log;
+pub mod maintenance;
 pub mod manifest;
 pub mod name;
 pub mod parallel;
@@ -67,6 +70,7 @@ pub mod progress;
 pub mod records;
 pub mod registry;
 pub mod safety;
+pub mod scan;
 pub mod signing;
 pub mod statement;
 pub mod store;

@@ -99,7 +99,11 @@ impl Registry {
                     return Err(Error::input(format!("invalid registry name `{n}`")));
                 }
                 db.set_setting("created_at", &crate::records::now_rfc3339())?;
-                let event = crate::log::EventDraft::new("init", n.clone(), serde_json::json!({ "home": home.display().to_string() }));
+                let event = crate::log::EventDraft::new(
+                    "init",
+                    n.clone(),
+                    serde_json::json!({ "home": home.display().to_string() }),
+                );
                 db.set_setting_logged("name", &n, &event)?;
                 n
             }
@@ -176,6 +180,10 @@ impl Registry {
     /// The `--allow-unsafe` recorded for a version, if any.
     pub fn allowance(&self, v: &VersionRecord) -> Result<Option<crate::safety::Allowance>> {
         self.db.allowance(v.id)
+    }
+
+    pub fn events(&self) -> Result<Vec<crate::log::Event>> {
+        self.db.events()
     }
 
     pub fn trusted_keys(&self) -> Result<Vec<crate::records::TrustedKey>> {

@@ -194,15 +194,18 @@ pub fn export(
             "out": opts.out.display().to_string(),
         }),
     );
-    reg.db.record_export(&ExportRecord {
-        bundle_id: bundle_id.clone(),
-        sequence,
-        created: created.clone(),
-        expires: expires.clone(),
-        exporter,
-        path: opts.out.display().to_string(),
-        exported_by: actor(),
-    }, &event)?;
+    reg.db.record_export(
+        &ExportRecord {
+            bundle_id: bundle_id.clone(),
+            sequence,
+            created: created.clone(),
+            expires: expires.clone(),
+            exporter,
+            path: opts.out.display().to_string(),
+            exported_by: actor(),
+        },
+        &event,
+    )?;
 
     // 3. The tar stream.
     let out = VolumeWriter::new(&opts.out, opts.volume_size)?;

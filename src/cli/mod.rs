@@ -68,8 +68,137 @@ pub enum Command {
     Sign(SignArgs),
     /// Write a signed bundle of one or more versions
     Export(ExportArgs),
+    /// Check out a verified copy and record the deployment (or record one)
+    Deploy(DeployArgs),
+    /// End a deployment record (history is kept)
+    Undeploy(UndeployArgs),
+    /// Deployments: where, what, licence, approvals; --verify re-hashes them
+    Audit(AuditArgs),
+    /// Identify the files of a folder by their hash
+    Scan(ScanArgs),
+    /// Licence terms and the organisation's licence policy
+    #[command(subcommand)]
+    License(LicenseCommand),
+    /// The append-only, hash-chained event log
+    Log(LogArgs),
+    /// A CycloneDX 1.6 ML-BOM for a version
+    Bom(BomArgs),
     /// The whole story on a small generated model
     Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// NAME[@VERSION]
+    pub reference: String,
+    /// Where to lay out the copy (omit with --record-only)
+    #[arg(required_unless_present = "record_only")]
+    pub dir: Option<PathBuf>,
+    /// The host [default: this host]
+    #[arg(long)]
+    pub host: Option<String>,
+    /// The environment (prod, staging, …)
+    #[arg(long = "env", value_name = "E")]
+    pub environment: Option<String>,
+    #[arg(long, value_name = "T")]
+    pub note: Option<String>,
+    /// Record a copy placed by other means (needs --host and --path)
+    #[arg(long, requires_all = ["host", "path"], conflicts_with = "dir")]
+    pub record_only: bool,
+    /// The path of a copy placed by other means
+    #[arg(long, value_name = "P")]
+    pub path: Option<String>,
+    #[arg(long)]
+    pub link: bool,
+    #[arg(long, value_enum, default_value = "plain")]
+    pub layout: LayoutArg,
+    #[arg(long)]
+    pub force: bool,
+    #[arg(long, requires = "reason")]
+    pub allow_unsafe: bool,
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UndeployArgs {
+    pub reference: String,
+    #[arg(long)]
+    pub host: String,
+    #[arg(long, value_name = "P")]
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReportFormat {
+    Table,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[arg(long)]
+    pub host: Option<String>,
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
+    /// Re-hash the deployed copies on this host and mark drift
+    #[arg(long)]
+    pub verify: bool,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LicenseCommand {
+    /// A version's licence: id, terms, the stored text
+    Show { reference: String },
+    /// Evaluate a version against the licence policy (exit 4 when it forbids)
+    Check {
+        reference: String,
+        /// The policy file [default: policy.toml in the home]
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    #[command(subcommand)]
+    pub command: Option<LogCommand>,
+    /// Prove the chain unbroken and every record logged (exit 3 otherwise)
+    #[arg(long)]
+    pub verify: bool,
+    /// Only events about this model
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
+    /// Only events mentioning this host
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Only events at or after this time (RFC 3339, or a date YYYY-MM-DD)
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogCommand {
+    /// Sign the current head of the log
+    Checkpoint {
+        #[arg(long, value_name = "KEYFILE")]
+        key: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct BomArgs {
+    pub reference: String,
+    /// Write to FILE instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -314,13 +314,68 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> anyhow::Result<ExitStatus> {
         format!("HF_HUB_CACHE={}\nsnapshot {}", co.path, co.model_path),
     );
 
+    // 13. Deploy and audit.
+    let prod = root.join("serving/prod/tiny-llama");
+    let t = airlock::deploy::Target {
+        host: None,
+        environment: Some("prod".into()),
+        note: Some("demo".into()),
+    };
+    let plain = CheckoutOptions {
+        link: false,
+        layout: CheckoutLayout::Plain,
+        force: false,
+        allow_unsafe: None,
+    };
+    let (_, d) = airlock::deploy::deploy(&mut iso, &iv, &prod, &t, plain, &NoProgress)?;
+    let audit = airlock::deploy::audit(&iso, None, None, true, &NoProgress)?;
+    let rows: Vec<String> = audit
+        .deployments
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {}@{} [{}] licence {} ({}), approved by {}, deployed {} by {}: {}",
+                r.host,
+                r.path,
+                r.name,
+                r.version,
+                r.environment.as_deref().unwrap_or("-"),
+                r.license.as_deref().unwrap_or("-"),
+                r.license_verdict,
+                r.approvals.join(", "),
+                r.deployed_at,
+                r.deployed_by,
+                r.status.to_uppercase()
+            )
+        })
+        .collect();
+    let audited = audit
+        .deployments
+        .iter()
+        .any(|r| r.deployment_id == d.id && r.status == "ok");
+    s.step(
+        "isolated: airlock deploy --env prod, then airlock audit --verify",
+        rows.join("\n"),
+    );
+    let log = airlock::log::verify::verify(&iso)?;
+    s.step(
+        "isolated: airlock log --verify — the hash-chained record of every change",
+        format!(
+            "{} events, chain intact: {}",
+            log.events,
+            log.findings.is_empty()
+        ),
+    );
+
     let ok = caught_bundle
         && nothing_visible
         && live == 2
         && caught_copy
         && caught_store
         && r.findings.is_empty()
-        && !again.created;
+        && !again.created
+        && audited
+        && log.findings.is_empty();
     ctx.printer.json(
         &serde_json::json!({ "dir": root.display().to_string(), "ok": ok, "steps": s.steps }),
     )?;

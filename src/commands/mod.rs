@@ -2,6 +2,8 @@
 //! opened registry), calls one library function and renders the result via
 //! the [`Printer`]. Nothing here decides policy or touches bytes.
 
+mod audit;
+mod bom;
 mod checkout;
 mod demo;
 mod export;
@@ -11,7 +13,10 @@ mod import;
 mod init;
 mod inspect;
 mod keys;
+mod license;
 mod list;
+mod log;
+mod scan;
 mod show;
 mod sign;
 mod trust;
@@ -127,6 +132,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Trust(a) => trust::run(&ctx, a),
         Command::Sign(a) => sign::run(&ctx, a),
         Command::Export(a) => export::run(&ctx, a),
+        Command::Deploy(a) => audit::deploy(&ctx, a),
+        Command::Undeploy(a) => audit::undeploy(&ctx, a),
+        Command::Audit(a) => audit::run(&ctx, a),
+        Command::Scan(a) => scan::run(&ctx, a),
+        Command::License(a) => license::run(&ctx, a),
+        Command::Log(a) => log::run(&ctx, a),
+        Command::Bom(a) => bom::run(&ctx, a),
         Command::Demo(a) => demo::run(&ctx, a),
     }
 }

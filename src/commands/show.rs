@@ -46,7 +46,7 @@ struct ShowDoc {
     approvals_required: u32,
     approvals_live: usize,
     approvals: Vec<airlock::trust::ApprovalView>,
-    deployments: Vec<serde_json::Value>,
+    deployments: Vec<airlock::db::Deployment>,
 }
 
 pub fn run(ctx: &Ctx, a: RefArgs) -> anyhow::Result<ExitStatus> {
@@ -83,7 +83,7 @@ pub fn run(ctx: &Ctx, a: RefArgs) -> anyhow::Result<ExitStatus> {
         approvals_required: airlock::trust::approvals_required(&reg)?,
         approvals_live: live,
         approvals,
-        deployments: Vec::new(),
+        deployments: airlock::deploy::of_version(&reg, &v)?,
     };
     ctx.printer.json(&doc)?;
     let p = &ctx.printer;
@@ -150,7 +150,24 @@ pub fn run(ctx: &Ctx, a: RefArgs) -> anyhow::Result<ExitStatus> {
             ));
         }
     }
-    p.line("  deployments  none");
+    if doc.deployments.is_empty() {
+        p.line("  deployments  none");
+    } else {
+        p.line("  deployments");
+        for d in &doc.deployments {
+            let state = match &d.ended_at {
+                Some(t) => format!("ended {t}"),
+                None => format!(
+                    "active, {}",
+                    d.last_status.as_deref().unwrap_or("unverified")
+                ),
+            };
+            p.line(format!(
+                "    {}:{}  since {} by {}  ({state})",
+                d.host, d.path, d.deployed_at, d.deployed_by
+            ));
+        }
+    }
     p.line("  files");
     for f in &doc.files {
         let verdict = f.safety.as_ref().map(|s| s.verdict.as_str()).unwrap_or("-");

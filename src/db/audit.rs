@@ -10,23 +10,41 @@ use crate::log::{Event, EventDraft, canonical_bytes, chain_hash, genesis};
 /// Append an event inside `tx`, chained to the current head.
 pub(crate) fn append_event(tx: &Transaction<'_>, e: &EventDraft) -> Result<Event> {
     let head: Option<(i64, String)> = tx
-        .query_row("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row(
+            "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .optional()
         .ctx("read log head")?;
     let (seq, prev) = match head {
         Some((s, h)) => (
             s as u64 + 1,
-            h.parse::<Sha256Digest>()
-                .map_err(|_| Error::Hostile { what: format!("event {s}"), reason: "its hash is not a digest".into() })?,
+            h.parse::<Sha256Digest>().map_err(|_| Error::Hostile {
+                what: format!("event {s}"),
+                reason: "its hash is not a digest".into(),
+            })?,
         ),
         None => (1, genesis()),
     };
     let details = e.details_text();
-    let hash = chain_hash(&prev, &canonical_bytes(seq, &e.time, &e.actor, &e.command, &e.subject, &details));
+    let hash = chain_hash(
+        &prev,
+        &canonical_bytes(seq, &e.time, &e.actor, &e.command, &e.subject, &details),
+    );
     tx.execute(
         "INSERT INTO events (seq, time, actor, command, subject, details, prev_hash, hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![seq as i64, e.time, e.actor, e.command, e.subject, details, prev.to_hex(), hash.to_hex()],
+        params![
+            seq as i64,
+            e.time,
+            e.actor,
+            e.command,
+            e.subject,
+            details,
+            prev.to_hex(),
+            hash.to_hex()
+        ],
     )
     .ctx("append event")?;
     Ok(Event {
@@ -122,12 +140,19 @@ impl Db {
         .ctx("read events")
     }
 
-    pub fn add_checkpoint(&mut self, c: &Checkpoint, event: &EventDraft) -> Result<()> {
-        let tx = self.conn.transaction().ctx("begin checkpoint")?;
+    pub fn add_checkpoint(&self, c: &Checkpoint, event: &EventDraft) -> Result<()> {
+        let tx = self.conn.unchecked_transaction().ctx("begin checkpoint")?;
         tx.execute(
             "INSERT INTO checkpoints (seq, head_hash, key_id, public_key, signature, signed_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![c.seq as i64, c.head_hash, c.key_id, c.public_key, c.signature, c.signed_at],
+            params![
+                c.seq as i64,
+                c.head_hash,
+                c.key_id,
+                c.public_key,
+                c.signature,
+                c.signed_at
+            ],
         )
         .ctx("record checkpoint")?;
         append_event(&tx, event)?;
@@ -179,7 +204,15 @@ impl Db {
     }
 
     /// End active deployments of `version_id` at host and path. Returns how many.
-    pub fn end_deployment(&mut self, version_id: i64, host: &str, path: &str, at: &str, by: &str, event: &EventDraft) -> Result<usize> {
+    pub fn end_deployment(
+        &mut self,
+        version_id: i64,
+        host: &str,
+        path: &str,
+        at: &str,
+        by: &str,
+        event: &EventDraft,
+    ) -> Result<usize> {
         let tx = self.conn.transaction().ctx("begin undeploy")?;
         let n = tx
             .execute(
@@ -196,10 +229,16 @@ impl Db {
     }
 
     pub fn deployments(&self, active_only: bool) -> Result<Vec<Deployment>> {
-        let filter = if active_only { "WHERE ended_at IS NULL" } else { "" };
+        let filter = if active_only {
+            "WHERE ended_at IS NULL"
+        } else {
+            ""
+        };
         let mut st = self
             .conn
-            .prepare(&format!("SELECT {DEP_COLS} FROM deployments {filter} ORDER BY id"))
+            .prepare(&format!(
+                "SELECT {DEP_COLS} FROM deployments {filter} ORDER BY id"
+            ))
             .ctx("prepare deployments query")?;
         st.query_map([], dep_from_row)
             .ctx("query deployments")?
@@ -209,20 +248,31 @@ impl Db {
 
     pub fn mark_deployment(&self, id: i64, status: &str, at: &str) -> Result<()> {
         self.conn
-            .execute("UPDATE deployments SET last_status = ?2, last_verified_at = ?3 WHERE id = ?1", params![id, status, at])
+            .execute(
+                "UPDATE deployments SET last_status = ?2, last_verified_at = ?3 WHERE id = ?1",
+                params![id, status, at],
+            )
             .ctx("mark deployment")?;
         Ok(())
     }
 
     /// (name@label, manifest digest) of a version id.
     pub fn version_by_id(&self, id: i64) -> Result<crate::records::VersionRecord> {
-        let sql = format!("SELECT {} FROM versions v JOIN models m ON m.id = v.model_id WHERE v.id = ?1", super::VERSION_COLS);
-        self.conn.query_row(&sql, [id], super::version_from_row).ctx("read version")
+        let sql = format!(
+            "SELECT {} FROM versions v JOIN models m ON m.id = v.model_id WHERE v.id = ?1",
+            super::VERSION_COLS
+        );
+        self.conn
+            .query_row(&sql, [id], super::version_from_row)
+            .ctx("read version")
     }
 
     /// Every (version id, key id) approval pair.
     pub fn approval_pairs(&self) -> Result<Vec<(i64, String)>> {
-        let mut st = self.conn.prepare("SELECT version_id, key_id FROM approvals").ctx("prepare approvals")?;
+        let mut st = self
+            .conn
+            .prepare("SELECT version_id, key_id FROM approvals")
+            .ctx("prepare approvals")?;
         st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
             .ctx("query approvals")?
             .collect::<rusqlite::Result<Vec<_>>>()

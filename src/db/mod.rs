@@ -255,7 +255,11 @@ impl Db {
 
     /// Run `f` and append `event` in one transaction: the change and its
     /// record are visible together or not at all.
-    pub(crate) fn logged<T>(&self, event: &EventDraft, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+    pub(crate) fn logged<T>(
+        &self,
+        event: &EventDraft,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
         let tx = self.conn.unchecked_transaction().ctx("begin transaction")?;
         let out = f(&tx)?;
         audit::append_event(&tx, event)?;
@@ -384,8 +388,20 @@ impl Db {
     }
 
     /// Record a version, its files and its blobs in one transaction.
-    pub fn insert_version(&mut self, v: &NewVersion, blobs: &[BlobRow], now: &str, event: &EventDraft) -> Result<i64> {
-        Ok(self.insert_versions(std::slice::from_ref(v), blobs, now, None, std::slice::from_ref(event))?[0])
+    pub fn insert_version(
+        &mut self,
+        v: &NewVersion,
+        blobs: &[BlobRow],
+        now: &str,
+        event: &EventDraft,
+    ) -> Result<i64> {
+        Ok(self.insert_versions(
+            std::slice::from_ref(v),
+            blobs,
+            now,
+            None,
+            std::slice::from_ref(event),
+        )?[0])
     }
 
     /// Record versions, their files, approvals and blobs, and the bundle they
@@ -522,7 +538,8 @@ impl Db {
     pub fn delete_blob_rows(&self, ds: &[Sha256Digest], event: &EventDraft) -> Result<()> {
         self.logged(event, |tx| {
             for d in ds {
-                tx.execute("DELETE FROM blobs WHERE sha256 = ?1", [d.to_hex()]).ctx("delete blob row")?;
+                tx.execute("DELETE FROM blobs WHERE sha256 = ?1", [d.to_hex()])
+                    .ctx("delete blob row")?;
             }
             Ok(())
         })

@@ -128,7 +128,14 @@ impl Db {
         })
     }
 
-    pub fn revoke_key(&self, id: &KeyId, at: &str, by: &str, reason: Option<&str>, event: &crate::log::EventDraft) -> Result<()> {
+    pub fn revoke_key(
+        &self,
+        id: &KeyId,
+        at: &str,
+        by: &str,
+        reason: Option<&str>,
+        event: &crate::log::EventDraft,
+    ) -> Result<()> {
         self.logged(event, |tx| {
             tx.execute(
                 "UPDATE trusted_keys SET revoked_at = ?2, revoked_by = ?3, revoked_reason = ?4
@@ -163,7 +170,12 @@ impl Db {
         .ctx("read approvals")
     }
 
-    pub fn add_approval(&self, version_id: i64, a: &ApprovalRecord, event: &crate::log::EventDraft) -> Result<()> {
+    pub fn add_approval(
+        &self,
+        version_id: i64,
+        a: &ApprovalRecord,
+        event: &crate::log::EventDraft,
+    ) -> Result<()> {
         self.logged(event, |tx| insert_approval(tx, version_id, a))
     }
 

@@ -30,7 +30,11 @@ pub struct EventDraft {
 
 impl EventDraft {
     /// An event now, by the current actor.
-    pub fn new(command: &str, subject: impl Into<String>, details: serde_json::Value) -> EventDraft {
+    pub fn new(
+        command: &str,
+        subject: impl Into<String>,
+        details: serde_json::Value,
+    ) -> EventDraft {
         EventDraft {
             time: now_rfc3339(),
             actor: actor(),
@@ -70,8 +74,23 @@ struct Canonical<'a> {
 }
 
 /// The canonical bytes of an event.
-pub fn canonical_bytes(seq: u64, time: &str, actor: &str, command: &str, subject: &str, details: &str) -> Vec<u8> {
-    serde_json::to_vec(&Canonical { seq, time, actor, command, subject, details }).expect("plain JSON")
+pub fn canonical_bytes(
+    seq: u64,
+    time: &str,
+    actor: &str,
+    command: &str,
+    subject: &str,
+    details: &str,
+) -> Vec<u8> {
+    serde_json::to_vec(&Canonical {
+        seq,
+        time,
+        actor,
+        command,
+        subject,
+        details,
+    })
+    .expect("plain JSON")
 }
 
 /// `sha256(prev || canonical)`.
@@ -84,7 +103,10 @@ pub fn chain_hash(prev: &Sha256Digest, canonical: &[u8]) -> Sha256Digest {
 
 /// The hash an event should have, given its fields and its predecessor.
 pub fn expected_hash(e: &Event, prev: &Sha256Digest) -> Sha256Digest {
-    chain_hash(prev, &canonical_bytes(e.seq, &e.time, &e.actor, &e.command, &e.subject, &e.details))
+    chain_hash(
+        prev,
+        &canonical_bytes(e.seq, &e.time, &e.actor, &e.command, &e.subject, &e.details),
+    )
 }
 
 /// The previous hash of the first event.
@@ -98,3 +120,33 @@ pub fn checkpoint_payload(registry: &str, seq: u64, head: &str) -> Vec<u8> {
 }
 
 pub mod verify;
+
+/// Sign the current head of the log and record the checkpoint (itself an
+/// event, covered by the next checkpoint).
+pub fn checkpoint(
+    reg: &crate::registry::Registry,
+    key: &dyn crate::signing::KeySource,
+) -> crate::error::Result<crate::db::Checkpoint> {
+    let events = reg.db.events()?;
+    let head = events.last().ok_or_else(|| {
+        crate::error::Error::input("the event log is empty; nothing to checkpoint")
+    })?;
+    let payload = checkpoint_payload(reg.name(), head.seq, &head.hash);
+    let sig = key.sign(&crate::signing::pae(CHECKPOINT_PAYLOAD_TYPE, &payload))?;
+    let public = key.public_key();
+    let c = crate::db::Checkpoint {
+        seq: head.seq,
+        head_hash: head.hash.clone(),
+        key_id: public.id().to_hex(),
+        public_key: public.raw().to_vec(),
+        signature: sig,
+        signed_at: now_rfc3339(),
+    };
+    let event = EventDraft::new(
+        "checkpoint",
+        format!("event {}", head.seq),
+        serde_json::json!({ "head": head.hash, "key_id": c.key_id }),
+    );
+    reg.db.add_checkpoint(&c, &event)?;
+    Ok(c)
+}

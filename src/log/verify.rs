@@ -26,30 +26,50 @@ pub struct LogReport {
 }
 
 fn finding(path: String, kind: &str, detail: String) -> Finding {
-    Finding { subject: "log".into(), path, kind: kind.into(), detail }
+    Finding {
+        subject: "log".into(),
+        path,
+        kind: kind.into(),
+        detail,
+    }
 }
 
 pub fn verify(reg: &Registry) -> Result<LogReport> {
     let events = reg.db.events()?;
-    let mut r = LogReport { events: events.len(), ..Default::default() };
+    let mut r = LogReport {
+        events: events.len(),
+        ..Default::default()
+    };
     // 1. The chain.
     let mut prev = genesis();
     for (i, e) in events.iter().enumerate() {
         let want_seq = i as u64 + 1;
         let bad = if e.seq != want_seq {
-            Some(format!("sequence {} where {want_seq} was expected (an event was deleted or inserted)", e.seq))
+            Some(format!(
+                "sequence {} where {want_seq} was expected (an event was deleted or inserted)",
+                e.seq
+            ))
         } else if e.prev_hash != prev.to_hex() {
-            Some(format!("its previous hash {} is not the hash of event {} ({prev})", short(&e.prev_hash), e.seq.saturating_sub(1)))
+            Some(format!(
+                "its previous hash {} is not the hash of event {} ({prev})",
+                short(&e.prev_hash),
+                e.seq.saturating_sub(1)
+            ))
         } else {
             let h = expected_hash(e, &prev);
-            (h.to_hex() != e.hash).then(|| format!("its contents hash to {h}, the log says {}", e.hash))
+            (h.to_hex() != e.hash)
+                .then(|| format!("its contents hash to {h}, the log says {}", e.hash))
         };
         if let Some(why) = bad {
             r.first_bad_event = Some(e.seq.min(want_seq));
-            r.findings.push(finding(format!("event {}", e.seq), "chain", why));
+            r.findings
+                .push(finding(format!("event {}", e.seq), "chain", why));
             break;
         }
-        prev = e.hash.parse().unwrap_or_else(|_| Sha256Digest::from_bytes([0xff; 32]));
+        prev = e
+            .hash
+            .parse()
+            .unwrap_or_else(|_| Sha256Digest::from_bytes([0xff; 32]));
     }
     r.head = events.last().map(|e| e.hash.clone());
 
@@ -61,19 +81,45 @@ pub fn verify(reg: &Registry) -> Result<LogReport> {
         let what = format!("checkpoint at event {}", c.seq);
         let key = PublicKey::from_raw(&c.public_key).ok();
         let id = key.map(|k| k.id());
-        let signed = key.is_some_and(|k| k.verify(&pae(CHECKPOINT_PAYLOAD_TYPE, &checkpoint_payload(reg.name(), c.seq, &c.head_hash)), &c.signature));
+        let signed = key.is_some_and(|k| {
+            k.verify(
+                &pae(
+                    CHECKPOINT_PAYLOAD_TYPE,
+                    &checkpoint_payload(reg.name(), c.seq, &c.head_hash),
+                ),
+                &c.signature,
+            )
+        });
         let trust = trusted.iter().find(|t| Some(t.key_id) == id);
         if !signed {
-            r.findings.push(finding(what, "checkpoint", "its signature does not verify".into()));
+            r.findings.push(finding(
+                what,
+                "checkpoint",
+                "its signature does not verify".into(),
+            ));
             continue;
         }
         match trust {
             None => {
-                r.findings.push(finding(what, "checkpoint", format!("signed by key {}, which is not in the trust store", c.key_id)));
+                r.findings.push(finding(
+                    what,
+                    "checkpoint",
+                    format!(
+                        "signed by key {}, which is not in the trust store",
+                        c.key_id
+                    ),
+                ));
                 continue;
             }
             Some(t) if t.revoked => {
-                r.findings.push(finding(what, "checkpoint", format!("signed by key {} (`{}`), which is revoked", t.key_id, t.name)));
+                r.findings.push(finding(
+                    what,
+                    "checkpoint",
+                    format!(
+                        "signed by key {} (`{}`), which is revoked",
+                        t.key_id, t.name
+                    ),
+                ));
                 continue;
             }
             Some(_) => {}
@@ -90,25 +136,45 @@ pub fn verify(reg: &Registry) -> Result<LogReport> {
     }
 
     // 3. Every record has its event.
-    let seen: HashSet<(String, String)> = events.iter().map(|e| (e.command.clone(), e.subject.clone())).collect();
-    let has = |cmds: &[&str], subject: &str| cmds.iter().any(|c| seen.contains(&(c.to_string(), subject.to_string())));
+    let seen: HashSet<(String, String)> = events
+        .iter()
+        .map(|e| (e.command.clone(), e.subject.clone()))
+        .collect();
+    let has = |cmds: &[&str], subject: &str| {
+        cmds.iter()
+            .any(|c| seen.contains(&(c.to_string(), subject.to_string())))
+    };
     for v in reg.versions()? {
         let subject = format!("{}@{}", v.name, v.label);
         if !has(&["import", "import-bundle"], &subject) {
-            r.findings.push(finding(subject, "unlogged", "a version without its import event".into()));
+            r.findings.push(finding(
+                subject,
+                "unlogged",
+                "a version without its import event".into(),
+            ));
         }
     }
-    let details: Vec<serde_json::Value> = events.iter().map(|e| serde_json::from_str(&e.details).unwrap_or_default()).collect();
+    let details: Vec<serde_json::Value> = events
+        .iter()
+        .map(|e| serde_json::from_str(&e.details).unwrap_or_default())
+        .collect();
     for (vid, key) in reg.db.approval_pairs()? {
         let v = reg.db.version_by_id(vid)?;
         let subject = format!("{}@{}", v.name, v.label);
         let logged = events.iter().zip(&details).any(|(e, d)| {
             e.subject == subject
                 && ((e.command == "sign" && d["key_id"] == key.as_str())
-                    || (e.command == "import-bundle" && d["approvals"].as_array().is_some_and(|a| a.iter().any(|k| k == key.as_str()))))
+                    || (e.command == "import-bundle"
+                        && d["approvals"]
+                            .as_array()
+                            .is_some_and(|a| a.iter().any(|k| k == key.as_str()))))
         });
         if !logged {
-            r.findings.push(finding(subject, "unlogged", format!("an approval by key {} without its event", short(&key))));
+            r.findings.push(finding(
+                subject,
+                "unlogged",
+                format!("an approval by key {} without its event", short(&key)),
+            ));
         }
     }
     for d in reg.db.deployments(false)? {
@@ -117,12 +183,20 @@ pub fn verify(reg: &Registry) -> Result<LogReport> {
             .zip(&details)
             .any(|(e, x)| e.command == "deploy" && x["deployment_id"] == d.id);
         if !logged {
-            r.findings.push(finding(format!("deployment {} ({}:{})", d.id, d.host, d.path), "unlogged", "a deployment without its event".into()));
+            r.findings.push(finding(
+                format!("deployment {} ({}:{})", d.id, d.host, d.path),
+                "unlogged",
+                "a deployment without its event".into(),
+            ));
         }
     }
     for k in &trusted {
         if !has(&["trust-add"], &k.key_id.to_hex()) {
-            r.findings.push(finding(format!("key {}", k.key_id), "unlogged", "a trusted key without its event".into()));
+            r.findings.push(finding(
+                format!("key {}", k.key_id),
+                "unlogged",
+                "a trusted key without its event".into(),
+            ));
         }
     }
     Ok(r)

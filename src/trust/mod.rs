@@ -100,7 +100,8 @@ pub fn revoke(reg: &Registry, id_or_prefix: &str, reason: Option<&str>) -> Resul
         k.key_id.to_hex(),
         serde_json::json!({ "name": k.name, "reason": reason }),
     );
-    reg.db.revoke_key(&k.key_id, &now_rfc3339(), &actor(), reason, &event)?;
+    reg.db
+        .revoke_key(&k.key_id, &now_rfc3339(), &actor(), reason, &event)?;
     find(reg, &k.key_id.to_hex())
 }
 
@@ -118,8 +119,13 @@ pub fn set_approvals_required(reg: &Registry, k: u32) -> Result<()> {
             "approvals must be between 1 and 100, not {k}"
         )));
     }
-    let event = crate::log::EventDraft::new("trust-policy", "approvals_required", serde_json::json!({ "approvals": k }));
-    reg.db.set_setting_logged(POLICY_KEY, &k.to_string(), &event)
+    let event = crate::log::EventDraft::new(
+        "trust-policy",
+        "approvals_required",
+        serde_json::json!({ "approvals": k }),
+    );
+    reg.db
+        .set_setting_logged(POLICY_KEY, &k.to_string(), &event)
 }
 
 /// Live, non-revoked keys allowed to approve.

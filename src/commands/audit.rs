@@ -1,0 +1,139 @@
+//! `airlock deploy`, `undeploy` and `audit`.
+
+use airlock::checkout::{CheckoutLayout, CheckoutOptions};
+use airlock::deploy::{self, Target};
+use indicatif::HumanBytes;
+use serde_json::json;
+
+use super::{Ctx, ExitStatus, parse_ref, print_findings};
+use crate::cli::{AuditArgs, DeployArgs, LayoutArg, ReportFormat, UndeployArgs};
+
+pub fn deploy(ctx: &Ctx, a: DeployArgs) -> anyhow::Result<ExitStatus> {
+    let mut reg = ctx.open_existing()?;
+    let v = reg.resolve(&parse_ref(&a.reference)?)?;
+    let t = Target {
+        host: a.host.clone(),
+        environment: a.environment.clone(),
+        note: a.note.clone(),
+    };
+    if a.record_only {
+        let (host, path) = (
+            a.host.as_deref().unwrap_or_default(),
+            a.path.as_deref().unwrap_or_default(),
+        );
+        let d = deploy::record_only(&mut reg, &v, host, path, &t)?;
+        ctx.printer.json(&json!({ "deployment": d }))?;
+        ctx.printer.line(format!(
+            "recorded {}@{} on {} at {} (placed by other means)",
+            v.name, v.label, d.host, d.path
+        ));
+        return Ok(ExitStatus::Success);
+    }
+    let dir = a
+        .dir
+        .clone()
+        .expect("clap requires DIR without --record-only");
+    let opts = CheckoutOptions {
+        link: a.link,
+        layout: match a.layout {
+            LayoutArg::Plain => CheckoutLayout::Plain,
+            LayoutArg::Hf => CheckoutLayout::Hf,
+        },
+        force: a.force,
+        allow_unsafe: super::allowance(a.allow_unsafe, a.reason.as_deref())?,
+    };
+    let (out, d) = deploy::deploy(&mut reg, &v, &dir, &t, opts, &ctx.progress)?;
+    ctx.printer
+        .json(&json!({ "checkout": out, "deployment": d }))?;
+    ctx.printer.line(format!(
+        "deployed {}@{} to {} on {} ({} files, {}, verified){}",
+        v.name,
+        v.label,
+        d.path,
+        d.host,
+        out.files,
+        HumanBytes(out.bytes),
+        d.environment
+            .as_deref()
+            .map(|e| format!(" [{e}]"))
+            .unwrap_or_default()
+    ));
+    Ok(ExitStatus::Success)
+}
+
+pub fn undeploy(ctx: &Ctx, a: UndeployArgs) -> anyhow::Result<ExitStatus> {
+    let mut reg = ctx.open_existing()?;
+    let v = reg.resolve(&parse_ref(&a.reference)?)?;
+    let n = deploy::undeploy(&mut reg, &v, &a.host, &a.path)?;
+    ctx.printer.json(&json!({ "ended": n }))?;
+    ctx.printer.line(format!(
+        "ended the deployment of {}@{} on {} at {} (history kept)",
+        v.name, v.label, a.host, a.path
+    ));
+    Ok(ExitStatus::Success)
+}
+
+pub fn run(ctx: &Ctx, a: AuditArgs) -> anyhow::Result<ExitStatus> {
+    let reg = ctx.open_existing()?;
+    let audit = deploy::audit(
+        &reg,
+        a.host.as_deref(),
+        a.model.as_deref(),
+        a.verify,
+        &ctx.progress,
+    )?;
+    ctx.printer.json(&audit)?;
+    match a.format {
+        ReportFormat::Markdown => ctx.printer.line(deploy::markdown(&audit, reg.name())),
+        ReportFormat::Table => {
+            if audit.deployments.is_empty() {
+                ctx.printer.info("no active deployments");
+            } else {
+                ctx.printer.line(format!(
+                    "{:<12} {:<28} {:<30} {:<10} {:<12} {:<24} {:<20} {:<10} {}",
+                    "HOST",
+                    "PATH",
+                    "MODEL",
+                    "ENV",
+                    "LICENCE",
+                    "APPROVED BY",
+                    "DEPLOYED",
+                    "STATUS",
+                    "BY"
+                ));
+            }
+            for r in &audit.deployments {
+                ctx.printer.line(format!(
+                    "{:<12} {:<28} {:<30} {:<10} {:<12} {:<24} {:<20} {:<10} {}",
+                    r.host,
+                    r.path,
+                    format!("{}@{}", r.name, r.version),
+                    r.environment.as_deref().unwrap_or("-"),
+                    format!(
+                        "{} {}",
+                        r.license.as_deref().unwrap_or("-"),
+                        if r.license_verdict == "allowed" {
+                            ""
+                        } else {
+                            "!"
+                        }
+                    ),
+                    if r.approvals.is_empty() {
+                        "-".to_string()
+                    } else {
+                        r.approvals.join(", ")
+                    },
+                    r.deployed_at,
+                    r.status,
+                    r.deployed_by
+                ));
+                print_findings(&ctx.printer, &r.findings);
+            }
+        }
+    }
+    Ok(if audit.drifted() {
+        ExitStatus::Integrity
+    } else {
+        ExitStatus::Success
+    })
+}

@@ -1,0 +1,99 @@
+//! `airlock license show|check`.
+
+use airlock::license::{Policy, Verdict, check, lookup};
+use serde_json::json;
+
+use super::{Ctx, ExitStatus, parse_ref};
+use crate::cli::LicenseCommand;
+
+pub fn run(ctx: &Ctx, cmd: LicenseCommand) -> anyhow::Result<ExitStatus> {
+    let reg = ctx.open_existing()?;
+    let p = &ctx.printer;
+    match cmd {
+        LicenseCommand::Show { reference } => {
+            let v = reg.resolve(&parse_ref(&reference)?)?;
+            let terms = v.license_id.as_deref().and_then(lookup);
+            let text = match v.license_sha256 {
+                Some(d) => Some(airlock::import::source::read_small(
+                    &reg.store().blob_path(&d),
+                    4 << 20,
+                )?),
+                None => None,
+            };
+            p.json(&json!({
+                "name": v.name.to_string(), "version": v.label, "id": v.license_id,
+                "text_sha256": v.license_sha256.map(|d| d.to_hex()), "terms": terms, "text": text,
+            }))?;
+            p.line(format!(
+                "{}@{}: licence {}",
+                v.name,
+                v.label,
+                v.license_id.as_deref().unwrap_or("none recorded")
+            ));
+            match &terms {
+                Some(t) => {
+                    p.line(format!("  {} — {}", t.name, t.source));
+                    p.line(format!(
+                        "  commercial use: {}",
+                        if t.commercial {
+                            "allowed"
+                        } else {
+                            "NOT allowed"
+                        }
+                    ));
+                    if let Some(m) = t.mau_limit {
+                        p.line(format!("  user threshold: {m} monthly active users"));
+                    }
+                    if let Some(x) = &t.attribution {
+                        p.line(format!("  attribution: {x}"));
+                    }
+                    if let Some(x) = &t.acceptable_use {
+                        p.line(format!("  acceptable-use policy: {x}"));
+                    }
+                    for r in &t.restrictions {
+                        p.line(format!("  restriction: {r}"));
+                    }
+                }
+                None => p.line("  not in the catalogue: needs legal review"),
+            }
+            match text {
+                Some(t) => {
+                    p.line(format!(
+                        "--- licence text (sha256:{}) ---",
+                        v.license_sha256.map(|d| d.to_hex()).unwrap_or_default()
+                    ));
+                    p.line(t);
+                }
+                None => p.line("  (no licence text kept)"),
+            }
+            Ok(ExitStatus::Success)
+        }
+        LicenseCommand::Check { reference, policy } => {
+            let v = reg.resolve(&parse_ref(&reference)?)?;
+            let pol = match &policy {
+                Some(f) => Policy::load(f)?,
+                None => Policy::of_home(reg.home())?,
+            };
+            let c = check(&v, &pol);
+            p.json(&c)?;
+            p.line(format!(
+                "{}@{}: licence {} — {}",
+                c.name,
+                c.version,
+                c.license_id.as_deref().unwrap_or("none"),
+                c.verdict.as_str().to_uppercase()
+            ));
+            for r in &c.reasons {
+                p.line(format!("  reason: {r}"));
+            }
+            for d in &c.duties {
+                p.line(format!("  duty: {d}"));
+            }
+            Ok(if c.verdict == Verdict::Allowed {
+                ExitStatus::Success
+            } else {
+                ExitStatus::Policy
+            })
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! `airlock log [--verify] [filters]` and `log checkpoint --key KEYFILE`.
+
+use airlock::signing::FileKey;
+use serde_json::json;
+
+use super::{Ctx, ExitStatus, print_findings};
+use crate::cli::{LogArgs, LogCommand};
+
+pub fn run(ctx: &Ctx, a: LogArgs) -> anyhow::Result<ExitStatus> {
+    let p = &ctx.printer;
+    if let Some(LogCommand::Checkpoint { key }) = a.command {
+        let key = FileKey::load(&key)?;
+        let reg = ctx.open_existing()?;
+        let c = airlock::log::checkpoint(&reg, &key)?;
+        p.json(&json!({ "seq": c.seq, "head": c.head_hash, "key_id": c.key_id, "signed_at": c.signed_at }))?;
+        p.line(format!(
+            "signed the log head: event {} hash {} with key {}",
+            c.seq, c.head_hash, c.key_id
+        ));
+        return Ok(ExitStatus::Success);
+    }
+    let reg = ctx.open_existing()?;
+    if a.verify {
+        let r = airlock::log::verify::verify(&reg)?;
+        p.json(&r)?;
+        print_findings(p, &r.findings);
+        let summary = format!(
+            "{} events, head {}, {} of {} checkpoint(s) valid, {} finding(s)",
+            r.events,
+            r.head.as_deref().map(|h| &h[..16]).unwrap_or("-"),
+            r.checkpoints_valid,
+            r.checkpoints,
+            r.findings.len()
+        );
+        if r.findings.is_empty() {
+            p.line(format!("ok: {summary}"));
+            return Ok(ExitStatus::Success);
+        }
+        if let Some(s) = r.first_bad_event {
+            p.line(format!("the chain breaks at event {s}"));
+        }
+        p.line(format!("FAILED: {summary}"));
+        return Ok(ExitStatus::Integrity);
+    }
+    let events: Vec<_> = reg
+        .events()?
+        .into_iter()
+        .filter(|e| {
+            a.model
+                .as_ref()
+                .is_none_or(|m| e.subject == *m || e.subject.starts_with(&format!("{m}@")))
+        })
+        .filter(|e| {
+            a.host.as_ref().is_none_or(|h| {
+                e.details.contains(&format!("\"host\":\"{h}\""))
+                    || e.actor.ends_with(&format!("@{h}"))
+            })
+        })
+        .filter(|e| {
+            a.since
+                .as_ref()
+                .is_none_or(|s| e.time.as_str() >= s.as_str())
+        })
+        .collect();
+    p.json(&json!({ "events": events }))?;
+    for e in &events {
+        p.line(format!(
+            "{:>5}  {}  {:<22} {:<14} {:<32} {}",
+            e.seq, e.time, e.actor, e.command, e.subject, e.details
+        ));
+    }
+    Ok(ExitStatus::Success)
+}

@@ -1,0 +1,357 @@
+//! Deployments and the audit: which weights run where, under which licence,
+//! approved by whom — and are the deployed bytes still the approved bytes.
+//!
+//! `deploy` is a verified checkout plus a record; `--record-only` records a
+//! copy placed by other means; `undeploy` ends a record (history is kept).
+//! Each change appends its event in the same transaction. `audit --verify`
+//! re-hashes the deployed copies on this host (every file, in parallel,
+//! bounded buffers) and marks each `ok`, `drift` or `missing`.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::checkout::{CheckoutOptions, CheckoutOutcome, checkout};
+use crate::db::Deployment;
+use crate::error::{Error, Result};
+use crate::license::{Policy, check};
+use crate::log::EventDraft;
+use crate::progress::ProgressFactory;
+use crate::records::{VersionRecord, now_rfc3339};
+use crate::registry::{Registry, actor, hostname};
+use crate::verify::{Finding, check_folder};
+
+/// Where and why a deployment is recorded.
+#[derive(Debug, Clone, Default)]
+pub struct Target {
+    pub host: Option<String>,
+    pub environment: Option<String>,
+    pub note: Option<String>,
+}
+
+fn absolute(p: &Path) -> Result<PathBuf> {
+    std::path::absolute(p).map_err(|e| Error::io("resolve", p, e))
+}
+
+fn record(
+    reg: &mut Registry,
+    v: &VersionRecord,
+    host: String,
+    path: String,
+    t: &Target,
+    record_only: bool,
+) -> Result<Deployment> {
+    if host.is_empty() || host.len() > 255 || host.chars().any(char::is_control) {
+        return Err(Error::input(format!("invalid host `{host}`")));
+    }
+    let mut d = Deployment {
+        id: 0,
+        version_id: v.id,
+        host,
+        path,
+        environment: t.environment.clone(),
+        note: t.note.clone(),
+        record_only,
+        deployed_at: now_rfc3339(),
+        deployed_by: actor(),
+        ended_at: None,
+        ended_by: None,
+        last_verified_at: None,
+        last_status: None,
+    };
+    let event = EventDraft::new(
+        "deploy",
+        format!("{}@{}", v.name, v.label),
+        serde_json::json!({
+            "host": d.host, "path": d.path, "environment": d.environment, "note": d.note,
+            "record_only": record_only, "manifest_digest": v.manifest_digest.to_hex(),
+        }),
+    );
+    d.id = reg.db.add_deployment(&d, &event)?;
+    Ok(d)
+}
+
+/// Check out `v` at `dir` and record the deployment.
+pub fn deploy(
+    reg: &mut Registry,
+    v: &VersionRecord,
+    dir: &Path,
+    t: &Target,
+    opts: CheckoutOptions,
+    progress: &dyn ProgressFactory,
+) -> Result<(CheckoutOutcome, Deployment)> {
+    crate::trust::ensure_approved(reg, v)?;
+    let out = checkout(reg, v, dir, opts, progress)?;
+    let path = absolute(dir)?.display().to_string();
+    let host = t.host.clone().unwrap_or_else(hostname);
+    let d = record(reg, v, host, path, t, false)?;
+    Ok((out, d))
+}
+
+/// Record a copy placed by other means.
+pub fn record_only(
+    reg: &mut Registry,
+    v: &VersionRecord,
+    host: &str,
+    path: &str,
+    t: &Target,
+) -> Result<Deployment> {
+    if path.is_empty() {
+        return Err(Error::input("`--path` must not be empty"));
+    }
+    record(reg, v, host.to_string(), path.to_string(), t, true)
+}
+
+/// End the active deployment of `v` at host and path.
+pub fn undeploy(reg: &mut Registry, v: &VersionRecord, host: &str, path: &str) -> Result<usize> {
+    let abs = if Path::new(path).is_absolute() || host != hostname() {
+        path.to_string()
+    } else {
+        absolute(Path::new(path))?.display().to_string()
+    };
+    let event = EventDraft::new(
+        "undeploy",
+        format!("{}@{}", v.name, v.label),
+        serde_json::json!({ "host": host, "path": abs }),
+    );
+    let n = reg
+        .db
+        .end_deployment(v.id, host, &abs, &now_rfc3339(), &actor(), &event)?;
+    if n == 0 {
+        return Err(Error::not_found(
+            "deployment",
+            format!("{}@{} on {host} at {abs}", v.name, v.label),
+        ));
+    }
+    Ok(n)
+}
+
+/// A version's deployments (all, history included).
+pub fn of_version(reg: &Registry, v: &VersionRecord) -> Result<Vec<Deployment>> {
+    Ok(reg
+        .db
+        .deployments(false)?
+        .into_iter()
+        .filter(|d| d.version_id == v.id)
+        .collect())
+}
+
+/// One row of the audit.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditRow {
+    pub deployment_id: i64,
+    pub name: String,
+    pub version: String,
+    pub manifest_digest: String,
+    pub host: String,
+    pub path: String,
+    pub environment: Option<String>,
+    pub note: Option<String>,
+    pub record_only: bool,
+    pub deployed_at: String,
+    pub deployed_by: String,
+    pub license: Option<String>,
+    pub license_verdict: String,
+    pub license_reasons: Vec<String>,
+    pub license_duties: Vec<String>,
+    pub data_disclosure: String,
+    pub data_notes: Option<String>,
+    pub owner: Option<String>,
+    pub approvals: Vec<String>,
+    pub last_verified_at: Option<String>,
+    /// `ok`, `drift`, `missing`, `unverified`, `not-local`.
+    pub status: String,
+    pub findings: Vec<Finding>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Audit {
+    pub deployments: Vec<AuditRow>,
+    pub verified: bool,
+}
+
+impl Audit {
+    pub fn drifted(&self) -> bool {
+        self.deployments
+            .iter()
+            .any(|r| r.status == "drift" || r.status == "missing")
+    }
+}
+
+/// The audit of active deployments, filtered; with `verify`, local copies
+/// are re-hashed and their status recorded.
+pub fn audit(
+    reg: &Registry,
+    host: Option<&str>,
+    model: Option<&str>,
+    verify: bool,
+    progress: &dyn ProgressFactory,
+) -> Result<Audit> {
+    let policy = Policy::of_home(reg.home())?;
+    let here = hostname();
+    let mut out = Audit {
+        verified: verify,
+        ..Default::default()
+    };
+    for d in reg.db.deployments(true)? {
+        if host.is_some_and(|h| h != d.host) {
+            continue;
+        }
+        let v = reg.db.version_by_id(d.version_id)?;
+        if model.is_some_and(|m| m != v.name.as_str()) {
+            continue;
+        }
+        let lic = check(&v, &policy);
+        let (views, _) = crate::trust::approval_status(reg, &v)?;
+        let approvals = views
+            .iter()
+            .filter(|a| a.status == "valid")
+            .map(|a| format!("{} ({})", a.name, a.key_id.short()))
+            .collect();
+        let mut row = AuditRow {
+            deployment_id: d.id,
+            name: v.name.to_string(),
+            version: v.label.clone(),
+            manifest_digest: v.manifest_digest.to_hex(),
+            host: d.host.clone(),
+            path: d.path.clone(),
+            environment: d.environment.clone(),
+            note: d.note.clone(),
+            record_only: d.record_only,
+            deployed_at: d.deployed_at.clone(),
+            deployed_by: d.deployed_by.clone(),
+            license: v.license_id.clone(),
+            license_verdict: lic.verdict.as_str().into(),
+            license_reasons: lic.reasons,
+            license_duties: lic.duties,
+            data_disclosure: v.disclosure.to_string(),
+            data_notes: v.disclosure_notes.clone(),
+            owner: v.owner.clone(),
+            approvals,
+            last_verified_at: d.last_verified_at.clone(),
+            status: d.last_status.clone().unwrap_or_else(|| "unverified".into()),
+            findings: Vec::new(),
+        };
+        if verify {
+            if d.host != here {
+                row.status = "not-local".into();
+            } else {
+                let subject = format!("{}@{}", v.name, v.label);
+                let dir = Path::new(&d.path);
+                let status = if !dir.exists() {
+                    row.findings.push(Finding {
+                        subject: subject.clone(),
+                        path: d.path.clone(),
+                        kind: "missing".into(),
+                        detail: "the deployed folder is gone".into(),
+                    });
+                    "missing"
+                } else {
+                    let found = crate::import::source::resolve(dir, v.revision.as_deref())?;
+                    let rep = check_folder(&subject, dir, &found.files, &reg.files(&v)?, progress)?;
+                    row.findings = rep.findings;
+                    if row.findings.is_empty() {
+                        "ok"
+                    } else {
+                        "drift"
+                    }
+                };
+                let now = now_rfc3339();
+                reg.db.mark_deployment(d.id, status, &now)?;
+                row.status = status.into();
+                row.last_verified_at = Some(now);
+            }
+        }
+        out.deployments.push(row);
+    }
+    Ok(out)
+}
+
+/// A report a compliance reviewer can read.
+pub fn markdown(a: &Audit, registry: &str) -> String {
+    let mut s = format!("# Model deployment audit — registry `{registry}`\n\n");
+    s.push_str(&format!("Generated {} by {}.", now_rfc3339(), actor()));
+    s.push_str(if a.verified {
+        " Local copies were re-hashed.\n\n"
+    } else {
+        " Copies were not re-hashed (run with `--verify`).\n\n"
+    });
+    if a.deployments.is_empty() {
+        s.push_str("No active deployments.\n");
+        return s;
+    }
+    s.push_str("| model | version | host | path | environment | licence | status |\n|---|---|---|---|---|---|---|\n");
+    for r in &a.deployments {
+        s.push_str(&format!(
+            "| {} | {} | {} | `{}` | {} | {} ({}) | {} |\n",
+            r.name,
+            r.version,
+            r.host,
+            r.path,
+            r.environment.as_deref().unwrap_or("-"),
+            r.license.as_deref().unwrap_or("none"),
+            r.license_verdict,
+            r.status
+        ));
+    }
+    for r in &a.deployments {
+        s.push_str(&format!("\n## {}@{} on {}\n\n", r.name, r.version, r.host));
+        s.push_str(&format!(
+            "- **Path:** `{}`{}\n",
+            r.path,
+            if r.record_only {
+                " (recorded, placed by other means)"
+            } else {
+                ""
+            }
+        ));
+        s.push_str(&format!(
+            "- **Manifest digest:** `sha256:{}`\n",
+            r.manifest_digest
+        ));
+        s.push_str(&format!(
+            "- **Deployed:** {} by {}\n",
+            r.deployed_at, r.deployed_by
+        ));
+        s.push_str(&format!(
+            "- **Owner:** {}\n",
+            r.owner.as_deref().unwrap_or("not named")
+        ));
+        s.push_str(&format!(
+            "- **Licence:** {} — {}\n",
+            r.license.as_deref().unwrap_or("none recorded"),
+            r.license_verdict
+        ));
+        for x in &r.license_reasons {
+            s.push_str(&format!("  - reason: {x}\n"));
+        }
+        for x in &r.license_duties {
+            s.push_str(&format!("  - duty: {x}\n"));
+        }
+        s.push_str(&format!(
+            "- **Training-data disclosure:** {}{}\n",
+            r.data_disclosure,
+            r.data_notes
+                .as_deref()
+                .map(|n| format!(" — {n}"))
+                .unwrap_or_default()
+        ));
+        if r.approvals.is_empty() {
+            s.push_str("- **Approved by:** nobody (no valid approval)\n");
+        } else {
+            s.push_str(&format!("- **Approved by:** {}\n", r.approvals.join(", ")));
+        }
+        s.push_str(&format!(
+            "- **Status:** {}{}\n",
+            r.status,
+            r.last_verified_at
+                .as_deref()
+                .map(|t| format!(" (verified {t})"))
+                .unwrap_or_default()
+        ));
+        for f in &r.findings {
+            s.push_str(&format!("  - {} `{}`: {}\n", f.kind, f.path, f.detail));
+        }
+    }
+    s
+}

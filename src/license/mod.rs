@@ -1,0 +1,274 @@
+//! Licences: the catalogue of common model licences (data, in
+//! `catalogue.toml`, embedded at build time) and the organisation's policy
+//! file (`policy.toml` in the home, or `--policy FILE`).
+//!
+//! A check lists *every* reason a licence is refused — denied, not on the
+//! allow list, commercial use where the licence forbids it, a user threshold
+//! exceeded, disclosure below the minimum, or an unknown licence ("needs
+//! legal review", never a pass) — and the duties that do not forbid
+//! (attribution, acceptable-use policies, restrictions).
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::records::{Disclosure, VersionRecord};
+
+const CATALOGUE: &str = include_str!("catalogue.toml");
+
+/// One licence's terms.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Terms {
+    pub id: String,
+    #[serde(default)]
+    pub spdx: Option<String>,
+    pub name: String,
+    pub source: String,
+    pub commercial: bool,
+    #[serde(default)]
+    pub mau_limit: Option<u64>,
+    #[serde(default)]
+    pub attribution: Option<String>,
+    #[serde(default)]
+    pub acceptable_use: Option<String>,
+    #[serde(default)]
+    pub restrictions: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Catalogue {
+    license: Vec<Terms>,
+}
+
+/// Every licence in the catalogue.
+pub fn catalogue() -> Vec<Terms> {
+    toml::from_str::<Catalogue>(CATALOGUE)
+        .expect("the embedded catalogue parses (tested)")
+        .license
+}
+
+/// The terms of a licence id (case-insensitive).
+pub fn lookup(id: &str) -> Option<Terms> {
+    let id = id.to_ascii_lowercase();
+    catalogue().into_iter().find(|t| t.id == id)
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Organization {
+    #[serde(default)]
+    pub monthly_active_users: Option<u64>,
+    #[serde(default)]
+    pub commercial: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lists {
+    #[serde(default)]
+    pub allow: Vec<String>,
+    #[serde(default)]
+    pub deny: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DisclosureRule {
+    #[serde(default)]
+    pub minimum: Option<String>,
+}
+
+/// The organisation's licence policy.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    #[serde(default)]
+    pub organization: Organization,
+    #[serde(default)]
+    pub licenses: Lists,
+    #[serde(default)]
+    pub disclosure: DisclosureRule,
+}
+
+impl Policy {
+    /// Read a policy file (small; capped at 1 MiB).
+    pub fn load(path: &Path) -> Result<Policy> {
+        let text = crate::import::source::read_small(path, 1 << 20)?;
+        let p: Policy = toml::from_str(&text)
+            .map_err(|e| Error::input(format!("policy `{}` is not valid: {e}", path.display())))?;
+        if let Some(m) = &p.disclosure.minimum {
+            m.parse::<Disclosure>()?;
+        }
+        Ok(p)
+    }
+
+    /// The policy of a home: `policy.toml` if present, else the open default.
+    pub fn of_home(home: &Path) -> Result<Policy> {
+        let p = home.join("policy.toml");
+        if p.exists() {
+            Policy::load(&p)
+        } else {
+            Ok(Policy::default())
+        }
+    }
+}
+
+/// The outcome of a licence check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Allowed,
+    Forbidden,
+    NeedsReview,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Allowed => "allowed",
+            Verdict::Forbidden => "forbidden",
+            Verdict::NeedsReview => "needs-review",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub name: String,
+    pub version: String,
+    pub license_id: Option<String>,
+    pub terms: Option<Terms>,
+    pub verdict: Verdict,
+    pub reasons: Vec<String>,
+    pub duties: Vec<String>,
+}
+
+/// Evaluate a version's licence against a policy.
+pub fn check(v: &VersionRecord, policy: &Policy) -> Check {
+    let mut reasons = Vec::new();
+    let mut duties = Vec::new();
+    let id = v.license_id.clone();
+    let terms = id.as_deref().and_then(lookup);
+    let mut verdict = Verdict::Allowed;
+    let lower = |s: &String| s.to_ascii_lowercase();
+    match (&id, &terms) {
+        (None, _) => {
+            verdict = Verdict::NeedsReview;
+            reasons.push("no licence is recorded: needs legal review".into());
+        }
+        (Some(i), None) => {
+            verdict = Verdict::NeedsReview;
+            reasons.push(format!(
+                "licence `{i}` is not in the catalogue: needs legal review"
+            ));
+        }
+        _ => {}
+    }
+    if let Some(i) = &id {
+        let i = i.to_ascii_lowercase();
+        if policy.licenses.deny.iter().map(lower).any(|d| d == i) {
+            verdict = Verdict::Forbidden;
+            reasons.push(format!("licence `{i}` is on the policy's deny list"));
+        }
+        if !policy.licenses.allow.is_empty()
+            && !policy.licenses.allow.iter().map(lower).any(|a| a == i)
+        {
+            verdict = Verdict::Forbidden;
+            reasons.push(format!("licence `{i}` is not on the policy's allow list"));
+        }
+    }
+    if let Some(t) = &terms {
+        let commercial = policy.organization.commercial.unwrap_or(true);
+        if commercial && !t.commercial {
+            verdict = Verdict::Forbidden;
+            reasons.push(format!(
+                "{} does not allow commercial use, and the policy says the use is commercial",
+                t.name
+            ));
+        }
+        if let (Some(limit), Some(mau)) = (t.mau_limit, policy.organization.monthly_active_users)
+            && mau > limit
+        {
+            verdict = Verdict::Forbidden;
+            reasons.push(format!(
+                "{mau} monthly active users exceeds the {limit} threshold of the {}: a separate licence from the licensor is needed",
+                t.name
+            ));
+        }
+        if let Some(a) = &t.attribution {
+            duties.push(format!("attribution: {a}"));
+        }
+        if let Some(u) = &t.acceptable_use {
+            duties.push(format!("acceptable-use policy: {u}"));
+        }
+        for r in &t.restrictions {
+            duties.push(format!("restriction: {r}"));
+        }
+        if let Some(limit) = t.mau_limit
+            && policy.organization.monthly_active_users.is_none()
+        {
+            duties.push(format!(
+                "user threshold: above {limit} monthly active users a separate licence is needed"
+            ));
+        }
+    }
+    if let Some(min) = policy
+        .disclosure
+        .minimum
+        .as_deref()
+        .and_then(|m| m.parse::<Disclosure>().ok())
+        && v.disclosure < min
+    {
+        verdict = Verdict::Forbidden;
+        reasons.push(format!(
+            "training-data disclosure is `{}`, the policy's minimum is `{}`",
+            v.disclosure, min
+        ));
+    }
+    Check {
+        name: v.name.to_string(),
+        version: v.label.clone(),
+        license_id: id,
+        terms,
+        verdict,
+        reasons,
+        duties,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_catalogue_parses_and_covers_the_issue() {
+        let c = catalogue();
+        for id in [
+            "apache-2.0",
+            "mit",
+            "llama2",
+            "llama3",
+            "llama3.1",
+            "llama3.2",
+            "llama3.3",
+            "llama4",
+            "gemma",
+            "qwen",
+            "deepseek",
+            "mrl",
+            "cc-by-nc-4.0",
+            "openrail",
+            "openrail-m",
+        ] {
+            let t = c
+                .iter()
+                .find(|t| t.id == id)
+                .unwrap_or_else(|| panic!("{id} missing"));
+            assert!(t.source.starts_with("https://"), "{id} has a source");
+        }
+        assert_eq!(lookup("LLAMA3.1").unwrap().mau_limit, Some(700_000_000));
+        assert_eq!(lookup("qwen").unwrap().mau_limit, Some(100_000_000));
+        assert!(!lookup("mrl").unwrap().commercial);
+    }
+}

@@ -1,0 +1,176 @@
+//! `scan DIR`: what is this folder? Every regular file is hashed (in
+//! parallel, one pass, bounded buffers) and looked up by its sha256: a file
+//! of a registered version (which, and at which path), a `modified` file
+//! (its name matches a registered file, its bytes do not), or `unknown`.
+//! Large unknown weight files are what an auditor hunts for. Links are not
+//! followed (an HF cache's snapshot links resolve to blobs that are scanned
+//! themselves); FIFOs and devices are skipped without being opened.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::digest::Sha256Digest;
+use crate::error::{Error, Result};
+use crate::formats::{self, Format};
+use crate::progress::ProgressFactory;
+use crate::registry::Registry;
+use crate::store::HEAD_BYTES;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Match {
+    pub name: String,
+    pub version: String,
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScannedFile {
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+    pub format: String,
+    /// `known`, `modified` or `unknown`.
+    pub status: String,
+    pub matches: Vec<Match>,
+    /// An unknown file that holds weights (by its bytes) or is large.
+    pub suspicious: bool,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct ScanReport {
+    pub root: String,
+    pub files: Vec<ScannedFile>,
+    pub known: usize,
+    pub modified: usize,
+    pub unknown: usize,
+    pub skipped: Vec<String>,
+    pub bytes: u64,
+}
+
+/// Files at least this large are suspicious when unknown, whatever their format.
+const LARGE: u64 = 100 << 20;
+
+pub fn scan(reg: &Registry, dir: &Path, progress: &dyn ProgressFactory) -> Result<ScanReport> {
+    let mut report = ScanReport {
+        root: dir.display().to_string(),
+        ..Default::default()
+    };
+    let mut by_sha: HashMap<Sha256Digest, Vec<Match>> = HashMap::new();
+    let mut by_name: HashMap<String, Vec<Match>> = HashMap::new();
+    for v in reg.versions()? {
+        for f in reg.files(&v)? {
+            let m = Match {
+                name: v.name.to_string(),
+                version: v.label.clone(),
+                path: f.path.to_string(),
+            };
+            let base = f
+                .path
+                .as_str()
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            by_sha.entry(f.sha256).or_default().push(m.clone());
+            by_name.entry(base).or_default().push(m);
+        }
+    }
+    let mut paths = Vec::new();
+    for e in walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .sort_by_file_name()
+    {
+        let e = e.map_err(|e| {
+            let p = e
+                .path()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| dir.to_path_buf());
+            Error::io(
+                "walk",
+                p,
+                e.into_io_error()
+                    .unwrap_or_else(|| std::io::Error::other("walk failed")),
+            )
+        })?;
+        let ft = e.file_type();
+        if ft.is_file() {
+            let size = e
+                .metadata()
+                .map_err(|x| Error::io("stat", e.path(), x.into()))?
+                .len();
+            paths.push((e.path().to_path_buf(), size));
+        } else if !ft.is_dir() && !ft.is_symlink() {
+            report
+                .skipped
+                .push(format!("{} (not a regular file)", e.path().display()));
+        }
+    }
+    let total = paths.iter().map(|p| p.1).sum();
+    let bar = progress.start("scan", total);
+    let hashed = crate::parallel::map_all(&paths, |(p, size)| -> Result<(Sha256Digest, Vec<u8>)> {
+        let f = crate::import::source::open_regular(p)?;
+        let mut head = Vec::new();
+        let ok = |_: &Sha256Digest, _: Option<&str>, _: u64| Ok(());
+        let keep = |_: &Sha256Digest, _: &crate::store::BlobStat| false;
+        let what = p.display().to_string();
+        let spec = crate::store::IngestSpec {
+            size_hint: *size,
+            want_git_sha1: false,
+            what: &what,
+            check: &ok,
+            replace_if: &keep,
+        };
+        let s = crate::store::stream(
+            &mut std::io::BufReader::new(f),
+            &spec,
+            &mut |_| Ok(()),
+            &*bar,
+        )?;
+        head.extend_from_slice(&s.head[..s.head.len().min(HEAD_BYTES)]);
+        Ok((s.sha256, head))
+    });
+    bar.finish();
+    for ((p, size), r) in paths.iter().zip(hashed) {
+        let rel = p.strip_prefix(dir).unwrap_or(p).display().to_string();
+        let (sha, head) = match r {
+            Ok(x) => x,
+            Err(e) => {
+                report.skipped.push(format!("{rel} ({e})"));
+                continue;
+            }
+        };
+        report.bytes += size;
+        let format = formats::sniff(&head, *size);
+        let base = rel.rsplit('/').next().unwrap_or_default().to_string();
+        let (status, matches) = match by_sha.get(&sha) {
+            Some(m) => ("known", m.clone()),
+            None => match by_name.get(&base) {
+                Some(m) => ("modified", m.clone()),
+                None => ("unknown", Vec::new()),
+            },
+        };
+        match status {
+            "known" => report.known += 1,
+            "modified" => report.modified += 1,
+            _ => report.unknown += 1,
+        }
+        let suspicious =
+            status != "known" && (format.is_weights() || *size >= LARGE || format == Format::Zip);
+        report.files.push(ScannedFile {
+            path: rel,
+            size: *size,
+            sha256: sha.to_hex(),
+            format: format.as_str().into(),
+            status: status.into(),
+            matches,
+            suspicious,
+        });
+    }
+    // Unknown weight files last, largest last of all.
+    report
+        .files
+        .sort_by_key(|f| (f.suspicious, f.status == "unknown", f.size));
+    Ok(report)
+}
