@@ -3,6 +3,7 @@
 
 mod util;
 
+mod audit;
 mod bundle;
 mod checkout;
 mod hf_layouts;
