@@ -15,6 +15,11 @@
 //! | [`trust`] | trust store, approval policy, `sign`, which approvals still count |
 //! | [`verify`] | re-checking stored blobs and folders; findings |
 //! | [`checkout`] | verified read-only copies, plain or Hugging Face cache layout |
+//! | [`deploy`] | deployments and the audit |
+//! | [`license`] | the licence catalogue (data) and the policy check |
+//! | [`log`] | the hash-chained event log, its verification and checkpoints |
+//! | [`scan`] | identifying a folder's files by hash |
+//! | [`bom`] | CycloneDX 1.6 ML-BOM from the records |
 //! | [`maintenance`] | `fsck` and `gc` |
 //! | [`demo`] | the generated demo model |
 //! | [`formats`] | what a weight file is: sniffing and the safetensors, GGUF, pickle, zip, npy parsers |

@@ -112,7 +112,7 @@ fn dep_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Deployment> {
 impl Db {
     /// Append an event on its own (for changes made elsewhere in one step).
     pub fn append_event(&mut self, e: &EventDraft) -> Result<Event> {
-        let tx = self.conn.transaction().ctx("begin event")?;
+        let tx = self.write_tx().ctx("begin event")?;
         let ev = append_event(&tx, e)?;
         tx.commit().ctx("commit event")?;
         Ok(ev)
@@ -141,7 +141,7 @@ impl Db {
     }
 
     pub fn add_checkpoint(&self, c: &Checkpoint, event: &EventDraft) -> Result<()> {
-        let tx = self.conn.unchecked_transaction().ctx("begin checkpoint")?;
+        let tx = self.write_tx().ctx("begin checkpoint")?;
         tx.execute(
             "INSERT INTO checkpoints (seq, head_hash, key_id, public_key, signature, signed_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -181,7 +181,7 @@ impl Db {
 
     /// Record a deployment (ending any active one at the same host and path).
     pub fn add_deployment(&mut self, d: &Deployment, event: &EventDraft) -> Result<i64> {
-        let tx = self.conn.transaction().ctx("begin deployment")?;
+        let tx = self.write_tx().ctx("begin deployment")?;
         tx.execute(
             "UPDATE deployments SET ended_at = ?3, ended_by = ?4 WHERE host = ?1 AND path = ?2 AND ended_at IS NULL",
             params![d.host, d.path, d.deployed_at, d.deployed_by],
@@ -213,7 +213,7 @@ impl Db {
         by: &str,
         event: &EventDraft,
     ) -> Result<usize> {
-        let tx = self.conn.transaction().ctx("begin undeploy")?;
+        let tx = self.write_tx().ctx("begin undeploy")?;
         let n = tx
             .execute(
                 "UPDATE deployments SET ended_at = ?4, ended_by = ?5

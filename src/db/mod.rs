@@ -253,6 +253,13 @@ impl Db {
             .ctx("read registry setting")
     }
 
+    /// A write transaction that takes SQLite's write lock at once
+    /// (`BEGIN IMMEDIATE`), so two writers appending events serialise
+    /// instead of racing for the same sequence number.
+    fn write_tx(&self) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+        rusqlite::Transaction::new_unchecked(&self.conn, rusqlite::TransactionBehavior::Immediate)
+    }
+
     /// Run `f` and append `event` in one transaction: the change and its
     /// record are visible together or not at all.
     pub(crate) fn logged<T>(
@@ -260,7 +267,7 @@ impl Db {
         event: &EventDraft,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
     ) -> Result<T> {
-        let tx = self.conn.unchecked_transaction().ctx("begin transaction")?;
+        let tx = self.write_tx().ctx("begin transaction")?;
         let out = f(&tx)?;
         audit::append_event(&tx, event)?;
         tx.commit().ctx("commit transaction")?;
@@ -414,7 +421,7 @@ impl Db {
         bundle: Option<&AcceptedBundle>,
         events: &[EventDraft],
     ) -> Result<Vec<i64>> {
-        let tx = self.conn.transaction().ctx("begin import transaction")?;
+        let tx = self.write_tx().ctx("begin import transaction")?;
         for b in blobs {
             tx.execute(
                 "INSERT INTO blobs (sha256, size, stored_at, stat_ino, stat_mtime_ns, stat_ctime_ns, verified_at)

@@ -111,6 +111,24 @@ pub fn stream(
     })
 }
 
+/// How much is written before writeback of it is started.
+const WRITEBACK_STEP: u64 = 8 << 20;
+
+/// Ask the kernel to start writing a range back (no waiting). Advisory: an
+/// error here changes nothing, the fsync before the rename is what counts.
+fn start_writeback(f: &File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a valid descriptor for the life of `f`; the call only hints.
+    unsafe {
+        libc::sync_file_range(
+            f.as_raw_fd(),
+            offset as i64,
+            len as i64,
+            libc::SYNC_FILE_RANGE_WRITE,
+        );
+    }
+}
+
 /// Bytes kept from the start of each file for format detection.
 pub const HEAD_BYTES: usize = 64 * 1024;
 
@@ -176,10 +194,20 @@ impl Store {
             .tempfile_in(self.tmp_dir())
             .map_err(|e| Error::io("create temp file in", self.tmp_dir(), e))?;
         let tmp_path = tmp.path().to_path_buf();
+        let mut written = 0u64;
+        let mut flushed = 0u64;
         let mut sink = |chunk: &[u8]| {
-            tmp.as_file_mut()
-                .write_all(chunk)
-                .map_err(|e| Error::io("write", &tmp_path, e))
+            let f = tmp.as_file_mut();
+            f.write_all(chunk)
+                .map_err(|e| Error::io("write", &tmp_path, e))?;
+            written += chunk.len() as u64;
+            // Start writeback of what is written so far, so the fsync before
+            // the rename waits for the tail only (the disk works while we hash).
+            if written - flushed >= WRITEBACK_STEP {
+                start_writeback(f, flushed, written - flushed);
+                flushed = written;
+            }
+            Ok(())
         };
         let s = stream(src, spec, &mut sink, progress)?;
         (spec.check)(&s.sha256, s.git_sha1.as_deref(), s.size)?;
