@@ -110,7 +110,26 @@ pub fn decide(
     Ok(d)
 }
 
-/// The recorded form of an inspection.
-pub fn record(i: &Inspection) -> FileSafety {
-    FileSafety::of(i)
+/// Inspect a version's stored files, apply the policy, and record each
+/// file's detected format and findings on its record.
+pub fn check_stored(
+    store: &crate::store::Store,
+    files: &mut [crate::records::FileRecord],
+    allow: Option<&Allowance>,
+) -> Result<Decision> {
+    let targets: Vec<Target> = files
+        .iter()
+        .map(|f| Target {
+            rel: f.path.to_string(),
+            path: store.blob_path(&f.sha256),
+            size: f.size,
+        })
+        .collect();
+    let inspections = inspect_all(&targets);
+    let decision = decide(&targets, &inspections, allow)?;
+    for (f, i) in files.iter_mut().zip(&inspections) {
+        f.format = i.format.as_str().to_string();
+        f.safety = Some(FileSafety::of(i));
+    }
+    Ok(decision)
 }

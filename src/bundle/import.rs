@@ -451,27 +451,15 @@ pub fn import_bundle(
                 })?;
         }
         // The model-file safety policy, on the staged blobs.
-        let targets: Vec<crate::safety::Target> = files
-            .iter()
-            .map(|f| crate::safety::Target {
-                rel: f.path.to_string(),
-                path: reg.store.blob_path(&f.sha256),
-                size: f.size,
-            })
-            .collect();
-        let inspections = crate::safety::inspect_all(&targets);
-        let decision =
-            crate::safety::decide(&targets, &inspections, allow_unsafe).map_err(|e| match e {
+        let decision = crate::safety::check_stored(&reg.store, &mut files, allow_unsafe).map_err(
+            |e| match e {
                 Error::Policy { what, reason } => Error::Policy {
                     what: format!("{}@{}: {what}", v.name, v.label),
                     reason,
                 },
                 other => other,
-            })?;
-        for (f, i) in files.iter_mut().zip(&inspections) {
-            f.format = i.format.as_str().to_string();
-            f.safety = Some(crate::safety::record(i));
-        }
+            },
+        )?;
         outcome.warnings.extend(
             decision
                 .warnings

@@ -108,16 +108,8 @@ pub struct DeployArgs {
     /// The path of a copy placed by other means
     #[arg(long, value_name = "P")]
     pub path: Option<String>,
-    #[arg(long)]
-    pub link: bool,
-    #[arg(long, value_enum, default_value = "plain")]
-    pub layout: LayoutArg,
-    #[arg(long)]
-    pub force: bool,
-    #[arg(long, requires = "reason")]
-    pub allow_unsafe: bool,
-    #[arg(long, value_name = "TEXT")]
-    pub reason: Option<String>,
+    #[command(flatten)]
+    pub flags: CheckoutFlags,
 }
 
 #[derive(Debug, Args)]
@@ -368,12 +360,9 @@ pub enum LayoutArg {
     Hf,
 }
 
+/// How a verified copy is laid out (shared by `checkout` and `deploy`).
 #[derive(Debug, Args)]
-pub struct CheckoutArgs {
-    /// NAME[@VERSION]
-    pub reference: String,
-    /// Destination folder (new or empty)
-    pub dir: PathBuf,
+pub struct CheckoutFlags {
     /// Hard-link from the store instead of copying (files stay read-only)
     #[arg(long)]
     pub link: bool,
@@ -389,6 +378,16 @@ pub struct CheckoutArgs {
     /// Why unsafe files are allowed
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckoutArgs {
+    /// NAME[@VERSION]
+    pub reference: String,
+    /// Destination folder (new or empty)
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub flags: CheckoutFlags,
 }
 
 #[derive(Debug, Args)]

@@ -1,12 +1,11 @@
 //! `airlock deploy`, `undeploy` and `audit`.
 
-use airlock::checkout::{CheckoutLayout, CheckoutOptions};
 use airlock::deploy::{self, Target};
 use indicatif::HumanBytes;
 use serde_json::json;
 
 use super::{Ctx, ExitStatus, parse_ref, print_findings};
-use crate::cli::{AuditArgs, DeployArgs, LayoutArg, ReportFormat, UndeployArgs};
+use crate::cli::{AuditArgs, DeployArgs, ReportFormat, UndeployArgs};
 
 pub fn deploy(ctx: &Ctx, a: DeployArgs) -> anyhow::Result<ExitStatus> {
     let mut reg = ctx.open_existing()?;
@@ -33,15 +32,7 @@ pub fn deploy(ctx: &Ctx, a: DeployArgs) -> anyhow::Result<ExitStatus> {
         .dir
         .clone()
         .expect("clap requires DIR without --record-only");
-    let opts = CheckoutOptions {
-        link: a.link,
-        layout: match a.layout {
-            LayoutArg::Plain => CheckoutLayout::Plain,
-            LayoutArg::Hf => CheckoutLayout::Hf,
-        },
-        force: a.force,
-        allow_unsafe: super::allowance(a.allow_unsafe, a.reason.as_deref())?,
-    };
+    let opts = super::checkout_options(&a.flags)?;
     let (out, d) = deploy::deploy(&mut reg, &v, &dir, &t, opts, &ctx.progress)?;
     ctx.printer
         .json(&json!({ "checkout": out, "deployment": d }))?;

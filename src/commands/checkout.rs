@@ -1,24 +1,16 @@
 //! `airlock checkout REF DIR [--link] [--layout hf] [--force]`.
 
-use airlock::checkout::{CheckoutLayout, CheckoutOptions, checkout};
+use airlock::checkout::checkout;
 use indicatif::HumanBytes;
 
 use super::{Ctx, ExitStatus, parse_ref};
-use crate::cli::{CheckoutArgs, LayoutArg};
+use crate::cli::CheckoutArgs;
 
 pub fn run(ctx: &Ctx, a: CheckoutArgs) -> anyhow::Result<ExitStatus> {
     let reg = ctx.open_existing()?;
     let v = reg.resolve(&parse_ref(&a.reference)?)?;
     airlock::trust::ensure_approved(&reg, &v)?;
-    let opts = CheckoutOptions {
-        link: a.link,
-        layout: match a.layout {
-            LayoutArg::Plain => CheckoutLayout::Plain,
-            LayoutArg::Hf => CheckoutLayout::Hf,
-        },
-        force: a.force,
-        allow_unsafe: super::allowance(a.allow_unsafe, a.reason.as_deref())?,
-    };
+    let opts = super::checkout_options(&a.flags)?;
     let out = checkout(&reg, &v, &a.dir, opts, &ctx.progress)?;
     ctx.printer.json(&out)?;
     ctx.printer.line(format!(

@@ -103,6 +103,22 @@ pub fn allowance(
     }
 }
 
+/// The library's checkout options from the shared flags.
+pub fn checkout_options(
+    f: &crate::cli::CheckoutFlags,
+) -> anyhow::Result<airlock::checkout::CheckoutOptions> {
+    use airlock::checkout::CheckoutLayout;
+    Ok(airlock::checkout::CheckoutOptions {
+        link: f.link,
+        layout: match f.layout {
+            crate::cli::LayoutArg::Plain => CheckoutLayout::Plain,
+            crate::cli::LayoutArg::Hf => CheckoutLayout::Hf,
+        },
+        force: f.force,
+        allow_unsafe: allowance(f.allow_unsafe, f.reason.as_deref())?,
+    })
+}
+
 pub fn parse_ref(s: &str) -> anyhow::Result<Reference> {
     Ok(s.parse::<Reference>()?)
 }

@@ -152,21 +152,8 @@ pub fn import_dir(
     let manifest_digest = manifest::digest(&files);
 
     // Know what each file is before anyone loads it.
-    let targets: Vec<crate::safety::Target> = files
-        .iter()
-        .map(|f| crate::safety::Target {
-            rel: f.path.to_string(),
-            path: reg.store.blob_path(&f.sha256),
-            size: f.size,
-        })
-        .collect();
-    let inspections = crate::safety::inspect_all(&targets);
-    let decision = crate::safety::decide(&targets, &inspections, opts.allow_unsafe.as_ref())?;
     let mut files = files;
-    for (f, i) in files.iter_mut().zip(&inspections) {
-        f.format = i.format.as_str().to_string();
-        f.safety = Some(crate::safety::record(i));
-    }
+    let decision = crate::safety::check_stored(&reg.store, &mut files, opts.allow_unsafe.as_ref())?;
 
     let (license_id, license_sha256) =
         licence(&reg.store, &src.files, &ingested, opts, &mut guard)?;

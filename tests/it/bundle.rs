@@ -754,17 +754,7 @@ fn an_interrupted_bundle_import_leaves_nothing_and_the_rerun_succeeds() {
     let g = Gap::new(&["alice"], &["alice"], 1);
     // A large second model so the import is still running when killed.
     let big = g.path("big");
-    fs::create_dir_all(&big).unwrap();
-    let chunk: Vec<u8> = (0..(1u32 << 20))
-        .map(|i| (i.wrapping_mul(2246822519) >> 11) as u8)
-        .collect();
-    for i in 0..4 {
-        let mut f = fs::File::create(big.join(format!("part-{i}.bin"))).unwrap();
-        for j in 0..160u32 {
-            std::io::Write::write_all(&mut f, &chunk).unwrap();
-            std::io::Write::write_all(&mut f, &j.to_le_bytes()).unwrap();
-        }
-    }
+    crate::util::big_files(&big, 4, 160, 2246822519);
     g.env
         .cmd()
         .arg("import")
@@ -796,27 +786,7 @@ fn an_interrupted_bundle_import_leaves_nothing_and_the_rerun_succeeds() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let tmp = g.iso.join("store/tmp");
-    let start = std::time::Instant::now();
-    loop {
-        let writing = fs::read_dir(&tmp)
-            .map(|d| {
-                d.filter_map(Result::ok)
-                    .any(|e| e.metadata().map(|m| m.len() > 0).unwrap_or(false))
-            })
-            .unwrap_or(false);
-        if writing {
-            break;
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the import finished before it could be interrupted"
-        );
-        assert!(start.elapsed() < std::time::Duration::from_secs(60));
-        std::thread::sleep(std::time::Duration::from_millis(2));
-    }
-    child.kill().unwrap();
-    assert!(!child.wait().unwrap().success());
+    crate::util::kill_while_writing(&mut child, &g.iso.join("store/tmp"));
     assert_eq!(g.iso_listed(), 0);
     g.iso().arg("fsck").assert().success();
     g.iso().arg("import").arg(&b).assert().success();

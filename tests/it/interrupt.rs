@@ -2,8 +2,6 @@
 //! stays clean, and the rerun finishes the job.
 
 use std::fs;
-use std::io::Write;
-use std::time::{Duration, Instant};
 
 use crate::util::Env;
 
@@ -11,18 +9,8 @@ use crate::util::Env;
 fn killed_import_leaves_nothing_visible_and_rerun_succeeds() {
     let env = Env::new();
     let model = env.path("big");
-    fs::create_dir_all(&model).unwrap();
     // Enough bytes that the import is still running when we kill it.
-    let chunk: Vec<u8> = (0..(1u32 << 20))
-        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
-        .collect();
-    for i in 0..6 {
-        let mut f = fs::File::create(model.join(format!("shard-{i}.bin"))).unwrap();
-        for j in 0..128u32 {
-            f.write_all(&chunk).unwrap();
-            f.write_all(&j.to_le_bytes()).unwrap();
-        }
-    }
+    crate::util::big_files(&model, 6, 128, 2654435761);
     env.cmd().arg("init").assert().success();
     let bin = assert_cmd::cargo::cargo_bin("airlock");
     let mut child = std::process::Command::new(bin)
@@ -35,32 +23,8 @@ fn killed_import_leaves_nothing_visible_and_rerun_succeeds() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // Wait until the import is visibly writing into the store, then kill it.
     let tmp = env.home.join("store/tmp");
-    let start = Instant::now();
-    loop {
-        let writing = fs::read_dir(&tmp)
-            .map(|d| {
-                d.filter_map(Result::ok)
-                    .any(|e| e.metadata().map(|m| m.len() > 0).unwrap_or(false))
-            })
-            .unwrap_or(false);
-        if writing {
-            break;
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the import finished before it could be interrupted"
-        );
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "the import never started writing"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    child.kill().unwrap();
-    let status = child.wait().unwrap();
-    assert!(!status.success(), "the import was killed, not finished");
+    crate::util::kill_while_writing(&mut child, &tmp);
 
     assert!(
         env.listed().is_empty(),

@@ -126,6 +126,52 @@ pub fn flip_byte(path: &Path, offset: u64) {
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
 }
 
+/// Wait until a running airlock is visibly writing into `tmp` (a store's
+/// temp folder), then kill it. Fails the test if it finished first.
+pub fn kill_while_writing(child: &mut std::process::Child, tmp: &Path) {
+    let start = std::time::Instant::now();
+    loop {
+        let writing = fs::read_dir(tmp)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .any(|e| e.metadata().map(|m| m.len() > 0).unwrap_or(false))
+            })
+            .unwrap_or(false);
+        if writing {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the import finished before it could be interrupted"
+        );
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "the import never started writing"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    assert!(
+        !child.wait().unwrap().success(),
+        "the import was killed, not finished"
+    );
+}
+
+/// Write `n` files of `mib` MiB (+4 bytes) of varied bytes into `dir`.
+pub fn big_files(dir: &Path, n: usize, mib: u32, mult: u32) {
+    fs::create_dir_all(dir).unwrap();
+    let chunk: Vec<u8> = (0..(1u32 << 20))
+        .map(|i| (i.wrapping_mul(mult) >> 11) as u8)
+        .collect();
+    for i in 0..n {
+        let mut f = fs::File::create(dir.join(format!("part-{i}.bin"))).unwrap();
+        for j in 0..mib {
+            std::io::Write::write_all(&mut f, &chunk).unwrap();
+            std::io::Write::write_all(&mut f, &j.to_le_bytes()).unwrap();
+        }
+    }
+}
+
 /// A small model as `(path, bytes, stored in LFS)`.
 pub fn hf_files() -> Vec<(&'static str, Vec<u8>, bool)> {
     let mut st = Vec::new();
