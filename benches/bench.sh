@@ -95,18 +95,27 @@ if [ ! -f "$KEYS/approver.key" ]; then
 fi
 for run in $(seq 1 "$RUNS"); do
     echo "# run $run of $RUNS"
-    # import vs cp -r (always: the later groups need the imported home)
-    chmod -R u+w "$HOME_DIR" "$DIR/copy" 2>/dev/null || true
-    rm -rf "$HOME_DIR" "$DIR/copy"; sync
-    warm_tree "$MODEL"
-    time_cmd import "$AIRLOCK" --home "$HOME_DIR" --no-progress import "$MODEL" --name bench/model
-    sync
-    warm_tree "$MODEL"
-    time_cmd cp cp -r "$MODEL" "$DIR/copy"
-    rm -rf "$DIR/copy"; sync
-    warm_tree "$MODEL"
-    time_cmd cp_sync sh -c 'cp -r "$1" "$2" && sync' sh "$MODEL" "$DIR/copy"
-    sync
+    # import vs cp -r (always: the later groups need the imported home).
+    # The order alternates between runs so neither tool always inherits the
+    # other's writeback.
+    bench_cp() {
+        chmod -R u+w "$DIR/copy" 2>/dev/null || true
+        rm -rf "$DIR/copy"; sync
+        warm_tree "$MODEL"
+        time_cmd cp cp -r "$MODEL" "$DIR/copy"
+        rm -rf "$DIR/copy"; sync
+        warm_tree "$MODEL"
+        time_cmd cp_sync sh -c 'cp -r "$1" "$2" && sync' sh "$MODEL" "$DIR/copy"
+        rm -rf "$DIR/copy"; sync
+    }
+    bench_import() {
+        chmod -R u+w "$HOME_DIR" 2>/dev/null || true
+        rm -rf "$HOME_DIR"; sync
+        warm_tree "$MODEL"
+        time_cmd import "$AIRLOCK" --home "$HOME_DIR" --no-progress import "$MODEL" --name bench/model
+        sync
+    }
+    if [ $((run % 2)) = 1 ]; then bench_import; bench_cp; else bench_cp; bench_import; fi
     # deep verify vs two parallel openssl processes
     if want verify; then
     warm_tree "$HOME_DIR/store"

@@ -10,7 +10,8 @@ pub fn run(ctx: &Ctx, a: VerifyArgs) -> anyhow::Result<ExitStatus> {
     let reg = ctx.open_existing()?;
     if let Some(dir) = &a.path {
         let [reference] = a.references.as_slice() else {
-            anyhow::bail!("`verify --path DIR` takes exactly one reference (NAME[@VERSION])");
+            eprintln!("error: `verify --path DIR` takes exactly one reference (NAME[@VERSION])");
+            return Ok(ExitStatus::Usage);
         };
         let v = reg.resolve(&parse_ref(reference)?)?;
         let report = verify_path(&reg, dir, &v, &ctx.progress)?;
@@ -29,7 +30,8 @@ pub fn run(ctx: &Ctx, a: VerifyArgs) -> anyhow::Result<ExitStatus> {
     }
     let versions = if a.all || a.references.is_empty() {
         if !a.all {
-            anyhow::bail!("name the versions to verify, or pass `--all`");
+            eprintln!("error: name the versions to verify (NAME[@VERSION]), or pass `--all`");
+            return Ok(ExitStatus::Usage);
         }
         reg.versions()?
     } else {
