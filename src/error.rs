@@ -162,6 +162,15 @@ impl Error {
             Error::Unsafe { .. } => {
                 Some("copy the file into the folder as a regular file, or remove it".into())
             }
+            Error::Untrusted { reason, .. } if reason.contains("exporter") => Some(
+                "`airlock trust list` shows the trusted keys; `airlock trust add PUBFILE --role exporter` trusts an exporter".into(),
+            ),
+            Error::Untrusted { reason, .. } if reason.contains("approval") => Some(
+                "approve on the connected side with keys this registry trusts (`airlock trust list`), then export again".into(),
+            ),
+            Error::Hostile { .. } | Error::DigestMismatch { .. } => Some(
+                "do not use this copy; get a fresh one from the source and compare its sha256".into(),
+            ),
             _ => None,
         }
     }

@@ -75,9 +75,17 @@ pub struct BundleOutcome {
 type Entries<'a> = tar::Entries<'a, std::io::BufReader<VolumeReader>>;
 
 fn tar_error(what: &str, e: std::io::Error) -> Error {
+    // The tar crate quotes raw header bytes; keep the message short and printable.
+    let msg: String = e
+        .to_string()
+        .chars()
+        .take_while(|c| *c != '\n')
+        .take(80)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
     Error::Hostile {
         what: what.to_string(),
-        reason: format!("corrupt tar stream: {e}"),
+        reason: format!("corrupt tar stream: {msg}"),
     }
 }
 
@@ -202,7 +210,13 @@ pub fn import_bundle(
         .raw(true);
 
     // 1. Index and signature, capped.
-    let index_bytes = read_capped(&mut entries, INDEX_NAME, INDEX_CAP)?;
+    let index_bytes = read_capped(&mut entries, INDEX_NAME, INDEX_CAP).map_err(|e| match e {
+        Error::Hostile { reason, .. } if reason.starts_with("corrupt tar stream") => Error::Hostile {
+            what: path.display().to_string(),
+            reason: format!("not an airlock bundle (it does not start with an `{INDEX_NAME}` tar member: {reason})"),
+        },
+        other => other,
+    })?;
     let sig_bytes = read_capped(&mut entries, SIG_NAME, SIG_CAP)?;
     let sig: IndexSignature = serde_json::from_slice(&sig_bytes).map_err(|e| Error::Hostile {
         what: SIG_NAME.into(),

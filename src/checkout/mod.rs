@@ -173,7 +173,13 @@ pub fn checkout(
         version: v.label.clone(),
         manifest_digest: v.manifest_digest,
         path: dir.display().to_string(),
-        model_path: dir.join(model_rel).display().to_string(),
+        model_path: if model_rel.as_os_str().is_empty() {
+            dir.to_path_buf()
+        } else {
+            dir.join(model_rel)
+        }
+        .display()
+        .to_string(),
         layout: opts.layout,
         files: files.len(),
         bytes: files.iter().map(|f| f.size).sum(),

@@ -82,7 +82,8 @@ pub fn deploy(
 ) -> Result<(CheckoutOutcome, Deployment)> {
     crate::trust::ensure_approved(reg, v)?;
     let out = checkout(reg, v, dir, opts, progress)?;
-    let path = absolute(dir)?.display().to_string();
+    // Where the model's files are: DIR, or the snapshot folder of an `hf` layout.
+    let path = absolute(Path::new(&out.model_path))?.display().to_string();
     let host = t.host.clone().unwrap_or_else(hostname);
     let d = record(reg, v, host, path, t, false)?;
     Ok((out, d))

@@ -98,6 +98,21 @@ fn deploy_record_only_and_undeploy_keep_history() {
         deps.iter()
             .any(|d| d["host"] == "gpu-7" && d["ended_at"].is_string())
     );
+    // An hf-layout deployment is recorded at its snapshot and verifies clean.
+    env.cmd()
+        .args(["deploy", "acme/m", "--layout", "hf"])
+        .arg(env.path("hf"))
+        .assert()
+        .success();
+    let a = env.json(&["audit", "--verify"]);
+    let hf = a["deployments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["path"].as_str().unwrap().contains("snapshots"))
+        .unwrap()
+        .clone();
+    assert_eq!(hf["status"], "ok", "{hf}");
     // Host filter.
     assert_eq!(
         env.json(&["audit", "--host", "gpu-7"])["deployments"]
