@@ -16,7 +16,7 @@ use crate::records::{FileRecord, VersionRecord};
 use crate::signing::{KeyId, PublicKey, pae};
 
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
-pub const PREDICATE_TYPE: &str = "https://airlock.dev/model-version/v1";
+pub const PREDICATE_TYPE: &str = "urn:airlock:predicate:model-version:v1";
 pub const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
