@@ -132,7 +132,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             quiet: g.quiet,
             verbose: g.verbose,
         },
-        progress: Reporter::new(g.quiet || g.json && g.no_progress, g.no_progress),
+        progress: Reporter::new(g.quiet, g.no_progress),
     };
     match cli.command {
         Command::Init(a) => init::run(&ctx, a),
