@@ -10,8 +10,15 @@ use std::time::{Duration, Instant};
 use airlock::progress::{NoProgress, Progress, ProgressFactory};
 use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
 
-/// How often the non-terminal progress line is printed.
-const LOG_EVERY: Duration = Duration::from_secs(5);
+/// How often the non-terminal progress line is printed (5 s; the
+/// `AIRLOCK_PROGRESS_EVERY_MS` environment variable overrides it).
+fn log_every() -> Duration {
+    std::env::var("AIRLOCK_PROGRESS_EVERY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_millis)
+        .unwrap_or(Duration::from_secs(5))
+}
 
 pub enum Reporter {
     Bars,
@@ -43,6 +50,7 @@ impl Progress for Bar {
 }
 
 struct Lines {
+    every: Duration,
     label: String,
     total: u64,
     done: AtomicU64,
@@ -54,7 +62,7 @@ impl Progress for Lines {
     fn inc(&self, bytes: u64) {
         let done = self.done.fetch_add(bytes, Ordering::Relaxed) + bytes;
         let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-        if last.elapsed() >= LOG_EVERY {
+        if last.elapsed() >= self.every {
             *last = Instant::now();
             let pct = (done * 100).checked_div(self.total).unwrap_or(100);
             let rate = done as f64 / self.start.elapsed().as_secs_f64().max(0.001);
@@ -87,6 +95,7 @@ impl ProgressFactory for Reporter {
                 Box::new(Bar(pb))
             }
             Reporter::Lines => Box::new(Lines {
+                every: log_every(),
                 label: label.to_string(),
                 total,
                 done: AtomicU64::new(0),

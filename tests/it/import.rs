@@ -321,6 +321,30 @@ fn init_names_the_registry_and_json_is_clean() {
 }
 
 #[test]
+fn progress_is_a_plain_line_when_stderr_is_not_a_terminal() {
+    let env = Env::new();
+    let model = env.model("m", 12);
+    let mut c = assert_cmd::Command::cargo_bin("airlock").unwrap();
+    c.env_remove("AIRLOCK_HOME")
+        .env("AIRLOCK_PROGRESS_EVERY_MS", "0")
+        .arg("--home")
+        .arg(&env.home)
+        .arg("import")
+        .arg(&model)
+        .args(["--name", "acme/p"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("import: ").and(predicate::str::contains(" of 6.00 MiB")));
+    // --no-progress silences it.
+    env.cmd()
+        .env("AIRLOCK_PROGRESS_EVERY_MS", "0")
+        .args(["verify", "--deep", "--all"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("verify: ").not());
+}
+
+#[test]
 fn demo_tells_the_story() {
     let env = Env::new();
     env.cmd()
