@@ -186,7 +186,12 @@ impl RelPath {
                 }
             }
         }
-        segs.join("/").parse()
+        segs.join("/").parse().map_err(|_| {
+            Error::input(format!(
+                "file name {:?} cannot be recorded (empty, `.`/`..`, `\\` or control characters); rename it or remove it",
+                rel.display().to_string()
+            ))
+        })
     }
 }
 

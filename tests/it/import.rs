@@ -275,6 +275,22 @@ fn symlink_leaving_the_source_is_refused() {
 }
 
 #[test]
+fn file_names_that_cannot_be_recorded_are_refused_by_name() {
+    let env = Env::new();
+    let model = env.model("m", 13);
+    fs::write(model.join("new\nline.txt"), "x").unwrap();
+    env.cmd()
+        .arg("import")
+        .arg(&model)
+        .args(["--name", "acme/n"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(r#""new\nline.txt""#));
+    assert!(env.listed().is_empty());
+    assert_eq!(env.blob_count(), 0);
+}
+
+#[test]
 fn git_and_cache_folders_are_skipped() {
     let env = Env::new();
     let model = env.model("m", 10);
