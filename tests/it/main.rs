@@ -3,6 +3,7 @@
 
 mod util;
 
+mod alloc;
 mod audit;
 mod bundle;
 mod checkout;
