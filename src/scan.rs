@@ -16,7 +16,6 @@ use crate::error::{Error, Result};
 use crate::formats::{self, Format};
 use crate::progress::ProgressFactory;
 use crate::registry::Registry;
-use crate::store::HEAD_BYTES;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Match {
@@ -109,27 +108,16 @@ pub fn scan(reg: &Registry, dir: &Path, progress: &dyn ProgressFactory) -> Resul
     }
     let total = paths.iter().map(|p| p.1).sum();
     let bar = progress.start("scan", total);
-    let hashed = crate::parallel::map_all(&paths, |(p, size)| -> Result<(Sha256Digest, Vec<u8>)> {
-        let f = crate::import::source::open_regular(p)?;
-        let mut head = Vec::new();
-        let ok = |_: &Sha256Digest, _: Option<&str>, _: u64| Ok(());
-        let keep = |_: &Sha256Digest, _: &crate::store::BlobStat| false;
-        let what = p.display().to_string();
-        let spec = crate::store::IngestSpec {
-            size_hint: *size,
-            want_git_sha1: false,
-            what: &what,
-            check: &ok,
-            replace_if: &keep,
-        };
+    let hashed = crate::parallel::map_all(&paths, |(p, _)| -> Result<(Sha256Digest, Vec<u8>)> {
+        let mut f = crate::import::source::open_regular(p)?;
         let s = crate::store::stream(
-            &mut std::io::BufReader::new(f),
-            &spec,
+            &mut f,
+            &p.display().to_string(),
+            None,
             &mut |_| Ok(()),
             &*bar,
         )?;
-        head.extend_from_slice(&s.head[..s.head.len().min(HEAD_BYTES)]);
-        Ok((s.sha256, head))
+        Ok((s.sha256, s.head))
     });
     bar.finish();
     for ((p, size), r) in paths.iter().zip(hashed) {

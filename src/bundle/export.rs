@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Serialize;
 
@@ -276,14 +276,5 @@ impl<R: Read> Read for ProgressReader<'_, R> {
         let n = self.inner.read(buf)?;
         self.bar.inc(n as u64);
         Ok(n)
-    }
-}
-
-/// Where the first file of an export lands (for messages).
-pub fn first_file(out: &Path, split: bool) -> PathBuf {
-    if split {
-        super::volumes::volume_path(out, 1)
-    } else {
-        out.to_path_buf()
     }
 }

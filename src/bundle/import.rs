@@ -19,7 +19,7 @@
 //! 7. One transaction records every new version, its approvals and the
 //!    bundle. Any failure removes the blobs this run created.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::Path;
 
@@ -33,7 +33,6 @@ use super::{
 use crate::db::{AcceptedBundle, BlobRow};
 use crate::digest::{CHUNK, Sha256Digest};
 use crate::error::{Error, Result};
-use crate::formats;
 use crate::name::VersionSelector;
 use crate::progress::ProgressFactory;
 use crate::records::{ApprovalRecord, Disclosure, NewVersion, Origin, now_rfc3339};
@@ -338,7 +337,7 @@ pub fn import_bundle(
     let required = crate::trust::approvals_required(reg)? as usize;
     let approvers = crate::trust::approver_keys(reg)?;
     let mut approved: HashMap<usize, Approved> = HashMap::new();
-    let mut heads: HashMap<Sha256Digest, String> = HashMap::new();
+    let mut carried: HashSet<Sha256Digest> = HashSet::new();
     let mut guard = BlobGuard::new(&reg.store);
     let total: u64 = idx
         .members
@@ -400,7 +399,7 @@ pub fn import_bundle(
                 if ing.created {
                     guard.created.push(d);
                 }
-                heads.insert(d, formats::sniff(&ing.head, ing.size).as_str().to_string());
+                carried.insert(d);
             }
         }
     }
@@ -452,17 +451,16 @@ pub fn import_bundle(
         }
         let p = &a.statement.predicate;
         let mut files = a.statement.file_records()?;
-        for f in &mut files {
-            f.format = heads
-                .get(&f.sha256)
-                .cloned()
-                .ok_or_else(|| Error::Hostile {
+        for f in &files {
+            if !carried.contains(&f.sha256) {
+                return Err(Error::Hostile {
                     what: format!("{}@{}", v.name, v.label),
                     reason: format!(
                         "file `{}` (sha256 {}) is not carried by the bundle",
                         f.path, f.sha256
                     ),
-                })?;
+                });
+            }
         }
         // The model-file safety policy, on the staged blobs.
         let decision = crate::safety::check_stored(&reg.store, &mut files, allow_unsafe).map_err(
@@ -485,7 +483,7 @@ pub fn import_bundle(
             .map(|a| (a.clone(), decision.allowed_unsafe.clone()));
         let license_sha256 = a.statement.license_digest()?;
         if let Some(l) = license_sha256
-            && !heads.contains_key(&l)
+            && !carried.contains(&l)
         {
             return Err(Error::Hostile {
                 what: format!("{}@{}", v.name, v.label),

@@ -12,12 +12,12 @@
 
 use std::collections::HashSet;
 use std::fs::{self, File};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::digest::{CHUNK, Hasher, Sha256Digest};
+use crate::digest::Sha256Digest;
 use crate::error::{Error, Result};
 use crate::progress::{Progress, ProgressFactory};
 use crate::records::{FileRecord, VersionRecord};
@@ -253,21 +253,10 @@ fn place(store: &Store, root: &Path, p: &Planned, link: bool, bar: &dyn Progress
     }
     let mut src = store.open_blob(&p.file.sha256)?;
     let mut out = File::create(&dest).map_err(|e| Error::io("create", &dest, e))?;
-    let mut hasher = Hasher::new();
-    let mut buf = vec![0u8; CHUNK];
-    loop {
-        let n = match src.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::io("read blob", store.blob_path(&p.file.sha256), e)),
-        };
-        hasher.update(&buf[..n]);
-        out.write_all(&buf[..n])
-            .map_err(|e| Error::io("write", &dest, e))?;
-        bar.inc(n as u64);
-    }
-    expect(&what, &p.file.sha256, &hasher.finish())?;
+    let blob = store.blob_path(&p.file.sha256).display().to_string();
+    let mut sink = |c: &[u8]| out.write_all(c).map_err(|e| Error::io("write", &dest, e));
+    let s = crate::store::stream(&mut src, &blob, None, &mut sink, bar)?;
+    expect(&what, &p.file.sha256, &s.sha256)?;
     set_read_only(&dest)
 }
 

@@ -83,10 +83,6 @@ pub struct PickleReport {
     pub globals: BTreeSet<String>,
     /// Calls (REDUCE, BUILD, NEWOBJ, INST, OBJ), with the callee where known.
     pub calls: BTreeSet<String>,
-    /// Number of pickles walked (legacy torch files hold several).
-    pub pickles: usize,
-    /// Bytes consumed by the opcode streams.
-    pub consumed: u64,
     /// Calls that rebuild a tensor (a tensor count for state dicts).
     pub tensor_rebuilds: u64,
 }
@@ -529,14 +525,11 @@ pub fn walk(r: &mut dyn Read, size: u64, many: bool) -> Result<PickleReport, Str
     };
     let mut rep = PickleReport::default();
     walk_one(&mut w, &mut rep, None)?;
-    rep.pickles = 1;
     if many {
         while let Some(0x80) = w.byte()? {
             walk_one(&mut w, &mut rep, Some(0x80))?;
-            rep.pickles += 1;
         }
     }
-    rep.consumed = w.pos;
     Ok(rep)
 }
 

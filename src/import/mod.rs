@@ -16,7 +16,6 @@ use serde::Serialize;
 
 use crate::digest::Sha256Digest;
 use crate::error::{Error, Result};
-use crate::formats;
 use crate::manifest;
 use crate::name::{ModelName, VersionLabel};
 use crate::progress::{Progress, ProgressFactory};
@@ -143,7 +142,8 @@ pub fn import_dir(
                 path: sf.rel.clone(),
                 size: ing.size,
                 sha256: ing.sha256,
-                format: formats::sniff(&ing.head, ing.size).as_str().to_string(),
+                // Filled in by the safety inspection below.
+                format: String::new(),
                 upstream_check: (!checked.is_empty()).then(|| checked.join("; ")),
                 safety: None,
             }
@@ -402,7 +402,8 @@ fn try_link(
         Err(_) => return Ok(None),
     };
     let mut f = source::open_regular(&staged)?;
-    let s = store::stream(&mut f, spec, &mut |_| Ok(()), bar)?;
+    let git_len = spec.want_git_sha1.then_some(spec.size_hint);
+    let s = store::stream(&mut f, spec.what, git_len, &mut |_| Ok(()), bar)?;
     (spec.check)(&s.sha256, s.git_sha1.as_deref(), s.size)?;
     let created = store.link_in(&staged, &s.sha256)?;
     // The link now lives in the store (or was dropped); do not delete it again.

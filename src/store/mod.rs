@@ -68,17 +68,18 @@ pub struct IngestSpec<'a> {
 }
 
 /// Read `src` to its end through a bounded buffer: sha256 (and the git blob
-/// id if asked), the head for sniffing, every chunk handed to `sink`.
+/// id of a `git_len`-byte file, when given), the head for sniffing, every
+/// chunk handed to `sink`. `what` names the source in errors. Every
+/// streaming read of the project goes through here.
 pub fn stream(
     src: &mut dyn Read,
-    spec: &IngestSpec<'_>,
+    what: &str,
+    git_len: Option<u64>,
     sink: &mut dyn FnMut(&[u8]) -> Result<()>,
     progress: &dyn Progress,
 ) -> Result<Ingested> {
     let mut hasher = Hasher::new();
-    let mut git = spec
-        .want_git_sha1
-        .then(|| GitBlobHasher::new(spec.size_hint));
+    let mut git = git_len.map(GitBlobHasher::new);
     let mut head = Vec::new();
     let mut buf = vec![0u8; CHUNK];
     let mut size = 0u64;
@@ -87,7 +88,7 @@ pub fn stream(
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::io("read", spec.what, e)),
+            Err(e) => return Err(Error::io("read", what, e)),
         };
         let chunk = &buf[..n];
         hasher.update(chunk);
@@ -209,7 +210,8 @@ impl Store {
             }
             Ok(())
         };
-        let s = stream(src, spec, &mut sink, progress)?;
+        let git_len = spec.want_git_sha1.then_some(spec.size_hint);
+        let s = stream(src, spec.what, git_len, &mut sink, progress)?;
         (spec.check)(&s.sha256, s.git_sha1.as_deref(), s.size)?;
         let dest = self.blob_path(&s.sha256);
         let created = match self.stat(&s.sha256)? {
@@ -358,21 +360,14 @@ pub fn hash_reader(
     what: &Path,
     progress: &dyn Progress,
 ) -> Result<(Sha256Digest, u64)> {
-    let mut hasher = Hasher::new();
-    let mut buf = vec![0u8; CHUNK];
-    let mut size = 0u64;
-    loop {
-        let n = match r.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::io("read", what, e)),
-        };
-        hasher.update(&buf[..n]);
-        size += n as u64;
-        progress.inc(n as u64);
-    }
-    Ok((hasher.finish(), size))
+    let s = stream(
+        &mut r,
+        &what.display().to_string(),
+        None,
+        &mut |_| Ok(()),
+        progress,
+    )?;
+    Ok((s.sha256, s.size))
 }
 
 pub fn set_read_only(p: &Path) -> Result<()> {
@@ -485,12 +480,9 @@ mod stream_props {
             data in proptest::collection::vec(proptest::num::u8::ANY, 0..20000),
             step in 1usize..3000,
         ) {
-            let ok = |_: &Sha256Digest, _: Option<&str>, _: u64| Ok(());
-            let keep = |_: &Sha256Digest, _: &BlobStat| false;
-            let spec = IngestSpec { size_hint: data.len() as u64, want_git_sha1: true, what: "t", check: &ok, replace_if: &keep };
             let mut copy = Vec::new();
             let mut sink = |c: &[u8]| { copy.extend_from_slice(c); Ok(()) };
-            let s = stream(&mut Trickle { data: &data, step }, &spec, &mut sink, &NoProgress).unwrap();
+            let s = stream(&mut Trickle { data: &data, step }, "t", Some(data.len() as u64), &mut sink, &NoProgress).unwrap();
             proptest::prop_assert_eq!(s.sha256, Sha256Digest::of(&data));
             proptest::prop_assert_eq!(s.size, data.len() as u64);
             proptest::prop_assert_eq!(&s.head[..], &data[..data.len().min(HEAD_BYTES)]);
