@@ -67,7 +67,7 @@ warm() { cat "$@" >/dev/null; }
 warm_tree() { find "$1" -type f -exec cat {} + >/dev/null; }
 
 # time_cmd LABEL CMD...: runs CMD, appends "seconds max_rss_kib" to $RESULTS/LABEL
-RESULTS="$DIR/results"; mkdir -p "$RESULTS"
+RESULTS="$DIR/results"; rm -rf "$RESULTS"; mkdir -p "$RESULTS"  # this run's figures only
 time_cmd() {
     local label=$1; shift
     "$TIME" -f "%e %M" -o "$RESULTS/.last" "$@" >/dev/null 2>"$RESULTS/.stderr" || {

@@ -114,7 +114,7 @@ pub fn scan(reg: &Registry, dir: &Path, progress: &dyn ProgressFactory) -> Resul
             &mut f,
             &p.display().to_string(),
             None,
-            &mut |_| Ok(()),
+            &mut crate::store::discard(),
             &*bar,
         )?;
         Ok((s.sha256, s.head))

@@ -254,7 +254,8 @@ fn place(store: &Store, root: &Path, p: &Planned, link: bool, bar: &dyn Progress
     let mut src = store.open_blob(&p.file.sha256)?;
     let mut out = File::create(&dest).map_err(|e| Error::io("create", &dest, e))?;
     let blob = store.blob_path(&p.file.sha256).display().to_string();
-    let mut sink = |c: &[u8]| out.write_all(c).map_err(|e| Error::io("write", &dest, e));
+    let mut sink =
+        crate::store::each(|c| out.write_all(c).map_err(|e| Error::io("write", &dest, e)));
     let s = crate::store::stream(&mut src, &blob, None, &mut sink, bar)?;
     expect(&what, &p.file.sha256, &s.sha256)?;
     set_read_only(&dest)

@@ -403,7 +403,7 @@ fn try_link(
     };
     let mut f = source::open_regular(&staged)?;
     let git_len = spec.want_git_sha1.then_some(spec.size_hint);
-    let s = store::stream(&mut f, spec.what, git_len, &mut |_| Ok(()), bar)?;
+    let s = store::stream(&mut f, spec.what, git_len, &mut store::discard(), bar)?;
     (spec.check)(&s.sha256, s.git_sha1.as_deref(), s.size)?;
     let created = store.link_in(&staged, &s.sha256)?;
     // The link now lives in the store (or was dropped); do not delete it again.

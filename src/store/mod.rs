@@ -8,13 +8,15 @@
 //! database; it must not be written outside `store/`.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::digest::{CHUNK, GitBlobHasher, Hasher, Sha256Digest};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
+
+pub mod direct;
 
 /// What a blob looked like on disk when last known good. `verify` without
 /// `--deep` trusts a blob whose stat still matches.
@@ -67,29 +69,68 @@ pub struct IngestSpec<'a> {
     pub replace_if: &'a ReplaceFn<'a>,
 }
 
-/// Read `src` to its end through a bounded buffer: sha256 (and the git blob
-/// id of a `git_len`-byte file, when given), the head for sniffing, every
-/// chunk handed to `sink`. `what` names the source in errors. Every
-/// streaming read of the project goes through here.
+/// Where [`stream`] puts the bytes it reads: it asks for space, fills it
+/// (completely, except at the end of the input), hashes it, and hands it
+/// back. A sink may own one buffer ([`Each`]) or a pool that a writer thread
+/// drains ([`direct`]).
+pub trait Sink {
+    /// Space for the next read.
+    fn space(&mut self) -> Result<&mut [u8]>;
+    /// The first `n` bytes of the last space were filled and hashed.
+    fn filled(&mut self, n: usize) -> Result<()>;
+}
+
+/// A sink with one buffer that gives each filled chunk to a closure.
+pub struct Each<F> {
+    buf: Vec<u8>,
+    f: F,
+}
+
+/// A sink that calls `f` with every chunk read.
+pub fn each<F: FnMut(&[u8]) -> Result<()>>(f: F) -> Each<F> {
+    Each {
+        buf: vec![0u8; CHUNK],
+        f,
+    }
+}
+
+/// A sink that only lets the bytes be hashed.
+pub fn discard() -> Each<impl FnMut(&[u8]) -> Result<()>> {
+    each(|_| Ok(()))
+}
+
+impl<F: FnMut(&[u8]) -> Result<()>> Sink for Each<F> {
+    fn space(&mut self) -> Result<&mut [u8]> {
+        Ok(&mut self.buf)
+    }
+
+    fn filled(&mut self, n: usize) -> Result<()> {
+        (self.f)(&self.buf[..n])
+    }
+}
+
+/// Read `src` to its end through `sink`'s bounded buffers: sha256 (and the
+/// git blob id of a `git_len`-byte file, when given), the head for sniffing,
+/// every chunk handed back to `sink`. `what` names the source in errors.
+/// Every streaming read of the project goes through here.
 pub fn stream(
     src: &mut dyn Read,
     what: &str,
     git_len: Option<u64>,
-    sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+    sink: &mut dyn Sink,
     progress: &dyn Progress,
 ) -> Result<Ingested> {
     let mut hasher = Hasher::new();
     let mut git = git_len.map(GitBlobHasher::new);
     let mut head = Vec::new();
-    let mut buf = vec![0u8; CHUNK];
     let mut size = 0u64;
     loop {
-        let n = match src.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::io("read", what, e)),
-        };
+        let buf = sink.space()?;
+        let room = buf.len();
+        let n = fill(src, buf, what)?;
+        if n == 0 {
+            break;
+        }
         let chunk = &buf[..n];
         hasher.update(chunk);
         if let Some(g) = git.as_mut() {
@@ -99,9 +140,12 @@ pub fn stream(
             let take = (HEAD_BYTES - head.len()).min(n);
             head.extend_from_slice(&chunk[..take]);
         }
-        sink(chunk)?;
+        sink.filled(n)?;
         size += n as u64;
         progress.inc(n as u64);
+        if n < room {
+            break; // `fill` stops short only at the end of the input
+        }
     }
     Ok(Ingested {
         sha256: hasher.finish(),
@@ -112,22 +156,18 @@ pub fn stream(
     })
 }
 
-/// How much is written before writeback of it is started.
-const WRITEBACK_STEP: u64 = 8 << 20;
-
-/// Ask the kernel to start writing a range back (no waiting). Advisory: an
-/// error here changes nothing, the fsync before the rename is what counts.
-fn start_writeback(f: &File, offset: u64, len: u64) {
-    use std::os::fd::AsRawFd;
-    // SAFETY: a valid descriptor for the life of `f`; the call only hints.
-    unsafe {
-        libc::sync_file_range(
-            f.as_raw_fd(),
-            offset as i64,
-            len as i64,
-            libc::SYNC_FILE_RANGE_WRITE,
-        );
+/// Read until `buf` is full or the input ends; returns the bytes read.
+fn fill(src: &mut dyn Read, buf: &mut [u8], what: &str) -> Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match src.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io("read", what, e)),
+        }
     }
+    Ok(n)
 }
 
 /// Bytes kept from the start of each file for format detection.
@@ -190,28 +230,15 @@ impl Store {
         spec: &IngestSpec<'_>,
         progress: &dyn Progress,
     ) -> Result<Ingested> {
-        let mut tmp = tempfile::Builder::new()
+        let tmp = tempfile::Builder::new()
             .prefix("ingest-")
             .tempfile_in(self.tmp_dir())
             .map_err(|e| Error::io("create temp file in", self.tmp_dir(), e))?;
         let tmp_path = tmp.path().to_path_buf();
-        let mut written = 0u64;
-        let mut flushed = 0u64;
-        let mut sink = |chunk: &[u8]| {
-            let f = tmp.as_file_mut();
-            f.write_all(chunk)
-                .map_err(|e| Error::io("write", &tmp_path, e))?;
-            written += chunk.len() as u64;
-            // Start writeback of what is written so far, so the fsync before
-            // the rename waits for the tail only (the disk works while we hash).
-            if written - flushed >= WRITEBACK_STEP {
-                start_writeback(f, flushed, written - flushed);
-                flushed = written;
-            }
-            Ok(())
-        };
         let git_len = spec.want_git_sha1.then_some(spec.size_hint);
-        let s = stream(src, spec.what, git_len, &mut sink, progress)?;
+        let s = direct::write_through(tmp.as_file(), &tmp_path, true, |sink| {
+            stream(src, spec.what, git_len, sink, progress)
+        })?;
         (spec.check)(&s.sha256, s.git_sha1.as_deref(), s.size)?;
         let dest = self.blob_path(&s.sha256);
         let created = match self.stat(&s.sha256)? {
@@ -364,7 +391,7 @@ pub fn hash_reader(
         &mut r,
         &what.display().to_string(),
         None,
-        &mut |_| Ok(()),
+        &mut discard(),
         progress,
     )?;
     Ok((s.sha256, s.size))
@@ -481,7 +508,7 @@ mod stream_props {
             step in 1usize..3000,
         ) {
             let mut copy = Vec::new();
-            let mut sink = |c: &[u8]| { copy.extend_from_slice(c); Ok(()) };
+            let mut sink = each(|c: &[u8]| { copy.extend_from_slice(c); Ok(()) });
             let s = stream(&mut Trickle { data: &data, step }, "t", Some(data.len() as u64), &mut sink, &NoProgress).unwrap();
             proptest::prop_assert_eq!(s.sha256, Sha256Digest::of(&data));
             proptest::prop_assert_eq!(s.size, data.len() as u64);
