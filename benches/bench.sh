@@ -2,7 +2,7 @@
 # airlock benchmarks: airlock against standard tools on the same data, in the
 # same run, medians of several runs, peak RSS from GNU time.
 #
-#   benches/bench.sh [--size-gib N] [--files N] [--runs N] [--dir DIR] [--only import,verify,export,bundle]
+#   benches/bench.sh [--size-gib N] [--files N] [--runs N] [--dir DIR] [--only import,verify,checkout,export,bundle]
 #
 # Defaults: 4 GiB in 4 files, 3 runs, a folder under ${TMPDIR:-/tmp}.
 # Needs: cargo, openssl, python3, GNU time (/usr/bin/time), GNU tar, coreutils.
@@ -15,7 +15,7 @@ SIZE_GIB=4
 FILES=4
 RUNS=3
 DIR=""
-ONLY="import,verify,export,bundle"
+ONLY="import,verify,checkout,export,bundle"
 while [ $# -gt 0 ]; do
     case "$1" in
         --only) ONLY=$2; shift 2 ;;
@@ -126,6 +126,14 @@ for run in $(seq 1 "$RUNS"); do
     warm_tree "$HOME_DIR/store"
     time_cmd inspect "$AIRLOCK" --home "$HOME_DIR" inspect bench/model
     fi
+    # checkout vs the same cp -r of the model folder (a verified copy)
+    if want checkout; then
+    chmod -R u+w "$DIR/co" 2>/dev/null || true
+    rm -rf "$DIR/co"; sync
+    warm_tree "$HOME_DIR/store"
+    time_cmd checkout "$AIRLOCK" --home "$HOME_DIR" --no-progress checkout bench/model "$DIR/co"
+    chmod -R u+w "$DIR/co"; rm -rf "$DIR/co"; sync
+    fi
     # export vs tar cf
     if want export || want bundle; then
     "$AIRLOCK" --home "$HOME_DIR" --no-progress sign bench/model --key "$KEYS/approver.key" >/dev/null
@@ -168,6 +176,8 @@ row verify openssl "verify --deep" "2x openssl dgst -sha256"
 row inspect verify "inspect (safety checks)" "verify --deep (hashing)"
 row import cp "import" "cp -r"
 row import cp_sync "import" "cp -r && sync"
+row checkout cp "checkout" "cp -r"
+row checkout cp_sync "checkout" "cp -r && sync"
 row export tar_cf "export" "tar cf"
 row bundle_import tar_xf "import BUNDLE" "tar xf"
 row bundle_import tar_xf_sync "import BUNDLE" "tar xf && sync"

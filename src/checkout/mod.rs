@@ -12,7 +12,6 @@
 
 use std::collections::HashSet;
 use std::fs::{self, File};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -252,11 +251,11 @@ fn place(store: &Store, root: &Path, p: &Planned, link: bool, bar: &dyn Progress
         // Different file system: fall through to a verified copy.
     }
     let mut src = store.open_blob(&p.file.sha256)?;
-    let mut out = File::create(&dest).map_err(|e| Error::io("create", &dest, e))?;
+    let out = File::create(&dest).map_err(|e| Error::io("create", &dest, e))?;
     let blob = store.blob_path(&p.file.sha256).display().to_string();
-    let mut sink =
-        crate::store::each(|c| out.write_all(c).map_err(|e| Error::io("write", &dest, e)));
-    let s = crate::store::stream(&mut src, &blob, None, &mut sink, bar)?;
+    let s = crate::store::direct::write_through(&out, &dest, true, |sink| {
+        crate::store::stream(&mut src, &blob, None, sink, bar)
+    })?;
     expect(&what, &p.file.sha256, &s.sha256)?;
     set_read_only(&dest)
 }
