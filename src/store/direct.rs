@@ -32,7 +32,7 @@ const ALIGN: usize = 4096;
 
 /// Chunks per file in flight: one being filled, one queued, one being written,
 /// one spare so the reader rarely waits for the writer to hand one back.
-pub const POOL: usize = 4;
+const POOL: usize = 4;
 
 /// How much is written through the page cache before its writeback is
 /// started (only when direct writes are refused).
