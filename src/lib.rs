@@ -24,7 +24,7 @@
 //! | [`demo`] | the generated demo model |
 //! | [`formats`] | what a weight file is: sniffing and the safetensors, GGUF, pickle, zip, npy parsers |
 //! | [`safety`] | the model-file safety policy (malformed → 3, unsafe → 4 unless allowed) |
-//! | [`store`] | content-addressed blobs, atomic writes |
+//! | [`store`] | content-addressed blobs, atomic writes; the one streaming loop ([`store::stream`]) and its `O_DIRECT` writer ([`store::direct`]) |
 //! | [`db`] | all SQL; migrations from `schema/` |
 //! | [`signing`] | ed25519 keys, key ids, DSSE PAE, the `KeySource` trait |
 //! | [`manifest`] | the canonical bytes that name a version's content |

@@ -14,7 +14,7 @@
 //! systems), the same thread writes through the page cache instead and
 //! starts writeback as it goes, so the fsync waits for the tail only. The
 //! last, partial chunk of a file is always written through the page cache.
-//! Memory: at most [`POOL`] chunks per file being written.
+//! Memory: at most four chunks per file being written (`POOL`).
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
