@@ -188,8 +188,16 @@ fn stack_global(module: &str, name: &str) -> Vec<u8> {
 }
 
 fn npy(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
-    let mut h = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-    while (10 + h.len() + 1) % 64 != 0 {
+    npy_header(
+        &format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}"),
+        data,
+    )
+}
+
+/// An .npy file with this header dict, padded as numpy pads it.
+fn npy_header(dict: &str, data: &[u8]) -> Vec<u8> {
+    let mut h = dict.to_string();
+    while !(10 + h.len() + 1).is_multiple_of(64) {
         h.push(' ');
     }
     h.push('\n');
@@ -274,6 +282,21 @@ fn valid_files_import_with_their_structure_recorded() {
             ("model.gguf", Gguf::valid().bytes()),
             ("pytorch_model.bin", torch_zip(&safe_state_dict_pickle())),
             ("emb.npy", npy("<f4", "(2, 2)", &[0u8; 16])),
+            // As numpy writes a structured array, and as Python 2 wrote shapes.
+            (
+                "pairs.npy",
+                npy_header(
+                    "{'descr': [('x', '<f4'), ('y', '<i8', (2,))], 'fortran_order': False, 'shape': (3,), }",
+                    &[0u8; 60],
+                ),
+            ),
+            (
+                "old.npy",
+                npy_header(
+                    "{'descr': '<f4', 'fortran_order': True, 'shape': (2L, 3L), }",
+                    &[0u8; 24],
+                ),
+            ),
         ],
     );
     env.cmd()
@@ -308,10 +331,13 @@ fn valid_files_import_with_their_structure_recorded() {
     assert_eq!(f("pytorch_model.bin")["tensors"], 1);
     assert_eq!(f("emb.npy")["format"], "npy");
     assert_eq!(f("emb.npy")["parameters"], 4);
+    assert_eq!(f("pairs.npy")["verdict"], "ok");
+    assert_eq!(f("pairs.npy")["parameters"], 3);
+    assert_eq!(f("old.npy")["parameters"], 6);
     // inspect of the registered version, as JSON.
     let ins = env.json(&["inspect", "acme/ok"]);
     assert_eq!(ins["verdict"], "warning");
-    assert_eq!(ins["parameters"], 8 + 24 + 4);
+    assert_eq!(ins["parameters"], 8 + 24 + 4 + 3 + 6);
     // Checkout re-checks and succeeds.
     env.cmd()
         .args(["checkout", "acme/ok"])
@@ -751,6 +777,54 @@ fn npy_data_size_lies() {
         npy("<f4", "(4, 4)", &[0u8; 8]),
         3,
         "needs 64",
+    );
+}
+
+/// A structured dtype with an object field anywhere makes numpy pickle the
+/// whole array, just like a plain object array.
+#[test]
+fn npy_structured_object_field_pickle() {
+    for (label, descr) in [
+        ("npy-struct-object", "[('i', '<i4'), ('o', '|O')]"),
+        ("npy-nested-object", "[('a', [('b', '<i4'), ('c', '|O')])]"),
+        ("npy-titled-object", "[(('A title', 'a'), 'O')]"),
+    ] {
+        let dict = format!("{{'descr': {descr}, 'fortran_order': False, 'shape': (1,), }}");
+        refused(
+            label,
+            "arr.npy",
+            npy_header(&dict, EVIL_POSIX_SYSTEM),
+            4,
+            "posix.system",
+        );
+    }
+}
+
+/// Found by the npy fuzz target: a header that is not a Python literal, with
+/// a non-UTF-8 byte where the dtype kind would be (it used to panic).
+#[test]
+fn npy_header_that_is_not_a_literal() {
+    let bytes = b"\x93NUMPY\x01\x00v\x00{'d%s'de: F\x98ale,' ph$sse'= (1,alse, 'shape': (5,), }\x93NUMPY\x01\x00V\x00{'descr': '\xfcO', 'fortran_order': F als                 ee, s's";
+    refused(
+        "npy-garbage-header",
+        "arr.npy",
+        bytes.to_vec(),
+        3,
+        "not a Python literal",
+    );
+}
+
+#[test]
+fn npy_header_with_a_key_numpy_refuses() {
+    refused(
+        "npy-extra-key",
+        "arr.npy",
+        npy_header(
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), 'loader': 'x'}",
+            &[0u8; 4],
+        ),
+        3,
+        "unexpected key 'loader'",
     );
 }
 
