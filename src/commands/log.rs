@@ -27,7 +27,9 @@ pub fn run(ctx: &Ctx, a: LogArgs) -> anyhow::Result<ExitStatus> {
         let summary = format!(
             "{} events, head {}, {} of {} checkpoint(s) valid, {} finding(s)",
             r.events,
-            r.head.as_deref().map(|h| &h[..16]).unwrap_or("-"),
+            r.head
+                .as_deref()
+                .map_or("-".into(), airlock::log::verify::short),
             r.checkpoints_valid,
             r.checkpoints,
             r.findings.len()

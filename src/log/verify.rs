@@ -202,6 +202,8 @@ pub fn verify(reg: &Registry) -> Result<LogReport> {
     Ok(r)
 }
 
-fn short(h: &str) -> String {
+/// The first 16 characters of a recorded hash, for messages (a tampered
+/// record need not be hex, so this counts characters, not bytes).
+pub fn short(h: &str) -> String {
     h.chars().take(16).collect()
 }

@@ -303,6 +303,30 @@ fn log_verify_catches_an_edited_event() {
     );
 }
 
+/// A rewritten hash that is not hex (here 64 three-byte characters, which
+/// the length check of the table lets through) is a finding, not a crash.
+#[test]
+fn log_verify_reports_a_hash_that_is_not_hex() {
+    let env = Env::new();
+    busy_registry(&env);
+    let c = db(&env);
+    c.execute_batch("DROP TRIGGER events_no_update;").unwrap();
+    let last: i64 = c
+        .query_row("SELECT max(seq) FROM events", [], |r| r.get(0))
+        .unwrap();
+    c.execute(
+        "UPDATE events SET hash = ?1 WHERE seq = ?2",
+        rusqlite::params!["€".repeat(64), last],
+    )
+    .unwrap();
+    env.cmd()
+        .args(["log", "--verify"])
+        .assert()
+        .code(3)
+        .stdout(predicate::str::contains(format!("event {last}")))
+        .stdout(predicate::str::contains("head €€€€"));
+}
+
 #[test]
 fn log_verify_catches_a_deleted_event() {
     let env = Env::new();
