@@ -6,7 +6,8 @@
 //! encryption flags; compression methods; the ratio between declared and
 //! stored sizes (bombs); the CRC of every pickle and of every member up to
 //! 64 MiB (larger stored tensor data is covered by the file's sha256); every
-//! pickle member is walked; nested archives are flagged.
+//! pickle member is walked, and every `.npy` member (an `.npz`) inspected
+//! like a bare `.npy`; nested archives are flagged.
 
 use std::collections::HashSet;
 use std::io::{Read, Seek, SeekFrom};
@@ -273,14 +274,16 @@ fn member<F: Read + Seek>(
     }
     let head = &head[..got];
     let is_pickle = e.name.ends_with(".pkl") || head.first() == Some(&0x80);
+    // An .npz is a zip of .npy members, and numpy unpickles object arrays in
+    // them just as in a bare .npy.
+    let is_npy = !is_pickle && head.starts_with(b"\x93NUM");
     if head.starts_with(b"PK\x03\x04") {
         out.flag(
             Verdict::Unsafe,
             format!("member `{}` is a nested zip archive", e.name),
         );
     }
-    let check_crc = e.usize <= CRC_CHECK_MAX || is_pickle;
-    if !check_crc {
+    if !(e.usize <= CRC_CHECK_MAX || is_pickle || is_npy) {
         return Ok(());
     }
     let mut crc = crc32fast::Hasher::new();
@@ -301,13 +304,19 @@ fn member<F: Read + Seek>(
         )
         .map_err(|m| format!("member `{}`: pickle {m}", e.name))?;
         out.absorb_pickle(&e.name, &rep);
-        // The walk may stop before the end of the member: hash the rest.
-        std::io::copy(&mut counted, &mut std::io::sink())
-            .map_err(|x| format!("member `{}`: {x}", e.name))?;
-    } else {
-        std::io::copy(&mut counted, &mut std::io::sink())
-            .map_err(|x| format!("member `{}`: {x}", e.name))?;
+    } else if is_npy {
+        let chained = &mut Chain {
+            head,
+            rest: &mut counted,
+        };
+        absorb_npy(out, &e.name, super::npy::inspect(chained, e.usize))?;
+        if e.usize > CRC_CHECK_MAX {
+            return Ok(()); // large array data: covered by the file's sha256
+        }
     }
+    // A walk may stop before the end of the member: hash the rest.
+    std::io::copy(&mut counted, &mut std::io::sink())
+        .map_err(|x| format!("member `{}`: {x}", e.name))?;
     let n = counted.n;
     if n != e.usize {
         return Err(format!(
@@ -322,6 +331,31 @@ fn member<F: Read + Seek>(
             e.name, e.crc
         ));
     }
+    Ok(())
+}
+
+/// Fold an `.npy` member's inspection into the archive's; a malformed
+/// member makes the archive malformed.
+fn absorb_npy(out: &mut Inspection, name: &str, ins: Inspection) -> Result<(), String> {
+    if ins.verdict == Verdict::Malformed {
+        let why = ins.findings.last().map_or("", |f| f.message.as_str());
+        return Err(format!("member `{name}`: npy {why}"));
+    }
+    for f in ins.findings {
+        out.flag(f.severity, format!("member `{name}`: {}", f.message));
+    }
+    for g in ins.globals {
+        if !out.globals.contains(&g) {
+            out.globals.push(g);
+        }
+    }
+    for d in ins.dtypes {
+        if !out.dtypes.contains(&d) {
+            out.dtypes.push(d);
+        }
+    }
+    out.tensors += ins.tensors;
+    out.parameters = out.parameters.saturating_add(ins.parameters);
     Ok(())
 }
 

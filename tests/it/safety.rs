@@ -291,6 +291,13 @@ fn valid_files_import_with_their_structure_recorded() {
                 ),
             ),
             (
+                "arrays.npz",
+                zip(&[
+                    entry("x.npy", &npy("<f4", "(2, 2)", &[0u8; 16])),
+                    entry("y.npy", &npy("<i8", "(3,)", &[0u8; 24])),
+                ]),
+            ),
+            (
                 "old.npy",
                 npy_header(
                     "{'descr': '<f4', 'fortran_order': True, 'shape': (2L, 3L), }",
@@ -334,10 +341,13 @@ fn valid_files_import_with_their_structure_recorded() {
     assert_eq!(f("pairs.npy")["verdict"], "ok");
     assert_eq!(f("pairs.npy")["parameters"], 3);
     assert_eq!(f("old.npy")["parameters"], 6);
+    assert_eq!(f("arrays.npz")["verdict"], "ok");
+    assert_eq!(f("arrays.npz")["tensors"], 2);
+    assert_eq!(f("arrays.npz")["parameters"], 7);
     // inspect of the registered version, as JSON.
     let ins = env.json(&["inspect", "acme/ok"]);
     assert_eq!(ins["verdict"], "warning");
-    assert_eq!(ins["parameters"], 8 + 24 + 4 + 3 + 6);
+    assert_eq!(ins["parameters"], 8 + 24 + 4 + 3 + 7 + 6);
     // Checkout re-checks and succeeds.
     env.cmd()
         .args(["checkout", "acme/ok"])
@@ -798,6 +808,23 @@ fn npy_structured_object_field_pickle() {
             "posix.system",
         );
     }
+}
+
+/// An .npz is a zip of .npy members; an object array in one (stored or
+/// deflated, as `np.savez_compressed` writes) is walked like a bare .npy.
+#[test]
+fn npz_member_object_array_pickle() {
+    for deflate in [false, true] {
+        let evil = ZipEntry {
+            deflate,
+            ..entry("a.npy", &npy("|O", "(1,)", EVIL_POSIX_SYSTEM))
+        };
+        let bytes = zip(&[entry("b.npy", &npy("<f8", "(3,)", &[0u8; 24])), evil]);
+        refused("npz-object", "weights.npz", bytes, 4, "a.npy");
+    }
+    // A broken array header inside makes the archive malformed, naming it.
+    let bad = zip(&[entry("c.npy", &npy_header("{'descr': '<f4'}", &[]))]);
+    refused("npz-malformed", "weights.npz", bad, 3, "member `c.npy`");
 }
 
 /// Found by the npy fuzz target: a header that is not a Python literal, with
