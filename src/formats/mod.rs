@@ -211,6 +211,32 @@ impl Inspection {
         }
         self.tensors += rep.tensor_rebuilds;
     }
+
+    /// Fold the inspection of an archive member into the archive's: its
+    /// findings (prefixed with the member), globals, dtypes and counts. A
+    /// malformed member is an error carrying its reason.
+    pub fn absorb_member(&mut self, member: &str, ins: Inspection) -> Result<(), String> {
+        if ins.verdict == Verdict::Malformed {
+            let why = ins.findings.last().map_or("", |f| f.message.as_str());
+            return Err(why.to_string());
+        }
+        for f in ins.findings {
+            self.flag(f.severity, format!("member `{member}`: {}", f.message));
+        }
+        for g in ins.globals {
+            if !self.globals.contains(&g) {
+                self.globals.push(g);
+            }
+        }
+        for d in ins.dtypes {
+            if !self.dtypes.contains(&d) {
+                self.dtypes.push(d);
+            }
+        }
+        self.tensors += ins.tensors;
+        self.parameters = self.parameters.saturating_add(ins.parameters);
+        Ok(())
+    }
 }
 
 /// Attribute names a chat template has no business touching: reaching them

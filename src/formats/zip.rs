@@ -309,7 +309,8 @@ fn member<F: Read + Seek>(
             head,
             rest: &mut counted,
         };
-        absorb_npy(out, &e.name, super::npy::inspect(chained, e.usize))?;
+        out.absorb_member(&e.name, super::npy::inspect(chained, e.usize))
+            .map_err(|why| format!("member `{}`: npy {why}", e.name))?;
         if e.usize > CRC_CHECK_MAX {
             return Ok(()); // large array data: covered by the file's sha256
         }
@@ -331,31 +332,6 @@ fn member<F: Read + Seek>(
             e.name, e.crc
         ));
     }
-    Ok(())
-}
-
-/// Fold an `.npy` member's inspection into the archive's; a malformed
-/// member makes the archive malformed.
-fn absorb_npy(out: &mut Inspection, name: &str, ins: Inspection) -> Result<(), String> {
-    if ins.verdict == Verdict::Malformed {
-        let why = ins.findings.last().map_or("", |f| f.message.as_str());
-        return Err(format!("member `{name}`: npy {why}"));
-    }
-    for f in ins.findings {
-        out.flag(f.severity, format!("member `{name}`: {}", f.message));
-    }
-    for g in ins.globals {
-        if !out.globals.contains(&g) {
-            out.globals.push(g);
-        }
-    }
-    for d in ins.dtypes {
-        if !out.dtypes.contains(&d) {
-            out.dtypes.push(d);
-        }
-    }
-    out.tensors += ins.tensors;
-    out.parameters = out.parameters.saturating_add(ins.parameters);
     Ok(())
 }
 
