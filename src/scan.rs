@@ -144,8 +144,10 @@ pub fn scan(reg: &Registry, dir: &Path, progress: &dyn ProgressFactory) -> Resul
             "modified" => report.modified += 1,
             _ => report.unknown += 1,
         }
-        let suspicious =
-            status != "known" && (format.is_weights() || *size >= LARGE || format == Format::Zip);
+        let suspicious = status != "known"
+            && (format.is_weights()
+                || *size >= LARGE
+                || matches!(format, Format::Zip | Format::Tar));
         report.files.push(ScannedFile {
             path: rel,
             size: *size,

@@ -3,8 +3,8 @@
 //! [`sniff`] recognises a format from the first bytes (never the name) — the
 //! cheap check done during the hashing pass. [`inspect`] then reads each
 //! file's structure without executing anything: safetensors and GGUF headers,
-//! pickle opcode streams (bare, inside zips, inside object `.npy`), zip
-//! directories; plus chat templates and executable companions. Every parser
+//! pickle opcode streams (bare, inside zips and tars, inside object `.npy`),
+//! zip directories, tar members; plus chat templates and executable companions. Every parser
 //! bounds what it reads by the file size and fixed caps, and returns a
 //! verdict instead of panicking. The policy (exit 3 for malformed, 4 for
 //! unsafe unless allowed) is applied by [`crate::safety`].
@@ -13,6 +13,7 @@ pub mod gguf;
 pub mod npy;
 pub mod pickle;
 pub mod safetensors;
+pub mod tar;
 pub mod zip;
 
 use std::io::{BufReader, Read, Seek, SeekFrom};
@@ -29,6 +30,7 @@ pub enum Format {
     Pickle,
     PytorchZip,
     Zip,
+    Tar,
     Npy,
     Json,
     Text,
@@ -43,6 +45,7 @@ impl Format {
             Format::Pickle => "pickle",
             Format::PytorchZip => "pytorch-zip",
             Format::Zip => "zip",
+            Format::Tar => "tar",
             Format::Npy => "npy",
             Format::Json => "json",
             Format::Text => "text",
@@ -78,6 +81,10 @@ pub fn sniff(head: &[u8], size: u64) -> Format {
         } else {
             Format::Zip
         };
+    }
+    // POSIX and GNU tar headers carry `ustar` at offset 257.
+    if head.len() >= 262 && &head[257..262] == b"ustar" {
+        return Format::Tar;
     }
     if head.len() >= 10 {
         let n = u64::from_le_bytes(head[..8].try_into().expect("8 bytes"));
@@ -292,7 +299,7 @@ pub fn inspect(rel: &str, path: &Path, size: u64) -> Inspection {
 
 fn inspect_inner(rel: &str, path: &Path, size: u64) -> std::io::Result<Inspection> {
     let mut f = std::fs::File::open(path)?;
-    let mut head = vec![0u8; 64.min(size) as usize];
+    let mut head = vec![0u8; 512.min(size) as usize];
     f.read_exact(&mut head)?;
     f.seek(SeekFrom::Start(0))?;
     let format = sniff(&head, size);
@@ -303,6 +310,7 @@ fn inspect_inner(rel: &str, path: &Path, size: u64) -> std::io::Result<Inspectio
         Format::Gguf => gguf::inspect(&mut r, size),
         Format::Npy => npy::inspect(&mut r, size),
         Format::Zip | Format::PytorchZip => zip::inspect(&mut r, size),
+        Format::Tar => tar::inspect(&mut r, size),
         Format::Pickle => {
             let mut i = Inspection::new(Format::Pickle);
             match pickle::walk(&mut r, size, true) {
@@ -436,6 +444,11 @@ mod tests {
         assert_eq!(sniff(b" {\"a\": 1}", 9), Format::Json);
         assert_eq!(sniff(b"Apache License", 14), Format::Text);
         assert_eq!(sniff(b"\0\x01\x02", 3), Format::Other);
+        let mut tar = vec![0u8; 512];
+        tar[..7].copy_from_slice(b"pickle\0");
+        tar[257..263].copy_from_slice(b"ustar\0");
+        assert_eq!(sniff(&tar, 1536), Format::Tar);
+        assert_eq!(sniff(&tar[..300], 300), Format::Tar);
         // a header length pointing past the file still claims safetensors
         // (inspection then calls it malformed); text never does
         let mut lying = 1000u64.to_le_bytes().to_vec();

@@ -7,7 +7,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::io::Cursor;
 
-use airlock::formats::{gguf, npy, pickle, safetensors, zip};
+use airlock::formats::{gguf, npy, pickle, safetensors, tar, zip};
 
 struct Counting;
 
@@ -60,13 +60,14 @@ type Run<'a> = Box<dyn Fn() + 'a>;
 
 fn check_all(b: &[u8]) {
     let n = b.len() as u64;
-    let cases: [(&str, Run<'_>); 5] = [
+    let cases: [(&str, Run<'_>); 6] = [
         (
             "safetensors",
             Box::new(|| drop(safetensors::inspect(&mut &b[..], n))),
         ),
         ("gguf", Box::new(|| drop(gguf::inspect(&mut &b[..], n)))),
         ("npy", Box::new(|| drop(npy::inspect(&mut &b[..], n)))),
+        ("tar", Box::new(|| drop(tar::inspect(&mut &b[..], n)))),
         (
             "pickle",
             Box::new(|| drop(pickle::walk(&mut &b[..], n, true))),
@@ -109,7 +110,15 @@ fn absurd_declared_lengths_do_not_allocate() {
     z.extend_from_slice(&0xffff_fff0u32.to_le_bytes());
     z.extend_from_slice(&0u32.to_le_bytes());
     z.extend_from_slice(&0u16.to_le_bytes());
-    for b in [st, g, p, p2, y, z] {
+    // tar: a GNU long name of 2 GiB in a one-block file.
+    let mut t = vec![0u8; 512];
+    t[..13].copy_from_slice(b"././@LongLink");
+    t[124..136].copy_from_slice(b"17777777777\0");
+    t[156] = b'L';
+    t[257..265].copy_from_slice(b"ustar  \0");
+    let sum: u32 = t.iter().map(|&x| u32::from(x)).sum::<u32>() + 8 * u32::from(b' ');
+    t[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+    for b in [st, g, p, p2, y, z, t] {
         check_all(&b);
     }
 }

@@ -827,6 +827,66 @@ fn npz_member_object_array_pickle() {
     refused("npz-malformed", "weights.npz", bad, 3, "member `c.npy`");
 }
 
+/// A tar archive as `torch.save` wrote it before 2017; `torch.load` still
+/// reads it and unpickles `storages` and `pickle`.
+fn legacy_torch_tar(pickle: &[u8]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, data) in [
+        ("sys_info", &b"\x80\x02}q\x00."[..]),
+        ("pickle", pickle),
+        ("storages", &b"\x80\x02K\x00."[..]),
+        ("tensors", &[0u8; 700][..]),
+    ] {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, name, data).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+#[test]
+fn legacy_torch_tar_pickle() {
+    refused(
+        "torch-tar",
+        "model.pt",
+        legacy_torch_tar(EVIL_POSIX_SYSTEM),
+        4,
+        "member `pickle`: pickle imports posix.system",
+    );
+    // The same archive with a harmless pickle imports, with a warning.
+    let env = Env::new();
+    let dir = folder(
+        &env,
+        "torch-tar-ok",
+        &[("model.pt", legacy_torch_tar(&safe_state_dict_pickle()))],
+    );
+    env.cmd()
+        .arg("import")
+        .arg(&dir)
+        .args(["--name", "acme/old"])
+        .assert()
+        .success();
+    let ins = env.json(&["inspect", "acme/old"]);
+    let pt = ins["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "model.pt")
+        .unwrap();
+    assert_eq!(pt["format"], "tar", "{ins}");
+    assert_eq!(pt["verdict"], "warning", "{ins}");
+    assert_eq!(pt["findings"].as_array().unwrap().len(), 3, "{ins}");
+}
+
+#[test]
+fn tar_with_a_broken_header() {
+    let mut t = legacy_torch_tar(&safe_state_dict_pickle());
+    t[100] ^= 0x11; // the first header's mode field: its checksum no longer matches
+    refused("tar-checksum", "model.pt", t, 3, "tar");
+}
+
 /// Found by the npy fuzz target: a header that is not a Python literal, with
 /// a non-UTF-8 byte where the dtype kind would be (it used to panic).
 #[test]
