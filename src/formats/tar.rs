@@ -32,14 +32,10 @@ pub fn inspect(r: &mut dyn Read, size: u64) -> Inspection {
         let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let len = entry.size();
         let mut head = [0u8; 4];
-        let mut got = 0;
-        while got < head.len() {
-            match entry.read(&mut head[got..]) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(e) => return out.malformed(format!("member `{name}`: {e}")),
-            }
-        }
+        let got = match super::read_up_to(&mut entry, &mut head) {
+            Ok(n) => n,
+            Err(e) => return out.malformed(format!("member `{name}`: {e}")),
+        };
         let head = &head[..got];
         let base = name.rsplit('/').next().unwrap_or(&name);
         if TORCH_PICKLES.contains(&base) || name.ends_with(".pkl") || head.first() == Some(&0x80) {
