@@ -173,18 +173,10 @@ fn hf_layout_is_a_cache_repo() {
 }
 
 /// Loads the hf checkout the way offline loaders do, with the real
-/// `huggingface_hub` (installed by `.ci/run`). Fails loudly when it is absent.
+/// `huggingface_hub` from the test venv (provisioned by `peers::python`).
 #[test]
 fn hf_layout_loads_with_huggingface_hub_offline() {
-    let probe = std::process::Command::new("python3")
-        .args(["-c", "import huggingface_hub"])
-        .output();
-    let have = probe.map(|o| o.status.success()).unwrap_or(false);
-    assert!(
-        have,
-        "MISSING TEST DEPENDENCY: python3 with `huggingface_hub` is needed for this test; \
-         run `python3 -m pip install huggingface_hub` (.ci/run does)"
-    );
+    let python = crate::peers::python();
     let env = Env::new();
     let model = setup(&env);
     let cache = env.path("hf");
@@ -198,7 +190,7 @@ from huggingface_hub import snapshot_download, hf_hub_download\n\
 p = snapshot_download('acme/c', cache_dir=sys.argv[1], local_files_only=True)\n\
 f = hf_hub_download('acme/c', 'config.json', cache_dir=sys.argv[1], local_files_only=True)\n\
 print(p)\n";
-    let out = std::process::Command::new("python3")
+    let out = std::process::Command::new(&python)
         .args(["-c", script])
         .arg(&cache)
         .env("HF_HUB_OFFLINE", "1")

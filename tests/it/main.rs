@@ -10,5 +10,6 @@ mod checkout;
 mod hf_layouts;
 mod import;
 mod interrupt;
+mod peers;
 mod safety;
 mod verify;

@@ -1,0 +1,69 @@
+//! Real peers the tests talk to, provisioned by the tests themselves so that
+//! `cargo test` passes on a fresh machine that can reach the package
+//! registries (issue 9).
+//!
+//! Python peers live in one virtual environment under the target folder
+//! (`target/tmp/peers-venv`), created once from the pinned
+//! `tests/peers/requirements.txt`. Parallel tests share it: the first one to
+//! arrive builds it under an exclusive file lock, the others wait on the lock
+//! and find it ready. A stamp holding the requirements' digest makes a change
+//! of pins rebuild the environment. When provisioning fails the test fails
+//! loudly, naming the command that failed; it never passes without the peer.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const REQUIREMENTS: &str = include_str!("../peers/requirements.txt");
+
+/// The Python interpreter of the provisioned test venv, with every pinned
+/// package of `tests/peers/requirements.txt` installed.
+pub fn python() -> PathBuf {
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    fs::create_dir_all(root).expect("create target tmp dir");
+    let venv = root.join("peers-venv");
+    let python = venv.join("bin/python");
+    let stamp = venv.join("airlock-requirements.sha256");
+    let want = crate::util::sha256_hex(REQUIREMENTS.as_bytes());
+
+    let lock = fs::File::create(root.join("peers-venv.lock")).expect("create venv lock file");
+    lock.lock().expect("lock the test venv");
+    if fs::read_to_string(&stamp).ok().as_deref() == Some(want.as_str()) && python.exists() {
+        return python;
+    }
+    if venv.exists() {
+        fs::remove_dir_all(&venv).expect("remove stale test venv");
+    }
+    let base = std::env::var("AIRLOCK_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    run(Command::new(&base).args(["-m", "venv"]).arg(&venv));
+    let req = root.join("peers-requirements.txt");
+    fs::write(&req, REQUIREMENTS).expect("write requirements");
+    run(Command::new(&python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-input",
+            "-r",
+        ])
+        .arg(&req));
+    fs::write(&stamp, &want).expect("write venv stamp");
+    python
+}
+
+/// Run a provisioning step; a failure names the command and what it said.
+fn run(cmd: &mut Command) {
+    let shown = format!("{cmd:?}");
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("MISSING TEST DEPENDENCY: could not run {shown}: {e}"));
+    assert!(
+        out.status.success(),
+        "MISSING TEST DEPENDENCY: provisioning the test venv failed: {shown} exited with {}\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
