@@ -7,8 +7,9 @@
 
 use serde_json::{Value, json};
 
+use crate::clock::now_rfc3339;
 use crate::error::Result;
-use crate::records::{VersionRecord, now_rfc3339};
+use crate::records::VersionRecord;
 use crate::registry::Registry;
 
 /// Licence text kept in the BOM is capped (the stored blob has it all).
@@ -42,7 +43,7 @@ pub fn bom(reg: &Registry, v: &VersionRecord) -> Result<Value> {
     let text = match v.license_sha256 {
         Some(d) if reg.store().stat(&d)?.is_some_and(|s| s.size <= TEXT_CAP) => {
             let p = reg.store().blob_path(&d);
-            Some(crate::import::source::read_small(&p, TEXT_CAP)?)
+            Some(crate::fsio::read_small(&p, TEXT_CAP)?)
         }
         _ => None,
     };

@@ -43,7 +43,7 @@ pub enum Error {
     },
 
     #[error("database: {0}")]
-    Db(#[from] crate::db::DbError),
+    Db(#[from] DbError),
 
     #[error("{0}")]
     Input(String),
@@ -172,6 +172,29 @@ impl Error {
                 "do not use this copy; get a fresh one from the source and compare its sha256".into(),
             ),
             _ => None,
+        }
+    }
+}
+
+/// A database failure. The database layer (`db`) converts its driver's
+/// errors into this, so nothing outside `db` names the driver.
+#[derive(Debug, thiserror::Error)]
+#[error("{context}: {source}")]
+pub struct DbError {
+    context: String,
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl DbError {
+    /// What was being done, and the driver's error.
+    pub fn new(
+        context: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> DbError {
+        DbError {
+            context: context.into(),
+            source: Box::new(source),
         }
     }
 }

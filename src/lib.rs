@@ -55,15 +55,20 @@
 //! assert!(report.findings.is_empty());
 //! ```
 
+pub mod actor;
 pub mod bom;
 pub mod bundle;
 pub mod checkout;
+pub mod clock;
 pub mod db;
 pub mod demo;
 pub mod deploy;
 pub mod digest;
 pub mod error;
+pub mod event;
+pub mod finding;
 pub mod formats;
+pub mod fsio;
 pub mod import;
 pub mod license;
 pub mod log;

@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use crate::digest::Sha256Digest;
 use crate::error::Result;
+use crate::finding::Finding;
 use crate::registry::Registry;
-use crate::verify::Finding;
 
 #[derive(Debug, Default, Serialize)]
 pub struct FsckReport {
@@ -123,7 +123,7 @@ pub fn gc(reg: &Registry, dry_run: bool) -> Result<GcReport> {
     if !dry_run && (!r.blobs.is_empty() || !rows.is_empty()) {
         // Records first (with their event), then the files: a crash in
         // between leaves unreferenced files, which the next gc removes.
-        let event = crate::log::EventDraft::new(
+        let event = crate::event::EventDraft::new(
             "gc",
             "store",
             serde_json::json!({ "blobs": r.blobs.len(), "bytes": r.removed_bytes, "rows": rows.len() }),

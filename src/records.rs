@@ -83,6 +83,13 @@ impl FromStr for Origin {
     }
 }
 
+/// `--allow-unsafe`: who and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Allowance {
+    pub actor: String,
+    pub reason: String,
+}
+
 /// One file of a version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FileRecord {
@@ -168,7 +175,7 @@ pub struct NewVersion {
     pub bundle_id: Option<String>,
     pub approvals: Vec<ApprovalRecord>,
     /// `--allow-unsafe` with the unsafe paths it let in.
-    pub allowance: Option<(crate::safety::Allowance, Vec<String>)>,
+    pub allowance: Option<(Allowance, Vec<String>)>,
 }
 
 impl NewVersion {
@@ -261,13 +268,4 @@ pub struct ApprovalRecord {
     pub name: String,
     pub signature: Vec<u8>,
     pub signed_at: String,
-}
-
-/// The current time as RFC 3339 UTC with seconds, e.g. `2026-11-29T19:01:09Z`.
-pub fn now_rfc3339() -> String {
-    let now = time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .unwrap_or_else(|_| time::OffsetDateTime::now_utc());
-    now.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
 }

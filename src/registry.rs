@@ -94,12 +94,14 @@ impl Registry {
                 existing
             }
             None => {
-                let n = name.map(str::to_string).unwrap_or_else(hostname);
+                let n = name
+                    .map(str::to_string)
+                    .unwrap_or_else(crate::actor::hostname);
                 if n.is_empty() || n.len() > 128 || n.chars().any(|c| c.is_control()) {
                     return Err(Error::input(format!("invalid registry name `{n}`")));
                 }
-                db.set_setting("created_at", &crate::records::now_rfc3339())?;
-                let event = crate::log::EventDraft::new(
+                db.set_setting("created_at", &crate::clock::now_rfc3339())?;
+                let event = crate::event::EventDraft::new(
                     "init",
                     n.clone(),
                     serde_json::json!({ "home": home.display().to_string() }),
@@ -178,42 +180,15 @@ impl Registry {
     }
 
     /// The `--allow-unsafe` recorded for a version, if any.
-    pub fn allowance(&self, v: &VersionRecord) -> Result<Option<crate::safety::Allowance>> {
+    pub fn allowance(&self, v: &VersionRecord) -> Result<Option<crate::records::Allowance>> {
         self.db.allowance(v.id)
     }
 
-    pub fn events(&self) -> Result<Vec<crate::log::Event>> {
+    pub fn events(&self) -> Result<Vec<crate::event::Event>> {
         self.db.events()
     }
 
     pub fn trusted_keys(&self) -> Result<Vec<crate::records::TrustedKey>> {
         self.db.trusted_keys()
     }
-}
-
-/// `user@host`, recorded as the actor of every change.
-pub fn actor() -> String {
-    let user = std::env::var("USER")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| {
-            // SAFETY: getuid has no preconditions.
-            let uid = unsafe { libc::getuid() };
-            format!("uid{uid}")
-        });
-    format!("{user}@{}", hostname())
-}
-
-/// This machine's host name.
-pub fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates
-    // within it or truncates, and we stop at the first NUL or the end.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return "localhost".into();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    let s = String::from_utf8_lossy(&buf[..end]).into_owned();
-    if s.is_empty() { "localhost".into() } else { s }
 }

@@ -16,14 +16,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::formats::{self, Inspection, Verdict};
-use crate::records::FileSafety;
-
-/// `--allow-unsafe`: who and why.
-#[derive(Debug, Clone, Serialize)]
-pub struct Allowance {
-    pub actor: String,
-    pub reason: String,
-}
+use crate::records::{Allowance, FileSafety};
 
 /// A file to inspect: its path in the model and where its bytes are.
 pub struct Target {

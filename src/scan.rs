@@ -109,7 +109,7 @@ pub fn scan(reg: &Registry, dir: &Path, progress: &dyn ProgressFactory) -> Resul
     let total = paths.iter().map(|p| p.1).sum();
     let bar = progress.start("scan", total);
     let hashed = crate::parallel::map_all(&paths, |(p, _)| -> Result<(Sha256Digest, Vec<u8>)> {
-        let mut f = crate::import::source::open_regular(p)?;
+        let mut f = crate::fsio::open_regular(p)?;
         let s = crate::store::stream(
             &mut f,
             &p.display().to_string(),

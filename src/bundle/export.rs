@@ -16,12 +16,13 @@ use super::{
     DEFAULT_EXPIRY_DAYS, FORMAT, INDEX_NAME, INDEX_PAYLOAD_TYPE, Index, IndexApproval, IndexMember,
     IndexSignature, IndexVersion, SIG_NAME,
 };
+use crate::actor::actor;
 use crate::db::ExportRecord;
 use crate::digest::{HashingReader, Sha256Digest};
 use crate::error::{Error, Result};
 use crate::progress::ProgressFactory;
 use crate::records::VersionRecord;
-use crate::registry::{Registry, actor};
+use crate::registry::Registry;
 use crate::signing::{KeySource, pae};
 use crate::statement::{Envelope, EnvelopeSignature, PAYLOAD_TYPE};
 
@@ -182,7 +183,7 @@ pub fn export(
     let sig_bytes = serde_json::to_vec_pretty(&sig_doc).expect("plain JSON");
     // The sequence is spent even if writing fails below: gaps are harmless,
     // reuse is not.
-    let event = crate::log::EventDraft::new(
+    let event = crate::event::EventDraft::new(
         "export",
         bundle_id.clone(),
         serde_json::json!({

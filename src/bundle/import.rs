@@ -30,13 +30,15 @@ use super::{
     CheckedIndex, CheckedMember, INDEX_CAP, INDEX_NAME, INDEX_PAYLOAD_TYPE, IndexSignature,
     MemberKind, SIG_CAP, SIG_NAME, STATEMENT_CAP, claimed_ids,
 };
+use crate::actor::actor;
+use crate::clock::now_rfc3339;
 use crate::db::{AcceptedBundle, BlobRow};
 use crate::digest::{CHUNK, Sha256Digest};
 use crate::error::{Error, Result};
 use crate::name::VersionSelector;
 use crate::progress::ProgressFactory;
-use crate::records::{ApprovalRecord, Disclosure, NewVersion, Origin, now_rfc3339};
-use crate::registry::{Registry, actor};
+use crate::records::{Allowance, ApprovalRecord, Disclosure, NewVersion, Origin};
+use crate::registry::Registry;
 use crate::signing::pae;
 use crate::statement::{Envelope, PAYLOAD_TYPE, Statement};
 use crate::store::{BlobGuard, BlobStat, IngestSpec};
@@ -196,7 +198,7 @@ struct Approved {
 pub fn import_bundle(
     reg: &mut Registry,
     path: &Path,
-    allow_unsafe: Option<&crate::safety::Allowance>,
+    allow_unsafe: Option<&Allowance>,
     progress: &dyn ProgressFactory,
 ) -> Result<BundleOutcome> {
     let _lock = reg.lock()?;
@@ -537,10 +539,10 @@ pub fn import_bundle(
         }
     }
     outcome.new_blobs = guard.created.len();
-    let mut events: Vec<crate::log::EventDraft> = news
+    let mut events: Vec<crate::event::EventDraft> = news
         .iter()
         .map(|n| {
-            crate::log::EventDraft::new(
+            crate::event::EventDraft::new(
                 "import-bundle",
                 format!("{}@{}", n.name, n.label),
                 serde_json::json!({
@@ -554,7 +556,7 @@ pub fn import_bundle(
             )
         })
         .collect();
-    events.push(crate::log::EventDraft::new(
+    events.push(crate::event::EventDraft::new(
         "accept-bundle",
         raw.bundle_id.clone(),
         serde_json::json!({

@@ -148,7 +148,7 @@ pub struct VolumeReader {
 
 impl VolumeReader {
     pub fn open(path: &Path) -> Result<VolumeReader> {
-        let f = crate::import::source::open_regular(path)?;
+        let f = crate::fsio::open_regular(path)?;
         let s = path.to_string_lossy();
         let next = s.ends_with(".001").then_some(2);
         Ok(VolumeReader {

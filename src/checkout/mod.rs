@@ -39,7 +39,7 @@ pub struct CheckoutOptions {
     pub layout: CheckoutLayout,
     pub force: bool,
     /// Let unsafe files out (a recorded import-time allowance also does).
-    pub allow_unsafe: Option<crate::safety::Allowance>,
+    pub allow_unsafe: Option<crate::records::Allowance>,
 }
 
 #[derive(Debug, Serialize)]

@@ -14,7 +14,7 @@ pub fn run(ctx: &Ctx, cmd: LicenseCommand) -> anyhow::Result<ExitStatus> {
             let v = reg.resolve(&parse_ref(&reference)?)?;
             let terms = v.license_id.as_deref().and_then(lookup);
             let text = match v.license_sha256 {
-                Some(d) => Some(airlock::import::source::read_small(
+                Some(d) => Some(airlock::fsio::read_small(
                     &reg.store().blob_path(&d),
                     4 << 20,
                 )?),

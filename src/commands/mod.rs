@@ -88,7 +88,7 @@ fn resolve_home(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 pub fn allowance(
     allow: bool,
     reason: Option<&str>,
-) -> anyhow::Result<Option<airlock::safety::Allowance>> {
+) -> anyhow::Result<Option<airlock::records::Allowance>> {
     match (allow, reason) {
         (false, None) => Ok(None),
         (false, Some(_)) => anyhow::bail!("`--reason` goes with `--allow-unsafe`"),
@@ -96,8 +96,8 @@ pub fn allowance(
             "`--allow-unsafe` needs `--reason TEXT` (it is recorded with who allowed it)"
         ),
         (true, Some(r)) if r.trim().is_empty() => anyhow::bail!("`--reason` must not be empty"),
-        (true, Some(r)) => Ok(Some(airlock::safety::Allowance {
-            actor: airlock::registry::actor(),
+        (true, Some(r)) => Ok(Some(airlock::records::Allowance {
+            actor: airlock::actor::actor(),
             reason: r.to_string(),
         })),
     }
@@ -160,7 +160,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
 }
 
 /// Render findings, one line each, for people.
-pub fn print_findings(p: &Printer, findings: &[airlock::verify::Finding]) {
+pub fn print_findings(p: &Printer, findings: &[airlock::finding::Finding]) {
     for f in findings {
         let subject = if f.subject.is_empty() {
             String::new()

@@ -42,7 +42,7 @@ struct ShowDoc {
     registry: String,
     origin: String,
     bundle_id: Option<String>,
-    unsafe_allowance: Option<airlock::safety::Allowance>,
+    unsafe_allowance: Option<airlock::records::Allowance>,
     approvals_required: u32,
     approvals_live: usize,
     approvals: Vec<airlock::trust::ApprovalView>,

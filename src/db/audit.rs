@@ -5,7 +5,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use super::{Ctx, Db};
 use crate::digest::Sha256Digest;
 use crate::error::{Error, Result};
-use crate::log::{Event, EventDraft, canonical_bytes, chain_hash, genesis};
+use crate::event::{Event, EventDraft, canonical_bytes, chain_hash, genesis};
 
 /// Append an event inside `tx`, chained to the current head.
 pub(crate) fn append_event(tx: &Transaction<'_>, e: &EventDraft) -> Result<Event> {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::digest::Sha256Digest;
-use crate::error::{Error, Result};
+use crate::error::{DbError, Error, Result};
 use crate::name::{ModelName, VersionSelector};
 use crate::records::{FileRecord, FileSafety, NewVersion, VersionRecord};
 use crate::store::BlobStat;
@@ -22,16 +22,7 @@ mod trust;
 pub use audit::{Checkpoint, Deployment};
 pub use trust::{AcceptedBundle, ExportRecord};
 
-use crate::log::EventDraft;
-
-/// A database failure, wrapped so the rest of the library never names rusqlite.
-#[derive(Debug, thiserror::Error)]
-#[error("{context}: {source}")]
-pub struct DbError {
-    context: String,
-    #[source]
-    source: rusqlite::Error,
-}
+use crate::event::EventDraft;
 
 trait Ctx<T> {
     fn ctx(self, context: &str) -> Result<T>;
@@ -39,12 +30,7 @@ trait Ctx<T> {
 
 impl<T> Ctx<T> for rusqlite::Result<T> {
     fn ctx(self, context: &str) -> Result<T> {
-        self.map_err(|source| {
-            Error::Db(DbError {
-                context: context.to_string(),
-                source,
-            })
-        })
+        self.map_err(|source| Error::Db(DbError::new(context, source)))
     }
 }
 
@@ -383,12 +369,12 @@ impl Db {
     }
 
     /// The `--allow-unsafe` recorded for a version, if any.
-    pub fn allowance(&self, version_id: i64) -> Result<Option<crate::safety::Allowance>> {
+    pub fn allowance(&self, version_id: i64) -> Result<Option<crate::records::Allowance>> {
         self.conn
             .query_row(
                 "SELECT actor, reason FROM unsafe_allowances WHERE version_id = ?1 ORDER BY at LIMIT 1",
                 [version_id],
-                |r| Ok(crate::safety::Allowance { actor: r.get(0)?, reason: r.get(1)? }),
+                |r| Ok(crate::records::Allowance { actor: r.get(0)?, reason: r.get(1)? }),
             )
             .optional()
             .ctx("read allowance")

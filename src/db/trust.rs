@@ -109,7 +109,7 @@ impl Db {
             .ctx("read trust store")
     }
 
-    pub fn add_trusted_key(&self, k: &TrustedKey, event: &crate::log::EventDraft) -> Result<()> {
+    pub fn add_trusted_key(&self, k: &TrustedKey, event: &crate::event::EventDraft) -> Result<()> {
         self.logged(event, |tx| {
             tx.execute(
                 "INSERT INTO trusted_keys (key_id, public_key, name, role, added_at, added_by)
@@ -134,7 +134,7 @@ impl Db {
         at: &str,
         by: &str,
         reason: Option<&str>,
-        event: &crate::log::EventDraft,
+        event: &crate::event::EventDraft,
     ) -> Result<()> {
         self.logged(event, |tx| {
             tx.execute(
@@ -174,7 +174,7 @@ impl Db {
         &self,
         version_id: i64,
         a: &ApprovalRecord,
-        event: &crate::log::EventDraft,
+        event: &crate::event::EventDraft,
     ) -> Result<()> {
         self.logged(event, |tx| insert_approval(tx, version_id, a))
     }
@@ -239,7 +239,11 @@ impl Db {
     }
 
     /// Record an accepted bundle that brought no new version (all present).
-    pub fn accept_bundle(&self, b: &AcceptedBundle, event: &crate::log::EventDraft) -> Result<()> {
+    pub fn accept_bundle(
+        &self,
+        b: &AcceptedBundle,
+        event: &crate::event::EventDraft,
+    ) -> Result<()> {
         self.logged(event, |tx| record_bundle(tx, b))
     }
 
@@ -255,7 +259,7 @@ impl Db {
             .map(|n| n as u64)
     }
 
-    pub fn record_export(&self, e: &ExportRecord, event: &crate::log::EventDraft) -> Result<()> {
+    pub fn record_export(&self, e: &ExportRecord, event: &crate::event::EventDraft) -> Result<()> {
         self.logged(event, |tx| {
             tx.execute(
                 "INSERT INTO exports (bundle_id, sequence, created, expires, exporter, path, exported_by)

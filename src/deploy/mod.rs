@@ -11,15 +11,18 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::actor::{actor, hostname};
 use crate::checkout::{CheckoutOptions, CheckoutOutcome, checkout};
+use crate::clock::now_rfc3339;
 use crate::db::Deployment;
 use crate::error::{Error, Result};
+use crate::event::EventDraft;
+use crate::finding::Finding;
 use crate::license::{Policy, check};
-use crate::log::EventDraft;
 use crate::progress::ProgressFactory;
-use crate::records::{VersionRecord, now_rfc3339};
-use crate::registry::{Registry, actor, hostname};
-use crate::verify::{Finding, check_folder};
+use crate::records::VersionRecord;
+use crate::registry::Registry;
+use crate::verify::check_folder;
 
 /// Where and why a deployment is recorded.
 #[derive(Debug, Clone, Default)]

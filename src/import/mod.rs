@@ -14,13 +14,16 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::actor::actor;
+use crate::clock::now_rfc3339;
 use crate::digest::Sha256Digest;
 use crate::error::{Error, Result};
+use crate::fsio::open_regular;
 use crate::manifest;
 use crate::name::{ModelName, VersionLabel};
 use crate::progress::{Progress, ProgressFactory};
-use crate::records::{Disclosure, FileRecord, NewVersion, Origin, VersionRecord, now_rfc3339};
-use crate::registry::{Registry, actor};
+use crate::records::{Allowance, Disclosure, FileRecord, NewVersion, Origin, VersionRecord};
+use crate::registry::Registry;
 use crate::store::{self, BlobGuard, BlobStat, IngestSpec, Ingested, ReplaceFn, Store};
 use source::{Algo, SourceFile};
 
@@ -38,7 +41,7 @@ pub struct ImportOptions {
     pub owner: Option<String>,
     pub link: bool,
     /// `--allow-unsafe --reason`: let unsafe files in, recorded with who and why.
-    pub allow_unsafe: Option<crate::safety::Allowance>,
+    pub allow_unsafe: Option<Allowance>,
 }
 
 /// What an import did.
@@ -274,7 +277,7 @@ pub fn import_dir(
     };
     new.statement = crate::statement::Statement::of(&new.as_record(), &new.files).to_bytes();
     let new_blobs = guard.created.len();
-    let event = crate::log::EventDraft::new(
+    let event = crate::event::EventDraft::new(
         "import",
         format!("{}@{}", new.name, new.label),
         serde_json::json!({
@@ -382,7 +385,7 @@ fn ingest_one(
     if link && let Some(r) = try_link(store, sf, &spec, bar)? {
         return Ok(r);
     }
-    let mut f = source::open_regular(&sf.path)?;
+    let mut f = open_regular(&sf.path)?;
     store.ingest(&mut f, &spec, bar)
 }
 
@@ -401,7 +404,7 @@ fn try_link(
         Ok(t) => t.into_temp_path(),
         Err(_) => return Ok(None),
     };
-    let mut f = source::open_regular(&staged)?;
+    let mut f = open_regular(&staged)?;
     let git_len = spec.want_git_sha1.then_some(spec.size_hint);
     let s = store::stream(&mut f, spec.what, git_len, &mut store::discard(), bar)?;
     (spec.check)(&s.sha256, s.git_sha1.as_deref(), s.size)?;
@@ -421,7 +424,7 @@ fn licence(
 ) -> Result<(Option<String>, Option<Sha256Digest>)> {
     let text = match &opts.license_file {
         Some(p) => {
-            let mut f = source::open_regular(p)?;
+            let mut f = open_regular(p)?;
             let keep = |_: &Sha256Digest, _: &BlobStat| false;
             let ok = |_: &Sha256Digest, _: Option<&str>, _: u64| Ok(());
             let what = p.display().to_string();

@@ -16,14 +16,15 @@
 //! of the source.
 
 use std::collections::HashMap;
-use std::fs::{self, File};
+use std::fs;
 use std::io::Read;
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::fsio::{open_regular, read_small};
 use crate::name::RelPath;
 
 /// Which hash an upstream expectation is in.
@@ -121,34 +122,6 @@ fn expectation_from_hex(hex: &str, origin: String) -> Option<Expectation> {
         value: hex,
         origin,
     })
-}
-
-/// Read a small text file with a size cap (metadata, refs, model cards).
-pub fn read_small(path: &Path, cap: u64) -> Result<String> {
-    let f = open_regular(path)?;
-    let mut s = String::new();
-    f.take(cap)
-        .read_to_string(&mut s)
-        .map_err(|e| Error::io("read", path, e))?;
-    Ok(s)
-}
-
-/// Open a file for reading without following a final symlink and without
-/// blocking on a FIFO; refuse anything that is not a regular file.
-pub fn open_regular(path: &Path) -> Result<File> {
-    let f = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
-        .open(path)
-        .map_err(|e| Error::io("open", path, e))?;
-    let meta = f.metadata().map_err(|e| Error::io("stat", path, e))?;
-    if !meta.is_file() {
-        return Err(Error::Unsafe {
-            path: path.to_path_buf(),
-            reason: "not a regular file".into(),
-        });
-    }
-    Ok(f)
 }
 
 /// Resolve `dir` into a source. `revision` picks a snapshot of a cache repo.

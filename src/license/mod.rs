@@ -94,7 +94,7 @@ pub struct Policy {
 impl Policy {
     /// Read a policy file (small; capped at 1 MiB).
     pub fn load(path: &Path) -> Result<Policy> {
-        let text = crate::import::source::read_small(path, 1 << 20)?;
+        let text = crate::fsio::read_small(path, 1 << 20)?;
         let p: Policy = toml::from_str(&text)
             .map_err(|e| Error::input(format!("policy `{}` is not valid: {e}", path.display())))?;
         if let Some(m) = &p.disclosure.minimum {

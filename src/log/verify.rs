@@ -8,11 +8,11 @@ use serde::Serialize;
 
 use crate::digest::Sha256Digest;
 use crate::error::Result;
+use crate::finding::Finding;
 use crate::registry::Registry;
 use crate::signing::{PublicKey, pae};
-use crate::verify::Finding;
 
-use super::{CHECKPOINT_PAYLOAD_TYPE, checkpoint_payload, expected_hash, genesis};
+use crate::event::{CHECKPOINT_PAYLOAD_TYPE, checkpoint_payload, expected_hash, genesis};
 
 #[derive(Debug, Default, Serialize)]
 pub struct LogReport {

@@ -223,7 +223,7 @@ impl KeySource for FileKey {
 }
 
 fn read_key_file(path: &Path) -> Result<String> {
-    let f = crate::import::source::open_regular(path)?;
+    let f = crate::fsio::open_regular(path)?;
     let mut s = String::new();
     std::io::Read::read_to_string(&mut std::io::Read::take(f, 64 * 1024), &mut s)
         .map_err(|e| Error::io("read key", path, e))?;

@@ -11,9 +11,11 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::actor::actor;
+use crate::clock::now_rfc3339;
 use crate::error::{Error, Result};
-use crate::records::{ApprovalRecord, Role, TrustedKey, VersionRecord, now_rfc3339};
-use crate::registry::{Registry, actor};
+use crate::records::{ApprovalRecord, Role, TrustedKey, VersionRecord};
+use crate::registry::Registry;
 use crate::signing::{KeyId, KeySource, PublicKey, pae};
 use crate::statement::{PAYLOAD_TYPE, Statement};
 
@@ -61,7 +63,7 @@ pub fn add(reg: &Registry, pubfile: &Path, name: &str, role: Role) -> Result<(Tr
         revoked_at: None,
         revoked_reason: None,
     };
-    let event = crate::log::EventDraft::new(
+    let event = crate::event::EventDraft::new(
         "trust-add",
         id.to_hex(),
         serde_json::json!({ "name": k.name, "role": k.role.as_str() }),
@@ -95,7 +97,7 @@ pub fn find(reg: &Registry, id_or_prefix: &str) -> Result<TrustedKey> {
 
 pub fn revoke(reg: &Registry, id_or_prefix: &str, reason: Option<&str>) -> Result<TrustedKey> {
     let k = find(reg, id_or_prefix)?;
-    let event = crate::log::EventDraft::new(
+    let event = crate::event::EventDraft::new(
         "trust-revoke",
         k.key_id.to_hex(),
         serde_json::json!({ "name": k.name, "reason": reason }),
@@ -119,7 +121,7 @@ pub fn set_approvals_required(reg: &Registry, k: u32) -> Result<()> {
             "approvals must be between 1 and 100, not {k}"
         )));
     }
-    let event = crate::log::EventDraft::new(
+    let event = crate::event::EventDraft::new(
         "trust-policy",
         "approvals_required",
         serde_json::json!({ "approvals": k }),
@@ -193,7 +195,7 @@ pub fn sign(
         signature,
         signed_at: now_rfc3339(),
     };
-    let event = crate::log::EventDraft::new(
+    let event = crate::event::EventDraft::new(
         "sign",
         format!("{}@{}", v.name, v.label),
         serde_json::json!({ "key_id": id.to_hex(), "signer": a.name, "manifest_digest": v.manifest_digest.to_hex() }),

@@ -12,25 +12,15 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::clock::now_rfc3339;
 use crate::digest::Sha256Digest;
 use crate::error::Result;
+use crate::finding::Finding;
 use crate::import::source;
 use crate::progress::ProgressFactory;
-use crate::records::{FileRecord, VersionRecord, now_rfc3339};
+use crate::records::{FileRecord, VersionRecord};
 use crate::registry::Registry;
 use crate::store::hash_reader;
-
-/// One problem found.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Finding {
-    /// `name@label`, or empty for registry-wide findings.
-    pub subject: String,
-    /// The file (or blob, or member) concerned.
-    pub path: String,
-    /// `modified`, `missing`, `extra`, `unreadable`, `size`, …
-    pub kind: String,
-    pub detail: String,
-}
 
 /// The result of checking one or more versions in the store.
 #[derive(Debug, Default, Serialize)]
@@ -228,7 +218,7 @@ pub fn check_folder(
     let total: u64 = to_hash.iter().map(|(s, _)| s.size).sum();
     let bar = progress.start("verify", total);
     let results = crate::parallel::map_all(&to_hash, |(sf, _)| {
-        source::open_regular(&sf.path).and_then(|f| hash_reader(f, &sf.path, &*bar))
+        crate::fsio::open_regular(&sf.path).and_then(|f| hash_reader(f, &sf.path, &*bar))
     });
     bar.finish();
     for ((sf, rec), r) in to_hash.iter().zip(results) {

@@ -385,11 +385,11 @@ fn a_consistently_rewritten_chain_is_caught_by_a_checkpoint() {
             .unwrap()
             .map(Result::unwrap)
             .collect();
-        let mut prev = airlock::log::genesis();
+        let mut prev = airlock::event::genesis();
         for (seq, time, actor, command, subject, details) in rows {
-            let h = airlock::log::chain_hash(
+            let h = airlock::event::chain_hash(
                 &prev,
-                &airlock::log::canonical_bytes(seq, &time, &actor, &command, &subject, &details),
+                &airlock::event::canonical_bytes(seq, &time, &actor, &command, &subject, &details),
             );
             c.execute(
                 "UPDATE events SET prev_hash = ?1, hash = ?2 WHERE seq = ?3",

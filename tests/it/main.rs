@@ -4,6 +4,7 @@
 mod util;
 
 mod alloc;
+mod architecture;
 mod audit;
 mod bundle;
 mod checkout;

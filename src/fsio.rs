@@ -1,0 +1,39 @@
+//! Opening files from places airlock does not control (a download, a
+//! bundle's volumes, key files, licence files): regular files only, no
+//! final symlink followed, never blocking on a FIFO, and small reads capped.
+//! Every reader of untrusted paths goes through here.
+
+use std::fs::{self, File};
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// Read a small text file with a size cap (metadata, refs, model cards).
+pub fn read_small(path: &Path, cap: u64) -> Result<String> {
+    let f = open_regular(path)?;
+    let mut s = String::new();
+    f.take(cap)
+        .read_to_string(&mut s)
+        .map_err(|e| Error::io("read", path, e))?;
+    Ok(s)
+}
+
+/// Open a file for reading without following a final symlink and without
+/// blocking on a FIFO; refuse anything that is not a regular file.
+pub fn open_regular(path: &Path) -> Result<File> {
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| Error::io("open", path, e))?;
+    let meta = f.metadata().map_err(|e| Error::io("stat", path, e))?;
+    if !meta.is_file() {
+        return Err(Error::Unsafe {
+            path: path.to_path_buf(),
+            reason: "not a regular file".into(),
+        });
+    }
+    Ok(f)
+}
