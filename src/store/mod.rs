@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 use crate::digest::{CHUNK, GitBlobHasher, Hasher, Sha256Digest};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
+#[allow(unused_imports)]
+use crate::registry::Registry;
 
 pub mod direct;
 
