@@ -15,8 +15,6 @@ use std::path::{Path, PathBuf};
 use crate::digest::{CHUNK, GitBlobHasher, Hasher, Sha256Digest};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
-#[allow(unused_imports)]
-use crate::registry::Registry;
 
 pub mod direct;
 
