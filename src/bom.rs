@@ -108,9 +108,12 @@ pub fn bom(reg: &Registry, v: &VersionRecord) -> Result<Value> {
     let children: Vec<Value> = files
         .iter()
         .map(|f| {
-            let mut p = vec![prop("format", &f.format), prop("size", f.size.to_string())];
+            let mut p = vec![
+                prop("format", f.format.as_str()),
+                prop("size", f.size.to_string()),
+            ];
             if let Some(s) = &f.safety {
-                p.push(prop("safety_verdict", &s.verdict));
+                p.push(prop("safety_verdict", s.verdict.as_str()));
                 if s.parameters > 0 {
                     p.push(prop("parameters", s.parameters.to_string()));
                 }

@@ -17,12 +17,88 @@ use crate::digest::{Hasher, Sha256Digest};
 /// The DSSE payload type a checkpoint signature is made under.
 pub const CHECKPOINT_PAYLOAD_TYPE: &str = "application/vnd.airlock.log-checkpoint.v1";
 
+/// What kind of change an event records. The log stores its text form
+/// (`as_str`), which is part of the hashed canonical bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventKind {
+    /// The home was created and named.
+    Init,
+    /// A version was imported from a folder.
+    Import,
+    /// A version arrived in a bundle.
+    ImportBundle,
+    /// A bundle was accepted (one per bundle, after its versions).
+    AcceptBundle,
+    /// An approval was added.
+    Sign,
+    /// A bundle was written (its sequence number spent).
+    Export,
+    /// A key was trusted.
+    TrustAdd,
+    /// A key was revoked.
+    TrustRevoke,
+    /// The approval policy changed.
+    TrustPolicy,
+    /// A deployment was recorded.
+    Deploy,
+    /// A deployment was ended.
+    Undeploy,
+    /// The log's head was signed.
+    Checkpoint,
+    /// Unreferenced blobs were removed.
+    Gc,
+}
+
+impl EventKind {
+    /// Every kind, for parsing.
+    pub const ALL: [EventKind; 13] = [
+        EventKind::Init,
+        EventKind::Import,
+        EventKind::ImportBundle,
+        EventKind::AcceptBundle,
+        EventKind::Sign,
+        EventKind::Export,
+        EventKind::TrustAdd,
+        EventKind::TrustRevoke,
+        EventKind::TrustPolicy,
+        EventKind::Deploy,
+        EventKind::Undeploy,
+        EventKind::Checkpoint,
+        EventKind::Gc,
+    ];
+
+    /// The kind as recorded in the log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Init => "init",
+            EventKind::Import => "import",
+            EventKind::ImportBundle => "import-bundle",
+            EventKind::AcceptBundle => "accept-bundle",
+            EventKind::Sign => "sign",
+            EventKind::Export => "export",
+            EventKind::TrustAdd => "trust-add",
+            EventKind::TrustRevoke => "trust-revoke",
+            EventKind::TrustPolicy => "trust-policy",
+            EventKind::Deploy => "deploy",
+            EventKind::Undeploy => "undeploy",
+            EventKind::Checkpoint => "checkpoint",
+            EventKind::Gc => "gc",
+        }
+    }
+
+    /// The kind a recorded command names, if it is one this airlock writes.
+    pub fn parse(s: &str) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
 /// An event about to be appended.
 #[derive(Debug, Clone)]
 pub struct EventDraft {
     pub time: String,
     pub actor: String,
-    pub command: String,
+    pub command: EventKind,
     pub subject: String,
     pub details: serde_json::Value,
 }
@@ -30,14 +106,14 @@ pub struct EventDraft {
 impl EventDraft {
     /// An event now, by the current actor.
     pub fn new(
-        command: &str,
+        command: EventKind,
         subject: impl Into<String>,
         details: serde_json::Value,
     ) -> EventDraft {
         EventDraft {
             time: now_rfc3339(),
             actor: actor(),
-            command: command.into(),
+            command,
             subject: subject.into(),
             details,
         }
@@ -46,6 +122,13 @@ impl EventDraft {
     /// The details as stored: compact JSON, keys sorted.
     pub fn details_text(&self) -> String {
         serde_json::to_string(&self.details).expect("JSON values serialise")
+    }
+}
+
+impl Event {
+    /// The kind of change, if the recorded command is one this airlock writes.
+    pub fn kind(&self) -> Option<EventKind> {
+        EventKind::parse(&self.command)
     }
 }
 

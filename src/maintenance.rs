@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::digest::Sha256Digest;
 use crate::error::Result;
-use crate::finding::Finding;
+use crate::finding::{Finding, FindingKind, Severity};
 use crate::registry::Registry;
 
 #[derive(Debug, Default, Serialize)]
@@ -30,7 +30,8 @@ pub fn fsck(reg: &Registry) -> Result<FsckReport> {
         r.findings.push(Finding {
             subject: String::new(),
             path: "registry.db".into(),
-            kind: "database".into(),
+            kind: FindingKind::Database,
+            severity: Severity::Error,
             detail: p,
         });
     }
@@ -44,7 +45,8 @@ pub fn fsck(reg: &Registry) -> Result<FsckReport> {
         r.findings.push(Finding {
             subject: String::new(),
             path: p.display().to_string(),
-            kind: "stray".into(),
+            kind: FindingKind::Stray,
+            severity: Severity::Error,
             detail: "a file in the store whose name is not its digest".into(),
         });
     }
@@ -56,7 +58,8 @@ pub fn fsck(reg: &Registry) -> Result<FsckReport> {
                 r.findings.push(Finding {
                     subject,
                     path: f.path.to_string(),
-                    kind: "missing".into(),
+                    kind: FindingKind::Missing,
+                    severity: Severity::Error,
                     detail: format!("blob sha256 {} is not in the store", f.sha256),
                 });
             } else if let Some(st) = reg.store.stat(&f.sha256)?
@@ -65,7 +68,8 @@ pub fn fsck(reg: &Registry) -> Result<FsckReport> {
                 r.findings.push(Finding {
                     subject,
                     path: f.path.to_string(),
-                    kind: "size".into(),
+                    kind: FindingKind::Size,
+                    severity: Severity::Error,
                     detail: format!(
                         "blob sha256 {} is {} bytes, recorded {}",
                         f.sha256, st.size, f.size
@@ -79,7 +83,8 @@ pub fn fsck(reg: &Registry) -> Result<FsckReport> {
             r.findings.push(Finding {
                 subject: format!("{}@{}", v.name, v.label),
                 path: "(licence text)".into(),
-                kind: "missing".into(),
+                kind: FindingKind::Missing,
+                severity: Severity::Error,
                 detail: format!("blob sha256 {l} is not in the store"),
             });
         }
@@ -124,7 +129,7 @@ pub fn gc(reg: &Registry, dry_run: bool) -> Result<GcReport> {
         // Records first (with their event), then the files: a crash in
         // between leaves unreferenced files, which the next gc removes.
         let event = crate::event::EventDraft::new(
-            "gc",
+            crate::event::EventKind::Gc,
             "store",
             serde_json::json!({ "blobs": r.blobs.len(), "bytes": r.removed_bytes, "rows": rows.len() }),
         );

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::digest::Sha256Digest;
 use crate::error::{Error, Result};
+use crate::formats::{Format, Verdict};
 use crate::name::{ModelName, RelPath};
 use crate::signing::{KeyId, PublicKey};
 
@@ -96,7 +97,7 @@ pub struct FileRecord {
     pub path: RelPath,
     pub size: u64,
     pub sha256: Sha256Digest,
-    pub format: String,
+    pub format: Format,
     /// Which upstream hash was checked at import (e.g. `sha256 from blob name`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upstream_check: Option<String>,
@@ -108,7 +109,7 @@ pub struct FileRecord {
 /// A file's inspection, as recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FileSafety {
-    pub verdict: String,
+    pub verdict: Verdict,
     pub tensors: u64,
     pub parameters: u64,
     pub dtypes: Vec<String>,
@@ -118,7 +119,7 @@ pub struct FileSafety {
 impl FileSafety {
     pub fn of(i: &crate::formats::Inspection) -> FileSafety {
         FileSafety {
-            verdict: i.verdict.as_str().into(),
+            verdict: i.verdict,
             tensors: i.tensors,
             parameters: i.parameters,
             dtypes: i.dtypes.clone(),
@@ -201,6 +202,57 @@ impl NewVersion {
             owner: self.owner.clone(),
             bundle_id: self.bundle_id.clone(),
         }
+    }
+}
+
+/// What the last check of a deployed copy found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeployStatus {
+    /// Every file matches the version.
+    Ok,
+    /// Files were modified, removed or added.
+    Drift,
+    /// The deployed folder is gone.
+    Missing,
+    /// Never checked (or not since it was recorded).
+    Unverified,
+    /// On another host: this host cannot check it.
+    NotLocal,
+}
+
+impl DeployStatus {
+    /// The status as written in reports, JSON and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeployStatus::Ok => "ok",
+            DeployStatus::Drift => "drift",
+            DeployStatus::Missing => "missing",
+            DeployStatus::Unverified => "unverified",
+            DeployStatus::NotLocal => "not-local",
+        }
+    }
+
+    /// A recorded status read back; anything unknown counts as unverified.
+    pub fn parse(s: &str) -> DeployStatus {
+        match s {
+            "ok" => DeployStatus::Ok,
+            "drift" => DeployStatus::Drift,
+            "missing" => DeployStatus::Missing,
+            "not-local" => DeployStatus::NotLocal,
+            _ => DeployStatus::Unverified,
+        }
+    }
+
+    /// Whether the deployed bytes are no longer the approved bytes.
+    pub fn is_drift(self) -> bool {
+        matches!(self, DeployStatus::Drift | DeployStatus::Missing)
+    }
+}
+
+impl fmt::Display for DeployStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
     }
 }
 

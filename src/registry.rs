@@ -102,7 +102,7 @@ impl Registry {
                 }
                 db.set_setting("created_at", &crate::clock::now_rfc3339())?;
                 let event = crate::event::EventDraft::new(
-                    "init",
+                    crate::event::EventKind::Init,
                     n.clone(),
                     serde_json::json!({ "home": home.display().to_string() }),
                 );

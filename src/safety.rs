@@ -121,7 +121,7 @@ pub fn check_stored(
     let inspections = inspect_all(&targets);
     let decision = decide(&targets, &inspections, allow)?;
     for (f, i) in files.iter_mut().zip(&inspections) {
-        f.format = i.format.as_str().to_string();
+        f.format = i.format;
         f.safety = Some(FileSafety::of(i));
     }
     Ok(decision)

@@ -24,14 +24,42 @@ pub struct Match {
     pub path: String,
 }
 
+/// What a scanned file is, by its hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScanStatus {
+    /// Its bytes are a file of a registered version.
+    Known,
+    /// Its name matches a registered file, its bytes do not.
+    Modified,
+    /// Neither its bytes nor its name are registered.
+    Unknown,
+}
+
+impl ScanStatus {
+    /// The status as written in reports and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScanStatus::Known => "known",
+            ScanStatus::Modified => "modified",
+            ScanStatus::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for ScanStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ScannedFile {
     pub path: String,
     pub size: u64,
     pub sha256: String,
-    pub format: String,
-    /// `known`, `modified` or `unknown`.
-    pub status: String,
+    pub format: Format,
+    pub status: ScanStatus,
     pub matches: Vec<Match>,
     /// An unknown file that holds weights (by its bytes) or is large.
     pub suspicious: bool,
@@ -133,18 +161,18 @@ pub fn scan(reg: &Registry, dir: &Path, progress: &dyn ProgressFactory) -> Resul
         let format = formats::sniff(&head, *size);
         let base = rel.rsplit('/').next().unwrap_or_default().to_string();
         let (status, matches) = match by_sha.get(&sha) {
-            Some(m) => ("known", m.clone()),
+            Some(m) => (ScanStatus::Known, m.clone()),
             None => match by_name.get(&base) {
-                Some(m) => ("modified", m.clone()),
-                None => ("unknown", Vec::new()),
+                Some(m) => (ScanStatus::Modified, m.clone()),
+                None => (ScanStatus::Unknown, Vec::new()),
             },
         };
         match status {
-            "known" => report.known += 1,
-            "modified" => report.modified += 1,
-            _ => report.unknown += 1,
+            ScanStatus::Known => report.known += 1,
+            ScanStatus::Modified => report.modified += 1,
+            ScanStatus::Unknown => report.unknown += 1,
         }
-        let suspicious = status != "known"
+        let suspicious = status != ScanStatus::Known
             && (format.is_weights()
                 || *size >= LARGE
                 || matches!(format, Format::Zip | Format::Tar));
@@ -152,8 +180,8 @@ pub fn scan(reg: &Registry, dir: &Path, progress: &dyn ProgressFactory) -> Resul
             path: rel,
             size: *size,
             sha256: sha.to_hex(),
-            format: format.as_str().into(),
-            status: status.into(),
+            format,
+            status,
             matches,
             suspicious,
         });
@@ -161,6 +189,6 @@ pub fn scan(reg: &Registry, dir: &Path, progress: &dyn ProgressFactory) -> Resul
     // Unknown weight files last, largest last of all.
     report
         .files
-        .sort_by_key(|f| (f.suspicious, f.status == "unknown", f.size));
+        .sort_by_key(|f| (f.suspicious, f.status == ScanStatus::Unknown, f.size));
     Ok(report)
 }

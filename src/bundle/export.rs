@@ -184,7 +184,7 @@ pub fn export(
     // The sequence is spent even if writing fails below: gaps are harmless,
     // reuse is not.
     let event = crate::event::EventDraft::new(
-        "export",
+        crate::event::EventKind::Export,
         bundle_id.clone(),
         serde_json::json!({
             "sequence": sequence,

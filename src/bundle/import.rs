@@ -543,7 +543,7 @@ pub fn import_bundle(
         .iter()
         .map(|n| {
             crate::event::EventDraft::new(
-                "import-bundle",
+                crate::event::EventKind::ImportBundle,
                 format!("{}@{}", n.name, n.label),
                 serde_json::json!({
                     "manifest_digest": n.manifest_digest.to_hex(),
@@ -557,7 +557,7 @@ pub fn import_bundle(
         })
         .collect();
     events.push(crate::event::EventDraft::new(
-        "accept-bundle",
+        crate::event::EventKind::AcceptBundle,
         raw.bundle_id.clone(),
         serde_json::json!({
             "origin": raw.origin,

@@ -103,7 +103,7 @@ pub fn run(ctx: &Ctx, a: AuditArgs) -> anyhow::Result<ExitStatus> {
                     format!(
                         "{} {}",
                         r.license.as_deref().unwrap_or("-"),
-                        if r.license_verdict == "allowed" {
+                        if r.license_verdict == airlock::license::Verdict::Allowed {
                             ""
                         } else {
                             "!"

@@ -265,19 +265,25 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> anyhow::Result<ExitStatus> {
     // 10. Someone edits the deployed copy.
     let shard = recs
         .iter()
-        .find(|f| f.format == "safetensors")
+        .find(|f| f.format == airlock::formats::Format::Safetensors)
         .expect("demo model has shards");
     flip_byte(&shard.path.under(&serving), shard.size / 2)?;
     let pr = verify_path(&iso, &serving, &iv, &NoProgress)?;
-    let caught_copy = pr
-        .findings
-        .iter()
-        .any(|f| f.path == shard.path.as_str() && f.kind == "modified");
+    let caught_copy = pr.findings.iter().any(|f| {
+        f.path == shard.path.as_str() && f.kind == airlock::finding::FindingKind::Modified
+    });
     s.step(
         "isolated: one byte of the deployed copy is flipped — airlock verify --path",
         pr.findings
             .iter()
-            .map(|f| format!("{} {}: {}", f.kind.to_uppercase(), f.path, f.detail))
+            .map(|f| {
+                format!(
+                    "{} {}: {}",
+                    f.kind.as_str().to_uppercase(),
+                    f.path,
+                    f.detail
+                )
+            })
             .collect::<Vec<_>>()
             .join("\n"),
     );
@@ -345,14 +351,14 @@ pub fn run(ctx: &Ctx, a: DemoArgs) -> anyhow::Result<ExitStatus> {
                 r.approvals.join(", "),
                 r.deployed_at,
                 r.deployed_by,
-                r.status.to_uppercase()
+                r.status.as_str().to_uppercase()
             )
         })
         .collect();
     let audited = audit
         .deployments
         .iter()
-        .any(|r| r.deployment_id == d.id && r.status == "ok");
+        .any(|r| r.deployment_id == d.id && r.status == airlock::records::DeployStatus::Ok);
     s.step(
         "isolated: airlock deploy --env prod, then airlock audit --verify",
         rows.join("\n"),

@@ -169,7 +169,7 @@ pub fn print_findings(p: &Printer, findings: &[airlock::finding::Finding]) {
         };
         p.line(format!(
             "{:<10} {subject}{}: {}",
-            f.kind.to_uppercase(),
+            f.kind.as_str().to_uppercase(),
             f.path,
             f.detail
         ));

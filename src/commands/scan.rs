@@ -1,5 +1,6 @@
 //! `airlock scan DIR`.
 
+use airlock::scan::ScanStatus;
 use indicatif::HumanBytes;
 
 use super::{Ctx, ExitStatus};
@@ -10,14 +11,14 @@ pub fn run(ctx: &Ctx, a: ScanArgs) -> anyhow::Result<ExitStatus> {
     let r = airlock::scan::scan(&reg, &a.dir, &ctx.progress)?;
     ctx.printer.json(&r)?;
     for f in &r.files {
-        let what = match f.status.as_str() {
-            "known" => f
+        let what = match f.status {
+            ScanStatus::Known => f
                 .matches
                 .iter()
                 .map(|m| format!("{}@{}:{}", m.name, m.version, m.path))
                 .collect::<Vec<_>>()
                 .join(", "),
-            "modified" => format!(
+            ScanStatus::Modified => format!(
                 "MODIFIED: same name as {}",
                 f.matches
                     .iter()

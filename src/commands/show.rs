@@ -159,7 +159,8 @@ pub fn run(ctx: &Ctx, a: RefArgs) -> anyhow::Result<ExitStatus> {
                 Some(t) => format!("ended {t}"),
                 None => format!(
                     "active, {}",
-                    d.last_status.as_deref().unwrap_or("unverified")
+                    d.last_status
+                        .unwrap_or(airlock::records::DeployStatus::Unverified)
                 ),
             };
             p.line(format!(

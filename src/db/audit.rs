@@ -6,6 +6,7 @@ use super::{Ctx, Db};
 use crate::digest::Sha256Digest;
 use crate::error::{Error, Result};
 use crate::event::{Event, EventDraft, canonical_bytes, chain_hash, genesis};
+use crate::records::DeployStatus;
 
 /// Append an event inside `tx`, chained to the current head.
 pub(crate) fn append_event(tx: &Transaction<'_>, e: &EventDraft) -> Result<Event> {
@@ -30,7 +31,14 @@ pub(crate) fn append_event(tx: &Transaction<'_>, e: &EventDraft) -> Result<Event
     let details = e.details_text();
     let hash = chain_hash(
         &prev,
-        &canonical_bytes(seq, &e.time, &e.actor, &e.command, &e.subject, &details),
+        &canonical_bytes(
+            seq,
+            &e.time,
+            &e.actor,
+            e.command.as_str(),
+            &e.subject,
+            &details,
+        ),
     );
     tx.execute(
         "INSERT INTO events (seq, time, actor, command, subject, details, prev_hash, hash)
@@ -39,7 +47,7 @@ pub(crate) fn append_event(tx: &Transaction<'_>, e: &EventDraft) -> Result<Event
             seq as i64,
             e.time,
             e.actor,
-            e.command,
+            e.command.as_str(),
             e.subject,
             details,
             prev.to_hex(),
@@ -51,7 +59,7 @@ pub(crate) fn append_event(tx: &Transaction<'_>, e: &EventDraft) -> Result<Event
         seq,
         time: e.time.clone(),
         actor: e.actor.clone(),
-        command: e.command.clone(),
+        command: e.command.as_str().to_string(),
         subject: e.subject.clone(),
         details,
         prev_hash: prev.to_hex(),
@@ -74,7 +82,7 @@ pub struct Deployment {
     pub ended_at: Option<String>,
     pub ended_by: Option<String>,
     pub last_verified_at: Option<String>,
-    pub last_status: Option<String>,
+    pub last_status: Option<DeployStatus>,
 }
 
 /// A signed head of the log.
@@ -105,7 +113,9 @@ fn dep_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Deployment> {
         ended_at: r.get(9)?,
         ended_by: r.get(10)?,
         last_verified_at: r.get(11)?,
-        last_status: r.get(12)?,
+        last_status: r
+            .get::<_, Option<String>>(12)?
+            .map(|s| DeployStatus::parse(&s)),
     })
 }
 
@@ -246,11 +256,11 @@ impl Db {
             .ctx("read deployments")
     }
 
-    pub fn mark_deployment(&self, id: i64, status: &str, at: &str) -> Result<()> {
+    pub fn mark_deployment(&self, id: i64, status: DeployStatus, at: &str) -> Result<()> {
         self.conn
             .execute(
                 "UPDATE deployments SET last_status = ?2, last_verified_at = ?3 WHERE id = ?1",
-                params![id, status, at],
+                params![id, status.as_str(), at],
             )
             .ctx("mark deployment")?;
         Ok(())

@@ -13,6 +13,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::digest::Sha256Digest;
 use crate::error::{DbError, Error, Result};
+use crate::formats::{Format, Verdict};
 use crate::name::{ModelName, VersionSelector};
 use crate::records::{FileRecord, FileSafety, NewVersion, VersionRecord};
 use crate::store::BlobStat;
@@ -161,9 +162,9 @@ fn insert_one(tx: &rusqlite::Transaction<'_>, v: &NewVersion, now: &str) -> Resu
                 f.path.as_str(),
                 f.size as i64,
                 f.sha256.to_hex(),
-                f.format,
+                f.format.as_str(),
                 f.upstream_check,
-                s.map(|s| s.verdict.clone()),
+                s.map(|s| s.verdict.as_str()),
                 s.map(|s| serde_json::to_string(&s.findings).expect("plain JSON")),
                 s.map(|s| s.tensors as i64),
                 s.map(|s| s.parameters as i64),
@@ -349,12 +350,15 @@ impl Db {
                 path: conv(r.get::<_, String>(0)?.parse())?,
                 size: r.get::<_, i64>(1)? as u64,
                 sha256: parse_digest(r.get(2)?)?,
-                format: r.get(3)?,
+                format: conv(
+                    Format::parse(&r.get::<_, String>(3)?)
+                        .ok_or(Error::input("unknown file format in the database")),
+                )?,
                 upstream_check: r.get(4)?,
                 safety: match r.get::<_, Option<String>>(5)? {
                     None => None,
                     Some(verdict) => Some(FileSafety {
-                        verdict,
+                        verdict: Verdict::parse(&verdict),
                         findings: conv(serde_json::from_str(&r.get::<_, String>(6)?))?,
                         tensors: r.get::<_, i64>(7)? as u64,
                         parameters: r.get::<_, i64>(8)? as u64,

@@ -17,11 +17,12 @@ use crate::clock::now_rfc3339;
 use crate::db::Deployment;
 use crate::error::{Error, Result};
 use crate::event::EventDraft;
-use crate::finding::Finding;
+use crate::finding::{Finding, FindingKind, Severity};
 use crate::license::{Policy, check};
 use crate::progress::ProgressFactory;
-use crate::records::VersionRecord;
+use crate::records::{DeployStatus, VersionRecord};
 use crate::registry::Registry;
+use crate::trust::ApprovalStatus;
 use crate::verify::check_folder;
 
 /// Where and why a deployment is recorded.
@@ -63,7 +64,7 @@ fn record(
         last_status: None,
     };
     let event = EventDraft::new(
-        "deploy",
+        crate::event::EventKind::Deploy,
         format!("{}@{}", v.name, v.label),
         serde_json::json!({
             "host": d.host, "path": d.path, "environment": d.environment, "note": d.note,
@@ -114,7 +115,7 @@ pub fn undeploy(reg: &mut Registry, v: &VersionRecord, host: &str, path: &str) -
         absolute(Path::new(path))?.display().to_string()
     };
     let event = EventDraft::new(
-        "undeploy",
+        crate::event::EventKind::Undeploy,
         format!("{}@{}", v.name, v.label),
         serde_json::json!({ "host": host, "path": abs }),
     );
@@ -155,7 +156,7 @@ pub struct AuditRow {
     pub deployed_at: String,
     pub deployed_by: String,
     pub license: Option<String>,
-    pub license_verdict: String,
+    pub license_verdict: crate::license::Verdict,
     pub license_reasons: Vec<String>,
     pub license_duties: Vec<String>,
     pub data_disclosure: String,
@@ -163,8 +164,8 @@ pub struct AuditRow {
     pub owner: Option<String>,
     pub approvals: Vec<String>,
     pub last_verified_at: Option<String>,
-    /// `ok`, `drift`, `missing`, `unverified`, `not-local`.
-    pub status: String,
+    /// What the last check of the copy found.
+    pub status: DeployStatus,
     pub findings: Vec<Finding>,
 }
 
@@ -176,9 +177,7 @@ pub struct Audit {
 
 impl Audit {
     pub fn drifted(&self) -> bool {
-        self.deployments
-            .iter()
-            .any(|r| r.status == "drift" || r.status == "missing")
+        self.deployments.iter().any(|r| r.status.is_drift())
     }
 }
 
@@ -209,7 +208,7 @@ pub fn audit(
         let (views, _) = crate::trust::approval_status(reg, &v)?;
         let approvals = views
             .iter()
-            .filter(|a| a.status == "valid")
+            .filter(|a| a.status == ApprovalStatus::Valid)
             .map(|a| format!("{} ({})", a.name, a.key_id.short()))
             .collect();
         let mut row = AuditRow {
@@ -225,7 +224,7 @@ pub fn audit(
             deployed_at: d.deployed_at.clone(),
             deployed_by: d.deployed_by.clone(),
             license: v.license_id.clone(),
-            license_verdict: lic.verdict.as_str().into(),
+            license_verdict: lic.verdict,
             license_reasons: lic.reasons,
             license_duties: lic.duties,
             data_disclosure: v.disclosure.to_string(),
@@ -233,12 +232,12 @@ pub fn audit(
             owner: v.owner.clone(),
             approvals,
             last_verified_at: d.last_verified_at.clone(),
-            status: d.last_status.clone().unwrap_or_else(|| "unverified".into()),
+            status: d.last_status.unwrap_or(DeployStatus::Unverified),
             findings: Vec::new(),
         };
         if verify {
             if d.host != here {
-                row.status = "not-local".into();
+                row.status = DeployStatus::NotLocal;
             } else {
                 let subject = format!("{}@{}", v.name, v.label);
                 let dir = Path::new(&d.path);
@@ -246,23 +245,24 @@ pub fn audit(
                     row.findings.push(Finding {
                         subject: subject.clone(),
                         path: d.path.clone(),
-                        kind: "missing".into(),
+                        kind: FindingKind::Missing,
+                        severity: Severity::Error,
                         detail: "the deployed folder is gone".into(),
                     });
-                    "missing"
+                    DeployStatus::Missing
                 } else {
                     let found = crate::import::source::resolve(dir, v.revision.as_deref())?;
                     let rep = check_folder(&subject, dir, &found.files, &reg.files(&v)?, progress)?;
                     row.findings = rep.findings;
                     if row.findings.is_empty() {
-                        "ok"
+                        DeployStatus::Ok
                     } else {
-                        "drift"
+                        DeployStatus::Drift
                     }
                 };
                 let now = now_rfc3339();
                 reg.db.mark_deployment(d.id, status, &now)?;
-                row.status = status.into();
+                row.status = status;
                 row.last_verified_at = Some(now);
             }
         }

@@ -53,12 +53,42 @@ impl Format {
         }
     }
 
+    /// The format a recorded name stands for (`as_str` read back).
+    pub fn parse(s: &str) -> Option<Format> {
+        [
+            Format::Safetensors,
+            Format::Gguf,
+            Format::Pickle,
+            Format::PytorchZip,
+            Format::Zip,
+            Format::Tar,
+            Format::Npy,
+            Format::Json,
+            Format::Text,
+            Format::Other,
+        ]
+        .into_iter()
+        .find(|f| f.as_str() == s)
+    }
+
     /// Formats that hold tensors (what `scan` and audits care most about).
     pub fn is_weights(self) -> bool {
         matches!(
             self,
             Format::Safetensors | Format::Gguf | Format::Pickle | Format::PytorchZip | Format::Npy
         )
+    }
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
     }
 }
 

@@ -146,7 +146,7 @@ pub fn import_dir(
                 size: ing.size,
                 sha256: ing.sha256,
                 // Filled in by the safety inspection below.
-                format: String::new(),
+                format: crate::formats::Format::Other,
                 upstream_check: (!checked.is_empty()).then(|| checked.join("; ")),
                 safety: None,
             }
@@ -278,7 +278,7 @@ pub fn import_dir(
     new.statement = crate::statement::Statement::of(&new.as_record(), &new.files).to_bytes();
     let new_blobs = guard.created.len();
     let event = crate::event::EventDraft::new(
-        "import",
+        crate::event::EventKind::Import,
         format!("{}@{}", new.name, new.label),
         serde_json::json!({
             "manifest_digest": new.manifest_digest.to_hex(),

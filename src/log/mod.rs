@@ -31,7 +31,7 @@ pub fn checkpoint(
         signed_at: now_rfc3339(),
     };
     let event = EventDraft::new(
-        "checkpoint",
+        crate::event::EventKind::Checkpoint,
         format!("event {}", head.seq),
         serde_json::json!({ "head": head.hash, "key_id": c.key_id }),
     );

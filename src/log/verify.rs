@@ -8,11 +8,13 @@ use serde::Serialize;
 
 use crate::digest::Sha256Digest;
 use crate::error::Result;
-use crate::finding::Finding;
+use crate::finding::{Finding, FindingKind};
 use crate::registry::Registry;
 use crate::signing::{PublicKey, pae};
 
-use crate::event::{CHECKPOINT_PAYLOAD_TYPE, checkpoint_payload, expected_hash, genesis};
+use crate::event::{
+    CHECKPOINT_PAYLOAD_TYPE, EventKind, checkpoint_payload, expected_hash, genesis,
+};
 
 #[derive(Debug, Default, Serialize)]
 pub struct LogReport {
@@ -25,13 +27,8 @@ pub struct LogReport {
     pub findings: Vec<Finding>,
 }
 
-fn finding(path: String, kind: &str, detail: String) -> Finding {
-    Finding {
-        subject: "log".into(),
-        path,
-        kind: kind.into(),
-        detail,
-    }
+fn finding(path: String, kind: FindingKind, detail: String) -> Finding {
+    Finding::error(kind, "log", path, detail)
 }
 
 pub fn verify(reg: &Registry) -> Result<LogReport> {
@@ -63,7 +60,7 @@ pub fn verify(reg: &Registry) -> Result<LogReport> {
         if let Some(why) = bad {
             r.first_bad_event = Some(e.seq.min(want_seq));
             r.findings
-                .push(finding(format!("event {}", e.seq), "chain", why));
+                .push(finding(format!("event {}", e.seq), FindingKind::Chain, why));
             break;
         }
         prev = e
@@ -94,7 +91,7 @@ pub fn verify(reg: &Registry) -> Result<LogReport> {
         if !signed {
             r.findings.push(finding(
                 what,
-                "checkpoint",
+                FindingKind::Checkpoint,
                 "its signature does not verify".into(),
             ));
             continue;
@@ -103,7 +100,7 @@ pub fn verify(reg: &Registry) -> Result<LogReport> {
             None => {
                 r.findings.push(finding(
                     what,
-                    "checkpoint",
+                    FindingKind::Checkpoint,
                     format!(
                         "signed by key {}, which is not in the trust store",
                         c.key_id
@@ -114,7 +111,7 @@ pub fn verify(reg: &Registry) -> Result<LogReport> {
             Some(t) if t.revoked => {
                 r.findings.push(finding(
                     what,
-                    "checkpoint",
+                    FindingKind::Checkpoint,
                     format!(
                         "signed by key {} (`{}`), which is revoked",
                         t.key_id, t.name
@@ -128,28 +125,26 @@ pub fn verify(reg: &Registry) -> Result<LogReport> {
             Some(e) if e.hash == c.head_hash => r.checkpoints_valid += 1,
             Some(e) => r.findings.push(finding(
                 what,
-                "rewritten",
+                FindingKind::Rewritten,
                 format!("event {} now hashes to {}, the signed checkpoint says {}: history was rewritten", c.seq, short(&e.hash), short(&c.head_hash)),
             )),
-            None => r.findings.push(finding(what, "rewritten", format!("event {} is gone: history was truncated", c.seq))),
+            None => r.findings.push(finding(what, FindingKind::Rewritten, format!("event {} is gone: history was truncated", c.seq))),
         }
     }
 
     // 3. Every record has its event.
-    let seen: HashSet<(String, String)> = events
+    let seen: HashSet<(EventKind, &str)> = events
         .iter()
-        .map(|e| (e.command.clone(), e.subject.clone()))
+        .filter_map(|e| Some((e.kind()?, e.subject.as_str())))
         .collect();
-    let has = |cmds: &[&str], subject: &str| {
-        cmds.iter()
-            .any(|c| seen.contains(&(c.to_string(), subject.to_string())))
-    };
+    let has =
+        |kinds: &[EventKind], subject: &str| kinds.iter().any(|k| seen.contains(&(*k, subject)));
     for v in reg.versions()? {
         let subject = format!("{}@{}", v.name, v.label);
-        if !has(&["import", "import-bundle"], &subject) {
+        if !has(&[EventKind::Import, EventKind::ImportBundle], &subject) {
             r.findings.push(finding(
                 subject,
-                "unlogged",
+                FindingKind::Unlogged,
                 "a version without its import event".into(),
             ));
         }
@@ -163,8 +158,8 @@ pub fn verify(reg: &Registry) -> Result<LogReport> {
         let subject = format!("{}@{}", v.name, v.label);
         let logged = events.iter().zip(&details).any(|(e, d)| {
             e.subject == subject
-                && ((e.command == "sign" && d["key_id"] == key.as_str())
-                    || (e.command == "import-bundle"
+                && ((e.kind() == Some(EventKind::Sign) && d["key_id"] == key.as_str())
+                    || (e.kind() == Some(EventKind::ImportBundle)
                         && d["approvals"]
                             .as_array()
                             .is_some_and(|a| a.iter().any(|k| k == key.as_str()))))
@@ -172,7 +167,7 @@ pub fn verify(reg: &Registry) -> Result<LogReport> {
         if !logged {
             r.findings.push(finding(
                 subject,
-                "unlogged",
+                FindingKind::Unlogged,
                 format!("an approval by key {} without its event", short(&key)),
             ));
         }
@@ -181,20 +176,20 @@ pub fn verify(reg: &Registry) -> Result<LogReport> {
         let logged = events
             .iter()
             .zip(&details)
-            .any(|(e, x)| e.command == "deploy" && x["deployment_id"] == d.id);
+            .any(|(e, x)| e.kind() == Some(EventKind::Deploy) && x["deployment_id"] == d.id);
         if !logged {
             r.findings.push(finding(
                 format!("deployment {} ({}:{})", d.id, d.host, d.path),
-                "unlogged",
+                FindingKind::Unlogged,
                 "a deployment without its event".into(),
             ));
         }
     }
     for k in &trusted {
-        if !has(&["trust-add"], &k.key_id.to_hex()) {
+        if !has(&[EventKind::TrustAdd], &k.key_id.to_hex()) {
             r.findings.push(finding(
                 format!("key {}", k.key_id),
-                "unlogged",
+                FindingKind::Unlogged,
                 "a trusted key without its event".into(),
             ));
         }

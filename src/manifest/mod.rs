@@ -59,7 +59,7 @@ mod tests {
             path: path.parse().unwrap(),
             size: body.len() as u64,
             sha256: Sha256Digest::of(body),
-            format: "other".into(),
+            format: crate::formats::Format::Other,
             upstream_check: None,
             safety: None,
         }

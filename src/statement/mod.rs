@@ -187,7 +187,7 @@ impl Statement {
                             what: f.path.clone(),
                             reason: e.to_string(),
                         })?,
-                    format: "other".into(),
+                    format: crate::formats::Format::Other,
                     upstream_check: None,
                     safety: None,
                 })

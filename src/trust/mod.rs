@@ -64,7 +64,7 @@ pub fn add(reg: &Registry, pubfile: &Path, name: &str, role: Role) -> Result<(Tr
         revoked_reason: None,
     };
     let event = crate::event::EventDraft::new(
-        "trust-add",
+        crate::event::EventKind::TrustAdd,
         id.to_hex(),
         serde_json::json!({ "name": k.name, "role": k.role.as_str() }),
     );
@@ -98,7 +98,7 @@ pub fn find(reg: &Registry, id_or_prefix: &str) -> Result<TrustedKey> {
 pub fn revoke(reg: &Registry, id_or_prefix: &str, reason: Option<&str>) -> Result<TrustedKey> {
     let k = find(reg, id_or_prefix)?;
     let event = crate::event::EventDraft::new(
-        "trust-revoke",
+        crate::event::EventKind::TrustRevoke,
         k.key_id.to_hex(),
         serde_json::json!({ "name": k.name, "reason": reason }),
     );
@@ -122,7 +122,7 @@ pub fn set_approvals_required(reg: &Registry, k: u32) -> Result<()> {
         )));
     }
     let event = crate::event::EventDraft::new(
-        "trust-policy",
+        crate::event::EventKind::TrustPolicy,
         "approvals_required",
         serde_json::json!({ "approvals": k }),
     );
@@ -196,12 +196,47 @@ pub fn sign(
         signed_at: now_rfc3339(),
     };
     let event = crate::event::EventDraft::new(
-        "sign",
+        crate::event::EventKind::Sign,
         format!("{}@{}", v.name, v.label),
         serde_json::json!({ "key_id": id.to_hex(), "signer": a.name, "manifest_digest": v.manifest_digest.to_hex() }),
     );
     reg.db.add_approval(v.id, &a, &event)?;
     Ok((a, true))
+}
+
+/// Whether an approval counts, as the trust store sees it now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ApprovalStatus {
+    /// Verifies, by a trusted, unrevoked approver key: it counts.
+    Valid,
+    /// The key was revoked.
+    Revoked,
+    /// The key is not in the trust store.
+    Untrusted,
+    /// The key is trusted, but not to approve.
+    NotAnApprover,
+    /// The signature does not verify over the statement.
+    BadSignature,
+}
+
+impl ApprovalStatus {
+    /// The status as written in reports and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalStatus::Valid => "valid",
+            ApprovalStatus::Revoked => "revoked",
+            ApprovalStatus::Untrusted => "untrusted",
+            ApprovalStatus::NotAnApprover => "not-an-approver",
+            ApprovalStatus::BadSignature => "bad-signature",
+        }
+    }
+}
+
+impl std::fmt::Display for ApprovalStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
 }
 
 /// One approval as the trust store sees it now.
@@ -210,8 +245,8 @@ pub struct ApprovalView {
     pub key_id: KeyId,
     pub name: String,
     pub signed_at: String,
-    /// `valid`, `revoked`, `untrusted`, `not-an-approver`, `bad-signature`.
-    pub status: String,
+    /// Whether it counts.
+    pub status: ApprovalStatus,
 }
 
 /// Every approval of `v` with its status, and how many are live.
@@ -224,15 +259,15 @@ pub fn approval_status(reg: &Registry, v: &VersionRecord) -> Result<(Vec<Approva
     for a in reg.db.approvals(v.id)? {
         let id = a.public_key.id();
         let status = if !a.public_key.verify(&msg, &a.signature) {
-            "bad-signature"
+            ApprovalStatus::BadSignature
         } else {
             match trusted.iter().find(|k| k.key_id == id) {
-                None => "untrusted",
-                Some(k) if k.revoked => "revoked",
-                Some(k) if !k.role.can_approve() => "not-an-approver",
+                None => ApprovalStatus::Untrusted,
+                Some(k) if k.revoked => ApprovalStatus::Revoked,
+                Some(k) if !k.role.can_approve() => ApprovalStatus::NotAnApprover,
                 Some(_) => {
                     live.insert(id);
-                    "valid"
+                    ApprovalStatus::Valid
                 }
             }
         };
@@ -240,7 +275,7 @@ pub fn approval_status(reg: &Registry, v: &VersionRecord) -> Result<(Vec<Approva
             key_id: id,
             name: a.name,
             signed_at: a.signed_at,
-            status: status.into(),
+            status,
         });
     }
     Ok((out, live.len()))
@@ -258,7 +293,7 @@ pub fn ensure_approved(reg: &Registry, v: &VersionRecord) -> Result<()> {
     if live < required {
         let lost: Vec<String> = views
             .iter()
-            .filter(|a| a.status != "valid")
+            .filter(|a| a.status != ApprovalStatus::Valid)
             .map(|a| format!("{} ({}) is {}", a.name, a.key_id.short(), a.status))
             .collect();
         return Err(Error::Untrusted {

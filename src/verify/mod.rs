@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::clock::now_rfc3339;
 use crate::digest::Sha256Digest;
 use crate::error::Result;
-use crate::finding::Finding;
+use crate::finding::{Finding, FindingKind, Severity};
 use crate::import::source;
 use crate::progress::ProgressFactory;
 use crate::records::{FileRecord, VersionRecord};
@@ -110,7 +110,8 @@ pub fn verify_store(
             report.findings.push(Finding {
                 subject: format!("{}@{}", v.name, v.label),
                 path: "(approvals)".into(),
-                kind: "approvals".into(),
+                kind: FindingKind::Approvals,
+                severity: Severity::Error,
                 detail: e.to_string(),
             });
         }
@@ -126,14 +127,18 @@ pub fn verify_store(
                 report.hashed_bytes += size;
                 continue;
             }
-            BlobState::Missing => ("missing", format!("blob sha256 {d} is not in the store")),
-            BlobState::Bad(why) => ("modified", why.clone()),
+            BlobState::Missing => (
+                FindingKind::Missing,
+                format!("blob sha256 {d} is not in the store"),
+            ),
+            BlobState::Bad(why) => (FindingKind::Modified, why.clone()),
         };
         for (subject, f) in uses {
             report.findings.push(Finding {
                 subject: subject.clone(),
                 path: f.path.to_string(),
-                kind: kind.into(),
+                kind,
+                severity: Severity::Error,
                 detail: detail.clone(),
             });
         }
@@ -187,7 +192,8 @@ pub fn check_folder(
             None => report.findings.push(Finding {
                 subject: subject.to_string(),
                 path: sf.rel.to_string(),
-                kind: "extra".into(),
+                kind: FindingKind::Extra,
+                severity: Severity::Error,
                 detail: format!("{} bytes, not part of the version", sf.size),
             }),
             Some(rec) => {
@@ -196,7 +202,8 @@ pub fn check_folder(
                     report.findings.push(Finding {
                         subject: subject.to_string(),
                         path: sf.rel.to_string(),
-                        kind: "modified".into(),
+                        kind: FindingKind::Modified,
+                        severity: Severity::Error,
                         detail: format!("size is {} bytes, expected {}", sf.size, rec.size),
                     });
                 } else {
@@ -210,7 +217,8 @@ pub fn check_folder(
             report.findings.push(Finding {
                 subject: subject.to_string(),
                 path: f.path.to_string(),
-                kind: "missing".into(),
+                kind: FindingKind::Missing,
+                severity: Severity::Error,
                 detail: format!("expected sha256 {}", f.sha256),
             });
         }
@@ -230,19 +238,21 @@ pub fn check_folder(
             Ok((d, _)) => report.findings.push(Finding {
                 subject: subject.to_string(),
                 path: sf.rel.to_string(),
-                kind: "modified".into(),
+                kind: FindingKind::Modified,
+                severity: Severity::Error,
                 detail: format!("expected sha256 {}, found {d}", rec.sha256),
             }),
             Err(e) => report.findings.push(Finding {
                 subject: subject.to_string(),
                 path: sf.rel.to_string(),
-                kind: "unreadable".into(),
+                kind: FindingKind::Unreadable,
+                severity: Severity::Error,
                 detail: e.to_string(),
             }),
         }
     }
-    report.findings.sort_by(|a, b| {
-        (a.path.as_str(), a.kind.as_str()).cmp(&(b.path.as_str(), b.kind.as_str()))
-    });
+    report
+        .findings
+        .sort_by(|a, b| (a.path.as_str(), a.kind).cmp(&(b.path.as_str(), b.kind)));
     Ok(report)
 }
