@@ -14,6 +14,8 @@ use crate::digest::Sha256Digest;
 pub enum Class {
     /// Exit 1: bad input, I/O failure, not found, locked.
     Operational,
+    /// Exit 2: flags or values that do not fit together.
+    Usage,
     /// Exit 3: digest mismatch, bad signature, hostile input.
     Integrity,
     /// Exit 4: a policy forbids it.
@@ -25,76 +27,182 @@ impl Class {
     pub fn exit_code(self) -> u8 {
         match self {
             Class::Operational => 1,
+            Class::Usage => 2,
             Class::Integrity => 3,
             Class::Policy => 4,
         }
     }
 }
 
-/// Everything that can go wrong inside the library.
+/// Everything that can go wrong inside the library. The variant decides the
+/// exit code ([`Error::class`]) and the hint ([`Error::hint`]); messages
+/// are never inspected for either.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// An I/O operation on a path failed.
     #[error("{op} `{path}`: {source}")]
     Io {
+        /// What was being done (`open`, `write`, …).
         op: &'static str,
+        /// The path it was done to.
         path: PathBuf,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
 
+    /// The registry database failed.
     #[error("database: {0}")]
     Db(#[from] DbError),
 
+    /// Bad input: a name, a file, a value that cannot be used.
     #[error("{0}")]
     Input(String),
 
-    #[error("{what} not found: `{name}`")]
-    NotFound { what: &'static str, name: String },
+    /// Flags or values that do not fit together (exit 2).
+    #[error("{0}")]
+    Usage(String),
 
+    /// The machine could not do its part (no system randomness, an encoder
+    /// that failed): not the user's input.
+    #[error("{what}: {reason}")]
+    System {
+        /// What was being done.
+        what: String,
+        /// What failed.
+        reason: String,
+    },
+
+    /// Something named does not exist.
+    #[error("{what} not found: `{name}`")]
+    NotFound {
+        /// What kind of thing (`version`, `model`, `key`, …).
+        what: &'static str,
+        /// The name it was looked up by.
+        name: String,
+    },
+
+    /// The home holds no registry yet.
+    #[error("no registry at `{}`", path.display())]
+    NoRegistry {
+        /// The home that was looked in.
+        path: PathBuf,
+    },
+
+    /// A version label already names other content.
     #[error(
         "`{name}@{label}` already exists with other content (manifest {existing}, this import {new}); a version is immutable"
     )]
     VersionConflict {
+        /// The model.
         name: String,
+        /// The label.
         label: String,
+        /// The manifest digest registered under the label.
         existing: Sha256Digest,
+        /// The manifest digest of what was being imported.
         new: Sha256Digest,
         /// Conflicts arriving in a signed bundle are integrity failures.
         integrity: bool,
     },
 
+    /// Bytes whose sha256 is not the recorded one.
     #[error("digest mismatch for `{what}`: expected sha256 {expected}, found {found}")]
     DigestMismatch {
+        /// The file, member or blob.
         what: String,
+        /// The digest the records or the signed index name.
         expected: String,
+        /// The digest of the bytes.
         found: String,
     },
 
+    /// A download whose bytes differ from what the hub said they are.
     #[error(
         "upstream hash mismatch for `{path}`: {source_of_hash} says {algo} {expected}, the bytes hash to {found}"
     )]
     UpstreamMismatch {
+        /// The file in the model.
         path: String,
+        /// Where the expected hash came from.
         source_of_hash: String,
+        /// `sha256`, `git-sha1` or `size`.
         algo: &'static str,
+        /// What upstream says.
         expected: String,
+        /// What the bytes are.
         found: String,
     },
 
+    /// A source entry airlock will not read (a link out of the folder, a FIFO).
     #[error("refusing `{path}`: {reason}")]
-    Unsafe { path: PathBuf, reason: String },
+    Unsafe {
+        /// The entry.
+        path: PathBuf,
+        /// Why it is refused.
+        reason: String,
+    },
 
+    /// Input built to break a reader: malformed headers, traversal, bombs.
     #[error("hostile input `{what}`: {reason}")]
-    Hostile { what: String, reason: String },
+    Hostile {
+        /// The file or member.
+        what: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 
+    /// A file given as a bundle that is not one.
+    #[error("`{}` is not an airlock bundle: {reason}", path.display())]
+    NotABundle {
+        /// The file.
+        path: PathBuf,
+        /// What was found instead.
+        reason: String,
+    },
+
+    /// A trust failure: rollback, expiry, a revoked or weak key, a reused id.
     #[error("untrusted `{what}`: {reason}")]
-    Untrusted { what: String, reason: String },
+    Untrusted {
+        /// What is not trusted.
+        what: String,
+        /// Why.
+        reason: String,
+    },
 
+    /// Signed, but by no key this registry trusts for the role.
+    #[error("untrusted `{what}`: {reason}")]
+    UnknownSigner {
+        /// What was signed.
+        what: String,
+        /// Which keys were tried and what the signature claims.
+        reason: String,
+    },
+
+    /// A version without the approvals the policy requires.
+    #[error("untrusted `{what}`: {reason}")]
+    NotApproved {
+        /// The version.
+        what: String,
+        /// How many approvals count, and how many are needed.
+        reason: String,
+    },
+
+    /// A policy forbids it (exit 4).
     #[error("policy forbids `{what}`: {reason}")]
-    Policy { what: String, reason: String },
+    Policy {
+        /// What is forbidden.
+        what: String,
+        /// Which rule, and how to get past it where allowed.
+        reason: String,
+    },
 
+    /// Another airlock process holds the writer lock.
     #[error("the home `{path}` is locked by another airlock process")]
-    Locked { path: PathBuf },
+    Locked {
+        /// The home.
+        path: PathBuf,
+    },
 }
 
 impl Error {
@@ -107,10 +215,25 @@ impl Error {
         }
     }
 
+    /// Bad input (exit 1).
     pub fn input(msg: impl Into<String>) -> Error {
         Error::Input(msg.into())
     }
 
+    /// Flags or values that do not fit (exit 2).
+    pub fn usage(msg: impl Into<String>) -> Error {
+        Error::Usage(msg.into())
+    }
+
+    /// The machine failed at `what`.
+    pub fn system(what: impl Into<String>, reason: impl std::fmt::Display) -> Error {
+        Error::System {
+            what: what.into(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// `what` named `name` does not exist.
     pub fn not_found(what: &'static str, name: impl Into<String>) -> Error {
         Error::NotFound {
             what,
@@ -124,8 +247,12 @@ impl Error {
             Error::DigestMismatch { .. }
             | Error::UpstreamMismatch { .. }
             | Error::Hostile { .. }
-            | Error::Untrusted { .. } => Class::Integrity,
+            | Error::NotABundle { .. }
+            | Error::Untrusted { .. }
+            | Error::UnknownSigner { .. }
+            | Error::NotApproved { .. } => Class::Integrity,
             Error::Policy { .. } => Class::Policy,
+            Error::Usage(_) => Class::Usage,
             Error::VersionConflict { integrity, .. } => {
                 if *integrity {
                     Class::Integrity
@@ -136,7 +263,9 @@ impl Error {
             Error::Io { .. }
             | Error::Db(_)
             | Error::Input(_)
+            | Error::System { .. }
             | Error::NotFound { .. }
+            | Error::NoRegistry { .. }
             | Error::Unsafe { .. }
             | Error::Locked { .. } => Class::Operational,
         }
@@ -144,35 +273,35 @@ impl Error {
 
     /// A next step for the user, where there is an obvious one.
     pub fn hint(&self) -> Option<String> {
-        match self {
-            Error::VersionConflict { .. } => {
-                Some("import it under another label with `--version LABEL`".into())
-            }
-            Error::UpstreamMismatch { .. } => Some(
+        let s = match self {
+            Error::VersionConflict { .. } => "import it under another label with `--version LABEL`",
+            Error::UpstreamMismatch { .. } => {
                 "the download is corrupt or was modified; download the file again before importing"
-                    .into(),
-            ),
+            }
             Error::NotFound {
-                what: "version", ..
+                what: "version" | "model",
+                ..
+            } => "`airlock list` shows what is registered",
+            Error::NoRegistry { .. } => {
+                "run `airlock init` (or import a model) to create it, or point `--home` at an existing one"
             }
-            | Error::NotFound { what: "model", .. } => {
-                Some("`airlock list` shows what is registered".into())
+            Error::Locked { .. } => "wait for the other process to finish",
+            Error::Unsafe { .. } => "copy the file into the folder as a regular file, or remove it",
+            Error::UnknownSigner { .. } => {
+                "`airlock trust list` shows the trusted keys; `airlock trust add PUBFILE --role exporter` trusts an exporter"
             }
-            Error::Locked { .. } => Some("wait for the other process to finish".into()),
-            Error::Unsafe { .. } => {
-                Some("copy the file into the folder as a regular file, or remove it".into())
+            Error::NotApproved { .. } => {
+                "approve on the connected side with keys this registry trusts (`airlock trust list`), then export again"
             }
-            Error::Untrusted { reason, .. } if reason.contains("exporter") => Some(
-                "`airlock trust list` shows the trusted keys; `airlock trust add PUBFILE --role exporter` trusts an exporter".into(),
-            ),
-            Error::Untrusted { reason, .. } if reason.contains("approval") => Some(
-                "approve on the connected side with keys this registry trusts (`airlock trust list`), then export again".into(),
-            ),
-            Error::Hostile { .. } | Error::DigestMismatch { .. } => Some(
-                "do not use this copy; get a fresh one from the source and compare its sha256".into(),
-            ),
-            _ => None,
-        }
+            Error::NotABundle { .. } => {
+                "a model folder is imported by its folder path; a bundle is the `.airlock` file (or its `.001` volume)"
+            }
+            Error::Hostile { .. } | Error::DigestMismatch { .. } => {
+                "do not use this copy; get a fresh one from the source and compare its sha256"
+            }
+            _ => return None,
+        };
+        Some(s.to_string())
     }
 }
 

@@ -59,12 +59,8 @@ impl Registry {
     /// Open an existing home (commands that only read).
     pub fn open_existing(home: &Path) -> Result<Registry> {
         if !home.join("registry.db").is_file() {
-            return Err(Error::NotFound {
-                what: "registry",
-                name: format!(
-                    "{} (run `airlock init` or any import first)",
-                    home.display()
-                ),
+            return Err(Error::NoRegistry {
+                path: home.to_path_buf(),
             });
         }
         Self::open_or_create(home)

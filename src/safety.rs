@@ -40,12 +40,18 @@ pub struct Decision {
 }
 
 /// Apply the policy. `allow` lets unsafe (never malformed) files through.
+/// `subject` (a version, `name@label`) prefixes the file named in an error.
 pub fn decide(
     targets: &[Target],
     results: &[Inspection],
     allow: Option<&Allowance>,
+    subject: Option<&str>,
 ) -> Result<Decision> {
     let mut d = Decision::default();
+    let name = |t: &Target| match subject {
+        Some(s) => format!("{s}: {}", t.rel),
+        None => t.rel.clone(),
+    };
     let describe = |i: &Inspection, at_least: Verdict| {
         i.findings
             .iter()
@@ -57,7 +63,7 @@ pub fn decide(
     for (t, i) in targets.iter().zip(results) {
         if i.verdict == Verdict::Malformed {
             return Err(Error::Hostile {
-                what: t.rel.clone(),
+                what: name(t),
                 reason: format!(
                     "malformed {}: {}",
                     i.format.as_str(),
@@ -80,7 +86,7 @@ pub fn decide(
                 String::new()
             };
             return Err(Error::Policy {
-                what: t.rel.clone(),
+                what: name(t),
                 reason: format!(
                     "{}{more}; `--allow-unsafe --reason TEXT` lets it in and records who and why",
                     describe(i, Verdict::Unsafe)
@@ -109,6 +115,7 @@ pub fn check_stored(
     store: &crate::store::Store,
     files: &mut [crate::records::FileRecord],
     allow: Option<&Allowance>,
+    subject: Option<&str>,
 ) -> Result<Decision> {
     let targets: Vec<Target> = files
         .iter()
@@ -119,7 +126,7 @@ pub fn check_stored(
         })
         .collect();
     let inspections = inspect_all(&targets);
-    let decision = decide(&targets, &inspections, allow)?;
+    let decision = decide(&targets, &inspections, allow, subject)?;
     for (f, i) in files.iter_mut().zip(&inspections) {
         f.format = i.format;
         f.safety = Some(FileSafety::of(i));

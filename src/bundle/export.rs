@@ -141,7 +141,7 @@ pub fn export(
     let created = created_t.format(fmt).expect("formattable");
     let expires = expires_t.format(fmt).expect("formattable");
     let mut id = [0u8; 16];
-    getrandom::fill(&mut id).map_err(|e| Error::input(format!("no system randomness: {e}")))?;
+    getrandom::fill(&mut id).map_err(|e| Error::system("read system randomness", e))?;
     let bundle_id = hex::encode(id);
     let sequence = reg.db.next_export_sequence()?;
     let exporter = key.public_key().id();

@@ -35,11 +35,12 @@ use crate::clock::now_rfc3339;
 use crate::db::{AcceptedBundle, BlobRow};
 use crate::digest::{CHUNK, Sha256Digest};
 use crate::error::{Error, Result};
+use crate::event::{EventDraft, EventKind};
 use crate::name::VersionSelector;
 use crate::progress::ProgressFactory;
-use crate::records::{Allowance, ApprovalRecord, Disclosure, NewVersion, Origin};
+use crate::records::{Allowance, ApprovalRecord, Disclosure, NewVersion, Origin, TrustedKey};
 use crate::registry::Registry;
-use crate::signing::pae;
+use crate::signing::signers;
 use crate::statement::{Envelope, PAYLOAD_TYPE, Statement};
 use crate::store::{BlobGuard, BlobStat, IngestSpec};
 
@@ -75,18 +76,19 @@ pub struct BundleOutcome {
 
 type Entries<'a> = tar::Entries<'a, std::io::BufReader<VolumeReader>>;
 
-fn tar_error(what: &str, e: std::io::Error) -> Error {
-    // The tar crate quotes raw header bytes; keep the message short and printable.
-    let msg: String = e
-        .to_string()
-        .chars()
+/// The tar crate quotes raw header bytes: keep a message short and printable.
+fn printable(msg: &str) -> String {
+    msg.chars()
         .take_while(|c| *c != '\n')
         .take(80)
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect();
+        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+        .collect()
+}
+
+fn tar_error(what: &str, e: std::io::Error) -> Error {
     Error::Hostile {
         what: what.to_string(),
-        reason: format!("corrupt tar stream: {msg}"),
+        reason: format!("corrupt tar stream: {}", printable(&e.to_string())),
     }
 }
 
@@ -194,6 +196,19 @@ struct Approved {
     approvals: Vec<ApprovalRecord>,
 }
 
+/// The first two members, read before anything is trusted.
+struct Head {
+    index: Vec<u8>,
+    signature: IndexSignature,
+}
+
+/// What step 5 left in the store (staged, not yet recorded).
+struct Staged<'s> {
+    approved: HashMap<usize, Approved>,
+    carried: HashSet<Sha256Digest>,
+    guard: BlobGuard<'s>,
+}
+
 /// Import a bundle file (or the first volume of a set).
 pub fn import_bundle(
     reg: &mut Registry,
@@ -210,63 +225,117 @@ pub fn import_bundle(
         .map_err(|e| tar_error(INDEX_NAME, e))?
         .raw(true);
 
-    // 1. Index and signature, capped.
-    let index_bytes = read_capped(&mut entries, INDEX_NAME, INDEX_CAP).map_err(|e| match e {
-        Error::Hostile { reason, .. } if reason.starts_with("corrupt tar stream") => Error::Hostile {
-            what: path.display().to_string(),
-            reason: format!("not an airlock bundle (it does not start with an `{INDEX_NAME}` tar member: {reason})"),
-        },
-        other => other,
-    })?;
-    let sig_bytes = read_capped(&mut entries, SIG_NAME, SIG_CAP)?;
-    let sig: IndexSignature = serde_json::from_slice(&sig_bytes).map_err(|e| Error::Hostile {
+    let head = read_head(&mut entries, path)?;
+    let exporter = verify_exporter(reg, path, &head)?;
+    let idx = CheckedIndex::parse(&head.index)?;
+    let index_sha = Sha256Digest::of(&head.index);
+    if let Some(done) = replay(reg, path, &idx, &index_sha, &exporter)? {
+        return Ok(done);
+    }
+    check_freshness(reg, path, &idx)?;
+    let staged = read_members(reg, &mut entries, &idx, progress)?;
+    ensure_nothing_follows(&mut entries)?;
+    let volumes = archive.into_inner().into_inner().volumes;
+    let mut outcome = outcome_of(&idx, &exporter, false);
+    outcome.volumes = volumes;
+    commit(
+        reg,
+        &idx,
+        &index_sha,
+        &exporter,
+        staged,
+        allow_unsafe,
+        outcome,
+    )
+}
+
+/// 1. `index.json` and `index.sig`, capped: the first two members, regular
+///    files, nothing else. A file whose first member is not a tar header is
+///    not a bundle at all.
+fn read_head(entries: &mut Entries<'_>, path: &Path) -> Result<Head> {
+    let first = match entries.next() {
+        None => {
+            return Err(Error::NotABundle {
+                path: path.to_path_buf(),
+                reason: "it is empty".into(),
+            });
+        }
+        Some(Err(e)) => {
+            return Err(Error::NotABundle {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "it does not start with an `{INDEX_NAME}` tar member ({})",
+                    printable(&e.to_string())
+                ),
+            });
+        }
+        Some(Ok(entry)) => entry,
+    };
+    check_entry(&first, INDEX_NAME, 0, Some(INDEX_CAP))?;
+    let index = read_exact_member(first, INDEX_NAME, None)?;
+    let sig_bytes = read_capped(entries, SIG_NAME, SIG_CAP)?;
+    let signature = serde_json::from_slice(&sig_bytes).map_err(|e| Error::Hostile {
         what: SIG_NAME.into(),
         reason: format!("not an index signature: {e}"),
     })?;
+    Ok(Head { index, signature })
+}
 
-    // 2. The exporter's signature, against trusted exporter keys only.
+/// 2. The index signature must verify (strict) under a trusted, unrevoked
+///    exporter key; each trusted key is tried once, whatever the input
+///    claims about key ids.
+fn verify_exporter(reg: &Registry, path: &Path, head: &Head) -> Result<TrustedKey> {
     let sigs: Vec<Vec<u8>> = Envelope {
         payload: String::new(),
-        payload_type: sig.payload_type.clone(),
-        signatures: sig.signatures.clone(),
+        payload_type: head.signature.payload_type.clone(),
+        signatures: head.signature.signatures.clone(),
     }
     .signatures();
     let exporters = crate::trust::exporter_keys(reg)?;
-    let msg = pae(INDEX_PAYLOAD_TYPE, &index_bytes);
-    let exporter = exporters
-        .iter()
-        .find(|k| sigs.iter().any(|s| k.public_key.verify(&msg, s)))
-        .cloned()
-        .ok_or_else(|| {
-            let claimed = claimed_ids(&sig);
-            let revoked = reg.db.trusted_keys().ok().and_then(|ks| {
-                ks.into_iter()
-                    .find(|k| k.revoked && sigs.iter().any(|s| k.public_key.verify(&msg, s)))
-            });
-            Error::Untrusted {
-                what: path.display().to_string(),
-                reason: match revoked {
-                    Some(k) => format!(
-                        "the index is signed by key {} (`{}`), which was revoked",
-                        k.key_id, k.name
-                    ),
-                    None => format!(
-                        "the index is not signed by any trusted exporter key (it claims key id {})",
-                        if claimed.is_empty() {
-                            "none".into()
-                        } else {
-                            claimed
-                        }
-                    ),
-                },
-            }
-        })?;
+    if let Some((k, _)) = signers(INDEX_PAYLOAD_TYPE, &head.index, &sigs, &exporters, |k| {
+        &k.public_key
+    })
+    .first()
+    {
+        return Ok((*k).clone());
+    }
+    let revoked: Vec<TrustedKey> = reg
+        .db
+        .trusted_keys()?
+        .into_iter()
+        .filter(|k| k.revoked)
+        .collect();
+    let reason = match signers(INDEX_PAYLOAD_TYPE, &head.index, &sigs, &revoked, |k| {
+        &k.public_key
+    })
+    .first()
+    {
+        Some((k, _)) => format!(
+            "the index is signed by key {} (`{}`), which was revoked",
+            k.key_id, k.name
+        ),
+        None => {
+            let claimed = claimed_ids(&head.signature);
+            format!(
+                "the index is not signed by any trusted exporter key (it claims key id {})",
+                if claimed.is_empty() {
+                    "none".into()
+                } else {
+                    claimed
+                }
+            )
+        }
+    };
+    Err(Error::UnknownSigner {
+        what: path.display().to_string(),
+        reason,
+    })
+}
 
-    // 3. Structure.
-    let idx = CheckedIndex::parse(&index_bytes)?;
-    let index_sha = Sha256Digest::of(&index_bytes);
+/// The outcome's bundle fields, before any member is read.
+fn outcome_of(idx: &CheckedIndex, exporter: &TrustedKey, already: bool) -> BundleOutcome {
     let raw = &idx.raw;
-    let outcome_base = |already: bool| BundleOutcome {
+    BundleOutcome {
         bundle_id: raw.bundle_id.clone(),
         origin: raw.origin.clone(),
         sequence: raw.sequence,
@@ -281,32 +350,48 @@ pub fn import_bundle(
         new_blobs: 0,
         volumes: 1,
         warnings: Vec::new(),
-    };
+    }
+}
 
-    // 4. Replay, rollback, expiry.
-    if let Some(b) = reg.db.bundle(&raw.bundle_id)? {
-        if b.index_sha256 == index_sha.to_hex() {
-            let mut o = outcome_base(true);
-            for v in &idx.versions {
-                o.versions.push(ImportedVersion {
-                    name: v.name.to_string(),
-                    version: v.label.to_string(),
-                    manifest_digest: v.manifest_digest.to_hex(),
-                    approvals: 0,
-                    created: false,
-                });
-            }
-            return Ok(o);
-        }
+/// 4a. The same bundle again is an idempotent success; its id with another
+///     index is refused.
+fn replay(
+    reg: &Registry,
+    path: &Path,
+    idx: &CheckedIndex,
+    index_sha: &Sha256Digest,
+    exporter: &TrustedKey,
+) -> Result<Option<BundleOutcome>> {
+    let Some(b) = reg.db.bundle(&idx.raw.bundle_id)? else {
+        return Ok(None);
+    };
+    if b.index_sha256 != index_sha.to_hex() {
         return Err(Error::Untrusted {
             what: path.display().to_string(),
             reason: format!(
                 "bundle id {} was already accepted with a different index",
-                raw.bundle_id
+                idx.raw.bundle_id
             ),
         });
     }
-    let now = time::OffsetDateTime::now_utc();
+    let mut o = outcome_of(idx, exporter, true);
+    for v in &idx.versions {
+        o.versions.push(ImportedVersion {
+            name: v.name.to_string(),
+            version: v.label.to_string(),
+            manifest_digest: v.manifest_digest.to_hex(),
+            approvals: 0,
+            created: false,
+        });
+    }
+    Ok(Some(o))
+}
+
+/// 4b. Rollback and expiry: a sequence not above the highest accepted from
+///     the origin is a rollback; expiry is judged against the local clock and
+///     against the newest `created` already accepted from the origin.
+fn check_freshness(reg: &Registry, path: &Path, idx: &CheckedIndex) -> Result<()> {
+    let raw = &idx.raw;
     if let Some((highest, newest)) = reg.db.origin_state(&raw.origin)? {
         if raw.sequence <= highest {
             return Err(Error::Untrusted {
@@ -328,19 +413,33 @@ pub fn import_bundle(
             });
         }
     }
-    if now >= idx.expires {
+    if time::OffsetDateTime::now_utc() >= idx.expires {
         return Err(Error::Untrusted {
             what: path.display().to_string(),
             reason: format!("expired at {} (local clock {})", raw.expires, now_rfc3339()),
         });
     }
+    Ok(())
+}
 
-    // 5. Members, in order.
+/// 5. Members, in the order the index lists them. Each must be a regular
+///    file with exactly the listed name and size; statements are checked
+///    (digest, structure, agreement with the index, approvals ≥ policy);
+///    blobs are streamed into store temp files while hashed and only then
+///    renamed into the store.
+fn read_members<'s>(
+    reg: &'s Registry,
+    entries: &mut Entries<'_>,
+    idx: &CheckedIndex,
+    progress: &dyn ProgressFactory,
+) -> Result<Staged<'s>> {
     let required = crate::trust::approvals_required(reg)? as usize;
     let approvers = crate::trust::approver_keys(reg)?;
-    let mut approved: HashMap<usize, Approved> = HashMap::new();
-    let mut carried: HashSet<Sha256Digest> = HashSet::new();
-    let mut guard = BlobGuard::new(&reg.store);
+    let mut staged = Staged {
+        approved: HashMap::new(),
+        carried: HashSet::new(),
+        guard: BlobGuard::new(&reg.store),
+    };
     let total: u64 = idx
         .members
         .iter()
@@ -351,7 +450,7 @@ pub fn import_bundle(
     let known = reg.db.blob_stats()?;
     let replace_if = |d: &Sha256Digest, st: &BlobStat| known.get(d) != Some(st);
     for (k, m) in idx.members.iter().enumerate() {
-        let entry = next_entry(&mut entries, &m.name)?;
+        let entry = next_entry(entries, &m.name)?;
         check_entry(&entry, &m.name, m.size, None)?;
         match m.kind {
             MemberKind::Statement(_) => {
@@ -365,10 +464,8 @@ pub fn import_bundle(
                         found: found.to_hex(),
                     });
                 }
-                approved.insert(
-                    k,
-                    check_statement(&idx, k, m, &bytes, &approvers, required)?,
-                );
+                let a = check_statement(idx, k, m, &bytes, &approvers, required)?;
+                staged.approved.insert(k, a);
             }
             MemberKind::Blob(d) => {
                 let what = format!("member `{}`", m.name);
@@ -399,29 +496,120 @@ pub fn import_bundle(
                 let mut entry = entry;
                 let ing = reg.store.ingest(&mut entry, &spec, &*bar)?;
                 if ing.created {
-                    guard.created.push(d);
+                    staged.guard.created.push(d);
                 }
-                carried.insert(d);
+                staged.carried.insert(d);
             }
         }
     }
     bar.finish();
+    Ok(staged)
+}
 
-    // 6. Nothing after the last listed member.
-    if let Some(extra) = entries.next() {
-        let name = extra
-            .map(|e| String::from_utf8_lossy(&e.path_bytes()).into_owned())
-            .unwrap_or_else(|_| "(unreadable header)".into());
+/// 6. Nothing may follow the last listed member.
+fn ensure_nothing_follows(entries: &mut Entries<'_>) -> Result<()> {
+    let Some(extra) = entries.next() else {
+        return Ok(());
+    };
+    let name = extra
+        .map(|e| String::from_utf8_lossy(&e.path_bytes()).into_owned())
+        .unwrap_or_else(|_| "(unreadable header)".into());
+    Err(Error::Hostile {
+        what: format!("member `{name}`"),
+        reason: "not listed in the signed index".into(),
+    })
+}
+
+/// 7a. One new version's record, from its approved statement: every file
+///     and the licence text carried, the model-file safety policy applied to
+///     the staged blobs.
+fn new_version(
+    reg: &Registry,
+    idx: &CheckedIndex,
+    v: &super::CheckedVersion,
+    a: Approved,
+    carried: &HashSet<Sha256Digest>,
+    allow_unsafe: Option<&Allowance>,
+    warnings: &mut Vec<String>,
+) -> Result<NewVersion> {
+    let subject = format!("{}@{}", v.name, v.label);
+    let p = &a.statement.predicate;
+    let mut files = a.statement.file_records()?;
+    for f in &files {
+        if !carried.contains(&f.sha256) {
+            return Err(Error::Hostile {
+                what: subject,
+                reason: format!(
+                    "file `{}` (sha256 {}) is not carried by the bundle",
+                    f.path, f.sha256
+                ),
+            });
+        }
+    }
+    let decision =
+        crate::safety::check_stored(&reg.store, &mut files, allow_unsafe, Some(&subject))?;
+    warnings.extend(decision.warnings.iter().map(|w| format!("{subject}: {w}")));
+    let allowance = allow_unsafe
+        .filter(|_| !decision.allowed_unsafe.is_empty())
+        .map(|a| (a.clone(), decision.allowed_unsafe.clone()));
+    let license_sha256 = a.statement.license_digest()?;
+    if let Some(l) = license_sha256
+        && !carried.contains(&l)
+    {
         return Err(Error::Hostile {
-            what: format!("member `{name}`"),
-            reason: "not listed in the signed index".into(),
+            what: subject,
+            reason: format!("licence text {l} is not carried by the bundle"),
         });
     }
+    Ok(NewVersion {
+        name: v.name.clone(),
+        label: v.label.to_string(),
+        manifest_digest: v.manifest_digest,
+        imported_at: now_rfc3339(),
+        imported_by: actor(),
+        registry: reg.name().to_string(),
+        origin: Origin::Bundle,
+        layout: "bundle".into(),
+        source_url: p.source.url.clone(),
+        revision: p.source.revision.clone(),
+        license_id: p.license.id.clone(),
+        license_sha256,
+        disclosure: p
+            .data_disclosure
+            .status
+            .parse::<Disclosure>()
+            .map_err(|e| Error::Hostile {
+                what: v.name.to_string(),
+                reason: e.to_string(),
+            })?,
+        disclosure_notes: p.data_disclosure.notes.clone(),
+        owner: p.owner.clone(),
+        files,
+        statement: a.bytes,
+        bundle_id: Some(idx.raw.bundle_id.clone()),
+        approvals: a.approvals,
+        allowance,
+    })
+}
 
-    // 7. Records, in one transaction.
-    let now_s = now_rfc3339();
-    let mut outcome = outcome_base(false);
-    outcome.volumes = archive.into_inner().into_inner().volumes;
+/// 7b. One transaction records every new version, its approvals, the blobs
+///     and the bundle; until it commits nothing is visible, and any failure
+///     removes the blobs this run created (the guard).
+fn commit(
+    reg: &Registry,
+    idx: &CheckedIndex,
+    index_sha: &Sha256Digest,
+    exporter: &TrustedKey,
+    staged: Staged<'_>,
+    allow_unsafe: Option<&Allowance>,
+    mut outcome: BundleOutcome,
+) -> Result<BundleOutcome> {
+    let Staged {
+        mut approved,
+        carried,
+        mut guard,
+    } = staged;
+    let raw = &idx.raw;
     let mut news = Vec::new();
     for v in &idx.versions {
         let a = approved
@@ -448,79 +636,17 @@ pub fn import_bundle(
             approvals: a.approvals.len(),
             created: existing.is_none(),
         });
-        if existing.is_some() {
-            continue;
+        if existing.is_none() {
+            news.push(new_version(
+                reg,
+                idx,
+                v,
+                a,
+                &carried,
+                allow_unsafe,
+                &mut outcome.warnings,
+            )?);
         }
-        let p = &a.statement.predicate;
-        let mut files = a.statement.file_records()?;
-        for f in &files {
-            if !carried.contains(&f.sha256) {
-                return Err(Error::Hostile {
-                    what: format!("{}@{}", v.name, v.label),
-                    reason: format!(
-                        "file `{}` (sha256 {}) is not carried by the bundle",
-                        f.path, f.sha256
-                    ),
-                });
-            }
-        }
-        // The model-file safety policy, on the staged blobs.
-        let decision = crate::safety::check_stored(&reg.store, &mut files, allow_unsafe).map_err(
-            |e| match e {
-                Error::Policy { what, reason } => Error::Policy {
-                    what: format!("{}@{}: {what}", v.name, v.label),
-                    reason,
-                },
-                other => other,
-            },
-        )?;
-        outcome.warnings.extend(
-            decision
-                .warnings
-                .iter()
-                .map(|w| format!("{}@{}: {w}", v.name, v.label)),
-        );
-        let allowance = allow_unsafe
-            .filter(|_| !decision.allowed_unsafe.is_empty())
-            .map(|a| (a.clone(), decision.allowed_unsafe.clone()));
-        let license_sha256 = a.statement.license_digest()?;
-        if let Some(l) = license_sha256
-            && !carried.contains(&l)
-        {
-            return Err(Error::Hostile {
-                what: format!("{}@{}", v.name, v.label),
-                reason: format!("licence text {l} is not carried by the bundle"),
-            });
-        }
-        news.push(NewVersion {
-            name: v.name.clone(),
-            label: v.label.to_string(),
-            manifest_digest: v.manifest_digest,
-            imported_at: now_s.clone(),
-            imported_by: actor(),
-            registry: reg.name().to_string(),
-            origin: Origin::Bundle,
-            layout: "bundle".into(),
-            source_url: p.source.url.clone(),
-            revision: p.source.revision.clone(),
-            license_id: p.license.id.clone(),
-            license_sha256,
-            disclosure: p
-                .data_disclosure
-                .status
-                .parse::<Disclosure>()
-                .map_err(|e| Error::Hostile {
-                    what: v.name.to_string(),
-                    reason: e.to_string(),
-                })?,
-            disclosure_notes: p.data_disclosure.notes.clone(),
-            owner: p.owner.clone(),
-            files,
-            statement: a.bytes,
-            bundle_id: Some(raw.bundle_id.clone()),
-            approvals: a.approvals,
-            allowance,
-        });
     }
     let mut rows = Vec::new();
     for m in &idx.members {
@@ -539,11 +665,11 @@ pub fn import_bundle(
         }
     }
     outcome.new_blobs = guard.created.len();
-    let mut events: Vec<crate::event::EventDraft> = news
+    let mut events: Vec<EventDraft> = news
         .iter()
         .map(|n| {
-            crate::event::EventDraft::new(
-                crate::event::EventKind::ImportBundle,
+            EventDraft::new(
+                EventKind::ImportBundle,
                 format!("{}@{}", n.name, n.label),
                 serde_json::json!({
                     "manifest_digest": n.manifest_digest.to_hex(),
@@ -556,8 +682,8 @@ pub fn import_bundle(
             )
         })
         .collect();
-    events.push(crate::event::EventDraft::new(
-        crate::event::EventKind::AcceptBundle,
+    events.push(EventDraft::new(
+        EventKind::AcceptBundle,
         raw.bundle_id.clone(),
         serde_json::json!({
             "origin": raw.origin,
@@ -568,6 +694,7 @@ pub fn import_bundle(
             "versions": outcome.versions.iter().map(|v| format!("{}@{}", v.name, v.version)).collect::<Vec<_>>(),
         }),
     ));
+    let now = now_rfc3339();
     let accepted = AcceptedBundle {
         bundle_id: raw.bundle_id.clone(),
         origin: raw.origin.clone(),
@@ -576,11 +703,11 @@ pub fn import_bundle(
         expires: raw.expires.clone(),
         index_sha256: index_sha.to_hex(),
         exporter: exporter.key_id,
-        imported_at: now_s.clone(),
+        imported_at: now.clone(),
         imported_by: actor(),
     };
     reg.db
-        .insert_versions(&news, &rows, &now_s, Some(&accepted), &events)?;
+        .insert_versions(&news, &rows, &now, Some(&accepted), &events)?;
     guard.keep = true;
     Ok(outcome)
 }
@@ -633,28 +760,25 @@ fn check_statement(
             ),
         });
     }
-    let msg = pae(PAYLOAD_TYPE, &payload);
     let sigs = env.signatures();
     let meta = &idx.raw.versions[vi].approvals;
-    let mut approvals = Vec::new();
-    for k in approvers {
-        if let Some(s) = sigs.iter().find(|s| k.public_key.verify(&msg, s)) {
-            let signed_at = meta
-                .iter()
-                .find(|a| a.key_id == k.key_id.to_hex())
-                .map(|a| a.signed_at.clone())
-                .unwrap_or_else(|| idx.raw.created.clone());
-            approvals.push(ApprovalRecord {
+    let approvals: Vec<ApprovalRecord> =
+        signers(PAYLOAD_TYPE, &payload, &sigs, approvers, |k| &k.public_key)
+            .into_iter()
+            .map(|(k, s)| ApprovalRecord {
                 key_id: k.key_id,
                 public_key: k.public_key,
                 name: k.name.clone(),
-                signature: s.clone(),
-                signed_at,
-            });
-        }
-    }
+                signature: s.to_vec(),
+                signed_at: meta
+                    .iter()
+                    .find(|a| a.key_id == k.key_id.to_hex())
+                    .map(|a| a.signed_at.clone())
+                    .unwrap_or_else(|| idx.raw.created.clone()),
+            })
+            .collect();
     if approvals.len() < required {
-        return Err(Error::Untrusted {
+        return Err(Error::NotApproved {
             what: format!("{}@{}", v.name, v.label),
             reason: format!(
                 "{} valid approval(s) by distinct trusted approver keys, the policy requires {required} ({} signature(s) in the statement)",

@@ -139,6 +139,7 @@ pub fn checkout(
         &targets,
         &inspections,
         opts.allow_unsafe.as_ref().or(recorded.as_ref()),
+        None,
     )?;
     finish_links(staging.path(), &plan)?;
     // One syncfs makes the whole copy durable before it is renamed into place.

@@ -386,7 +386,7 @@ impl Db {
 
     /// Record a version, its files and its blobs in one transaction.
     pub fn insert_version(
-        &mut self,
+        &self,
         v: &NewVersion,
         blobs: &[BlobRow],
         now: &str,
@@ -404,7 +404,7 @@ impl Db {
     /// Record versions, their files, approvals and blobs, and the bundle they
     /// came in, in one transaction: all visible at once or none.
     pub fn insert_versions(
-        &mut self,
+        &self,
         vs: &[NewVersion],
         blobs: &[BlobRow],
         now: &str,

@@ -156,7 +156,8 @@ pub fn import_dir(
 
     // Know what each file is before anyone loads it.
     let mut files = files;
-    let decision = crate::safety::check_stored(&reg.store, &mut files, opts.allow_unsafe.as_ref())?;
+    let decision =
+        crate::safety::check_stored(&reg.store, &mut files, opts.allow_unsafe.as_ref(), None)?;
 
     let (license_id, license_sha256) =
         licence(&reg.store, &src.files, &ingested, opts, &mut guard)?;

@@ -243,8 +243,7 @@ pub struct GeneratedKey {
 /// overwrite either file.
 pub fn generate(prefix: &Path, name: Option<&str>) -> Result<GeneratedKey> {
     let mut seed = zeroize::Zeroizing::new([0u8; 32]);
-    getrandom::fill(seed.as_mut())
-        .map_err(|e| Error::input(format!("no system randomness: {e}")))?;
+    getrandom::fill(seed.as_mut()).map_err(|e| Error::system("read system randomness", e))?;
     write_pair(prefix, &SigningKey::from_bytes(&seed), name)
 }
 
@@ -260,7 +259,7 @@ fn write_pair(prefix: &Path, key: &SigningKey, name: Option<&str>) -> Result<Gen
     let id = public.id();
     let pem = key
         .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|e| Error::input(format!("cannot encode the private key: {e}")))?;
+        .map_err(|e| Error::system("encode the private key", e))?;
     if let Some(parent) = priv_path.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(parent).map_err(|e| Error::io("create directory", parent, e))?;
     }
@@ -310,6 +309,33 @@ pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     );
     out.extend_from_slice(payload);
     out
+}
+
+/// Which of `keys` signed PAE(`payload_type`, `payload`), each with the
+/// signature that verified. The one place signers are counted: each key at
+/// most once however many signatures it made, keys taken only from `keys`
+/// (never from ids the input claims), every signature checked with
+/// `verify_strict`.
+pub fn signers<'k, 's, K>(
+    payload_type: &str,
+    payload: &[u8],
+    sigs: &'s [Vec<u8>],
+    keys: &'k [K],
+    public: impl Fn(&K) -> &PublicKey,
+) -> Vec<(&'k K, &'s [u8])> {
+    let msg = pae(payload_type, payload);
+    let mut seen = std::collections::HashSet::new();
+    keys.iter()
+        .filter_map(|k| {
+            let pk = public(k);
+            if !seen.insert(pk.id()) {
+                return None;
+            }
+            sigs.iter()
+                .find(|s| pk.verify(&msg, s))
+                .map(|s| (k, s.as_slice()))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::digest::Sha256Digest;
 use crate::error::{Error, Result};
 use crate::records::{FileRecord, VersionRecord};
-use crate::signing::{KeyId, PublicKey, pae};
+use crate::signing::KeyId;
 
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
 pub const PREDICATE_TYPE: &str = "urn:airlock:predicate:model-version:v1";
@@ -257,18 +257,4 @@ impl Envelope {
             .filter_map(|s| B64.decode(&s.sig).ok())
             .collect()
     }
-}
-
-/// Which of `keys` produced a valid signature over PAE(type, payload).
-/// Each key counts once, however many signatures or claimed ids there are.
-pub fn signers<'k>(
-    payload_type: &str,
-    payload: &[u8],
-    sigs: &[Vec<u8>],
-    keys: &'k [PublicKey],
-) -> Vec<&'k PublicKey> {
-    let msg = pae(payload_type, payload);
-    keys.iter()
-        .filter(|k| sigs.iter().any(|s| k.verify(&msg, s)))
-        .collect()
 }

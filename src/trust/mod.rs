@@ -16,7 +16,7 @@ use crate::clock::now_rfc3339;
 use crate::error::{Error, Result};
 use crate::records::{ApprovalRecord, Role, TrustedKey, VersionRecord};
 use crate::registry::Registry;
-use crate::signing::{KeyId, KeySource, PublicKey, pae};
+use crate::signing::{KeyId, KeySource, PublicKey, pae, signers};
 use crate::statement::{PAYLOAD_TYPE, Statement};
 
 const POLICY_KEY: &str = "approvals_required";
@@ -254,31 +254,36 @@ pub fn approval_status(reg: &Registry, v: &VersionRecord) -> Result<(Vec<Approva
     let bytes = statement_bytes(reg, v)?;
     let msg = pae(PAYLOAD_TYPE, &bytes);
     let trusted = reg.db.trusted_keys()?;
-    let mut live = std::collections::HashSet::new();
-    let mut out = Vec::new();
-    for a in reg.db.approvals(v.id)? {
-        let id = a.public_key.id();
-        let status = if !a.public_key.verify(&msg, &a.signature) {
-            ApprovalStatus::BadSignature
-        } else {
-            match trusted.iter().find(|k| k.key_id == id) {
-                None => ApprovalStatus::Untrusted,
-                Some(k) if k.revoked => ApprovalStatus::Revoked,
-                Some(k) if !k.role.can_approve() => ApprovalStatus::NotAnApprover,
-                Some(_) => {
-                    live.insert(id);
-                    ApprovalStatus::Valid
+    let approvals = reg.db.approvals(v.id)?;
+    let out = approvals
+        .iter()
+        .map(|a| {
+            let id = a.public_key.id();
+            let status = if !a.public_key.verify(&msg, &a.signature) {
+                ApprovalStatus::BadSignature
+            } else {
+                match trusted.iter().find(|k| k.key_id == id) {
+                    None => ApprovalStatus::Untrusted,
+                    Some(k) if k.revoked => ApprovalStatus::Revoked,
+                    Some(k) if !k.role.can_approve() => ApprovalStatus::NotAnApprover,
+                    Some(_) => ApprovalStatus::Valid,
                 }
+            };
+            ApprovalView {
+                key_id: id,
+                name: a.name.clone(),
+                signed_at: a.signed_at.clone(),
+                status,
             }
-        };
-        out.push(ApprovalView {
-            key_id: id,
-            name: a.name,
-            signed_at: a.signed_at,
-            status,
-        });
-    }
-    Ok((out, live.len()))
+        })
+        .collect();
+    let sigs: Vec<Vec<u8>> = approvals.into_iter().map(|a| a.signature).collect();
+    let approvers: Vec<TrustedKey> = trusted
+        .into_iter()
+        .filter(|k| !k.revoked && k.role.can_approve())
+        .collect();
+    let live = signers(PAYLOAD_TYPE, &bytes, &sigs, &approvers, |k| &k.public_key).len();
+    Ok((out, live))
 }
 
 /// Versions that arrived in a bundle must keep at least the policy's number
@@ -296,7 +301,7 @@ pub fn ensure_approved(reg: &Registry, v: &VersionRecord) -> Result<()> {
             .filter(|a| a.status != ApprovalStatus::Valid)
             .map(|a| format!("{} ({}) is {}", a.name, a.key_id.short(), a.status))
             .collect();
-        return Err(Error::Untrusted {
+        return Err(Error::NotApproved {
             what: format!("{}@{}", v.name, v.label),
             reason: format!(
                 "{live} live approval(s), the policy requires {required}{}",
