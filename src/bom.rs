@@ -12,9 +12,6 @@ use crate::error::Result;
 use crate::records::VersionRecord;
 use crate::registry::Registry;
 
-/// Licence text kept in the BOM is capped (the stored blob has it all).
-const TEXT_CAP: u64 = 1 << 20;
-
 fn prop(name: &str, value: impl Into<String>) -> Value {
     json!({ "name": format!("airlock:{name}"), "value": value.into() })
 }
@@ -40,13 +37,7 @@ fn serial(v: &VersionRecord) -> String {
 pub fn bom(reg: &Registry, v: &VersionRecord) -> Result<Value> {
     let files = reg.files(v)?;
     let terms = v.license_id.as_deref().and_then(crate::license::lookup);
-    let text = match v.license_sha256 {
-        Some(d) if reg.store().stat(&d)?.is_some_and(|s| s.size <= TEXT_CAP) => {
-            let p = reg.store().blob_path(&d);
-            Some(crate::fsio::read_small(&p, TEXT_CAP)?)
-        }
-        _ => None,
-    };
+    let text = crate::license::text(reg, v)?;
     let mut license = json!({});
     match (&terms, &v.license_id) {
         (Some(t), _) if t.spdx.is_some() => license["id"] = json!(t.spdx),

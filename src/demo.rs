@@ -1,8 +1,13 @@
-//! The demo model: a small, valid model folder generated from a seed —
+//! The demo: a small, valid model folder generated from a seed —
 //! safetensors weights in two shards with an index, a config, a tokenizer, a
-//! model card with licence front matter and a LICENSE. Used by `airlock demo`
-//! and by the tests, so both exercise real files. Deterministic: the same
-//! seed gives the same bytes.
+//! model card with licence front matter and a LICENSE — and the story
+//! `airlock demo` tells with it ([`run`], in `demo/scenario.rs`). The model
+//! is used by the tests too, so both exercise real files. Deterministic: the
+//! same seed gives the same bytes.
+
+mod scenario;
+
+pub use scenario::{DemoReport, Step, flip_byte, run};
 
 use std::fs;
 use std::io::{BufWriter, Write};

@@ -26,18 +26,15 @@ fn main() -> ExitCode {
             if is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
-            let mut msg = format!("error: {err}");
+            let mut msg = err.to_string();
             for cause in err.chain().skip(1) {
                 let c = cause.to_string();
                 if !msg.contains(&c) {
                     msg.push_str(&format!("\n  caused by: {c}"));
                 }
             }
-            eprintln!("{msg}");
             let lib = err.downcast_ref::<airlock::Error>();
-            if let Some(hint) = lib.and_then(|e| e.hint()) {
-                eprintln!("hint: {hint}");
-            }
+            printer::Printer::error(&msg, lib.and_then(|e| e.hint()).as_deref());
             ExitCode::from(lib.map(|e| e.class().exit_code()).unwrap_or(1))
         }
     }

@@ -1,53 +1,109 @@
 //! Where output goes, decided in one place: data to stdout, talk to stderr;
 //! `--json` means exactly one JSON document on stdout; `--quiet` silences
 //! talk but never data or errors.
+//!
+//! A failed write to stdout is not dropped: the first one is kept (and
+//! nothing more is written), and [`Printer::finish`] returns it when the
+//! command ends, so `airlock list > /dev/full` fails (exit 1). A closed pipe
+//! (`airlock list | head`) is the reader's choice, not a failure.
 
+use std::cell::RefCell;
 use std::io::Write;
 
 use serde::Serialize;
 
-#[derive(Debug, Clone, Copy)]
-pub struct Printer {
-    pub json: bool,
-    pub quiet: bool,
-    pub verbose: bool,
+#[derive(Debug, Default)]
+pub(crate) struct Printer {
+    pub(crate) json: bool,
+    pub(crate) quiet: bool,
+    pub(crate) verbose: bool,
+    /// The first failed write to stdout.
+    failed: RefCell<Option<std::io::Error>>,
 }
 
 impl Printer {
-    /// A line of human-readable data (suppressed in JSON mode).
-    pub fn line(&self, s: impl AsRef<str>) {
-        if !self.json {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{}", s.as_ref());
+    pub(crate) fn new(json: bool, quiet: bool, verbose: bool) -> Printer {
+        Printer {
+            json,
+            quiet,
+            verbose,
+            failed: RefCell::new(None),
         }
     }
 
+    /// Write to stdout unless an earlier write failed.
+    fn out(&self, write: impl FnOnce(&mut std::io::StdoutLock<'_>) -> std::io::Result<()>) {
+        if self.failed.borrow().is_some() {
+            return;
+        }
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = write(&mut out).and_then(|()| out.flush()) {
+            *self.failed.borrow_mut() = Some(e);
+        }
+    }
+
+    /// A line of human-readable data (suppressed in JSON mode).
+    pub(crate) fn line(&self, s: impl AsRef<str>) {
+        if !self.json {
+            self.out(|o| writeln!(o, "{}", s.as_ref()));
+        }
+    }
+
+    /// Data that is the same with or without `--json` (a BOM is a JSON
+    /// document already).
+    pub(crate) fn data(&self, s: &str) {
+        self.out(|o| writeln!(o, "{s}"));
+    }
+
     /// The JSON document (only in JSON mode).
-    pub fn json<T: Serialize>(&self, v: &T) -> anyhow::Result<()> {
+    pub(crate) fn json<T: Serialize>(&self, v: &T) -> anyhow::Result<()> {
         if self.json {
-            let mut out = std::io::stdout().lock();
-            serde_json::to_writer_pretty(&mut out, v).map_err(std::io::Error::from)?;
-            writeln!(out)?;
+            let doc = serde_json::to_string_pretty(v)?;
+            self.out(|o| writeln!(o, "{doc}"));
         }
         Ok(())
     }
 
+    /// The first failed write to stdout, if any: the command failed to
+    /// deliver its data.
+    pub(crate) fn finish(&self) -> std::io::Result<()> {
+        match self.failed.borrow_mut().take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
     /// Talk: what is happening (stderr, not with --quiet).
-    pub fn info(&self, s: impl AsRef<str>) {
+    pub(crate) fn info(&self, s: impl AsRef<str>) {
         if !self.quiet {
-            eprintln!("{}", s.as_ref());
+            self.err(s.as_ref());
         }
     }
 
     /// Extra detail (stderr, only with --verbose).
-    pub fn detail(&self, s: impl AsRef<str>) {
+    pub(crate) fn detail(&self, s: impl AsRef<str>) {
         if self.verbose {
-            eprintln!("{}", s.as_ref());
+            self.err(s.as_ref());
         }
     }
 
     /// A warning (stderr, even with --quiet).
-    pub fn warn(&self, s: impl AsRef<str>) {
-        eprintln!("warning: {}", s.as_ref());
+    pub(crate) fn warn(&self, s: impl AsRef<str>) {
+        self.err(&format!("warning: {}", s.as_ref()));
+    }
+
+    /// An error and its hint, as `main` reports a failed command.
+    pub(crate) fn error(msg: &str, hint: Option<&str>) {
+        let mut e = std::io::stderr().lock();
+        // Nothing is left to tell the user if stderr itself fails.
+        let _ = writeln!(e, "error: {msg}");
+        if let Some(h) = hint {
+            let _ = writeln!(e, "hint: {h}");
+        }
+    }
+
+    fn err(&self, s: &str) {
+        // Talk on a closed stderr is lost; the data and exit code still stand.
+        let _ = writeln!(std::io::stderr().lock(), "{s}");
     }
 }

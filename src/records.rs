@@ -91,6 +91,28 @@ pub struct Allowance {
     pub reason: String,
 }
 
+impl Allowance {
+    /// `--allow-unsafe` and `--reason` as given: both or neither (exit 2
+    /// otherwise), with a reason that says something. Recorded with the
+    /// current actor.
+    pub fn from_flags(allow: bool, reason: Option<&str>) -> Result<Option<Allowance>> {
+        match (allow, reason) {
+            (false, None) => Ok(None),
+            (false, Some(_)) => Err(Error::usage("`--reason` goes with `--allow-unsafe`")),
+            (true, None) => Err(Error::usage(
+                "`--allow-unsafe` needs `--reason TEXT` (it is recorded with who allowed it)",
+            )),
+            (true, Some(r)) if r.trim().is_empty() => {
+                Err(Error::usage("`--reason` must not be empty"))
+            }
+            (true, Some(r)) => Ok(Some(Allowance {
+                actor: crate::actor::actor(),
+                reason: r.to_string(),
+            })),
+        }
+    }
+}
+
 /// One file of a version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FileRecord {

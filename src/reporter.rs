@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use airlock::progress::{NoProgress, Progress, ProgressFactory};
+use std::io::Write;
+
 use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
 
 /// How often the non-terminal progress line is printed (5 s; the
@@ -66,7 +68,9 @@ impl Progress for Lines {
             *last = Instant::now();
             let pct = (done * 100).checked_div(self.total).unwrap_or(100);
             let rate = done as f64 / self.start.elapsed().as_secs_f64().max(0.001);
-            eprintln!(
+            // A progress line lost on a closed stderr changes nothing.
+            let _ = writeln!(
+                std::io::stderr().lock(),
                 "{}: {} of {} ({pct}%), {}/s",
                 self.label,
                 HumanBytes(done),

@@ -25,6 +25,95 @@ pub struct Target {
     pub size: u64,
 }
 
+/// One file as `inspect` reports it.
+#[derive(Debug, Serialize)]
+pub struct InspectedFile {
+    /// The path in the model (or the file name of a lone file).
+    pub path: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// What inspecting it found.
+    #[serde(flatten)]
+    pub inspection: Inspection,
+}
+
+/// What `inspect PATH|REF` found.
+#[derive(Debug, Serialize)]
+pub struct InspectReport {
+    /// The target as given.
+    pub target: String,
+    /// Every file, in model order.
+    pub files: Vec<InspectedFile>,
+    /// Parameters summed over the files.
+    pub parameters: u64,
+    /// The worst verdict of any file (`ok` when there is none).
+    pub verdict: Verdict,
+}
+
+/// `inspect TARGET`: a file, a model folder (any layout `import` reads), or
+/// else a reference to a registered version, whose stored blobs are read;
+/// `open` opens the registry only in that last case.
+pub fn inspect_target(
+    target: &str,
+    open: impl FnOnce() -> Result<crate::registry::Registry>,
+) -> Result<InspectReport> {
+    let p = std::path::Path::new(target);
+    let targets: Vec<Target> = if p.is_file() {
+        let size = std::fs::metadata(p)
+            .map_err(|e| Error::io("stat", p, e))?
+            .len();
+        let rel = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        vec![Target {
+            rel,
+            path: p.to_path_buf(),
+            size,
+        }]
+    } else if p.is_dir() {
+        crate::source::resolve(p, None)?
+            .files
+            .into_iter()
+            .map(|f| Target {
+                rel: f.rel.to_string(),
+                path: f.path,
+                size: f.size,
+            })
+            .collect()
+    } else {
+        let reg = open()?;
+        let v = reg.resolve(&target.parse()?)?;
+        reg.files(&v)?
+            .into_iter()
+            .map(|f| Target {
+                rel: f.path.to_string(),
+                path: reg.store().blob_path(&f.sha256),
+                size: f.size,
+            })
+            .collect()
+    };
+    let results = inspect_all(&targets);
+    Ok(InspectReport {
+        target: target.to_string(),
+        parameters: results.iter().map(|i| i.parameters).sum(),
+        verdict: results
+            .iter()
+            .map(|i| i.verdict)
+            .max()
+            .unwrap_or(Verdict::Ok),
+        files: targets
+            .into_iter()
+            .zip(results)
+            .map(|(t, inspection)| InspectedFile {
+                path: t.rel,
+                size: t.size,
+                inspection,
+            })
+            .collect(),
+    })
+}
+
 /// Inspect every target, in parallel.
 pub fn inspect_all(targets: &[Target]) -> Vec<Inspection> {
     crate::parallel::map_all(targets, |t| formats::inspect(&t.rel, &t.path, t.size))

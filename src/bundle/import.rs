@@ -81,7 +81,13 @@ fn printable(msg: &str) -> String {
     msg.chars()
         .take_while(|c| *c != '\n')
         .take(80)
-        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
         .collect()
 }
 

@@ -67,7 +67,9 @@ pub fn hf_revision(v: &VersionRecord) -> String {
     }
 }
 
-/// Materialise `v` at `dir`.
+/// Materialise `v` at `dir`. A version that arrived in a bundle must still
+/// hold the approvals the policy requires (`trust::ensure_approved`), and
+/// its files must pass the model-file safety policy.
 pub fn checkout(
     reg: &Registry,
     v: &VersionRecord,
@@ -75,6 +77,7 @@ pub fn checkout(
     opts: CheckoutOptions,
     progress: &dyn ProgressFactory,
 ) -> Result<CheckoutOutcome> {
+    crate::trust::ensure_approved(reg, v)?;
     let files = reg.files(v)?;
     let replace_existing = match fs::symlink_metadata(dir) {
         Ok(m) if !m.is_dir() => {

@@ -328,8 +328,8 @@ pub struct ImportArgs {
     /// templates); needs --reason, recorded with who
     #[arg(long, requires = "reason")]
     pub allow_unsafe: bool,
-    /// Why unsafe files are allowed
-    #[arg(long, value_name = "TEXT")]
+    /// Why unsafe files are allowed (recorded; needs --allow-unsafe)
+    #[arg(long, value_name = "TEXT", requires = "allow_unsafe")]
     pub reason: Option<String>,
 }
 
@@ -375,8 +375,8 @@ pub struct CheckoutFlags {
     /// Lay out files the safety policy refuses; needs --reason
     #[arg(long, requires = "reason")]
     pub allow_unsafe: bool,
-    /// Why unsafe files are allowed
-    #[arg(long, value_name = "TEXT")]
+    /// Why unsafe files are allowed (recorded; needs --allow-unsafe)
+    #[arg(long, value_name = "TEXT", requires = "allow_unsafe")]
     pub reason: Option<String>,
 }
 

@@ -20,7 +20,7 @@ pub fn run(ctx: &Ctx, a: BomArgs) -> anyhow::Result<ExitStatus> {
             ));
         }
         // The BOM is the data: stdout, with or without --json.
-        None => println!("{text}"),
+        None => ctx.printer.data(&text),
     }
     Ok(ExitStatus::Success)
 }

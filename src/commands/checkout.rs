@@ -9,7 +9,6 @@ use crate::cli::CheckoutArgs;
 pub fn run(ctx: &Ctx, a: CheckoutArgs) -> anyhow::Result<ExitStatus> {
     let reg = ctx.open_existing()?;
     let v = reg.resolve(&parse_ref(&a.reference)?)?;
-    airlock::trust::ensure_approved(&reg, &v)?;
     let opts = super::checkout_options(&a.flags)?;
     let out = checkout(&reg, &v, &a.dir, opts, &ctx.progress)?;
     ctx.printer.json(&out)?;

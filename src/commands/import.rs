@@ -12,10 +12,10 @@ pub fn run(ctx: &Ctx, a: ImportArgs) -> anyhow::Result<ExitStatus> {
         return bundle(ctx, &a);
     }
     let Some(name) = &a.name else {
-        eprintln!(
-            "error: importing a folder needs `--name NAME` (e.g. `--name mistralai/Mistral-7B-v0.3`)"
-        );
-        return Ok(ExitStatus::Usage);
+        return Err(airlock::Error::usage(
+            "importing a folder needs `--name NAME` (e.g. `--name mistralai/Mistral-7B-v0.3`)",
+        )
+        .into());
     };
     let opts = ImportOptions {
         name: name.parse()?,
@@ -67,10 +67,10 @@ fn bundle(ctx: &Ctx, a: &ImportArgs) -> anyhow::Result<ExitStatus> {
         || a.owner.is_some()
         || a.link
     {
-        eprintln!(
-            "error: a bundle carries its own names and records; folder flags such as `--name` do not apply"
-        );
-        return Ok(ExitStatus::Usage);
+        return Err(airlock::Error::usage(
+            "a bundle carries its own names and records; folder flags such as `--name` do not apply",
+        )
+        .into());
     }
     let mut reg = ctx.open()?;
     let allow = super::allowance(a.allow_unsafe, a.reason.as_deref())?;

@@ -13,13 +13,7 @@ pub fn run(ctx: &Ctx, cmd: LicenseCommand) -> anyhow::Result<ExitStatus> {
         LicenseCommand::Show { reference } => {
             let v = reg.resolve(&parse_ref(&reference)?)?;
             let terms = v.license_id.as_deref().and_then(lookup);
-            let text = match v.license_sha256 {
-                Some(d) => Some(airlock::fsio::read_small(
-                    &reg.store().blob_path(&d),
-                    4 << 20,
-                )?),
-                None => None,
-            };
+            let text = airlock::license::text(&reg, &v)?;
             p.json(&json!({
                 "name": v.name.to_string(), "version": v.label, "id": v.license_id,
                 "text_sha256": v.license_sha256.map(|d| d.to_hex()), "terms": terms, "text": text,

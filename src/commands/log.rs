@@ -19,6 +19,15 @@ pub fn run(ctx: &Ctx, a: LogArgs) -> anyhow::Result<ExitStatus> {
         ));
         return Ok(ExitStatus::Success);
     }
+    let filter = airlock::log::Filter {
+        model: a.model.as_deref().map(str::parse).transpose()?,
+        host: a.host.clone(),
+        since: a
+            .since
+            .as_deref()
+            .map(airlock::log::Filter::parse_since)
+            .transpose()?,
+    };
     let reg = ctx.open_existing()?;
     if a.verify {
         let r = airlock::log::verify::verify(&reg)?;
@@ -44,26 +53,7 @@ pub fn run(ctx: &Ctx, a: LogArgs) -> anyhow::Result<ExitStatus> {
         p.line(format!("FAILED: {summary}"));
         return Ok(ExitStatus::Integrity);
     }
-    let events: Vec<_> = reg
-        .events()?
-        .into_iter()
-        .filter(|e| {
-            a.model
-                .as_ref()
-                .is_none_or(|m| e.subject == *m || e.subject.starts_with(&format!("{m}@")))
-        })
-        .filter(|e| {
-            a.host.as_ref().is_none_or(|h| {
-                e.details.contains(&format!("\"host\":\"{h}\""))
-                    || e.actor.ends_with(&format!("@{h}"))
-            })
-        })
-        .filter(|e| {
-            a.since
-                .as_ref()
-                .is_none_or(|s| e.time.as_str() >= s.as_str())
-        })
-        .collect();
+    let events = airlock::log::events(&reg, &filter)?;
     p.json(&json!({ "events": events }))?;
     for e in &events {
         p.line(format!(

@@ -39,8 +39,6 @@ pub enum ExitStatus {
     Integrity,
     /// A policy forbids it (exit 4).
     Policy,
-    /// The flags do not fit together (exit 2).
-    Usage,
 }
 
 impl ExitStatus {
@@ -49,7 +47,6 @@ impl ExitStatus {
             ExitStatus::Success => 0,
             ExitStatus::Integrity => 3,
             ExitStatus::Policy => 4,
-            ExitStatus::Usage => 2,
         }
     }
 }
@@ -67,7 +64,13 @@ impl Ctx {
     }
 
     pub fn open_existing(&self) -> anyhow::Result<Registry> {
-        Ok(Registry::open_existing(&self.home)?)
+        Ok(self.open_existing_lib()?)
+    }
+
+    /// The same, with the library's error (for library calls that open
+    /// the registry only when they need it).
+    pub fn open_existing_lib(&self) -> airlock::Result<Registry> {
+        Registry::open_existing(&self.home)
     }
 }
 
@@ -84,23 +87,12 @@ fn resolve_home(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
         .ok_or_else(|| anyhow::anyhow!("no home: pass `--home DIR` or set AIRLOCK_HOME"))
 }
 
-/// `--allow-unsafe` needs `--reason`; the allowance records who and why.
+/// `--allow-unsafe --reason TEXT` as the library's allowance.
 pub fn allowance(
     allow: bool,
     reason: Option<&str>,
 ) -> anyhow::Result<Option<airlock::records::Allowance>> {
-    match (allow, reason) {
-        (false, None) => Ok(None),
-        (false, Some(_)) => anyhow::bail!("`--reason` goes with `--allow-unsafe`"),
-        (true, None) => anyhow::bail!(
-            "`--allow-unsafe` needs `--reason TEXT` (it is recorded with who allowed it)"
-        ),
-        (true, Some(r)) if r.trim().is_empty() => anyhow::bail!("`--reason` must not be empty"),
-        (true, Some(r)) => Ok(Some(airlock::records::Allowance {
-            actor: airlock::actor::actor(),
-            reason: r.to_string(),
-        })),
-    }
+    Ok(airlock::records::Allowance::from_flags(allow, reason)?)
 }
 
 /// The library's checkout options from the shared flags.
@@ -127,14 +119,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     let g = cli.global;
     let ctx = Ctx {
         home: resolve_home(g.home)?,
-        printer: Printer {
-            json: g.json,
-            quiet: g.quiet,
-            verbose: g.verbose,
-        },
+        printer: Printer::new(g.json, g.quiet, g.verbose),
         progress: Reporter::new(g.quiet, g.no_progress),
     };
-    match cli.command {
+    let status = match cli.command {
         Command::Init(a) => init::run(&ctx, a),
         Command::Import(a) => import::run(&ctx, a),
         Command::List => list::run(&ctx),
@@ -156,7 +144,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Log(a) => log::run(&ctx, a),
         Command::Bom(a) => bom::run(&ctx, a),
         Command::Demo(a) => demo::run(&ctx, a),
-    }
+    }?;
+    ctx.printer
+        .finish()
+        .map_err(|e| anyhow::Error::new(e).context("write to stdout"))?;
+    Ok(status)
 }
 
 /// Render findings, one line each, for people.

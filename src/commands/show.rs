@@ -1,90 +1,14 @@
 //! `airlock show REF`: one version in full.
 
-use airlock::records::FileRecord;
 use indicatif::HumanBytes;
-use serde::Serialize;
 
 use super::{Ctx, ExitStatus, parse_ref};
 use crate::cli::RefArgs;
 
-#[derive(Serialize)]
-struct Source {
-    url: Option<String>,
-    revision: Option<String>,
-    layout: String,
-}
-
-#[derive(Serialize)]
-struct License {
-    id: Option<String>,
-    text_sha256: Option<String>,
-}
-
-#[derive(Serialize)]
-struct DataDisclosure {
-    status: String,
-    notes: Option<String>,
-}
-
-#[derive(Serialize)]
-struct ShowDoc {
-    name: String,
-    version: String,
-    manifest_digest: String,
-    size: u64,
-    files: Vec<FileRecord>,
-    source: Source,
-    license: License,
-    data_disclosure: DataDisclosure,
-    owner: Option<String>,
-    imported_at: String,
-    imported_by: String,
-    registry: String,
-    origin: String,
-    bundle_id: Option<String>,
-    unsafe_allowance: Option<airlock::records::Allowance>,
-    approvals_required: u32,
-    approvals_live: usize,
-    approvals: Vec<airlock::trust::ApprovalView>,
-    deployments: Vec<airlock::db::Deployment>,
-}
-
 pub fn run(ctx: &Ctx, a: RefArgs) -> anyhow::Result<ExitStatus> {
     let reg = ctx.open_existing()?;
     let v = reg.resolve(&parse_ref(&a.reference)?)?;
-    let files = reg.files(&v)?;
-    let (approvals, live) = airlock::trust::approval_status(&reg, &v)?;
-    let doc = ShowDoc {
-        name: v.name.to_string(),
-        version: v.label.clone(),
-        manifest_digest: v.manifest_digest.to_hex(),
-        size: v.total_size,
-        files,
-        source: Source {
-            url: v.source_url.clone(),
-            revision: v.revision.clone(),
-            layout: v.layout.clone(),
-        },
-        license: License {
-            id: v.license_id.clone(),
-            text_sha256: v.license_sha256.map(|d| d.to_hex()),
-        },
-        data_disclosure: DataDisclosure {
-            status: v.disclosure.to_string(),
-            notes: v.disclosure_notes.clone(),
-        },
-        owner: v.owner.clone(),
-        imported_at: v.imported_at.clone(),
-        imported_by: v.imported_by.clone(),
-        registry: v.registry.clone(),
-        origin: v.origin.as_str().to_string(),
-        bundle_id: v.bundle_id.clone(),
-        unsafe_allowance: reg.allowance(&v)?,
-        approvals_required: airlock::trust::approvals_required(&reg)?,
-        approvals_live: live,
-        approvals,
-        deployments: airlock::deploy::of_version(&reg, &v)?,
-    };
+    let doc = airlock::show::show(&reg, &v)?;
     ctx.printer.json(&doc)?;
     let p = &ctx.printer;
     let dash = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());

@@ -10,8 +10,10 @@ pub fn run(ctx: &Ctx, a: VerifyArgs) -> anyhow::Result<ExitStatus> {
     let reg = ctx.open_existing()?;
     if let Some(dir) = &a.path {
         let [reference] = a.references.as_slice() else {
-            eprintln!("error: `verify --path DIR` takes exactly one reference (NAME[@VERSION])");
-            return Ok(ExitStatus::Usage);
+            return Err(airlock::Error::usage(
+                "`verify --path DIR` takes exactly one reference (NAME[@VERSION])",
+            )
+            .into());
         };
         let v = reg.resolve(&parse_ref(reference)?)?;
         let report = verify_path(&reg, dir, &v, &ctx.progress)?;
@@ -30,8 +32,10 @@ pub fn run(ctx: &Ctx, a: VerifyArgs) -> anyhow::Result<ExitStatus> {
     }
     let versions = if a.all || a.references.is_empty() {
         if !a.all {
-            eprintln!("error: name the versions to verify (NAME[@VERSION]), or pass `--all`");
-            return Ok(ExitStatus::Usage);
+            return Err(airlock::Error::usage(
+                "name the versions to verify (NAME[@VERSION]), or pass `--all`",
+            )
+            .into());
         }
         reg.versions()?
     } else {

@@ -84,7 +84,6 @@ pub fn deploy(
     opts: CheckoutOptions,
     progress: &dyn ProgressFactory,
 ) -> Result<(CheckoutOutcome, Deployment)> {
-    crate::trust::ensure_approved(reg, v)?;
     let out = checkout(reg, v, dir, opts, progress)?;
     // Where the model's files are: DIR, or the snapshot folder of an `hf` layout.
     let path = absolute(Path::new(&out.model_path))?.display().to_string();
@@ -251,7 +250,7 @@ pub fn audit(
                     });
                     DeployStatus::Missing
                 } else {
-                    let found = crate::import::source::resolve(dir, v.revision.as_deref())?;
+                    let found = crate::source::resolve(dir, v.revision.as_deref())?;
                     let rep = check_folder(&subject, dir, &found.files, &reg.files(&v)?, progress)?;
                     row.findings = rep.findings;
                     if row.findings.is_empty() {

@@ -7,8 +7,6 @@
 //! version visible. Any failure removes the blobs this run created and leaves
 //! the records untouched. Runs under the registry's writer lock.
 
-pub mod source;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -24,8 +22,8 @@ use crate::name::{ModelName, VersionLabel};
 use crate::progress::{Progress, ProgressFactory};
 use crate::records::{Allowance, Disclosure, FileRecord, NewVersion, Origin, VersionRecord};
 use crate::registry::Registry;
+use crate::source::{self, Algo, SourceFile};
 use crate::store::{self, BlobGuard, BlobStat, IngestSpec, Ingested, ReplaceFn, Store};
-use source::{Algo, SourceFile};
 
 /// What the user said about the import.
 #[derive(Debug, Clone)]

@@ -42,6 +42,44 @@ struct Catalogue {
 }
 
 /// Every licence in the catalogue.
+/// The largest licence text airlock shows or embeds (a licence is a few
+/// dozen KiB; a larger "licence" is not one).
+pub const TEXT_CAP: u64 = 4 << 20;
+
+/// A version's kept licence text, read from the store and checked against
+/// its recorded digest on the way (exit 3 when the bytes changed). `None`
+/// when no text was kept. Non-UTF-8 bytes are shown replaced.
+pub fn text(reg: &crate::registry::Registry, v: &VersionRecord) -> Result<Option<String>> {
+    let Some(d) = v.license_sha256 else {
+        return Ok(None);
+    };
+    let path = reg.store().blob_path(&d);
+    let f = crate::fsio::open_regular(&path)?;
+    let mut r = crate::digest::HashingReader::new(std::io::Read::take(f, TEXT_CAP + 1));
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut r, &mut bytes).map_err(|e| Error::io("read", &path, e))?;
+    if bytes.len() as u64 > TEXT_CAP {
+        return Err(Error::input(format!(
+            "the licence text of {}@{} (blob sha256 {d}) is larger than {TEXT_CAP} bytes",
+            v.name, v.label
+        )));
+    }
+    let (found, _) = r.finish();
+    if found != d {
+        return Err(Error::DigestMismatch {
+            what: format!(
+                "licence text of {}@{} ({})",
+                v.name,
+                v.label,
+                path.display()
+            ),
+            expected: d.to_hex(),
+            found: found.to_hex(),
+        });
+    }
+    Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+}
+
 pub fn catalogue() -> Vec<Terms> {
     toml::from_str::<Catalogue>(CATALOGUE)
         .expect("the embedded catalogue parses (tested)")

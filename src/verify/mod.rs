@@ -16,10 +16,10 @@ use crate::clock::now_rfc3339;
 use crate::digest::Sha256Digest;
 use crate::error::Result;
 use crate::finding::{Finding, FindingKind, Severity};
-use crate::import::source;
 use crate::progress::ProgressFactory;
 use crate::records::{FileRecord, VersionRecord};
 use crate::registry::Registry;
+use crate::source;
 use crate::store::hash_reader;
 
 /// The result of checking one or more versions in the store.

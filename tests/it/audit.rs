@@ -427,6 +427,18 @@ fn a_consistently_rewritten_chain_is_caught_by_a_checkpoint() {
 fn log_lists_and_filters_events() {
     let env = Env::new();
     busy_registry(&env);
+    env.cmd()
+        .args([
+            "deploy",
+            "acme/m",
+            "--record-only",
+            "--host",
+            "gpu-7",
+            "--path",
+            "/srv/m",
+        ])
+        .assert()
+        .success();
     let all = env.json(&["log"]);
     let cmds: Vec<_> = all["events"]
         .as_array()
@@ -438,20 +450,58 @@ fn log_lists_and_filters_events() {
         assert!(cmds.contains(&c.to_string()), "{cmds:?}");
     }
     let m = env.json(&["log", "--model", "acme/m"]);
+    let about_m = m["events"].as_array().unwrap();
     assert!(
-        m["events"]
-            .as_array()
-            .unwrap()
+        about_m.len() >= 2,
+        "the import and the deploy of acme/m are listed: {m}"
+    );
+    assert!(
+        about_m
             .iter()
             .all(|e| e["subject"].as_str().unwrap().starts_with("acme/m@"))
     );
+    // A host filter matches a deployment's host exactly, not as a substring.
+    let gpu = env.json(&["log", "--host", "gpu-7"]);
+    let gpu = gpu["events"].as_array().unwrap();
+    assert!(!gpu.is_empty(), "the deploy to gpu-7 is listed");
+    assert!(gpu.iter().all(|e| {
+        e["details"]
+            .as_str()
+            .unwrap()
+            .contains("\"host\":\"gpu-7\"")
+    }));
     assert_eq!(
-        env.json(&["log", "--since", "2999-01-01"])["events"]
+        env.json(&["log", "--host", "gpu"])["events"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0,
+        "`gpu` is not `gpu-7`"
+    );
+    let total = all["events"].as_array().unwrap().len();
+    assert_eq!(
+        env.json(&["log", "--since", "2000-01-01"])["events"]
+            .as_array()
+            .unwrap()
+            .len(),
+        total
+    );
+    assert_eq!(
+        env.json(&["log", "--since", "2999-01-01T00:00:00Z"])["events"]
             .as_array()
             .unwrap()
             .len(),
         0
     );
+    // A value that is not a time is a usage error, not an empty list.
+    env.cmd()
+        .args(["log", "--since", "yesterday"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains(
+            "`--since yesterday` is not a time",
+        ));
 }
 
 /// Every catalogue licence against a policy that passes, one that forbids,
@@ -605,4 +655,72 @@ sys.exit(1 if err else 0)\n";
     let o = env.cmd().args(["bom", "acme/m"]).output().unwrap();
     let again: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(again["serialNumber"], doc["serialNumber"]);
+}
+
+/// The licence text is read through one library function that checks its
+/// digest: a tampered text is an integrity failure wherever it is shown.
+#[test]
+fn a_tampered_licence_text_is_refused_by_show_and_bom() {
+    let env = Env::new();
+    registered(&env, 57);
+    let shown = env.json(&["license", "show", "acme/m"]);
+    let sha = shown["text_sha256"].as_str().unwrap().to_string();
+    assert!(shown["text"].as_str().unwrap().contains("Demo licence"));
+    airlock::demo::flip_byte(&env.blob_path(&sha), 3).unwrap();
+    for args in [&["license", "show", "acme/m"][..], &["bom", "acme/m"][..]] {
+        env.cmd().args(args).assert().code(3).stderr(
+            predicate::str::contains("licence text of acme/m@v1")
+                .and(predicate::str::contains(&sha)),
+        );
+    }
+}
+
+/// Data that cannot be written is a failure, not a silent success; a
+/// closed pipe is the reader's choice.
+#[test]
+fn output_that_cannot_be_written_fails_the_command() {
+    let env = Env::new();
+    registered(&env, 58);
+    let run = |args: &[&str]| {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full exists on Linux");
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("airlock"))
+            .arg("--home")
+            .arg(&env.home)
+            .args(args)
+            .stdout(full)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["list"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("write to stdout"));
+    // The same for --json.
+    assert_eq!(run(&["--json", "show", "acme/m"]).status.code(), Some(1));
+}
+
+/// `--reason` belongs to `--allow-unsafe`: alone it is a usage error (exit 2),
+/// for folder imports and checkouts alike.
+#[test]
+fn reason_without_allow_unsafe_is_a_usage_error() {
+    let env = Env::new();
+    let model = registered(&env, 59);
+    env.cmd()
+        .arg("import")
+        .arg(&model)
+        .args(["--name", "acme/n", "--reason", "because"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--allow-unsafe"));
+    env.cmd()
+        .args(["checkout", "acme/m", "--reason", "because"])
+        .arg(env.path("co"))
+        .assert()
+        .code(2);
+    assert!(!env.path("co").exists());
+    // The library says the same to any caller.
+    let err = airlock::records::Allowance::from_flags(false, Some("because")).unwrap_err();
+    assert_eq!(err.class().exit_code(), 2);
 }

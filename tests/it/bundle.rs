@@ -45,21 +45,12 @@ impl Gap {
             .args(["--name", "acme/m", "--owner", "ops"])
             .assert()
             .success();
-        for who in signers {
-            env.cmd()
-                .args(["sign", "acme/m", "--key"])
-                .arg(keys.join(format!("{who}.key")))
-                .assert()
-                .success();
-        }
         let bundle = env.path("m.airlock");
-        env.cmd()
-            .args(["export", "acme/m", "--key"])
-            .arg(keys.join("exporter.key"))
-            .arg("--out")
-            .arg(&bundle)
-            .assert()
-            .success();
+        let signer_keys: Vec<PathBuf> = signers
+            .iter()
+            .map(|who| keys.join(format!("{who}.key")))
+            .collect();
+        env.sign_and_export("acme/m", &signer_keys, &keys.join("exporter.key"), &bundle);
         let g = Gap {
             iso: env.path("isolated"),
             env,
@@ -90,13 +81,7 @@ impl Gap {
     }
 
     fn iso(&self) -> Command {
-        let mut c = Command::cargo_bin("airlock").unwrap();
-        c.env_remove("AIRLOCK_HOME")
-            .arg("--home")
-            .arg(&self.iso)
-            .arg("--no-progress");
-        c.timeout(std::time::Duration::from_secs(120));
-        c
+        self.env.cmd_at(&self.iso)
     }
 
     fn iso_listed(&self) -> usize {
@@ -398,21 +383,13 @@ fn mixed_index_and_members_are_refused() {
         .args(["--name", "acme/other"])
         .assert()
         .success();
-    g.env
-        .cmd()
-        .args(["sign", "acme/other", "--key"])
-        .arg(g.keys.join("alice.key"))
-        .assert()
-        .success();
     let b2 = g.path("other.airlock");
-    g.env
-        .cmd()
-        .args(["export", "acme/other", "--key"])
-        .arg(g.keys.join("exporter.key"))
-        .arg("--out")
-        .arg(&b2)
-        .assert()
-        .success();
+    g.env.sign_and_export(
+        "acme/other",
+        &[g.keys.join("alice.key")],
+        &g.keys.join("exporter.key"),
+        &b2,
+    );
     let a = members(&g.bundle);
     let b = members(&b2);
     let mut mixed = vec![a[0].clone(), a[1].clone()];
@@ -505,6 +482,27 @@ fn revoked_keys_stop_counting_everywhere() {
             "0 live approval(s), the policy requires 1",
         ));
     assert!(!g.path("co").exists());
+    // The library's checkout applies the same rule: any caller, not only the
+    // command, is refused (issue 9: policy lives in the library).
+    let reg = airlock::registry::Registry::open_existing(&g.iso).unwrap();
+    let v = reg.resolve(&"acme/m".parse().unwrap()).unwrap();
+    let opts = airlock::checkout::CheckoutOptions {
+        link: false,
+        layout: airlock::checkout::CheckoutLayout::Plain,
+        force: false,
+        allow_unsafe: None,
+    };
+    let err = airlock::checkout::checkout(
+        &reg,
+        &v,
+        &g.path("lib-co"),
+        opts,
+        &airlock::progress::NoProgress,
+    )
+    .unwrap_err();
+    assert!(matches!(err, airlock::Error::NotApproved { .. }), "{err}");
+    assert!(!g.path("lib-co").exists());
+    drop(reg);
     // Re-trusting a revoked key is refused.
     g.iso()
         .args(["trust", "add", "--name", "alice"])
@@ -762,21 +760,13 @@ fn an_interrupted_bundle_import_leaves_nothing_and_the_rerun_succeeds() {
         .args(["--name", "acme/big"])
         .assert()
         .success();
-    g.env
-        .cmd()
-        .args(["sign", "acme/big", "--key"])
-        .arg(g.keys.join("alice.key"))
-        .assert()
-        .success();
     let b = g.path("big.airlock");
-    g.env
-        .cmd()
-        .args(["export", "acme/big", "--key"])
-        .arg(g.keys.join("exporter.key"))
-        .arg("--out")
-        .arg(&b)
-        .assert()
-        .success();
+    g.env.sign_and_export(
+        "acme/big",
+        &[g.keys.join("alice.key")],
+        &g.keys.join("exporter.key"),
+        &b,
+    );
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("airlock"))
         .arg("--home")
         .arg(&g.iso)

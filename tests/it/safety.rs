@@ -995,25 +995,15 @@ fn bundle_import_applies_the_same_policy() {
         ])
         .assert()
         .success();
-    env.cmd()
-        .args(["sign", "acme/legacy", "--key"])
-        .arg(keys.join("alice.key"))
-        .assert()
-        .success();
     let bundle = env.path("legacy.airlock");
-    env.cmd()
-        .args(["export", "acme/legacy", "--key"])
-        .arg(keys.join("exporter.key"))
-        .arg("--out")
-        .arg(&bundle)
-        .assert()
-        .success();
+    env.sign_and_export(
+        "acme/legacy",
+        &[keys.join("alice.key")],
+        &keys.join("exporter.key"),
+        &bundle,
+    );
     let iso = env.path("iso");
-    let iso_cmd = || {
-        let mut c = assert_cmd::Command::cargo_bin("airlock").unwrap();
-        c.arg("--home").arg(&iso).arg("--no-progress");
-        c
-    };
+    let iso_cmd = || env.cmd_at(&iso);
     iso_cmd()
         .args(["trust", "add", "--role", "exporter", "--name", "exp"])
         .arg(keys.join("exporter.pub"))

@@ -3,7 +3,6 @@
 //! import understands (plain, Hugging Face cache repo, snapshot, local-dir).
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
@@ -27,13 +26,43 @@ impl Env {
 
     /// The real binary, pointed at this env's home, no progress output.
     pub fn cmd(&self) -> Command {
+        self.cmd_at(&self.home)
+    }
+
+    /// The real binary pointed at another home (the isolated side).
+    pub fn cmd_at(&self, home: &Path) -> Command {
         let mut c = Command::cargo_bin("airlock").expect("binary built");
         c.env_remove("AIRLOCK_HOME")
             .arg("--home")
-            .arg(&self.home)
+            .arg(home)
             .arg("--no-progress")
             .timeout(std::time::Duration::from_secs(120));
         c
+    }
+
+    /// Approve `reference` with each of `signers` (private key files), then
+    /// export it signed by `exporter` to `out`.
+    pub fn sign_and_export(
+        &self,
+        reference: &str,
+        signers: &[PathBuf],
+        exporter: &Path,
+        out: &Path,
+    ) {
+        for key in signers {
+            self.cmd()
+                .args(["sign", reference, "--key"])
+                .arg(key)
+                .assert()
+                .success();
+        }
+        self.cmd()
+            .args(["export", reference, "--key"])
+            .arg(exporter)
+            .arg("--out")
+            .arg(out)
+            .assert()
+            .success();
     }
 
     /// Run with `--json` and parse stdout.
@@ -107,23 +136,10 @@ pub fn git_blob_sha1(b: &[u8]) -> String {
     hex::encode(h.finalize())
 }
 
-/// Flip one byte of a file in place, whatever its permissions.
+/// Flip one byte of a file in place, whatever its permissions (the demo's
+/// own tamper, so tests and demo break files the same way).
 pub fn flip_byte(path: &Path, offset: u64) {
-    use std::io::{Read, Seek, SeekFrom, Write};
-    let mode = fs::metadata(path).unwrap().permissions().mode();
-    fs::set_permissions(path, fs::Permissions::from_mode(0o644)).unwrap();
-    let mut f = fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .unwrap();
-    let mut b = [0u8];
-    f.seek(SeekFrom::Start(offset)).unwrap();
-    f.read_exact(&mut b).unwrap();
-    f.seek(SeekFrom::Start(offset)).unwrap();
-    f.write_all(&[b[0] ^ 0x20]).unwrap();
-    drop(f);
-    fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+    airlock::demo::flip_byte(path, offset).expect("flip a byte");
 }
 
 /// Wait until a running airlock is visibly writing into `tmp` (a store's
