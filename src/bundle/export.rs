@@ -71,6 +71,30 @@ fn header(name: &str, size: u64) -> Result<tar::Header> {
     Ok(h)
 }
 
+/// What a bundle carries, gathered before anything is written.
+struct Contents {
+    /// `(member name, DSSE envelope bytes)`, one per version.
+    statements: Vec<(String, Vec<u8>)>,
+    versions: Vec<IndexVersion>,
+    /// `(member name, digest, size)` of licence texts, then of file blobs.
+    licences: Vec<(String, Sha256Digest, u64)>,
+    blobs: Vec<(String, Sha256Digest, u64)>,
+}
+
+impl Contents {
+    /// Licence texts first, then blobs: the order they are written in.
+    fn payload(&self) -> impl Iterator<Item = &(String, Sha256Digest, u64)> {
+        self.licences.iter().chain(&self.blobs)
+    }
+}
+
+/// The signed index, ready to be written.
+struct SignedIndex {
+    index: Index,
+    bytes: Vec<u8>,
+    signature: Vec<u8>,
+}
+
 /// Write a bundle of `versions`, signed by `key`.
 pub fn export(
     reg: &Registry,
@@ -85,11 +109,37 @@ pub fn export(
     if opts.expires_in_days == 0 || opts.expires_in_days > 3650 {
         return Err(Error::input("--expires-in-days must be between 1 and 3650"));
     }
-    // 1. Statements with their approvals, and the blobs they need.
-    let mut statements: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut index_versions = Vec::new();
-    let mut blobs: Vec<(String, Sha256Digest, u64)> = Vec::new();
-    let mut licences: Vec<(String, Sha256Digest, u64)> = Vec::new();
+    let contents = collect(reg, versions)?;
+    let signed = sign_index(reg, &contents, key, opts)?;
+    spend_sequence(reg, &signed.index, versions, opts)?;
+    let files = write_bundle(reg, &signed, &contents, opts, progress)?;
+    let i = signed.index;
+    Ok(ExportOutcome {
+        bundle_id: i.bundle_id,
+        origin: i.origin,
+        sequence: i.sequence,
+        created: i.created,
+        expires: i.expires,
+        exporter_key_id: i.exporter_key_id,
+        versions: versions
+            .iter()
+            .map(|v| format!("{}@{}", v.name, v.label))
+            .collect(),
+        blobs: contents.licences.len() + contents.blobs.len(),
+        bytes: contents.payload().map(|b| b.2).sum(),
+        files: files.iter().map(|p| p.display().to_string()).collect(),
+    })
+}
+
+/// 1. Each version's statement with its approvals (a DSSE envelope), and
+///    the blobs and licence texts the versions need, each once.
+fn collect(reg: &Registry, versions: &[VersionRecord]) -> Result<Contents> {
+    let mut c = Contents {
+        statements: Vec::new(),
+        versions: Vec::new(),
+        licences: Vec::new(),
+        blobs: Vec::new(),
+    };
     let mut seen = HashSet::new();
     for (i, v) in versions.iter().enumerate() {
         let payload = crate::trust::statement_bytes(reg, v)?;
@@ -100,8 +150,9 @@ pub fn export(
             .collect();
         let env = Envelope::new(PAYLOAD_TYPE, &payload, &sigs);
         let name = format!("statements/{i}.dsse.json");
-        statements.push((name.clone(), serde_json::to_vec(&env).expect("plain JSON")));
-        index_versions.push(IndexVersion {
+        c.statements
+            .push((name.clone(), serde_json::to_vec(&env).expect("plain JSON")));
+        c.versions.push(IndexVersion {
             name: v.name.to_string(),
             version: v.label.clone(),
             manifest_digest: v.manifest_digest.to_hex(),
@@ -115,10 +166,10 @@ pub fn export(
                 })
                 .collect(),
         });
-        let files = reg.files(v)?;
-        for f in &files {
+        for f in reg.files(v)? {
             if seen.insert(f.sha256) {
-                blobs.push((format!("blobs/{}", f.sha256), f.sha256, f.size));
+                c.blobs
+                    .push((format!("blobs/{}", f.sha256), f.sha256, f.size));
             }
         }
         if let Some(l) = v.license_sha256
@@ -129,23 +180,29 @@ pub fn export(
                 .stat(&l)?
                 .ok_or_else(|| Error::not_found("licence blob", l.to_hex()))?
                 .size;
-            licences.push((format!("licenses/{l}"), l, size));
+            c.licences.push((format!("licenses/{l}"), l, size));
         }
     }
-    // 2. The index, signed.
+    Ok(c)
+}
+
+/// 2. The index — every member with its size and sha256, the origin, the
+///    next sequence, creation and expiry — and the exporter's signature.
+fn sign_index(
+    reg: &Registry,
+    c: &Contents,
+    key: &dyn KeySource,
+    opts: &ExportOptions,
+) -> Result<SignedIndex> {
     let created_t = time::OffsetDateTime::now_utc()
         .replace_nanosecond(0)
         .expect("0 ns is valid");
     let expires_t = created_t + time::Duration::days(i64::from(opts.expires_in_days));
     let fmt = &time::format_description::well_known::Rfc3339;
-    let created = created_t.format(fmt).expect("formattable");
-    let expires = expires_t.format(fmt).expect("formattable");
     let mut id = [0u8; 16];
     getrandom::fill(&mut id).map_err(|e| Error::system("read system randomness", e))?;
-    let bundle_id = hex::encode(id);
-    let sequence = reg.db.next_export_sequence()?;
-    let exporter = key.public_key().id();
-    let mut members: Vec<IndexMember> = statements
+    let mut members: Vec<IndexMember> = c
+        .statements
         .iter()
         .map(|(n, b)| IndexMember {
             name: n.clone(),
@@ -153,79 +210,102 @@ pub fn export(
             sha256: Sha256Digest::of(b).to_hex(),
         })
         .collect();
-    for (n, d, size) in licences.iter().chain(&blobs) {
-        members.push(IndexMember {
-            name: n.clone(),
-            size: *size,
-            sha256: d.to_hex(),
-        });
-    }
+    members.extend(c.payload().map(|(n, d, size)| IndexMember {
+        name: n.clone(),
+        size: *size,
+        sha256: d.to_hex(),
+    }));
     let index = Index {
         format: FORMAT.into(),
-        bundle_id: bundle_id.clone(),
+        bundle_id: hex::encode(id),
         origin: reg.name().to_string(),
-        sequence,
-        created: created.clone(),
-        expires: expires.clone(),
-        exporter_key_id: exporter.to_hex(),
-        versions: index_versions,
+        sequence: reg.db.next_export_sequence()?,
+        created: created_t.format(fmt).expect("formattable"),
+        expires: expires_t.format(fmt).expect("formattable"),
+        exporter_key_id: key.public_key().id().to_hex(),
+        versions: c.versions.clone(),
         members,
     };
-    let index_bytes = serde_json::to_vec_pretty(&index).expect("plain JSON");
-    let sig = key.sign(&pae(INDEX_PAYLOAD_TYPE, &index_bytes))?;
-    let sig_doc = IndexSignature {
+    let bytes = serde_json::to_vec_pretty(&index).expect("plain JSON");
+    let sig = key.sign(&pae(INDEX_PAYLOAD_TYPE, &bytes))?;
+    let doc = IndexSignature {
         payload_type: INDEX_PAYLOAD_TYPE.into(),
         signatures: vec![EnvelopeSignature {
-            keyid: exporter.to_hex(),
+            keyid: index.exporter_key_id.clone(),
             sig: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &sig),
         }],
     };
-    let sig_bytes = serde_json::to_vec_pretty(&sig_doc).expect("plain JSON");
-    // The sequence is spent even if writing fails below: gaps are harmless,
-    // reuse is not.
+    Ok(SignedIndex {
+        signature: serde_json::to_vec_pretty(&doc).expect("plain JSON"),
+        index,
+        bytes,
+    })
+}
+
+/// 3. Record the export, spending its sequence number. Spent even if
+///    writing fails below: gaps are harmless, reuse is not.
+fn spend_sequence(
+    reg: &Registry,
+    index: &Index,
+    versions: &[VersionRecord],
+    opts: &ExportOptions,
+) -> Result<()> {
     let event = crate::event::EventDraft::new(
         crate::event::EventKind::Export,
-        bundle_id.clone(),
+        index.bundle_id.clone(),
         serde_json::json!({
-            "sequence": sequence,
-            "origin": reg.name(),
-            "exporter": exporter.to_hex(),
-            "expires": expires,
+            "sequence": index.sequence,
+            "origin": index.origin,
+            "exporter": index.exporter_key_id,
+            "expires": index.expires,
             "versions": versions.iter().map(|v| format!("{}@{}", v.name, v.label)).collect::<Vec<_>>(),
             "out": opts.out.display().to_string(),
         }),
     );
     reg.db.record_export(
         &ExportRecord {
-            bundle_id: bundle_id.clone(),
-            sequence,
-            created: created.clone(),
-            expires: expires.clone(),
-            exporter,
+            bundle_id: index.bundle_id.clone(),
+            sequence: index.sequence,
+            created: index.created.clone(),
+            expires: index.expires.clone(),
+            exporter: index.exporter_key_id.parse()?,
             path: opts.out.display().to_string(),
             exported_by: actor(),
         },
         &event,
-    )?;
+    )
+}
 
-    // 3. The tar stream.
+/// 4. The tar stream: index, signature, statements, then every blob
+///    re-hashed as it is read from the store (a corrupted store aborts the
+///    export with exit 3 and nothing is left under the output names).
+fn write_bundle(
+    reg: &Registry,
+    signed: &SignedIndex,
+    c: &Contents,
+    opts: &ExportOptions,
+    progress: &dyn ProgressFactory,
+) -> Result<Vec<PathBuf>> {
     let out = VolumeWriter::new(&opts.out, opts.volume_size)?;
     let mut tar = tar::Builder::new(std::io::BufWriter::with_capacity(crate::digest::CHUNK, out));
     let io = |e: std::io::Error| Error::io("write bundle", &opts.out, e);
     tar.append(
-        &header(INDEX_NAME, index_bytes.len() as u64)?,
-        &index_bytes[..],
+        &header(INDEX_NAME, signed.bytes.len() as u64)?,
+        &signed.bytes[..],
     )
     .map_err(io)?;
-    tar.append(&header(SIG_NAME, sig_bytes.len() as u64)?, &sig_bytes[..])
-        .map_err(io)?;
-    for (n, b) in &statements {
+    tar.append(
+        &header(SIG_NAME, signed.signature.len() as u64)?,
+        &signed.signature[..],
+    )
+    .map_err(io)?;
+    for (n, b) in &c.statements {
         tar.append(&header(n, b.len() as u64)?, &b[..])
             .map_err(io)?;
     }
-    let total: u64 = licences.iter().chain(&blobs).map(|b| b.2).sum();
+    let total: u64 = c.payload().map(|b| b.2).sum();
     let bar = progress.start("export", total);
-    for (n, d, size) in licences.iter().chain(&blobs) {
+    for (n, d, size) in c.payload() {
         let f = std::io::BufReader::with_capacity(crate::digest::CHUNK, reg.store.open_blob(d)?);
         let mut r = HashingReader::new(f.take(*size));
         let counting = ProgressReader {
@@ -249,22 +329,7 @@ pub fn export(
     let buffered = tar.into_inner().map_err(io)?;
     let mut out = buffered.into_inner().map_err(|e| io(e.into_error()))?;
     out.flush().map_err(io)?;
-    let files = out.finish()?;
-    Ok(ExportOutcome {
-        bundle_id,
-        origin: reg.name().to_string(),
-        sequence,
-        created,
-        expires,
-        exporter_key_id: exporter.to_hex(),
-        versions: versions
-            .iter()
-            .map(|v| format!("{}@{}", v.name, v.label))
-            .collect(),
-        blobs: licences.len() + blobs.len(),
-        bytes: total,
-        files: files.iter().map(|p| p.display().to_string()).collect(),
-    })
+    out.finish()
 }
 
 struct ProgressReader<'a, R> {

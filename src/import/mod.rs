@@ -62,6 +62,29 @@ pub struct ImportOutcome {
     pub warnings: Vec<String>,
 }
 
+/// Everything known about the import once every byte has been read and
+/// judged, before anything is recorded.
+struct Prepared {
+    src: source::Source,
+    revision: Option<String>,
+    files: Vec<FileRecord>,
+    manifest_digest: Sha256Digest,
+    bytes: u64,
+    upstream_checked: usize,
+    license_id: Option<String>,
+    license_sha256: Option<Sha256Digest>,
+    notes: Vec<String>,
+    decision: crate::safety::Decision,
+}
+
+/// What the label rules decided.
+enum Label {
+    /// Record a new version under this label.
+    New(String),
+    /// This content is already registered as this version: a no-op.
+    Same(Box<VersionRecord>),
+}
+
 /// Import a model folder.
 pub fn import_dir(
     reg: &mut Registry,
@@ -72,8 +95,23 @@ pub fn import_dir(
     let _lock = reg.lock()?;
     // Any temp file present now is from an interrupted run: we hold the lock.
     reg.store.clear_temps()?;
+    let (src, revision) = read_source(dir, opts)?;
+    let mut guard = BlobGuard::new(&reg.store);
+    let ingested = ingest_all(reg, &src, opts, progress, &mut guard)?;
+    let p = prepare(reg, src, revision, &ingested, opts, &mut guard)?;
+    match choose_label(reg, opts, &p)? {
+        Label::Same(v) => Ok(noop(&v, p)),
+        Label::New(label) => {
+            let out = record(reg, opts, p, label, guard.created.len())?;
+            guard.keep = true;
+            Ok(out)
+        }
+    }
+}
 
-    // 1. The source and what upstream says about it.
+/// 1. The source and what upstream says about it; the revision given must
+///    agree with the one the download recorded.
+fn read_source(dir: &Path, opts: &ImportOptions) -> Result<(source::Source, Option<String>)> {
     let src = source::resolve(dir, opts.revision.as_deref())?;
     if src.files.is_empty() {
         return Err(Error::input(format!(
@@ -81,7 +119,6 @@ pub fn import_dir(
             dir.display()
         )));
     }
-    let revision = opts.revision.clone().or(src.revision.clone());
     if let (Some(given), Some(found)) = (&opts.revision, &src.revision)
         && given != found
         && src.layout != source::Layout::HfCache
@@ -90,17 +127,27 @@ pub fn import_dir(
             "`--revision {given}` disagrees with the download, which records revision {found}"
         )));
     }
+    let revision = opts.revision.clone().or(src.revision.clone());
+    Ok((src, revision))
+}
 
-    // 2. One pass over every byte, on every core.
+/// 2. One pass over every byte, on every core, largest files first: each
+///    file hashed, checked against upstream and stored. Blobs created are
+///    noted in `guard` as they appear, so a failure anywhere removes them.
+fn ingest_all(
+    reg: &Registry,
+    src: &source::Source,
+    opts: &ImportOptions,
+    progress: &dyn ProgressFactory,
+    guard: &mut BlobGuard<'_>,
+) -> Result<Vec<Ingested>> {
     let total: u64 = src.files.iter().map(|f| f.size).sum();
     let bar = progress.start("import", total);
-    let mut guard = BlobGuard::new(&reg.store);
     let mut order: Vec<usize> = (0..src.files.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(src.files[i].size));
     let known = reg.db.blob_stats()?;
     let replace_if = |d: &Sha256Digest, st: &BlobStat| known.get(d) != Some(st);
     let store = &reg.store;
-    // Created blobs are noted as they appear, so a failure elsewhere removes them.
     let created = std::sync::Mutex::new(Vec::new());
     let results = crate::parallel::try_map(&order, |&i| {
         let r = ingest_one(store, &src.files[i], opts.link, &*bar, &replace_if)?;
@@ -113,23 +160,35 @@ pub fn import_dir(
         Ok(r)
     });
     bar.finish();
-    guard.created = created.into_inner().unwrap_or_else(|p| p.into_inner());
-    let results = results?;
+    guard
+        .created
+        .extend(created.into_inner().unwrap_or_else(|p| p.into_inner()));
     let mut ingested: Vec<Option<Ingested>> = (0..src.files.len()).map(|_| None).collect();
-    for (k, r) in order.iter().zip(results) {
+    for (k, r) in order.iter().zip(results?) {
         ingested[*k] = Some(r);
     }
-    let ingested: Vec<Ingested> = ingested
+    Ok(ingested
         .into_iter()
         .map(|o| o.expect("every file ingested"))
-        .collect();
+        .collect())
+}
 
-    // 3. Records.
+/// 3. The records: files with the upstream checks they passed, the manifest
+///    digest, each file inspected under the model-file safety policy, the
+///    licence, and notes for what is missing.
+fn prepare(
+    reg: &Registry,
+    src: source::Source,
+    revision: Option<String>,
+    ingested: &[Ingested],
+    opts: &ImportOptions,
+    guard: &mut BlobGuard<'_>,
+) -> Result<Prepared> {
     let mut upstream_checked = 0;
-    let files: Vec<FileRecord> = src
+    let mut files: Vec<FileRecord> = src
         .files
         .iter()
-        .zip(&ingested)
+        .zip(ingested)
         .map(|(sf, ing)| {
             let checked: Vec<String> = sf
                 .expect
@@ -151,14 +210,10 @@ pub fn import_dir(
         })
         .collect();
     let manifest_digest = manifest::digest(&files);
-
     // Know what each file is before anyone loads it.
-    let mut files = files;
     let decision =
         crate::safety::check_stored(&reg.store, &mut files, opts.allow_unsafe.as_ref(), None)?;
-
-    let (license_id, license_sha256) =
-        licence(&reg.store, &src.files, &ingested, opts, &mut guard)?;
+    let (license_id, license_sha256) = licence(&reg.store, &src.files, ingested, opts, guard)?;
     let mut notes = src.notes.clone();
     if license_id.is_none() {
         notes.push(
@@ -168,70 +223,80 @@ pub fn import_dir(
     if opts.owner.is_none() {
         notes.push("no owner named; `--owner WHO` records one".into());
     }
+    Ok(Prepared {
+        bytes: src.files.iter().map(|f| f.size).sum(),
+        src,
+        revision,
+        files,
+        manifest_digest,
+        upstream_checked,
+        license_id,
+        license_sha256,
+        notes,
+        decision,
+    })
+}
 
+/// 4. The label: explicit, else the revision's first 12 hex, else the next
+///    `vN`. The same content again without an explicit label, or under the
+///    same label, is a no-op; other content under a taken label is refused.
+fn choose_label(reg: &Registry, opts: &ImportOptions, p: &Prepared) -> Result<Label> {
     let existing = reg.db.versions_of(&opts.name)?;
-    let derived_label = |existing: &[VersionRecord]| -> String {
-        if let Some(r) = &revision
-            && r.len() >= 12
-            && r.bytes().all(|b| b.is_ascii_hexdigit())
-        {
-            return r[..12].to_ascii_lowercase();
-        }
-        let mut n = existing.len() + 1;
-        while existing.iter().any(|v| v.label == format!("v{n}")) {
-            n += 1;
-        }
-        format!("v{n}")
-    };
     let label = match &opts.version {
         Some(l) => l.as_str().to_string(),
         None => {
-            // Same content again under no explicit label: a no-op.
             if let Some(v) = existing
                 .iter()
-                .find(|v| v.manifest_digest == manifest_digest)
+                .find(|v| v.manifest_digest == p.manifest_digest)
             {
-                return Ok(noop(
-                    v,
-                    &src,
-                    files.len(),
-                    total,
-                    upstream_checked,
-                    notes,
-                    decision.warnings,
-                ));
+                return Ok(Label::Same(Box::new(v.clone())));
             }
-            derived_label(&existing)
+            derived_label(&existing, p.revision.as_deref())
         }
     };
-    if let Some(v) = existing.iter().find(|v| v.label == label) {
-        if v.manifest_digest == manifest_digest {
-            return Ok(noop(
-                v,
-                &src,
-                files.len(),
-                total,
-                upstream_checked,
-                notes,
-                decision.warnings,
-            ));
-        }
-        return Err(Error::VersionConflict {
+    match existing.into_iter().find(|v| v.label == label) {
+        Some(v) if v.manifest_digest == p.manifest_digest => Ok(Label::Same(Box::new(v))),
+        Some(v) => Err(Error::VersionConflict {
             name: opts.name.to_string(),
             label,
             existing: v.manifest_digest,
-            new: manifest_digest,
+            new: p.manifest_digest,
             integrity: false,
-        });
+        }),
+        None => Ok(Label::New(label)),
     }
+}
 
-    // 4. One transaction makes it visible.
+fn derived_label(existing: &[VersionRecord], revision: Option<&str>) -> String {
+    if let Some(r) = revision
+        && r.len() >= 12
+        && r.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        return r[..12].to_ascii_lowercase();
+    }
+    let mut n = existing.len() + 1;
+    while existing.iter().any(|v| v.label == format!("v{n}")) {
+        n += 1;
+    }
+    format!("v{n}")
+}
+
+/// 5. One transaction makes the version, its files, its blobs and its
+///    event visible together.
+fn record(
+    reg: &Registry,
+    opts: &ImportOptions,
+    p: Prepared,
+    label: String,
+    new_blobs: usize,
+) -> Result<ImportOutcome> {
     let mut blob_rows = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    for (d, size) in files
+    for (d, size) in p
+        .files
         .iter()
-        .map(|f| (f.sha256, f.size))
-        .chain(license_sha256.map(|d| (d, 0)))
+        .map(|f| (f.sha256, Some(f.size)))
+        .chain(p.license_sha256.map(|d| (d, None)))
     {
         if !seen.insert(d) {
             continue;
@@ -240,10 +305,9 @@ pub fn import_dir(
             .store
             .stat(&d)?
             .ok_or_else(|| Error::not_found("blob", d.to_hex()))?;
-        let size = if size == 0 { stat.size } else { size };
         blob_rows.push(crate::db::BlobRow {
             sha256: d,
-            size,
+            size: size.unwrap_or(stat.size),
             stat,
         });
     }
@@ -251,31 +315,30 @@ pub fn import_dir(
     let mut new = NewVersion {
         name: opts.name.clone(),
         label: label.clone(),
-        manifest_digest,
+        manifest_digest: p.manifest_digest,
         imported_at: now.clone(),
         imported_by: actor(),
         registry: reg.name().to_string(),
         origin: Origin::Directory,
-        layout: src.layout.as_str().to_string(),
+        layout: p.src.layout.as_str().to_string(),
         source_url: opts.source_url.clone(),
-        revision: revision.clone(),
-        license_id: license_id.clone(),
-        license_sha256,
+        revision: p.revision.clone(),
+        license_id: p.license_id.clone(),
+        license_sha256: p.license_sha256,
         disclosure: opts.disclosure,
         disclosure_notes: opts.data_notes.clone(),
         owner: opts.owner.clone(),
-        files,
+        files: p.files,
         statement: Vec::new(),
         bundle_id: None,
         approvals: Vec::new(),
         allowance: opts
             .allow_unsafe
             .clone()
-            .filter(|_| !decision.allowed_unsafe.is_empty())
-            .map(|a| (a, decision.allowed_unsafe.clone())),
+            .filter(|_| !p.decision.allowed_unsafe.is_empty())
+            .map(|a| (a, p.decision.allowed_unsafe.clone())),
     };
     new.statement = crate::statement::Statement::of(&new.as_record(), &new.files).to_bytes();
-    let new_blobs = guard.created.len();
     let event = crate::event::EventDraft::new(
         crate::event::EventKind::Import,
         format!("{}@{}", new.name, new.label),
@@ -286,38 +349,31 @@ pub fn import_dir(
             "revision": new.revision,
             "license": new.license_id,
             "files": new.files.len(),
-            "bytes": total,
+            "bytes": p.bytes,
             "unsafe_allowed": new.allowance.as_ref().map(|(a, files)| serde_json::json!({"reason": a.reason, "files": files})),
         }),
     );
     reg.db.insert_version(&new, &blob_rows, &now, &event)?;
-    guard.keep = true;
     Ok(ImportOutcome {
         name: opts.name.clone(),
         version: label,
-        manifest_digest,
+        manifest_digest: p.manifest_digest,
         created: true,
-        layout: src.layout.as_str().to_string(),
-        revision,
+        layout: p.src.layout.as_str().to_string(),
+        revision: p.revision,
         files: new.files.len(),
-        bytes: total,
+        bytes: p.bytes,
         new_blobs,
-        upstream_checked,
-        license_id,
-        notes,
-        warnings: decision.warnings,
+        upstream_checked: p.upstream_checked,
+        license_id: p.license_id,
+        notes: p.notes,
+        warnings: p.decision.warnings,
     })
 }
 
-fn noop(
-    v: &VersionRecord,
-    src: &source::Source,
-    files: usize,
-    bytes: u64,
-    upstream_checked: usize,
-    mut notes: Vec<String>,
-    warnings: Vec<String>,
-) -> ImportOutcome {
+/// The outcome of an import that found its content already registered.
+fn noop(v: &VersionRecord, p: Prepared) -> ImportOutcome {
+    let mut notes = p.notes;
     notes.push(format!(
         "`{}@{}` already holds this content; nothing changed",
         v.name, v.label
@@ -327,15 +383,15 @@ fn noop(
         version: v.label.clone(),
         manifest_digest: v.manifest_digest,
         created: false,
-        layout: src.layout.as_str().to_string(),
+        layout: p.src.layout.as_str().to_string(),
         revision: v.revision.clone(),
-        files,
-        bytes,
+        files: p.files.len(),
+        bytes: p.bytes,
         new_blobs: 0,
-        upstream_checked,
+        upstream_checked: p.upstream_checked,
         license_id: v.license_id.clone(),
         notes,
-        warnings,
+        warnings: p.decision.warnings,
     }
 }
 

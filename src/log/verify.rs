@@ -1,6 +1,12 @@
-//! `log --verify`: recompute the chain, cross-check it against the tables,
-//! and check every signed checkpoint. Problems are findings; the first bad
-//! event is named.
+//! `log --verify`: recompute the chain, check every signed checkpoint, and
+//! cross-check the chain against the tables. Problems are findings; the
+//! first bad event is named.
+//!
+//! 1. [`check_chain`]: every event's sequence, link and hash.
+//! 2. [`check_checkpoints`]: each checkpoint signed by a trusted, unrevoked
+//!    key, and the event it signed still hashing to what it signed.
+//! 3. [`check_logged`]: every version, approval, deployment and trusted key
+//!    has the event that recorded it.
 
 use std::collections::HashSet;
 
@@ -8,22 +14,28 @@ use serde::Serialize;
 
 use crate::digest::Sha256Digest;
 use crate::error::Result;
+use crate::event::{
+    CHECKPOINT_PAYLOAD_TYPE, Event, EventKind, checkpoint_payload, expected_hash, genesis,
+};
 use crate::finding::{Finding, FindingKind};
+use crate::records::TrustedKey;
 use crate::registry::Registry;
 use crate::signing::{PublicKey, pae};
 
-use crate::event::{
-    CHECKPOINT_PAYLOAD_TYPE, EventKind, checkpoint_payload, expected_hash, genesis,
-};
-
+/// What `log --verify` found.
 #[derive(Debug, Default, Serialize)]
 pub struct LogReport {
+    /// Events in the log.
     pub events: usize,
+    /// The hash of the last event.
     pub head: Option<String>,
+    /// Checkpoints recorded.
     pub checkpoints: usize,
+    /// Checkpoints that verify and still match the chain.
     pub checkpoints_valid: usize,
     /// The first event whose hash or link is wrong, if any.
     pub first_bad_event: Option<u64>,
+    /// Every problem found.
     pub findings: Vec<Finding>,
 }
 
@@ -31,13 +43,24 @@ fn finding(path: String, kind: FindingKind, detail: String) -> Finding {
     Finding::error(kind, "log", path, detail)
 }
 
+/// Verify the log of `reg`.
 pub fn verify(reg: &Registry) -> Result<LogReport> {
     let events = reg.db.events()?;
+    let trusted = reg.db.trusted_keys()?;
     let mut r = LogReport {
         events: events.len(),
+        head: events.last().map(|e| e.hash.clone()),
         ..Default::default()
     };
-    // 1. The chain.
+    check_chain(&events, &mut r);
+    check_checkpoints(reg, &events, &trusted, &mut r)?;
+    check_logged(reg, &events, &trusted, &mut r)?;
+    Ok(r)
+}
+
+/// 1. Sequence numbers without gaps, each event linked to its predecessor's
+///    hash, each hash the hash of its contents. Stops at the first break.
+fn check_chain(events: &[Event], r: &mut LogReport) {
     let mut prev = genesis();
     for (i, e) in events.iter().enumerate() {
         let want_seq = i as u64 + 1;
@@ -61,23 +84,27 @@ pub fn verify(reg: &Registry) -> Result<LogReport> {
             r.first_bad_event = Some(e.seq.min(want_seq));
             r.findings
                 .push(finding(format!("event {}", e.seq), FindingKind::Chain, why));
-            break;
+            return;
         }
         prev = e
             .hash
             .parse()
             .unwrap_or_else(|_| Sha256Digest::from_bytes([0xff; 32]));
     }
-    r.head = events.last().map(|e| e.hash.clone());
+}
 
-    // 2. Checkpoints: signed by a trusted key, and the event at their seq
-    //    still has the hash they signed.
-    let trusted = reg.db.trusted_keys()?;
+/// 2. Checkpoints: signed by a trusted, unrevoked key, and the event at
+///    their sequence number still has the hash they signed.
+fn check_checkpoints(
+    reg: &Registry,
+    events: &[Event],
+    trusted: &[TrustedKey],
+    r: &mut LogReport,
+) -> Result<()> {
     for c in reg.db.checkpoints()? {
         r.checkpoints += 1;
         let what = format!("checkpoint at event {}", c.seq);
         let key = PublicKey::from_raw(&c.public_key).ok();
-        let id = key.map(|k| k.id());
         let signed = key.is_some_and(|k| {
             k.verify(
                 &pae(
@@ -87,7 +114,6 @@ pub fn verify(reg: &Registry) -> Result<LogReport> {
                 &c.signature,
             )
         });
-        let trust = trusted.iter().find(|t| Some(t.key_id) == id);
         if !signed {
             r.findings.push(finding(
                 what,
@@ -96,7 +122,8 @@ pub fn verify(reg: &Registry) -> Result<LogReport> {
             ));
             continue;
         }
-        match trust {
+        let id = key.map(|k| k.id());
+        match trusted.iter().find(|t| Some(t.key_id) == id) {
             None => {
                 r.findings.push(finding(
                     what,
@@ -126,27 +153,45 @@ pub fn verify(reg: &Registry) -> Result<LogReport> {
             Some(e) => r.findings.push(finding(
                 what,
                 FindingKind::Rewritten,
-                format!("event {} now hashes to {}, the signed checkpoint says {}: history was rewritten", c.seq, short(&e.hash), short(&c.head_hash)),
+                format!(
+                    "event {} now hashes to {}, the signed checkpoint says {}: history was rewritten",
+                    c.seq,
+                    short(&e.hash),
+                    short(&c.head_hash)
+                ),
             )),
-            None => r.findings.push(finding(what, FindingKind::Rewritten, format!("event {} is gone: history was truncated", c.seq))),
+            None => r.findings.push(finding(
+                what,
+                FindingKind::Rewritten,
+                format!("event {} is gone: history was truncated", c.seq),
+            )),
         }
     }
+    Ok(())
+}
 
-    // 3. Every record has its event.
+/// 3. Every record has its event: versions their import, approvals their
+///    `sign` (or the bundle import that brought them), deployments their
+///    `deploy`, trusted keys their `trust-add`.
+fn check_logged(
+    reg: &Registry,
+    events: &[Event],
+    trusted: &[TrustedKey],
+    r: &mut LogReport,
+) -> Result<()> {
     let seen: HashSet<(EventKind, &str)> = events
         .iter()
         .filter_map(|e| Some((e.kind()?, e.subject.as_str())))
         .collect();
     let has =
         |kinds: &[EventKind], subject: &str| kinds.iter().any(|k| seen.contains(&(*k, subject)));
+    let mut unlogged = |path: String, what: String| {
+        r.findings.push(finding(path, FindingKind::Unlogged, what));
+    };
     for v in reg.versions()? {
         let subject = format!("{}@{}", v.name, v.label);
         if !has(&[EventKind::Import, EventKind::ImportBundle], &subject) {
-            r.findings.push(finding(
-                subject,
-                FindingKind::Unlogged,
-                "a version without its import event".into(),
-            ));
+            unlogged(subject, "a version without its import event".into());
         }
     }
     let details: Vec<serde_json::Value> = events
@@ -158,18 +203,19 @@ pub fn verify(reg: &Registry) -> Result<LogReport> {
         let subject = format!("{}@{}", v.name, v.label);
         let logged = events.iter().zip(&details).any(|(e, d)| {
             e.subject == subject
-                && ((e.kind() == Some(EventKind::Sign) && d["key_id"] == key.as_str())
-                    || (e.kind() == Some(EventKind::ImportBundle)
-                        && d["approvals"]
-                            .as_array()
-                            .is_some_and(|a| a.iter().any(|k| k == key.as_str()))))
+                && match e.kind() {
+                    Some(EventKind::Sign) => d["key_id"] == key.as_str(),
+                    Some(EventKind::ImportBundle) => d["approvals"]
+                        .as_array()
+                        .is_some_and(|a| a.iter().any(|k| k == key.as_str())),
+                    _ => false,
+                }
         });
         if !logged {
-            r.findings.push(finding(
+            unlogged(
                 subject,
-                FindingKind::Unlogged,
                 format!("an approval by key {} without its event", short(&key)),
-            ));
+            );
         }
     }
     for d in reg.db.deployments(false)? {
@@ -178,23 +224,21 @@ pub fn verify(reg: &Registry) -> Result<LogReport> {
             .zip(&details)
             .any(|(e, x)| e.kind() == Some(EventKind::Deploy) && x["deployment_id"] == d.id);
         if !logged {
-            r.findings.push(finding(
+            unlogged(
                 format!("deployment {} ({}:{})", d.id, d.host, d.path),
-                FindingKind::Unlogged,
                 "a deployment without its event".into(),
-            ));
+            );
         }
     }
-    for k in &trusted {
+    for k in trusted {
         if !has(&[EventKind::TrustAdd], &k.key_id.to_hex()) {
-            r.findings.push(finding(
+            unlogged(
                 format!("key {}", k.key_id),
-                FindingKind::Unlogged,
                 "a trusted key without its event".into(),
-            ));
+            );
         }
     }
-    Ok(r)
+    Ok(())
 }
 
 /// The first 16 characters of a recorded hash, for messages (a tampered
