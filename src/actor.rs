@@ -3,7 +3,8 @@
 //! registry all name the actor, so it lives below all of them.
 
 /// `user@host`, recorded as the actor of every change.
-pub fn actor() -> String {
+#[allow(unsafe_code)] // audited: one libc call, SAFETY below
+pub(crate) fn actor() -> String {
     let user = std::env::var("USER")
         .ok()
         .filter(|u| !u.is_empty())
@@ -16,7 +17,8 @@ pub fn actor() -> String {
 }
 
 /// This machine's host name.
-pub fn hostname() -> String {
+#[allow(unsafe_code)] // audited: one libc call, SAFETY below
+pub(crate) fn hostname() -> String {
     let mut buf = [0u8; 256];
     // SAFETY: the buffer is valid for its length; gethostname NUL-terminates
     // within it or truncates, and we stop at the first NUL or the end.

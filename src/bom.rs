@@ -34,6 +34,7 @@ fn serial(v: &VersionRecord) -> String {
     )
 }
 
+/// The CycloneDX 1.6 ML-BOM of `v`, from the records: the model component with its licence (text included), provenance and disclosure properties, and one component per file with its sha256.
 pub fn bom(reg: &Registry, v: &VersionRecord) -> Result<Value> {
     let files = reg.files(v)?;
     let terms = v.license_id.as_deref().and_then(crate::license::lookup);

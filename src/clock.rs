@@ -2,7 +2,7 @@
 //! every layer can stamp what it records the same way.
 
 /// The current time as RFC 3339 UTC with seconds, e.g. `2026-11-29T19:01:09Z`.
-pub fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     let now = time::OffsetDateTime::now_utc()
         .replace_nanosecond(0)
         .unwrap_or_else(|_| time::OffsetDateTime::now_utc());

@@ -17,10 +17,12 @@ use sha2::{Digest, Sha256};
 pub struct Sha256Digest([u8; 32]);
 
 impl Sha256Digest {
+    /// A digest from its 32 bytes.
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
         Sha256Digest(bytes)
     }
 
+    /// The 32 bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
@@ -32,6 +34,7 @@ impl Sha256Digest {
         h.finish()
     }
 
+    /// 64 lowercase hex characters.
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }
@@ -96,18 +99,18 @@ impl<'de> Deserialize<'de> for Sha256Digest {
 
 /// Incremental sha256.
 #[derive(Clone, Default)]
-pub struct Hasher(Sha256);
+pub(crate) struct Hasher(Sha256);
 
 impl Hasher {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Hasher(Sha256::new())
     }
 
-    pub fn update(&mut self, bytes: &[u8]) {
+    pub(crate) fn update(&mut self, bytes: &[u8]) {
         self.0.update(bytes);
     }
 
-    pub fn finish(self) -> Sha256Digest {
+    pub(crate) fn finish(self) -> Sha256Digest {
         let out = self.0.finalize();
         let mut bytes = [0u8; 32];
         bytes.copy_from_slice(out.as_slice());
@@ -117,37 +120,37 @@ impl Hasher {
 
 /// The git blob id (sha1 of `blob <len>\0` + content), which the Hugging Face
 /// hub uses as the etag / blob name of files not stored in LFS.
-pub struct GitBlobHasher(sha1::Sha1);
+pub(crate) struct GitBlobHasher(sha1::Sha1);
 
 impl GitBlobHasher {
-    pub fn new(len: u64) -> Self {
+    pub(crate) fn new(len: u64) -> Self {
         use sha1::Digest as _;
         let mut h = sha1::Sha1::new();
         h.update(format!("blob {len}\0").as_bytes());
         GitBlobHasher(h)
     }
 
-    pub fn update(&mut self, bytes: &[u8]) {
+    pub(crate) fn update(&mut self, bytes: &[u8]) {
         use sha1::Digest as _;
         self.0.update(bytes);
     }
 
     /// 40 lowercase hex.
-    pub fn finish(self) -> String {
+    pub(crate) fn finish(self) -> String {
         use sha1::Digest as _;
         hex::encode(self.0.finalize().as_slice())
     }
 }
 
 /// A reader that hashes every byte it hands out.
-pub struct HashingReader<R> {
+pub(crate) struct HashingReader<R> {
     inner: R,
     hasher: Hasher,
     bytes: u64,
 }
 
 impl<R: Read> HashingReader<R> {
-    pub fn new(inner: R) -> Self {
+    pub(crate) fn new(inner: R) -> Self {
         HashingReader {
             inner,
             hasher: Hasher::new(),
@@ -155,12 +158,7 @@ impl<R: Read> HashingReader<R> {
         }
     }
 
-    /// Bytes read so far.
-    pub fn bytes(&self) -> u64 {
-        self.bytes
-    }
-
-    pub fn finish(self) -> (Sha256Digest, u64) {
+    pub(crate) fn finish(self) -> (Sha256Digest, u64) {
         (self.hasher.finish(), self.bytes)
     }
 }

@@ -96,10 +96,15 @@ impl EventKind {
 /// An event about to be appended.
 #[derive(Debug, Clone)]
 pub struct EventDraft {
+    /// When (RFC 3339).
     pub time: String,
+    /// Who (`user@host`).
     pub actor: String,
+    /// What kind of change.
     pub command: EventKind,
+    /// What it is about (`name@label`, a key id, a bundle id, …).
     pub subject: String,
+    /// The specifics, stored as compact JSON.
     pub details: serde_json::Value,
 }
 
@@ -135,13 +140,21 @@ impl Event {
 /// A recorded event.
 #[derive(Debug, Clone, Serialize)]
 pub struct Event {
+    /// Position in the chain, from 1.
     pub seq: u64,
+    /// When (RFC 3339).
     pub time: String,
+    /// Who (`user@host`).
     pub actor: String,
+    /// The kind of change as recorded (see [`EventKind`]).
     pub command: String,
+    /// What it is about.
     pub subject: String,
+    /// The specifics, compact JSON.
     pub details: String,
+    /// The previous event's hash (hex).
     pub prev_hash: String,
+    /// This event's hash (hex).
     pub hash: String,
 }
 

@@ -11,7 +11,7 @@ use std::path::Path;
 use crate::error::{Error, Result};
 
 /// Read a small text file with a size cap (metadata, refs, model cards).
-pub fn read_small(path: &Path, cap: u64) -> Result<String> {
+pub(crate) fn read_small(path: &Path, cap: u64) -> Result<String> {
     let f = open_regular(path)?;
     let mut s = String::new();
     f.take(cap)
@@ -22,7 +22,7 @@ pub fn read_small(path: &Path, cap: u64) -> Result<String> {
 
 /// Open a file for reading without following a final symlink and without
 /// blocking on a FIFO; refuse anything that is not a regular file.
-pub fn open_regular(path: &Path) -> Result<File> {
+pub(crate) fn open_regular(path: &Path) -> Result<File> {
     let f = fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)

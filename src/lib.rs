@@ -5,32 +5,38 @@
 //! `src/cli/`, `src/commands/`, `src/printer.rs`, `src/reporter.rs`) parses
 //! flags, calls one function here per command and renders the result.
 //!
-//! # Module map (each layer uses only the ones below it)
+//! # Module map
 //!
-//! | where | what it owns |
-//! | --- | --- |
-//! | [`registry`] | the façade: an opened home (database, store, name, writer lock) |
-//! | [`import`] | `import DIR`: source layouts ([`import::source`]) and the one-pass ingest |
-//! | [`bundle`] | signed bundles: [`bundle::export`], [`bundle::import`] (the isolated side's steps), [`bundle::volumes`] |
-//! | [`trust`] | trust store, approval policy, `sign`, which approvals still count |
-//! | [`verify`] | re-checking stored blobs and folders; findings |
-//! | [`checkout`] | verified read-only copies, plain or Hugging Face cache layout |
-//! | [`deploy`] | deployments and the audit |
-//! | [`license`] | the licence catalogue (data) and the policy check |
-//! | [`log`] | the hash-chained event log, its verification and checkpoints |
-//! | [`scan`] | identifying a folder's files by hash |
-//! | [`bom`] | CycloneDX 1.6 ML-BOM from the records |
-//! | [`maintenance`] | `fsck` and `gc` |
-//! | [`demo`] | the generated demo model |
-//! | [`formats`] | what a weight file is: sniffing and the safetensors, GGUF, pickle, zip, npy parsers |
-//! | [`safety`] | the model-file safety policy (malformed → 3, unsafe → 4 unless allowed) |
-//! | [`store`] | content-addressed blobs, atomic writes; the one streaming loop ([`store::stream`]) and its `O_DIRECT` writer ([`store::direct`]) |
-//! | [`db`] | all SQL; migrations from `schema/` |
-//! | [`signing`] | ed25519 keys, key ids, DSSE PAE, the `KeySource` trait |
-//! | [`manifest`] | the canonical bytes that name a version's content |
-//! | [`statement`] | a version's in-toto statement and DSSE envelopes |
-//! | [`records`] | the records as plain values |
-//! | [`digest`], [`name`], [`parallel`], [`progress`], [`error`] | pure helpers |
+//! Highest layer first; each module uses only its own layer and the ones
+//! below (`docs/architecture.md` holds the same list, and
+//! `tests/it/architecture.rs` enforces it).
+//!
+//! | layer | module | what it owns |
+//! | --- | --- | --- |
+//! | top | [`deploy`] | deployments and the audit (checkout + records + drift) |
+//! | | [`show`] | everything about a version (`show`), and `list` |
+//! | | [`demo`] | the generated demo model and the scenario `airlock demo` tells |
+//! | features | [`verify`] | re-checking stored blobs and folders |
+//! | | [`checkout`] | verified read-only copies, plain or Hugging Face cache layout |
+//! | | [`bundle`] | signed bundles: [`bundle::export`], [`bundle::import`] (the isolated side's steps) |
+//! | | [`log`] | listing the event log, its verification and checkpoints |
+//! | | [`scan`] | identifying a folder's files by hash |
+//! | | [`bom`] | CycloneDX 1.6 ML-BOM from the records |
+//! | | [`maintenance`] | `fsck` and `gc` |
+//! | inputs | [`import`] | `import DIR`: the one-pass ingest and the label rules |
+//! | | [`trust`] | trust store, approval policy, `sign`, which approvals count |
+//! | | [`license`] | the licence catalogue (data), the policy check, the kept text |
+//! | facade | [`registry`] | an opened home: database, store, name, writer lock |
+//! | | [`safety`] | the model-file safety policy (malformed → 3, unsafe → 4 unless allowed), `inspect` |
+//! | database | `db` | all SQL; migrations from `schema/` (internal) |
+//! | store | `store` | content-addressed blobs, atomic writes, the streaming loop and its `O_DIRECT` writer (internal) |
+//! | records | [`records`] | the records as plain values |
+//! | | [`manifest`], [`statement`] | the canonical bytes that name and approve a version |
+//! | parsers | [`formats`] | what a weight file is: sniffing and the safetensors, GGUF, pickle, zip, tar, npy parsers |
+//! | | [`signing`] | ed25519 keys, key ids, DSSE PAE, counting signers, the `KeySource` trait |
+//! | | `source` | a download folder's layout and upstream hashes (internal) |
+//! | leaves | [`error`], [`digest`], [`name`], [`progress`], [`finding`], [`event`] | errors and exit classes, digests, names, progress, findings, the event chain |
+//! | | `clock`, `actor`, `fsio`, `parallel` | time, `user@host`, safe opening of untrusted files, the worker pool (internal) |
 //!
 //! # End to end
 //!
@@ -55,12 +61,12 @@
 //! assert!(report.findings.is_empty());
 //! ```
 
-pub mod actor;
+pub(crate) mod actor;
 pub mod bom;
 pub mod bundle;
 pub mod checkout;
-pub mod clock;
-pub mod db;
+pub(crate) mod clock;
+pub(crate) mod db;
 pub mod demo;
 pub mod deploy;
 pub mod digest;
@@ -68,14 +74,14 @@ pub mod error;
 pub mod event;
 pub mod finding;
 pub mod formats;
-pub mod fsio;
+pub(crate) mod fsio;
 pub mod import;
 pub mod license;
 pub mod log;
 pub mod maintenance;
 pub mod manifest;
 pub mod name;
-pub mod parallel;
+pub(crate) mod parallel;
 pub mod progress;
 pub mod records;
 pub mod registry;
@@ -83,9 +89,9 @@ pub mod safety;
 pub mod scan;
 pub mod show;
 pub mod signing;
-pub mod source;
+pub(crate) mod source;
 pub mod statement;
-pub mod store;
+pub(crate) mod store;
 pub mod trust;
 pub mod verify;
 

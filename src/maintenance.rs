@@ -14,16 +14,24 @@ use crate::error::Result;
 use crate::finding::{Finding, FindingKind, Severity};
 use crate::registry::Registry;
 
+/// What `fsck` found.
 #[derive(Debug, Default, Serialize)]
 pub struct FsckReport {
+    /// Versions recorded.
     pub versions: usize,
+    /// Blobs some version needs.
     pub blobs_referenced: usize,
+    /// Blobs in the store.
     pub blobs_in_store: usize,
+    /// Blobs no version needs (`gc` removes them).
     pub unreferenced_blobs: usize,
+    /// Temp files left by interrupted runs (`gc` removes them).
     pub stale_temp_files: usize,
+    /// Problems: missing or wrong-sized blobs, stray files, database damage.
     pub findings: Vec<Finding>,
 }
 
+/// Check that the store and the database agree, without reading blob contents.
 pub fn fsck(reg: &Registry) -> Result<FsckReport> {
     let mut r = FsckReport::default();
     for p in reg.db.integrity_problems()? {
@@ -94,12 +102,18 @@ pub fn fsck(reg: &Registry) -> Result<FsckReport> {
     Ok(r)
 }
 
+/// What `gc` removed (or would remove, with `dry_run`).
 #[derive(Debug, Default, Serialize)]
 pub struct GcReport {
+    /// True when nothing was removed, only reported.
     pub dry_run: bool,
+    /// Unreferenced blobs.
     pub removed_blobs: usize,
+    /// Their bytes.
     pub removed_bytes: u64,
+    /// Leftover temp files.
     pub removed_temp_files: usize,
+    /// The unreferenced blobs' digests.
     pub blobs: Vec<Sha256Digest>,
 }
 

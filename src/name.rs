@@ -25,6 +25,7 @@ fn segment_ok(s: &str) -> bool {
 pub struct ModelName(String);
 
 impl ModelName {
+    /// The name as written.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -65,6 +66,7 @@ impl Serialize for ModelName {
 pub struct VersionLabel(String);
 
 impl VersionLabel {
+    /// The label as written.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -94,6 +96,7 @@ impl fmt::Display for VersionLabel {
 pub enum VersionSelector {
     /// No `@`: the newest version imported.
     Newest,
+    /// A version by its label.
     Label(VersionLabel),
     /// `@sha256:<hex prefix of at least 12>` of the manifest digest.
     DigestPrefix(String),
@@ -102,7 +105,9 @@ pub enum VersionSelector {
 /// `NAME[@VERSION]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reference {
+    /// The model.
     pub name: ModelName,
+    /// Which of its versions.
     pub version: VersionSelector,
 }
 
@@ -151,6 +156,7 @@ impl fmt::Display for Reference {
 pub struct RelPath(String);
 
 impl RelPath {
+    /// The path as written (`/`-separated).
     pub fn as_str(&self) -> &str {
         &self.0
     }

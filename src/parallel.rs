@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::error::{Error, Result};
 
 /// How many worker threads to use for `n` items.
-pub fn workers(n: usize) -> usize {
+pub(crate) fn workers(n: usize) -> usize {
     let cores = std::thread::available_parallelism()
         .map(|c| c.get())
         .unwrap_or(1);
@@ -19,7 +19,7 @@ pub fn workers(n: usize) -> usize {
 
 /// Apply `f` to every item in parallel; stop early on the first error.
 /// Returns results in input order, or the first error met.
-pub fn try_map<T: Sync, R: Send>(
+pub(crate) fn try_map<T: Sync, R: Send>(
     items: &[T],
     f: impl Fn(&T) -> Result<R> + Sync,
 ) -> Result<Vec<R>> {
@@ -63,7 +63,7 @@ pub fn try_map<T: Sync, R: Send>(
 
 /// Apply `f` to every item in parallel and keep every result (no early stop):
 /// verification wants all findings, not the first.
-pub fn map_all<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+pub(crate) fn map_all<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let r: Result<Vec<R>> = try_map(items, |t| Ok(f(t)));
     r.unwrap_or_default()
 }

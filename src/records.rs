@@ -16,13 +16,18 @@ use crate::signing::{KeyId, PublicKey};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Disclosure {
+    /// Nothing is known.
     Unknown,
+    /// The publisher says nothing was disclosed.
     None,
+    /// Some of the training data is named.
     Partial,
+    /// The training data is published.
     Full,
 }
 
 impl Disclosure {
+    /// The status as recorded and shown.
     pub fn as_str(self) -> &'static str {
         match self {
             Disclosure::Full => "full",
@@ -60,11 +65,14 @@ impl fmt::Display for Disclosure {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Origin {
+    /// Imported from a model folder on this registry.
     Directory,
+    /// Arrived in a signed bundle.
     Bundle,
 }
 
 impl Origin {
+    /// The origin as recorded.
     pub fn as_str(self) -> &'static str {
         match self {
             Origin::Directory => "directory",
@@ -87,7 +95,9 @@ impl FromStr for Origin {
 /// `--allow-unsafe`: who and why.
 #[derive(Debug, Clone, Serialize)]
 pub struct Allowance {
+    /// Who allowed it (`user@host`).
     pub actor: String,
+    /// Why, as given with `--reason`.
     pub reason: String,
 }
 
@@ -116,9 +126,13 @@ impl Allowance {
 /// One file of a version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FileRecord {
+    /// The path in the model.
     pub path: RelPath,
+    /// Its size in bytes.
     pub size: u64,
+    /// Its sha256, the same upstream, in the store, in bundles and in audits.
     pub sha256: Sha256Digest,
+    /// The format its bytes are.
     pub format: Format,
     /// Which upstream hash was checked at import (e.g. `sha256 from blob name`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -131,14 +145,20 @@ pub struct FileRecord {
 /// A file's inspection, as recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FileSafety {
+    /// The worst severity found.
     pub verdict: Verdict,
+    /// Tensors found.
     pub tensors: u64,
+    /// Parameters over all tensors.
     pub parameters: u64,
+    /// The tensor dtypes found.
     pub dtypes: Vec<String>,
+    /// Everything found.
     pub findings: Vec<crate::formats::SafetyFinding>,
 }
 
 impl FileSafety {
+    /// The record of an inspection.
     pub fn of(i: &crate::formats::Inspection) -> FileSafety {
         FileSafety {
             verdict: i.verdict,
@@ -153,22 +173,39 @@ impl FileSafety {
 /// Everything recorded about one version except its files.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VersionRecord {
+    /// The database id.
     pub id: i64,
+    /// The model.
     pub name: ModelName,
+    /// The version label.
     pub label: String,
+    /// The manifest digest (the content's identity).
     pub manifest_digest: Sha256Digest,
+    /// Bytes over all files.
     pub total_size: u64,
+    /// When it was imported here (RFC 3339).
     pub imported_at: String,
+    /// Who imported it here.
     pub imported_by: String,
+    /// This registry's name at import.
     pub registry: String,
+    /// How it arrived.
     pub origin: Origin,
+    /// The source layout (`plain`, `hf-cache`, …, or `bundle`).
     pub layout: String,
+    /// Where it came from.
     pub source_url: Option<String>,
+    /// The upstream revision.
     pub revision: Option<String>,
+    /// The licence id.
     pub license_id: Option<String>,
+    /// The blob holding the licence text.
     pub license_sha256: Option<Sha256Digest>,
+    /// What is known about the training data.
     pub disclosure: Disclosure,
+    /// Notes on the training data.
     pub disclosure_notes: Option<String>,
+    /// Who answers for the model.
     pub owner: Option<String>,
     /// The bundle the version arrived in.
     pub bundle_id: Option<String>,
@@ -177,25 +214,43 @@ pub struct VersionRecord {
 /// A version about to be recorded.
 #[derive(Debug, Clone)]
 pub struct NewVersion {
+    /// The model.
     pub name: ModelName,
+    /// The version label.
     pub label: String,
+    /// The manifest digest.
     pub manifest_digest: Sha256Digest,
+    /// When (RFC 3339).
     pub imported_at: String,
+    /// Who.
     pub imported_by: String,
+    /// This registry's name.
     pub registry: String,
+    /// How it arrived.
     pub origin: Origin,
+    /// The source layout.
     pub layout: String,
+    /// Where it came from.
     pub source_url: Option<String>,
+    /// The upstream revision.
     pub revision: Option<String>,
+    /// The licence id.
     pub license_id: Option<String>,
+    /// The blob holding the licence text.
     pub license_sha256: Option<Sha256Digest>,
+    /// What is known about the training data.
     pub disclosure: Disclosure,
+    /// Notes on the training data.
     pub disclosure_notes: Option<String>,
+    /// Who answers for the model.
     pub owner: Option<String>,
+    /// Its files.
     pub files: Vec<FileRecord>,
     /// The exact statement bytes approvals sign.
     pub statement: Vec<u8>,
+    /// The bundle it arrived in.
     pub bundle_id: Option<String>,
+    /// Approvals it arrives with.
     pub approvals: Vec<ApprovalRecord>,
     /// `--allow-unsafe` with the unsafe paths it let in.
     pub allowance: Option<(Allowance, Vec<String>)>,
@@ -278,16 +333,69 @@ impl fmt::Display for DeployStatus {
     }
 }
 
+/// A deployment: a copy of a version placed on a host, and what its last
+/// check found. Ended deployments are kept (history).
+#[derive(Debug, Clone, Serialize)]
+pub struct Deployment {
+    /// The record's id (referenced by its `deploy` event).
+    pub id: i64,
+    /// The version deployed.
+    pub version_id: i64,
+    /// The host it runs on.
+    pub host: String,
+    /// Where on that host the model's files are.
+    pub path: String,
+    /// The environment (`prod`, `staging`, …), if named.
+    pub environment: Option<String>,
+    /// A free note.
+    pub note: Option<String>,
+    /// True when the copy was placed by other means and only recorded.
+    pub record_only: bool,
+    /// When it was recorded (RFC 3339).
+    pub deployed_at: String,
+    /// Who recorded it (`user@host`).
+    pub deployed_by: String,
+    /// When it was ended, if it was.
+    pub ended_at: Option<String>,
+    /// Who ended it.
+    pub ended_by: Option<String>,
+    /// When the copy was last re-hashed.
+    pub last_verified_at: Option<String>,
+    /// What that check found.
+    pub last_status: Option<DeployStatus>,
+}
+
+/// A signed head of the event log.
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    /// The sequence number of the event signed.
+    pub seq: u64,
+    /// That event's hash, as signed.
+    pub head_hash: String,
+    /// The signing key's id (hex).
+    pub key_id: String,
+    /// The signing key (raw 32 bytes).
+    pub public_key: Vec<u8>,
+    /// The ed25519 signature over the checkpoint payload.
+    pub signature: Vec<u8>,
+    /// When it was signed (RFC 3339).
+    pub signed_at: String,
+}
+
 /// The role a trusted key plays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    /// May approve versions.
     Approver,
+    /// May sign bundle indexes.
     Exporter,
+    /// Both.
     Any,
 }
 
 impl Role {
+    /// The role as recorded and shown.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Approver => "approver",
@@ -296,10 +404,12 @@ impl Role {
         }
     }
 
+    /// Whether the key's approvals count.
     pub fn can_approve(self) -> bool {
         matches!(self, Role::Approver | Role::Any)
     }
 
+    /// Whether the key may sign bundles.
     pub fn can_export(self) -> bool {
         matches!(self, Role::Exporter | Role::Any)
     }
@@ -322,24 +432,38 @@ impl FromStr for Role {
 /// A key in the trust store.
 #[derive(Debug, Clone, Serialize)]
 pub struct TrustedKey {
+    /// The key's id.
     pub key_id: KeyId,
+    /// The key.
     #[serde(skip)]
     pub public_key: PublicKey,
+    /// Who holds it.
     pub name: String,
+    /// What it is trusted for.
     pub role: Role,
+    /// When it was trusted.
     pub added_at: String,
+    /// Who trusted it.
     pub added_by: String,
+    /// True once revoked (a revoked key is never trusted again).
     pub revoked: bool,
+    /// When it was revoked.
     pub revoked_at: Option<String>,
+    /// Why.
     pub revoked_reason: Option<String>,
 }
 
 /// One approval of a version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApprovalRecord {
+    /// The approver key's id.
     pub key_id: KeyId,
+    /// The approver key.
     pub public_key: PublicKey,
+    /// The approver's name.
     pub name: String,
+    /// The ed25519 signature over the statement's DSSE PAE.
     pub signature: Vec<u8>,
+    /// When it was signed.
     pub signed_at: String,
 }

@@ -117,15 +117,17 @@ impl Registry {
         ))
     }
 
+    /// The home folder.
     pub fn home(&self) -> &Path {
         &self.home
     }
 
+    /// The registry's name (carried in provenance and bundles).
     pub fn name(&self) -> &str {
         &self.name
     }
 
-    pub fn store(&self) -> &Store {
+    pub(crate) fn store(&self) -> &Store {
         &self.store
     }
 
@@ -167,10 +169,12 @@ impl Registry {
         Err(Error::not_found(what, r.to_string()))
     }
 
+    /// The files of a version, by path.
     pub fn files(&self, v: &VersionRecord) -> Result<Vec<FileRecord>> {
         self.db.files(v.id)
     }
 
+    /// Every version, by name then import order.
     pub fn versions(&self) -> Result<Vec<VersionRecord>> {
         self.db.all_versions()
     }
@@ -180,10 +184,12 @@ impl Registry {
         self.db.allowance(v.id)
     }
 
+    /// The event log, oldest first.
     pub fn events(&self) -> Result<Vec<crate::event::Event>> {
         self.db.events()
     }
 
+    /// The trust store, revoked keys included.
     pub fn trusted_keys(&self) -> Result<Vec<crate::records::TrustedKey>> {
         self.db.trusted_keys()
     }

@@ -22,14 +22,14 @@ fn log_every() -> Duration {
         .unwrap_or(Duration::from_secs(5))
 }
 
-pub enum Reporter {
+pub(crate) enum Reporter {
     Bars,
     Lines,
     Silent,
 }
 
 impl Reporter {
-    pub fn new(quiet: bool, no_progress: bool) -> Reporter {
+    pub(crate) fn new(quiet: bool, no_progress: bool) -> Reporter {
         if quiet || no_progress {
             Reporter::Silent
         } else if std::io::stderr().is_terminal() {

@@ -20,8 +20,11 @@ use crate::records::{Allowance, FileSafety};
 
 /// A file to inspect: its path in the model and where its bytes are.
 pub struct Target {
+    /// The path in the model (shown in findings).
     pub rel: String,
+    /// Where the bytes are.
     pub path: PathBuf,
+    /// Their size.
     pub size: u64,
 }
 
@@ -200,7 +203,7 @@ pub fn decide(
 
 /// Inspect a version's stored files, apply the policy, and record each
 /// file's detected format and findings on its record.
-pub fn check_stored(
+pub(crate) fn check_stored(
     store: &crate::store::Store,
     files: &mut [crate::records::FileRecord],
     allow: Option<&Allowance>,

@@ -17,10 +17,14 @@ use crate::formats::{self, Format};
 use crate::progress::ProgressFactory;
 use crate::registry::Registry;
 
+/// A registered file a scanned file matches.
 #[derive(Debug, Clone, Serialize)]
 pub struct Match {
+    /// The model.
     pub name: String,
+    /// The version label.
     pub version: String,
+    /// The path in the version.
     pub path: String,
 }
 
@@ -53,32 +57,48 @@ impl std::fmt::Display for ScanStatus {
     }
 }
 
+/// One file of the scanned folder.
 #[derive(Debug, Clone, Serialize)]
 pub struct ScannedFile {
+    /// Its path under the folder.
     pub path: String,
+    /// Its size.
     pub size: u64,
+    /// Its sha256 (hex).
     pub sha256: String,
+    /// The format its bytes are.
     pub format: Format,
+    /// What it is by its hash.
     pub status: ScanStatus,
+    /// The registered files it is (or is named like).
     pub matches: Vec<Match>,
     /// An unknown file that holds weights (by its bytes) or is large.
     pub suspicious: bool,
 }
 
+/// What `scan` found.
 #[derive(Debug, Default, Serialize)]
 pub struct ScanReport {
+    /// The folder scanned.
     pub root: String,
+    /// Every regular file, unknown weights last.
     pub files: Vec<ScannedFile>,
+    /// Files that are registered bytes.
     pub known: usize,
+    /// Files named like registered files with other bytes.
     pub modified: usize,
+    /// Files neither.
     pub unknown: usize,
+    /// Entries not scanned, with why.
     pub skipped: Vec<String>,
+    /// Bytes hashed.
     pub bytes: u64,
 }
 
 /// Files at least this large are suspicious when unknown, whatever their format.
 const LARGE: u64 = 100 << 20;
 
+/// Hash every regular file under `dir` and say what each one is.
 pub fn scan(reg: &Registry, dir: &Path, progress: &dyn ProgressFactory) -> Result<ScanReport> {
     let mut report = ScanReport {
         root: dir.display().to_string(),

@@ -1,4 +1,4 @@
-//! `show REF`: everything recorded about one version, assembled in one
+//! `show REF` and `list`: what is recorded about versions, assembled in one
 //! place — files, provenance, licence, disclosure, owner, approvals as the
 //! trust store sees them now, deployments.
 
@@ -8,46 +8,76 @@ use crate::error::Result;
 use crate::records::{Allowance, FileRecord, VersionRecord};
 use crate::registry::Registry;
 
+/// Where a version came from.
 #[derive(Debug, Serialize)]
 pub struct Source {
+    /// The source URL.
     pub url: Option<String>,
+    /// The upstream revision.
     pub revision: Option<String>,
+    /// The source layout.
     pub layout: String,
 }
 
+/// A version's licence.
 #[derive(Debug, Serialize)]
 pub struct License {
+    /// The licence id.
     pub id: Option<String>,
+    /// The sha256 of the kept text.
     pub text_sha256: Option<String>,
 }
 
+/// What is known about the training data.
 #[derive(Debug, Serialize)]
 pub struct DataDisclosure {
+    /// The status.
     pub status: String,
+    /// Notes.
     pub notes: Option<String>,
 }
 
+/// Everything recorded about one version (`show --json`).
 #[derive(Debug, Serialize)]
 pub struct VersionDetails {
+    /// The model.
     pub name: String,
+    /// The version label.
     pub version: String,
+    /// The manifest digest (hex).
     pub manifest_digest: String,
+    /// Bytes over all files.
     pub size: u64,
+    /// The files, by path.
     pub files: Vec<FileRecord>,
+    /// Provenance.
     pub source: Source,
+    /// Licence.
     pub license: License,
+    /// Training-data disclosure.
     pub data_disclosure: DataDisclosure,
+    /// Who answers for the model.
     pub owner: Option<String>,
+    /// When it was imported here.
     pub imported_at: String,
+    /// Who imported it.
     pub imported_by: String,
+    /// This registry's name at import.
     pub registry: String,
+    /// How it arrived (`directory` or `bundle`).
     pub origin: String,
+    /// The bundle it arrived in.
     pub bundle_id: Option<String>,
+    /// An `--allow-unsafe` recorded at import.
     pub unsafe_allowance: Option<Allowance>,
+    /// Approvals the policy requires for bundle imports.
     pub approvals_required: u32,
+    /// Approvals that count now.
     pub approvals_live: usize,
+    /// Every approval, with whether it counts.
     pub approvals: Vec<crate::trust::ApprovalView>,
-    pub deployments: Vec<crate::db::Deployment>,
+    /// Its deployments, ended ones included.
+    pub deployments: Vec<crate::records::Deployment>,
 }
 
 /// The details of `v`.
@@ -85,4 +115,45 @@ pub fn show(reg: &Registry, v: &VersionRecord) -> Result<VersionDetails> {
         approvals,
         deployments: crate::deploy::of_version(reg, v)?,
     })
+}
+
+/// One version as `list` shows it.
+#[derive(Debug, Serialize)]
+pub struct Listed {
+    /// The model.
+    pub name: String,
+    /// The version label.
+    pub version: String,
+    /// The manifest digest (hex).
+    pub manifest_digest: String,
+    /// Bytes over all files.
+    pub size: u64,
+    /// The licence id.
+    pub license: Option<String>,
+    /// The training-data disclosure status.
+    pub disclosure: String,
+    /// Approvals that count now.
+    pub approvals: usize,
+    /// When it was imported here.
+    pub imported_at: String,
+}
+
+/// Every version, by name then import order, with its live approvals.
+pub fn list(reg: &Registry) -> Result<Vec<Listed>> {
+    reg.versions()?
+        .into_iter()
+        .map(|v| {
+            let (_, live) = crate::trust::approval_status(reg, &v)?;
+            Ok(Listed {
+                name: v.name.to_string(),
+                version: v.label,
+                manifest_digest: v.manifest_digest.to_hex(),
+                size: v.total_size,
+                license: v.license_id,
+                disclosure: v.disclosure.to_string(),
+                approvals: live,
+                imported_at: v.imported_at,
+            })
+        })
+        .collect()
 }

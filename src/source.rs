@@ -29,14 +29,14 @@ use crate::name::RelPath;
 
 /// Which hash an upstream expectation is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Algo {
+pub(crate) enum Algo {
     Sha256,
     GitSha1,
     Size,
 }
 
 impl Algo {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Algo::Sha256 => "sha256",
             Algo::GitSha1 => "git-sha1",
@@ -47,33 +47,33 @@ impl Algo {
 
 /// One thing the download says a file's bytes must be.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Expectation {
-    pub algo: Algo,
+pub(crate) struct Expectation {
+    pub(crate) algo: Algo,
     /// Lowercase hex for hashes, decimal for sizes.
-    pub value: String,
+    pub(crate) value: String,
     /// Where the expectation came from (shown in errors and records).
-    pub origin: String,
+    pub(crate) origin: String,
 }
 
 /// A file of the source.
 #[derive(Debug, Clone)]
-pub struct SourceFile {
-    pub rel: RelPath,
+pub(crate) struct SourceFile {
+    pub(crate) rel: RelPath,
     /// Where to read the bytes (a blob of the cache for snapshot links).
-    pub path: PathBuf,
-    pub size: u64,
-    pub expect: Vec<Expectation>,
+    pub(crate) path: PathBuf,
+    pub(crate) size: u64,
+    pub(crate) expect: Vec<Expectation>,
 }
 
 impl SourceFile {
-    pub fn wants_git_sha1(&self) -> bool {
+    pub(crate) fn wants_git_sha1(&self) -> bool {
         self.expect.iter().any(|e| e.algo == Algo::GitSha1)
     }
 }
 
 /// The layouts this module recognises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Layout {
+pub(crate) enum Layout {
     Plain,
     HfCache,
     HfSnapshot,
@@ -81,7 +81,7 @@ pub enum Layout {
 }
 
 impl Layout {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Layout::Plain => "plain",
             Layout::HfCache => "hf-cache",
@@ -93,15 +93,15 @@ impl Layout {
 
 /// A resolved source folder.
 #[derive(Debug)]
-pub struct Source {
-    pub layout: Layout,
+pub(crate) struct Source {
+    pub(crate) layout: Layout,
     /// The folder whose tree is the model.
-    pub root: PathBuf,
-    pub files: Vec<SourceFile>,
+    pub(crate) root: PathBuf,
+    pub(crate) files: Vec<SourceFile>,
     /// The upstream revision, where the download recorded it.
-    pub revision: Option<String>,
+    pub(crate) revision: Option<String>,
     /// Notes for the user (e.g. files the listing names that are absent).
-    pub notes: Vec<String>,
+    pub(crate) notes: Vec<String>,
 }
 
 fn is_hex(s: &str, len: usize) -> bool {
@@ -125,7 +125,7 @@ fn expectation_from_hex(hex: &str, origin: String) -> Option<Expectation> {
 }
 
 /// Resolve `dir` into a source. `revision` picks a snapshot of a cache repo.
-pub fn resolve(dir: &Path, revision: Option<&str>) -> Result<Source> {
+pub(crate) fn resolve(dir: &Path, revision: Option<&str>) -> Result<Source> {
     let meta = fs::metadata(dir).map_err(|e| Error::io("open source folder", dir, e))?;
     if !meta.is_dir() {
         return Err(Error::input(format!(

@@ -26,14 +26,19 @@ use crate::registry::Registry;
 use crate::signing::{KeySource, pae};
 use crate::statement::{Envelope, EnvelopeSignature, PAYLOAD_TYPE};
 
+/// How to write a bundle.
 #[derive(Debug, Clone)]
 pub struct ExportOptions {
+    /// The bundle file (with `volume_size`, the prefix of `OUT.001`, `OUT.002`, …).
     pub out: PathBuf,
+    /// Split into volumes of at most this many bytes.
     pub volume_size: Option<u64>,
+    /// Days until the bundle expires (1 to 3650).
     pub expires_in_days: u32,
 }
 
 impl ExportOptions {
+    /// One bundle file at `out`, expiring after the default lifetime.
     pub fn new(out: PathBuf) -> ExportOptions {
         ExportOptions {
             out,
@@ -43,17 +48,28 @@ impl ExportOptions {
     }
 }
 
+/// What `export` wrote.
 #[derive(Debug, Serialize)]
 pub struct ExportOutcome {
+    /// The bundle's random id (32 hex).
     pub bundle_id: String,
+    /// The exporting registry's name.
     pub origin: String,
+    /// The export sequence number, spent by this export.
     pub sequence: u64,
+    /// When the index was signed (RFC 3339).
     pub created: String,
+    /// When the bundle stops being accepted (RFC 3339).
     pub expires: String,
+    /// The exporter key's id.
     pub exporter_key_id: String,
+    /// The versions carried, as `name@label`.
     pub versions: Vec<String>,
+    /// Blobs carried (files and licence texts, each once).
     pub blobs: usize,
+    /// Bytes of those blobs.
     pub bytes: u64,
+    /// The files written (one, or one per volume).
     pub files: Vec<String>,
 }
 

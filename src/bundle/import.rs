@@ -44,31 +44,49 @@ use crate::signing::signers;
 use crate::statement::{Envelope, PAYLOAD_TYPE, Statement};
 use crate::store::{BlobGuard, BlobStat, IngestSpec};
 
+/// A version a bundle carried.
 #[derive(Debug, Serialize)]
 pub struct ImportedVersion {
+    /// The model.
     pub name: String,
+    /// The version label.
     pub version: String,
+    /// Its manifest digest (hex).
     pub manifest_digest: String,
+    /// Approvals that counted at import.
     pub approvals: usize,
     /// False when the registry already had it.
     pub created: bool,
 }
 
+/// What `import BUNDLE` did.
 #[derive(Debug, Serialize)]
 pub struct BundleOutcome {
+    /// The bundle's id.
     pub bundle_id: String,
+    /// The registry that exported it.
     pub origin: String,
+    /// Its export sequence number.
     pub sequence: u64,
+    /// When it was signed.
     pub created: String,
+    /// When it expires.
     pub expires: String,
+    /// The id of the trusted exporter key whose signature verified.
     pub exporter_key_id: String,
+    /// That key's name in the trust store.
     pub exporter: String,
     /// True when this exact bundle was accepted before (nothing changed).
     pub already_imported: bool,
+    /// Every version the bundle carries, new or already present.
     pub versions: Vec<ImportedVersion>,
+    /// Blobs the bundle carries.
     pub blobs: usize,
+    /// Bytes of those blobs.
     pub bytes: u64,
+    /// Blobs this import added to the store.
     pub new_blobs: usize,
+    /// Volumes read.
     pub volumes: usize,
     /// Safety warnings for the new versions' files.
     pub warnings: Vec<String>,

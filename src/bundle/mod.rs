@@ -11,7 +11,7 @@
 
 pub mod export;
 pub mod import;
-pub mod volumes;
+pub(crate) mod volumes;
 
 use serde::{Deserialize, Serialize};
 
@@ -19,15 +19,20 @@ use crate::digest::Sha256Digest;
 use crate::error::{Error, Result};
 use crate::name::{ModelName, VersionLabel};
 
+/// The `format` field of every index this airlock writes and reads.
 pub const FORMAT: &str = "airlock-bundle/v1";
+/// The first member: the signed index.
 pub const INDEX_NAME: &str = "index.json";
+/// The second member: the exporter's signature over the index.
 pub const SIG_NAME: &str = "index.sig";
 /// The DSSE payload type the exporter signs the index under.
 pub const INDEX_PAYLOAD_TYPE: &str = "application/vnd.airlock.bundle-index.v1+json";
 
 /// Caps on what is read into memory before it is trusted.
 pub const INDEX_CAP: u64 = 16 << 20;
+/// Cap on the signature member.
 pub const SIG_CAP: u64 = 64 << 10;
+/// Cap on one statement member.
 pub const STATEMENT_CAP: u64 = 16 << 20;
 /// Default lifetime of a bundle.
 pub const DEFAULT_EXPIRY_DAYS: u32 = 30;
@@ -35,85 +40,124 @@ pub const DEFAULT_EXPIRY_DAYS: u32 = 30;
 /// One approval's metadata (the signature itself is in the statement's envelope).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct IndexApproval {
+    /// The approver key's id (hex).
     pub key_id: String,
+    /// The approver's name on the exporting side.
     pub name: String,
+    /// When the approval was signed.
     pub signed_at: String,
 }
 
+/// A version listed in the index.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct IndexVersion {
+    /// The model.
     pub name: String,
+    /// The version label.
     pub version: String,
+    /// The manifest digest (hex).
     pub manifest_digest: String,
     /// The member holding this version's DSSE envelope.
     pub statement: String,
+    /// Approval metadata (names and times; the signatures are in the statement).
     pub approvals: Vec<IndexApproval>,
 }
 
+/// A member listed in the index, in the order it follows.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct IndexMember {
+    /// The member name (`statements/…`, `licenses/<sha256>`, `blobs/<sha256>`).
     pub name: String,
+    /// Its exact size in bytes.
     pub size: u64,
+    /// Its sha256 (hex).
     pub sha256: String,
 }
 
 /// The bundle index, as written.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Index {
+    /// `airlock-bundle/v1`.
     pub format: String,
+    /// A random id (32 hex), unique per bundle.
     pub bundle_id: String,
+    /// The exporting registry's name.
     pub origin: String,
+    /// The exporter's sequence number, increasing per origin.
     pub sequence: u64,
+    /// When it was signed (RFC 3339).
     pub created: String,
+    /// When it stops being accepted (RFC 3339).
     pub expires: String,
+    /// The exporter key's id, as claimed (never used to pick a key).
     pub exporter_key_id: String,
+    /// The versions carried.
     pub versions: Vec<IndexVersion>,
+    /// Every member after the signature, in order.
     pub members: Vec<IndexMember>,
 }
 
 /// The exporter's signature over the index (a detached DSSE signature).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct IndexSignature {
+    /// The DSSE payload type signed (the index's).
     #[serde(rename = "payloadType")]
     pub payload_type: String,
+    /// The signatures, each with a claimed key id.
     pub signatures: Vec<crate::statement::EnvelopeSignature>,
 }
 
 /// What kind of member a listed name is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MemberKind {
+    /// A version's statement, by its position in the member list.
     Statement(usize),
+    /// A blob named by its own sha256.
     Blob(Sha256Digest),
 }
 
 /// A member checked into types.
 #[derive(Debug, Clone)]
 pub struct CheckedMember {
+    /// The member name.
     pub name: String,
+    /// Its exact size.
     pub size: u64,
+    /// Its sha256.
     pub sha256: Sha256Digest,
+    /// What it is.
     pub kind: MemberKind,
 }
 
 /// A version entry checked into types.
 #[derive(Debug, Clone)]
 pub struct CheckedVersion {
+    /// The model.
     pub name: ModelName,
+    /// The version label.
     pub label: VersionLabel,
+    /// The manifest digest.
     pub manifest_digest: Sha256Digest,
+    /// The position of its statement in the member list.
     pub statement_member: usize,
 }
 
 /// The index after structural validation, before any cryptography on members.
 #[derive(Debug, Clone)]
 pub struct CheckedIndex {
+    /// The index as parsed.
     pub raw: Index,
+    /// When it was signed.
     pub created: time::OffsetDateTime,
+    /// When it expires.
     pub expires: time::OffsetDateTime,
+    /// The versions, checked.
     pub versions: Vec<CheckedVersion>,
+    /// The members, checked.
     pub members: Vec<CheckedMember>,
 }
 
+/// An RFC 3339 time from a bundle; anything else is hostile input naming `what`.
 pub fn parse_time(s: &str, what: &str) -> Result<time::OffsetDateTime> {
     time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).map_err(|e| {
         Error::Hostile {

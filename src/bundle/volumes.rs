@@ -14,12 +14,12 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 
 /// The path of volume `n` (1-based) of a bundle written to `out`.
-pub fn volume_path(out: &Path, n: usize) -> PathBuf {
+pub(crate) fn volume_path(out: &Path, n: usize) -> PathBuf {
     PathBuf::from(format!("{}.{n:03}", out.display()))
 }
 
 /// A writer that fills temp files, rotating at `volume_size` bytes.
-pub struct VolumeWriter {
+pub(crate) struct VolumeWriter {
     out: PathBuf,
     volume_size: Option<u64>,
     current: Option<(tempfile::NamedTempFile, u64)>,
@@ -27,7 +27,7 @@ pub struct VolumeWriter {
 }
 
 impl VolumeWriter {
-    pub fn new(out: &Path, volume_size: Option<u64>) -> Result<VolumeWriter> {
+    pub(crate) fn new(out: &Path, volume_size: Option<u64>) -> Result<VolumeWriter> {
         if let Some(v) = volume_size
             && v < 10 * 1024
         {
@@ -71,7 +71,7 @@ impl VolumeWriter {
     }
 
     /// Flush, fsync and rename every part into place. Returns the paths.
-    pub fn finish(mut self) -> Result<Vec<PathBuf>> {
+    pub(crate) fn finish(mut self) -> Result<Vec<PathBuf>> {
         if let Some((f, _)) = self.current.take() {
             self.done.push(f);
         }
@@ -139,15 +139,15 @@ impl Write for VolumeWriter {
 }
 
 /// Reads a bundle file, or a chain of volumes starting at `*.001`.
-pub struct VolumeReader {
+pub(crate) struct VolumeReader {
     first: PathBuf,
     current: File,
     next: Option<usize>,
-    pub volumes: usize,
+    pub(crate) volumes: usize,
 }
 
 impl VolumeReader {
-    pub fn open(path: &Path) -> Result<VolumeReader> {
+    pub(crate) fn open(path: &Path) -> Result<VolumeReader> {
         let f = crate::fsio::open_regular(path)?;
         let s = path.to_string_lossy();
         let next = s.ends_with(".001").then_some(2);

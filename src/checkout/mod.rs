@@ -33,26 +33,39 @@ pub enum CheckoutLayout {
     Hf,
 }
 
+/// How to check out a version.
 #[derive(Debug, Clone)]
 pub struct CheckoutOptions {
+    /// Hard-link from the store instead of copying (files stay read-only).
     pub link: bool,
+    /// The layout of the copy.
     pub layout: CheckoutLayout,
+    /// Replace the contents of a non-empty destination.
     pub force: bool,
     /// Let unsafe files out (a recorded import-time allowance also does).
     pub allow_unsafe: Option<crate::records::Allowance>,
 }
 
+/// What `checkout` laid out.
 #[derive(Debug, Serialize)]
 pub struct CheckoutOutcome {
+    /// The model.
     pub name: String,
+    /// The version label.
     pub version: String,
+    /// The manifest digest.
     pub manifest_digest: Sha256Digest,
+    /// The destination folder.
     pub path: String,
     /// Where a loader should be pointed (the snapshot folder for `hf`).
     pub model_path: String,
+    /// The layout written.
     pub layout: CheckoutLayout,
+    /// Files laid out.
     pub files: usize,
+    /// Bytes laid out.
     pub bytes: u64,
+    /// True when files were hard-linked from the store.
     pub linked: bool,
 }
 

@@ -11,34 +11,34 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     version,
     about = "Carry open-weights ML models into isolated networks with proof of what they are"
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(flatten)]
-    pub global: GlobalArgs,
+    pub(crate) global: GlobalArgs,
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 #[derive(Debug, Args)]
-pub struct GlobalArgs {
+pub(crate) struct GlobalArgs {
     /// The registry home [default: $AIRLOCK_HOME, else the platform data dir]
     #[arg(long, global = true, value_name = "DIR")]
-    pub home: Option<PathBuf>,
+    pub(crate) home: Option<PathBuf>,
     /// Print one JSON document on stdout, nothing else
     #[arg(long, global = true)]
-    pub json: bool,
+    pub(crate) json: bool,
     /// Print only errors and data
     #[arg(short, long, global = true, conflicts_with = "verbose")]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
     /// Say more about what is happening
     #[arg(short, long, global = true)]
-    pub verbose: bool,
+    pub(crate) verbose: bool,
     /// No progress bars or progress lines
     #[arg(long, global = true)]
-    pub no_progress: bool,
+    pub(crate) no_progress: bool,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Create the home (store, database, policy file)
     Init(InitArgs),
     /// Import a model folder (plain or Hugging Face download) or a signed bundle
@@ -88,65 +88,65 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
-pub struct DeployArgs {
+pub(crate) struct DeployArgs {
     /// NAME[@VERSION]
-    pub reference: String,
+    pub(crate) reference: String,
     /// Where to lay out the copy (omit with --record-only)
     #[arg(required_unless_present = "record_only")]
-    pub dir: Option<PathBuf>,
+    pub(crate) dir: Option<PathBuf>,
     /// The host [default: this host]
     #[arg(long)]
-    pub host: Option<String>,
+    pub(crate) host: Option<String>,
     /// The environment (prod, staging, …)
     #[arg(long = "env", value_name = "E")]
-    pub environment: Option<String>,
+    pub(crate) environment: Option<String>,
     #[arg(long, value_name = "T")]
-    pub note: Option<String>,
+    pub(crate) note: Option<String>,
     /// Record a copy placed by other means (needs --host and --path)
     #[arg(long, requires_all = ["host", "path"], conflicts_with = "dir")]
-    pub record_only: bool,
+    pub(crate) record_only: bool,
     /// The path of a copy placed by other means
     #[arg(long, value_name = "P")]
-    pub path: Option<String>,
+    pub(crate) path: Option<String>,
     #[command(flatten)]
-    pub flags: CheckoutFlags,
+    pub(crate) flags: CheckoutFlags,
 }
 
 #[derive(Debug, Args)]
-pub struct UndeployArgs {
-    pub reference: String,
+pub(crate) struct UndeployArgs {
+    pub(crate) reference: String,
     #[arg(long)]
-    pub host: String,
+    pub(crate) host: String,
     #[arg(long, value_name = "P")]
-    pub path: String,
+    pub(crate) path: String,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum ReportFormat {
+pub(crate) enum ReportFormat {
     Table,
     Markdown,
 }
 
 #[derive(Debug, Args)]
-pub struct AuditArgs {
+pub(crate) struct AuditArgs {
     #[arg(long)]
-    pub host: Option<String>,
+    pub(crate) host: Option<String>,
     #[arg(long, value_name = "NAME")]
-    pub model: Option<String>,
+    pub(crate) model: Option<String>,
     /// Re-hash the deployed copies on this host and mark drift
     #[arg(long)]
-    pub verify: bool,
+    pub(crate) verify: bool,
     #[arg(long, value_enum, default_value = "table")]
-    pub format: ReportFormat,
+    pub(crate) format: ReportFormat,
 }
 
 #[derive(Debug, Args)]
-pub struct ScanArgs {
-    pub dir: PathBuf,
+pub(crate) struct ScanArgs {
+    pub(crate) dir: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum LicenseCommand {
+pub(crate) enum LicenseCommand {
     /// A version's licence: id, terms, the stored text
     Show { reference: String },
     /// Evaluate a version against the licence policy (exit 4 when it forbids)
@@ -159,25 +159,25 @@ pub enum LicenseCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct LogArgs {
+pub(crate) struct LogArgs {
     #[command(subcommand)]
-    pub command: Option<LogCommand>,
+    pub(crate) command: Option<LogCommand>,
     /// Prove the chain unbroken and every record logged (exit 3 otherwise)
     #[arg(long)]
-    pub verify: bool,
+    pub(crate) verify: bool,
     /// Only events about this model
     #[arg(long, value_name = "NAME")]
-    pub model: Option<String>,
+    pub(crate) model: Option<String>,
     /// Only events mentioning this host
     #[arg(long)]
-    pub host: Option<String>,
+    pub(crate) host: Option<String>,
     /// Only events at or after this time (RFC 3339, or a date YYYY-MM-DD)
     #[arg(long, value_name = "TIME")]
-    pub since: Option<String>,
+    pub(crate) since: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum LogCommand {
+pub(crate) enum LogCommand {
     /// Sign the current head of the log
     Checkpoint {
         #[arg(long, value_name = "KEYFILE")]
@@ -186,15 +186,15 @@ pub enum LogCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct BomArgs {
-    pub reference: String,
+pub(crate) struct BomArgs {
+    pub(crate) reference: String,
     /// Write to FILE instead of stdout
     #[arg(long, value_name = "FILE")]
-    pub out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum KeysCommand {
+pub(crate) enum KeysCommand {
     /// A new key pair: PREFIX.key (mode 0600) and PREFIX.pub
     Generate {
         /// Path prefix of the two files
@@ -207,14 +207,14 @@ pub enum KeysCommand {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum RoleArg {
+pub(crate) enum RoleArg {
     Approver,
     Exporter,
     Any,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum TrustCommand {
+pub(crate) enum TrustCommand {
     /// Trust a public key for a role
     Add {
         /// The public key file (SPKI PEM)
@@ -242,48 +242,48 @@ pub enum TrustCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct InspectArgs {
+pub(crate) struct InspectArgs {
     /// A file, a folder, or a registered version (NAME[@VERSION])
-    pub target: String,
+    pub(crate) target: String,
 }
 
 #[derive(Debug, Args)]
-pub struct SignArgs {
+pub(crate) struct SignArgs {
     /// NAME[@VERSION]
-    pub reference: String,
+    pub(crate) reference: String,
     /// The private key file (PKCS#8 PEM, mode 0600)
     #[arg(long, value_name = "KEYFILE")]
-    pub key: PathBuf,
+    pub(crate) key: PathBuf,
 }
 
 #[derive(Debug, Args)]
-pub struct ExportArgs {
+pub(crate) struct ExportArgs {
     /// Versions to export (NAME[@VERSION])
     #[arg(required = true)]
-    pub references: Vec<String>,
+    pub(crate) references: Vec<String>,
     /// The exporter's private key
     #[arg(long, value_name = "KEYFILE")]
-    pub key: PathBuf,
+    pub(crate) key: PathBuf,
     /// The bundle file (volumes are OUT.001, OUT.002, … with --volume-size)
     #[arg(long, value_name = "FILE")]
-    pub out: PathBuf,
+    pub(crate) out: PathBuf,
     /// Split into volumes of at most SIZE (e.g. 4G, 700MB, 25GB)
     #[arg(long, value_name = "SIZE")]
-    pub volume_size: Option<String>,
+    pub(crate) volume_size: Option<String>,
     /// Days until the bundle expires
     #[arg(long, value_name = "DAYS", default_value_t = 30)]
-    pub expires_in_days: u32,
+    pub(crate) expires_in_days: u32,
 }
 
 #[derive(Debug, Args)]
-pub struct InitArgs {
+pub(crate) struct InitArgs {
     /// The registry's name, carried in provenance records [default: host name]
     #[arg(long)]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum DisclosureArg {
+pub(crate) enum DisclosureArg {
     Full,
     Partial,
     None,
@@ -291,117 +291,117 @@ pub enum DisclosureArg {
 }
 
 #[derive(Debug, Args)]
-pub struct ImportArgs {
+pub(crate) struct ImportArgs {
     /// The model folder, or a bundle file (`.airlock`, or the `.001` volume)
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
     /// The model id, e.g. `mistralai/Mistral-7B-v0.3` (folders only)
     #[arg(long)]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// The version label [default: the upstream revision's first 12 hex, else v1, v2, …]
     #[arg(long = "version", value_name = "V")]
-    pub version_label: Option<String>,
+    pub(crate) version_label: Option<String>,
     /// Where the model came from
     #[arg(long, value_name = "URL")]
-    pub source: Option<String>,
+    pub(crate) source: Option<String>,
     /// The upstream revision (picks the snapshot of a cache repo folder)
     #[arg(long, value_name = "REV")]
-    pub revision: Option<String>,
+    pub(crate) revision: Option<String>,
     /// Licence id as the hubs write it (e.g. `apache-2.0`, `llama3.1`)
     #[arg(long, value_name = "ID")]
-    pub license: Option<String>,
+    pub(crate) license: Option<String>,
     /// The licence's full text [default: LICENSE* in the folder]
     #[arg(long, value_name = "FILE")]
-    pub license_file: Option<PathBuf>,
+    pub(crate) license_file: Option<PathBuf>,
     /// What is known about the training data
     #[arg(long, value_enum, default_value = "unknown")]
-    pub data_disclosure: DisclosureArg,
+    pub(crate) data_disclosure: DisclosureArg,
     /// Notes on the training data
     #[arg(long, value_name = "TEXT")]
-    pub data_notes: Option<String>,
+    pub(crate) data_notes: Option<String>,
     /// Who answers for this model
     #[arg(long, value_name = "WHO")]
-    pub owner: Option<String>,
+    pub(crate) owner: Option<String>,
     /// Hard-link files into the store instead of copying, where possible
     #[arg(long)]
-    pub link: bool,
+    pub(crate) link: bool,
     /// Let in files the safety policy refuses (dangerous pickles, unsafe
     /// templates); needs --reason, recorded with who
     #[arg(long, requires = "reason")]
-    pub allow_unsafe: bool,
+    pub(crate) allow_unsafe: bool,
     /// Why unsafe files are allowed (recorded; needs --allow-unsafe)
     #[arg(long, value_name = "TEXT", requires = "allow_unsafe")]
-    pub reason: Option<String>,
+    pub(crate) reason: Option<String>,
 }
 
 #[derive(Debug, Args)]
-pub struct RefArgs {
+pub(crate) struct RefArgs {
     /// NAME[@VERSION]
-    pub reference: String,
+    pub(crate) reference: String,
 }
 
 #[derive(Debug, Args)]
-pub struct VerifyArgs {
+pub(crate) struct VerifyArgs {
     /// Versions to check (NAME[@VERSION]); with --path, exactly one
-    pub references: Vec<String>,
+    pub(crate) references: Vec<String>,
     /// Check every version
     #[arg(long, conflicts_with = "path")]
-    pub all: bool,
+    pub(crate) all: bool,
     /// Re-hash every byte, trusting no recorded stat
     #[arg(long)]
-    pub deep: bool,
+    pub(crate) deep: bool,
     /// Check this folder (a deployed copy, a download) against the version
     #[arg(long, value_name = "DIR")]
-    pub path: Option<PathBuf>,
+    pub(crate) path: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum LayoutArg {
+pub(crate) enum LayoutArg {
     Plain,
     Hf,
 }
 
 /// How a verified copy is laid out (shared by `checkout` and `deploy`).
 #[derive(Debug, Args)]
-pub struct CheckoutFlags {
+pub(crate) struct CheckoutFlags {
     /// Hard-link from the store instead of copying (files stay read-only)
     #[arg(long)]
-    pub link: bool,
+    pub(crate) link: bool,
     /// `hf` writes a Hugging Face cache repo folder for HF_HUB_OFFLINE loaders
     #[arg(long, value_enum, default_value = "plain")]
-    pub layout: LayoutArg,
+    pub(crate) layout: LayoutArg,
     /// Replace the contents of a non-empty destination
     #[arg(long)]
-    pub force: bool,
+    pub(crate) force: bool,
     /// Lay out files the safety policy refuses; needs --reason
     #[arg(long, requires = "reason")]
-    pub allow_unsafe: bool,
+    pub(crate) allow_unsafe: bool,
     /// Why unsafe files are allowed (recorded; needs --allow-unsafe)
     #[arg(long, value_name = "TEXT", requires = "allow_unsafe")]
-    pub reason: Option<String>,
+    pub(crate) reason: Option<String>,
 }
 
 #[derive(Debug, Args)]
-pub struct CheckoutArgs {
+pub(crate) struct CheckoutArgs {
     /// NAME[@VERSION]
-    pub reference: String,
+    pub(crate) reference: String,
     /// Destination folder (new or empty)
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
     #[command(flatten)]
-    pub flags: CheckoutFlags,
+    pub(crate) flags: CheckoutFlags,
 }
 
 #[derive(Debug, Args)]
-pub struct GcArgs {
+pub(crate) struct GcArgs {
     /// Report what would be removed, remove nothing
     #[arg(long)]
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
 }
 
 #[derive(Debug, Args)]
-pub struct DemoArgs {
+pub(crate) struct DemoArgs {
     /// Where to put the demo registries and model [default: a temporary folder, removed afterwards]
     #[arg(long)]
-    pub dir: Option<PathBuf>,
+    pub(crate) dir: Option<PathBuf>,
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::{Ctx, ExitStatus, parse_ref, print_findings};
 use crate::cli::{AuditArgs, DeployArgs, ReportFormat, UndeployArgs};
 
-pub fn deploy(ctx: &Ctx, a: DeployArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn deploy(ctx: &Ctx, a: DeployArgs) -> anyhow::Result<ExitStatus> {
     let mut reg = ctx.open_existing()?;
     let v = reg.resolve(&parse_ref(&a.reference)?)?;
     let t = Target {
@@ -52,7 +52,7 @@ pub fn deploy(ctx: &Ctx, a: DeployArgs) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-pub fn undeploy(ctx: &Ctx, a: UndeployArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn undeploy(ctx: &Ctx, a: UndeployArgs) -> anyhow::Result<ExitStatus> {
     let mut reg = ctx.open_existing()?;
     let v = reg.resolve(&parse_ref(&a.reference)?)?;
     let n = deploy::undeploy(&mut reg, &v, &a.host, &a.path)?;
@@ -64,7 +64,7 @@ pub fn undeploy(ctx: &Ctx, a: UndeployArgs) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-pub fn run(ctx: &Ctx, a: AuditArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(ctx: &Ctx, a: AuditArgs) -> anyhow::Result<ExitStatus> {
     let reg = ctx.open_existing()?;
     let audit = deploy::audit(
         &reg,

@@ -3,7 +3,7 @@
 use super::{Ctx, ExitStatus, parse_ref};
 use crate::cli::BomArgs;
 
-pub fn run(ctx: &Ctx, a: BomArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(ctx: &Ctx, a: BomArgs) -> anyhow::Result<ExitStatus> {
     let reg = ctx.open_existing()?;
     let v = reg.resolve(&parse_ref(&a.reference)?)?;
     let doc = airlock::bom::bom(&reg, &v)?;

@@ -6,7 +6,7 @@ use indicatif::HumanBytes;
 use super::{Ctx, ExitStatus, parse_ref};
 use crate::cli::CheckoutArgs;
 
-pub fn run(ctx: &Ctx, a: CheckoutArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(ctx: &Ctx, a: CheckoutArgs) -> anyhow::Result<ExitStatus> {
     let reg = ctx.open_existing()?;
     let v = reg.resolve(&parse_ref(&a.reference)?)?;
     let opts = super::checkout_options(&a.flags)?;

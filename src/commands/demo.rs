@@ -5,7 +5,7 @@
 use super::{Ctx, ExitStatus};
 use crate::cli::DemoArgs;
 
-pub fn run(ctx: &Ctx, a: DemoArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(ctx: &Ctx, a: DemoArgs) -> anyhow::Result<ExitStatus> {
     let p = &ctx.printer;
     if let Some(d) = &a.dir {
         p.line(format!("airlock demo in {}", d.display()));

@@ -7,7 +7,7 @@ use indicatif::HumanBytes;
 use super::{Ctx, ExitStatus, parse_ref};
 use crate::cli::ExportArgs;
 
-pub fn run(ctx: &Ctx, a: ExportArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(ctx: &Ctx, a: ExportArgs) -> anyhow::Result<ExitStatus> {
     let key = FileKey::load(&a.key)?;
     let reg = ctx.open_existing()?;
     let versions = a

@@ -2,7 +2,7 @@
 
 use super::{Ctx, ExitStatus, print_findings};
 
-pub fn run(ctx: &Ctx) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(ctx: &Ctx) -> anyhow::Result<ExitStatus> {
     let reg = ctx.open_existing()?;
     let r = airlock::maintenance::fsck(&reg)?;
     ctx.printer.json(&r)?;

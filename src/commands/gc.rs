@@ -5,7 +5,7 @@ use indicatif::HumanBytes;
 use super::{Ctx, ExitStatus};
 use crate::cli::GcArgs;
 
-pub fn run(ctx: &Ctx, a: GcArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(ctx: &Ctx, a: GcArgs) -> anyhow::Result<ExitStatus> {
     let reg = ctx.open_existing()?;
     let r = airlock::maintenance::gc(&reg, a.dry_run)?;
     ctx.printer.json(&r)?;

@@ -7,7 +7,7 @@ use indicatif::HumanBytes;
 use super::{Ctx, ExitStatus};
 use crate::cli::{DisclosureArg, ImportArgs};
 
-pub fn run(ctx: &Ctx, a: ImportArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(ctx: &Ctx, a: ImportArgs) -> anyhow::Result<ExitStatus> {
     if a.dir.is_file() {
         return bundle(ctx, &a);
     }

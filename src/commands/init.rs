@@ -6,7 +6,7 @@ use serde_json::json;
 use super::{Ctx, ExitStatus};
 use crate::cli::InitArgs;
 
-pub fn run(ctx: &Ctx, args: InitArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(ctx: &Ctx, args: InitArgs) -> anyhow::Result<ExitStatus> {
     let (reg, created) = Registry::init(&ctx.home, args.name.as_deref())?;
     let home = ctx.home.display().to_string();
     ctx.printer

@@ -7,7 +7,7 @@ use airlock::formats::Verdict;
 use super::{Ctx, ExitStatus};
 use crate::cli::InspectArgs;
 
-pub fn run(ctx: &Ctx, a: InspectArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(ctx: &Ctx, a: InspectArgs) -> anyhow::Result<ExitStatus> {
     let doc = airlock::safety::inspect_target(&a.target, || ctx.open_existing_lib())?;
     ctx.printer.json(&doc)?;
     for r in &doc.files {

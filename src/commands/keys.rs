@@ -3,7 +3,7 @@
 use super::{Ctx, ExitStatus};
 use crate::cli::KeysCommand;
 
-pub fn run(ctx: &Ctx, cmd: KeysCommand) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(ctx: &Ctx, cmd: KeysCommand) -> anyhow::Result<ExitStatus> {
     match cmd {
         KeysCommand::Generate { out, name } => {
             let g = airlock::signing::generate(&out, name.as_deref())?;

@@ -1,23 +1,20 @@
 //! `airlock license show|check`.
 
-use airlock::license::{Policy, Verdict, check, lookup};
-use serde_json::json;
+use airlock::license::Verdict;
 
 use super::{Ctx, ExitStatus, parse_ref};
 use crate::cli::LicenseCommand;
 
-pub fn run(ctx: &Ctx, cmd: LicenseCommand) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(ctx: &Ctx, cmd: LicenseCommand) -> anyhow::Result<ExitStatus> {
     let reg = ctx.open_existing()?;
     let p = &ctx.printer;
     match cmd {
         LicenseCommand::Show { reference } => {
             let v = reg.resolve(&parse_ref(&reference)?)?;
-            let terms = v.license_id.as_deref().and_then(lookup);
-            let text = airlock::license::text(&reg, &v)?;
-            p.json(&json!({
-                "name": v.name.to_string(), "version": v.label, "id": v.license_id,
-                "text_sha256": v.license_sha256.map(|d| d.to_hex()), "terms": terms, "text": text,
-            }))?;
+            let view = airlock::license::show(&reg, &v)?;
+            p.json(&view)?;
+            let terms = view.terms;
+            let text = view.text;
             p.line(format!(
                 "{}@{}: licence {}",
                 v.name,
@@ -64,11 +61,7 @@ pub fn run(ctx: &Ctx, cmd: LicenseCommand) -> anyhow::Result<ExitStatus> {
         }
         LicenseCommand::Check { reference, policy } => {
             let v = reg.resolve(&parse_ref(&reference)?)?;
-            let pol = match &policy {
-                Some(f) => Policy::load(f)?,
-                None => Policy::of_home(reg.home())?,
-            };
-            let c = check(&v, &pol);
+            let c = airlock::license::check_version(&reg, &v, policy.as_deref())?;
             p.json(&c)?;
             p.line(format!(
                 "{}@{}: licence {} — {}",

@@ -6,38 +6,13 @@ use serde::Serialize;
 use super::{Ctx, ExitStatus};
 
 #[derive(Serialize)]
-struct Row {
-    name: String,
-    version: String,
-    manifest_digest: String,
-    size: u64,
-    license: Option<String>,
-    disclosure: String,
-    approvals: usize,
-    imported_at: String,
-}
-
-#[derive(Serialize)]
 struct ListDoc {
-    versions: Vec<Row>,
+    versions: Vec<airlock::show::Listed>,
 }
 
-pub fn run(ctx: &Ctx) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(ctx: &Ctx) -> anyhow::Result<ExitStatus> {
     let reg = ctx.open_existing()?;
-    let mut rows: Vec<Row> = Vec::new();
-    for v in reg.versions()? {
-        let (_, live) = airlock::trust::approval_status(&reg, &v)?;
-        rows.push(Row {
-            name: v.name.to_string(),
-            version: v.label,
-            manifest_digest: v.manifest_digest.to_hex(),
-            size: v.total_size,
-            license: v.license_id,
-            disclosure: v.disclosure.to_string(),
-            approvals: live,
-            imported_at: v.imported_at,
-        });
-    }
+    let rows = airlock::show::list(&reg)?;
     if rows.is_empty() {
         ctx.printer
             .info("no models registered (hint: `airlock import DIR --name NAME`)");

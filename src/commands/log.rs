@@ -6,7 +6,7 @@ use serde_json::json;
 use super::{Ctx, ExitStatus, print_findings};
 use crate::cli::{LogArgs, LogCommand};
 
-pub fn run(ctx: &Ctx, a: LogArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(ctx: &Ctx, a: LogArgs) -> anyhow::Result<ExitStatus> {
     let p = &ctx.printer;
     if let Some(LogCommand::Checkpoint { key }) = a.command {
         let key = FileKey::load(&key)?;

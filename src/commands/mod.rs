@@ -33,7 +33,7 @@ use crate::reporter::Reporter;
 
 /// How a command that ran to its end turned out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitStatus {
+pub(crate) enum ExitStatus {
     Success,
     /// Findings of integrity or trust problems (exit 3).
     Integrity,
@@ -42,7 +42,7 @@ pub enum ExitStatus {
 }
 
 impl ExitStatus {
-    pub fn code(self) -> u8 {
+    pub(crate) fn code(self) -> u8 {
         match self {
             ExitStatus::Success => 0,
             ExitStatus::Integrity => 3,
@@ -52,24 +52,24 @@ impl ExitStatus {
 }
 
 /// Everything a command needs besides its own flags.
-pub struct Ctx {
-    pub home: PathBuf,
-    pub printer: Printer,
-    pub progress: Reporter,
+pub(crate) struct Ctx {
+    pub(crate) home: PathBuf,
+    pub(crate) printer: Printer,
+    pub(crate) progress: Reporter,
 }
 
 impl Ctx {
-    pub fn open(&self) -> anyhow::Result<Registry> {
+    pub(crate) fn open(&self) -> anyhow::Result<Registry> {
         Ok(Registry::open_or_create(&self.home)?)
     }
 
-    pub fn open_existing(&self) -> anyhow::Result<Registry> {
+    pub(crate) fn open_existing(&self) -> anyhow::Result<Registry> {
         Ok(self.open_existing_lib()?)
     }
 
     /// The same, with the library's error (for library calls that open
     /// the registry only when they need it).
-    pub fn open_existing_lib(&self) -> airlock::Result<Registry> {
+    pub(crate) fn open_existing_lib(&self) -> airlock::Result<Registry> {
         Registry::open_existing(&self.home)
     }
 }
@@ -88,7 +88,7 @@ fn resolve_home(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 }
 
 /// `--allow-unsafe --reason TEXT` as the library's allowance.
-pub fn allowance(
+pub(crate) fn allowance(
     allow: bool,
     reason: Option<&str>,
 ) -> anyhow::Result<Option<airlock::records::Allowance>> {
@@ -96,7 +96,7 @@ pub fn allowance(
 }
 
 /// The library's checkout options from the shared flags.
-pub fn checkout_options(
+pub(crate) fn checkout_options(
     f: &crate::cli::CheckoutFlags,
 ) -> anyhow::Result<airlock::checkout::CheckoutOptions> {
     use airlock::checkout::CheckoutLayout;
@@ -111,11 +111,11 @@ pub fn checkout_options(
     })
 }
 
-pub fn parse_ref(s: &str) -> anyhow::Result<Reference> {
+pub(crate) fn parse_ref(s: &str) -> anyhow::Result<Reference> {
     Ok(s.parse::<Reference>()?)
 }
 
-pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     let g = cli.global;
     let ctx = Ctx {
         home: resolve_home(g.home)?,
@@ -152,7 +152,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
 }
 
 /// Render findings, one line each, for people.
-pub fn print_findings(p: &Printer, findings: &[airlock::finding::Finding]) {
+pub(crate) fn print_findings(p: &Printer, findings: &[airlock::finding::Finding]) {
     for f in findings {
         let subject = if f.subject.is_empty() {
             String::new()

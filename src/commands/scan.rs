@@ -6,7 +6,7 @@ use indicatif::HumanBytes;
 use super::{Ctx, ExitStatus};
 use crate::cli::ScanArgs;
 
-pub fn run(ctx: &Ctx, a: ScanArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(ctx: &Ctx, a: ScanArgs) -> anyhow::Result<ExitStatus> {
     let reg = ctx.open_existing()?;
     let r = airlock::scan::scan(&reg, &a.dir, &ctx.progress)?;
     ctx.printer.json(&r)?;

@@ -5,7 +5,7 @@ use indicatif::HumanBytes;
 use super::{Ctx, ExitStatus, parse_ref};
 use crate::cli::RefArgs;
 
-pub fn run(ctx: &Ctx, a: RefArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(ctx: &Ctx, a: RefArgs) -> anyhow::Result<ExitStatus> {
     let reg = ctx.open_existing()?;
     let v = reg.resolve(&parse_ref(&a.reference)?)?;
     let doc = airlock::show::show(&reg, &v)?;

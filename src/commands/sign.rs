@@ -6,7 +6,7 @@ use serde_json::json;
 use super::{Ctx, ExitStatus, parse_ref};
 use crate::cli::SignArgs;
 
-pub fn run(ctx: &Ctx, a: SignArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(ctx: &Ctx, a: SignArgs) -> anyhow::Result<ExitStatus> {
     let key = FileKey::load(&a.key)?;
     let mut reg = ctx.open_existing()?;
     let v = reg.resolve(&parse_ref(&a.reference)?)?;

@@ -6,7 +6,7 @@ use serde_json::json;
 use super::{Ctx, ExitStatus};
 use crate::cli::{RoleArg, TrustCommand};
 
-pub fn run(ctx: &Ctx, cmd: TrustCommand) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(ctx: &Ctx, cmd: TrustCommand) -> anyhow::Result<ExitStatus> {
     let p = &ctx.printer;
     match cmd {
         TrustCommand::Add {
@@ -32,8 +32,9 @@ pub fn run(ctx: &Ctx, cmd: TrustCommand) -> anyhow::Result<ExitStatus> {
         }
         TrustCommand::List => {
             let reg = ctx.open_existing()?;
-            let keys = reg.trusted_keys()?;
-            p.json(&json!({ "keys": keys, "approvals_required": airlock::trust::approvals_required(&reg)? }))?;
+            let list = airlock::trust::list(&reg)?;
+            p.json(&list)?;
+            let keys = list.keys;
             if keys.is_empty() {
                 p.info("no trusted keys (hint: `airlock trust add PUBFILE --name N --role approver|exporter`)");
             }
@@ -52,7 +53,7 @@ pub fn run(ctx: &Ctx, cmd: TrustCommand) -> anyhow::Result<ExitStatus> {
             }
             p.line(format!(
                 "policy: {} approval(s) required",
-                airlock::trust::approvals_required(&reg)?
+                list.approvals_required
             ));
         }
         TrustCommand::Revoke { key_id, reason } => {

@@ -6,7 +6,7 @@ use indicatif::HumanBytes;
 use super::{Ctx, ExitStatus, parse_ref, print_findings};
 use crate::cli::VerifyArgs;
 
-pub fn run(ctx: &Ctx, a: VerifyArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(ctx: &Ctx, a: VerifyArgs) -> anyhow::Result<ExitStatus> {
     let reg = ctx.open_existing()?;
     if let Some(dir) = &a.path {
         let [reference] = a.references.as_slice() else {

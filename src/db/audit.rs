@@ -6,7 +6,7 @@ use super::{Ctx, Db};
 use crate::digest::Sha256Digest;
 use crate::error::{Error, Result};
 use crate::event::{Event, EventDraft, canonical_bytes, chain_hash, genesis};
-use crate::records::DeployStatus;
+use crate::records::{Checkpoint, DeployStatus, Deployment};
 
 /// Append an event inside `tx`, chained to the current head.
 pub(crate) fn append_event(tx: &Transaction<'_>, e: &EventDraft) -> Result<Event> {
@@ -67,35 +67,6 @@ pub(crate) fn append_event(tx: &Transaction<'_>, e: &EventDraft) -> Result<Event
     })
 }
 
-/// A deployment record.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Deployment {
-    pub id: i64,
-    pub version_id: i64,
-    pub host: String,
-    pub path: String,
-    pub environment: Option<String>,
-    pub note: Option<String>,
-    pub record_only: bool,
-    pub deployed_at: String,
-    pub deployed_by: String,
-    pub ended_at: Option<String>,
-    pub ended_by: Option<String>,
-    pub last_verified_at: Option<String>,
-    pub last_status: Option<DeployStatus>,
-}
-
-/// A signed head of the log.
-#[derive(Debug, Clone)]
-pub struct Checkpoint {
-    pub seq: u64,
-    pub head_hash: String,
-    pub key_id: String,
-    pub public_key: Vec<u8>,
-    pub signature: Vec<u8>,
-    pub signed_at: String,
-}
-
 const DEP_COLS: &str = "id, version_id, host, path, environment, note, record_only, deployed_at, deployed_by, \
      ended_at, ended_by, last_verified_at, last_status";
 
@@ -120,15 +91,7 @@ fn dep_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Deployment> {
 }
 
 impl Db {
-    /// Append an event on its own (for changes made elsewhere in one step).
-    pub fn append_event(&mut self, e: &EventDraft) -> Result<Event> {
-        let tx = self.write_tx().ctx("begin event")?;
-        let ev = append_event(&tx, e)?;
-        tx.commit().ctx("commit event")?;
-        Ok(ev)
-    }
-
-    pub fn events(&self) -> Result<Vec<Event>> {
+    pub(crate) fn events(&self) -> Result<Vec<Event>> {
         let mut st = self
             .conn
             .prepare("SELECT seq, time, actor, command, subject, details, prev_hash, hash FROM events ORDER BY seq")
@@ -150,7 +113,7 @@ impl Db {
         .ctx("read events")
     }
 
-    pub fn add_checkpoint(&self, c: &Checkpoint, event: &EventDraft) -> Result<()> {
+    pub(crate) fn add_checkpoint(&self, c: &Checkpoint, event: &EventDraft) -> Result<()> {
         let tx = self.write_tx().ctx("begin checkpoint")?;
         tx.execute(
             "INSERT INTO checkpoints (seq, head_hash, key_id, public_key, signature, signed_at)
@@ -169,7 +132,7 @@ impl Db {
         tx.commit().ctx("commit checkpoint")
     }
 
-    pub fn checkpoints(&self) -> Result<Vec<Checkpoint>> {
+    pub(crate) fn checkpoints(&self) -> Result<Vec<Checkpoint>> {
         let mut st = self
             .conn
             .prepare("SELECT seq, head_hash, key_id, public_key, signature, signed_at FROM checkpoints ORDER BY seq")
@@ -190,7 +153,7 @@ impl Db {
     }
 
     /// Record a deployment (ending any active one at the same host and path).
-    pub fn add_deployment(&mut self, d: &Deployment, event: &EventDraft) -> Result<i64> {
+    pub(crate) fn add_deployment(&mut self, d: &Deployment, event: &EventDraft) -> Result<i64> {
         let tx = self.write_tx().ctx("begin deployment")?;
         tx.execute(
             "UPDATE deployments SET ended_at = ?3, ended_by = ?4 WHERE host = ?1 AND path = ?2 AND ended_at IS NULL",
@@ -214,7 +177,7 @@ impl Db {
     }
 
     /// End active deployments of `version_id` at host and path. Returns how many.
-    pub fn end_deployment(
+    pub(crate) fn end_deployment(
         &mut self,
         version_id: i64,
         host: &str,
@@ -238,7 +201,7 @@ impl Db {
         Ok(n)
     }
 
-    pub fn deployments(&self, active_only: bool) -> Result<Vec<Deployment>> {
+    pub(crate) fn deployments(&self, active_only: bool) -> Result<Vec<Deployment>> {
         let filter = if active_only {
             "WHERE ended_at IS NULL"
         } else {
@@ -256,7 +219,7 @@ impl Db {
             .ctx("read deployments")
     }
 
-    pub fn mark_deployment(&self, id: i64, status: DeployStatus, at: &str) -> Result<()> {
+    pub(crate) fn mark_deployment(&self, id: i64, status: DeployStatus, at: &str) -> Result<()> {
         self.conn
             .execute(
                 "UPDATE deployments SET last_status = ?2, last_verified_at = ?3 WHERE id = ?1",
@@ -267,7 +230,7 @@ impl Db {
     }
 
     /// (name@label, manifest digest) of a version id.
-    pub fn version_by_id(&self, id: i64) -> Result<crate::records::VersionRecord> {
+    pub(crate) fn version_by_id(&self, id: i64) -> Result<crate::records::VersionRecord> {
         let sql = format!(
             "SELECT {} FROM versions v JOIN models m ON m.id = v.model_id WHERE v.id = ?1",
             super::VERSION_COLS
@@ -278,7 +241,7 @@ impl Db {
     }
 
     /// Every (version id, key id) approval pair.
-    pub fn approval_pairs(&self) -> Result<Vec<(i64, String)>> {
+    pub(crate) fn approval_pairs(&self) -> Result<Vec<(i64, String)>> {
         let mut st = self
             .conn
             .prepare("SELECT version_id, key_id FROM approvals")

@@ -20,8 +20,7 @@ use crate::store::BlobStat;
 
 mod audit;
 mod trust;
-pub use audit::{Checkpoint, Deployment};
-pub use trust::{AcceptedBundle, ExportRecord};
+pub(crate) use trust::{AcceptedBundle, ExportRecord};
 
 use crate::event::EventDraft;
 
@@ -50,14 +49,14 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
 
 /// A blob row: its size and the stat it had when last known good.
 #[derive(Debug, Clone, Copy)]
-pub struct BlobRow {
-    pub sha256: Sha256Digest,
-    pub size: u64,
-    pub stat: BlobStat,
+pub(crate) struct BlobRow {
+    pub(crate) sha256: Sha256Digest,
+    pub(crate) size: u64,
+    pub(crate) stat: BlobStat,
 }
 
 /// An open registry database.
-pub struct Db {
+pub(crate) struct Db {
     conn: Connection,
 }
 
@@ -188,7 +187,7 @@ fn insert_one(tx: &rusqlite::Transaction<'_>, v: &NewVersion, now: &str) -> Resu
 
 impl Db {
     /// Open (creating if needed) and migrate the database at `path`.
-    pub fn open(path: &Path) -> Result<Db> {
+    pub(crate) fn open(path: &Path) -> Result<Db> {
         let conn = Connection::open(path).ctx(&format!("open `{}`", path.display()))?;
         conn.busy_timeout(Duration::from_secs(30))
             .ctx("set busy timeout")?;
@@ -225,13 +224,14 @@ impl Db {
         Ok(())
     }
 
-    pub fn schema_version(&self) -> Result<u32> {
+    #[cfg(test)]
+    fn schema_version(&self) -> Result<u32> {
         self.conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .ctx("read user_version")
     }
 
-    pub fn get_setting(&self, key: &str) -> Result<Option<String>> {
+    pub(crate) fn get_setting(&self, key: &str) -> Result<Option<String>> {
         self.conn
             .query_row("SELECT value FROM registry WHERE key = ?1", [key], |r| {
                 r.get(0)
@@ -262,7 +262,12 @@ impl Db {
     }
 
     /// Set a registry setting and log it.
-    pub fn set_setting_logged(&self, key: &str, value: &str, event: &EventDraft) -> Result<()> {
+    pub(crate) fn set_setting_logged(
+        &self,
+        key: &str,
+        value: &str,
+        event: &EventDraft,
+    ) -> Result<()> {
         self.logged(event, |tx| {
             tx.execute(
                 "INSERT INTO registry (key, value) VALUES (?1, ?2)
@@ -274,7 +279,7 @@ impl Db {
         })
     }
 
-    pub fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+    pub(crate) fn set_setting(&self, key: &str, value: &str) -> Result<()> {
         self.conn
             .execute(
                 "INSERT INTO registry (key, value) VALUES (?1, ?2)
@@ -286,7 +291,7 @@ impl Db {
     }
 
     /// Every version of `name`, oldest first.
-    pub fn versions_of(&self, name: &ModelName) -> Result<Vec<VersionRecord>> {
+    pub(crate) fn versions_of(&self, name: &ModelName) -> Result<Vec<VersionRecord>> {
         let sql = format!(
             "SELECT {VERSION_COLS} FROM versions v JOIN models m ON m.id = v.model_id
              WHERE m.name = ?1 ORDER BY v.id"
@@ -299,7 +304,7 @@ impl Db {
     }
 
     /// Every version, by name then import order.
-    pub fn all_versions(&self) -> Result<Vec<VersionRecord>> {
+    pub(crate) fn all_versions(&self) -> Result<Vec<VersionRecord>> {
         let sql = format!(
             "SELECT {VERSION_COLS} FROM versions v JOIN models m ON m.id = v.model_id
              ORDER BY m.name, v.id"
@@ -312,7 +317,7 @@ impl Db {
     }
 
     /// The version a reference selects, if any.
-    pub fn find_version(
+    pub(crate) fn find_version(
         &self,
         name: &ModelName,
         sel: &VersionSelector,
@@ -337,7 +342,7 @@ impl Db {
         })
     }
 
-    pub fn files(&self, version_id: i64) -> Result<Vec<FileRecord>> {
+    pub(crate) fn files(&self, version_id: i64) -> Result<Vec<FileRecord>> {
         let mut st = self
             .conn
             .prepare(
@@ -373,7 +378,7 @@ impl Db {
     }
 
     /// The `--allow-unsafe` recorded for a version, if any.
-    pub fn allowance(&self, version_id: i64) -> Result<Option<crate::records::Allowance>> {
+    pub(crate) fn allowance(&self, version_id: i64) -> Result<Option<crate::records::Allowance>> {
         self.conn
             .query_row(
                 "SELECT actor, reason FROM unsafe_allowances WHERE version_id = ?1 ORDER BY at LIMIT 1",
@@ -385,7 +390,7 @@ impl Db {
     }
 
     /// Record a version, its files and its blobs in one transaction.
-    pub fn insert_version(
+    pub(crate) fn insert_version(
         &self,
         v: &NewVersion,
         blobs: &[BlobRow],
@@ -403,7 +408,7 @@ impl Db {
 
     /// Record versions, their files, approvals and blobs, and the bundle they
     /// came in, in one transaction: all visible at once or none.
-    pub fn insert_versions(
+    pub(crate) fn insert_versions(
         &self,
         vs: &[NewVersion],
         blobs: &[BlobRow],
@@ -444,7 +449,7 @@ impl Db {
         Ok(ids)
     }
 
-    pub fn blob(&self, d: &Sha256Digest) -> Result<Option<BlobRow>> {
+    pub(crate) fn blob(&self, d: &Sha256Digest) -> Result<Option<BlobRow>> {
         self.conn
             .query_row(
                 "SELECT size, stat_ino, stat_mtime_ns, stat_ctime_ns FROM blobs WHERE sha256 = ?1",
@@ -468,7 +473,7 @@ impl Db {
     }
 
     /// The recorded stat of every blob (read once before a parallel pass).
-    pub fn blob_stats(&self) -> Result<std::collections::HashMap<Sha256Digest, BlobStat>> {
+    pub(crate) fn blob_stats(&self) -> Result<std::collections::HashMap<Sha256Digest, BlobStat>> {
         let mut st = self
             .conn
             .prepare("SELECT sha256, size, stat_ino, stat_mtime_ns, stat_ctime_ns FROM blobs")
@@ -490,7 +495,12 @@ impl Db {
     }
 
     /// After a successful re-hash: remember the blob's current stat.
-    pub fn mark_blob_verified(&self, d: &Sha256Digest, stat: &BlobStat, now: &str) -> Result<()> {
+    pub(crate) fn mark_blob_verified(
+        &self,
+        d: &Sha256Digest,
+        stat: &BlobStat,
+        now: &str,
+    ) -> Result<()> {
         self.conn
             .execute(
                 "UPDATE blobs SET stat_ino = ?2, stat_mtime_ns = ?3, stat_ctime_ns = ?4, verified_at = ?5
@@ -502,7 +512,7 @@ impl Db {
     }
 
     /// Blobs that some version needs (files and licence texts).
-    pub fn referenced_blobs(&self) -> Result<HashSet<Sha256Digest>> {
+    pub(crate) fn referenced_blobs(&self) -> Result<HashSet<Sha256Digest>> {
         let mut st = self
             .conn
             .prepare(
@@ -517,7 +527,7 @@ impl Db {
     }
 
     /// Every blob row.
-    pub fn blob_rows(&self) -> Result<Vec<(Sha256Digest, u64)>> {
+    pub(crate) fn blob_rows(&self) -> Result<Vec<(Sha256Digest, u64)>> {
         let mut st = self
             .conn
             .prepare("SELECT sha256, size FROM blobs ORDER BY sha256")
@@ -532,7 +542,7 @@ impl Db {
 
     /// Forget a blob that nothing references (gc).
     /// Forget blobs that nothing references (gc), with its event.
-    pub fn delete_blob_rows(&self, ds: &[Sha256Digest], event: &EventDraft) -> Result<()> {
+    pub(crate) fn delete_blob_rows(&self, ds: &[Sha256Digest], event: &EventDraft) -> Result<()> {
         self.logged(event, |tx| {
             for d in ds {
                 tx.execute("DELETE FROM blobs WHERE sha256 = ?1", [d.to_hex()])
@@ -543,7 +553,7 @@ impl Db {
     }
 
     /// SQLite's own consistency checks; each returned line is a problem.
-    pub fn integrity_problems(&self) -> Result<Vec<String>> {
+    pub(crate) fn integrity_problems(&self) -> Result<Vec<String>> {
         let mut out = Vec::new();
         let mut st = self
             .conn

@@ -9,28 +9,28 @@ use crate::signing::{KeyId, PublicKey};
 
 /// A bundle accepted by this registry.
 #[derive(Debug, Clone)]
-pub struct AcceptedBundle {
-    pub bundle_id: String,
-    pub origin: String,
-    pub sequence: u64,
-    pub created: String,
-    pub expires: String,
-    pub index_sha256: String,
-    pub exporter: KeyId,
-    pub imported_at: String,
-    pub imported_by: String,
+pub(crate) struct AcceptedBundle {
+    pub(crate) bundle_id: String,
+    pub(crate) origin: String,
+    pub(crate) sequence: u64,
+    pub(crate) created: String,
+    pub(crate) expires: String,
+    pub(crate) index_sha256: String,
+    pub(crate) exporter: KeyId,
+    pub(crate) imported_at: String,
+    pub(crate) imported_by: String,
 }
 
 /// A bundle this registry wrote.
 #[derive(Debug, Clone)]
-pub struct ExportRecord {
-    pub bundle_id: String,
-    pub sequence: u64,
-    pub created: String,
-    pub expires: String,
-    pub exporter: KeyId,
-    pub path: String,
-    pub exported_by: String,
+pub(crate) struct ExportRecord {
+    pub(crate) bundle_id: String,
+    pub(crate) sequence: u64,
+    pub(crate) created: String,
+    pub(crate) expires: String,
+    pub(crate) exporter: KeyId,
+    pub(crate) path: String,
+    pub(crate) exported_by: String,
 }
 
 fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TrustedKey> {
@@ -96,7 +96,7 @@ const KEY_COLS: &str =
     "key_id, public_key, name, role, added_at, added_by, revoked_at, revoked_reason";
 
 impl Db {
-    pub fn trusted_keys(&self) -> Result<Vec<TrustedKey>> {
+    pub(crate) fn trusted_keys(&self) -> Result<Vec<TrustedKey>> {
         let mut st = self
             .conn
             .prepare(&format!(
@@ -109,7 +109,11 @@ impl Db {
             .ctx("read trust store")
     }
 
-    pub fn add_trusted_key(&self, k: &TrustedKey, event: &crate::event::EventDraft) -> Result<()> {
+    pub(crate) fn add_trusted_key(
+        &self,
+        k: &TrustedKey,
+        event: &crate::event::EventDraft,
+    ) -> Result<()> {
         self.logged(event, |tx| {
             tx.execute(
                 "INSERT INTO trusted_keys (key_id, public_key, name, role, added_at, added_by)
@@ -128,7 +132,7 @@ impl Db {
         })
     }
 
-    pub fn revoke_key(
+    pub(crate) fn revoke_key(
         &self,
         id: &KeyId,
         at: &str,
@@ -147,7 +151,7 @@ impl Db {
         })
     }
 
-    pub fn approvals(&self, version_id: i64) -> Result<Vec<ApprovalRecord>> {
+    pub(crate) fn approvals(&self, version_id: i64) -> Result<Vec<ApprovalRecord>> {
         let mut st = self
             .conn
             .prepare(
@@ -170,7 +174,7 @@ impl Db {
         .ctx("read approvals")
     }
 
-    pub fn add_approval(
+    pub(crate) fn add_approval(
         &self,
         version_id: i64,
         a: &ApprovalRecord,
@@ -180,7 +184,7 @@ impl Db {
     }
 
     /// The exact statement bytes recorded for a version, if any.
-    pub fn statement(&self, version_id: i64) -> Result<Option<Vec<u8>>> {
+    pub(crate) fn statement(&self, version_id: i64) -> Result<Option<Vec<u8>>> {
         self.conn
             .query_row(
                 "SELECT statement FROM versions WHERE id = ?1",
@@ -192,7 +196,7 @@ impl Db {
             .map(Option::flatten)
     }
 
-    pub fn set_statement(&self, version_id: i64, bytes: &[u8]) -> Result<()> {
+    pub(crate) fn set_statement(&self, version_id: i64, bytes: &[u8]) -> Result<()> {
         self.conn
             .execute(
                 "UPDATE versions SET statement = ?2 WHERE id = ?1 AND statement IS NULL",
@@ -202,7 +206,7 @@ impl Db {
         Ok(())
     }
 
-    pub fn bundle(&self, bundle_id: &str) -> Result<Option<AcceptedBundle>> {
+    pub(crate) fn bundle(&self, bundle_id: &str) -> Result<Option<AcceptedBundle>> {
         self.conn
             .query_row(
                 "SELECT bundle_id, origin, sequence, created, expires, index_sha256, exporter, imported_at, imported_by
@@ -227,7 +231,7 @@ impl Db {
     }
 
     /// The highest sequence and newest `created` accepted from `origin`.
-    pub fn origin_state(&self, origin: &str) -> Result<Option<(u64, String)>> {
+    pub(crate) fn origin_state(&self, origin: &str) -> Result<Option<(u64, String)>> {
         self.conn
             .query_row(
                 "SELECT MAX(sequence), MAX(created) FROM bundles WHERE origin = ?1 HAVING COUNT(*) > 0",
@@ -238,17 +242,8 @@ impl Db {
             .ctx("read origin state")
     }
 
-    /// Record an accepted bundle that brought no new version (all present).
-    pub fn accept_bundle(
-        &self,
-        b: &AcceptedBundle,
-        event: &crate::event::EventDraft,
-    ) -> Result<()> {
-        self.logged(event, |tx| record_bundle(tx, b))
-    }
-
     /// The next export sequence number (1, 2, …), recorded with the export.
-    pub fn next_export_sequence(&self) -> Result<u64> {
+    pub(crate) fn next_export_sequence(&self) -> Result<u64> {
         self.conn
             .query_row(
                 "SELECT COALESCE(MAX(sequence), 0) + 1 FROM exports",
@@ -259,7 +254,11 @@ impl Db {
             .map(|n| n as u64)
     }
 
-    pub fn record_export(&self, e: &ExportRecord, event: &crate::event::EventDraft) -> Result<()> {
+    pub(crate) fn record_export(
+        &self,
+        e: &ExportRecord,
+        event: &crate::event::EventDraft,
+    ) -> Result<()> {
         self.logged(event, |tx| {
             tx.execute(
                 "INSERT INTO exports (bundle_id, sequence, created, expires, exporter, path, exported_by)

@@ -14,12 +14,12 @@ use serde::Serialize;
 use crate::actor::{actor, hostname};
 use crate::checkout::{CheckoutOptions, CheckoutOutcome, checkout};
 use crate::clock::now_rfc3339;
-use crate::db::Deployment;
 use crate::error::{Error, Result};
 use crate::event::EventDraft;
 use crate::finding::{Finding, FindingKind, Severity};
 use crate::license::{Policy, check};
 use crate::progress::ProgressFactory;
+use crate::records::Deployment;
 use crate::records::{DeployStatus, VersionRecord};
 use crate::registry::Registry;
 use crate::trust::ApprovalStatus;
@@ -28,8 +28,11 @@ use crate::verify::check_folder;
 /// Where and why a deployment is recorded.
 #[derive(Debug, Clone, Default)]
 pub struct Target {
+    /// The host [default: this host].
     pub host: Option<String>,
+    /// The environment (`prod`, `staging`, …).
     pub environment: Option<String>,
+    /// A free note.
     pub note: Option<String>,
 }
 
@@ -143,38 +146,63 @@ pub fn of_version(reg: &Registry, v: &VersionRecord) -> Result<Vec<Deployment>> 
 /// One row of the audit.
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditRow {
+    /// The deployment record's id.
     pub deployment_id: i64,
+    /// The model.
     pub name: String,
+    /// The version label.
     pub version: String,
+    /// The manifest digest (hex).
     pub manifest_digest: String,
+    /// The host it runs on.
     pub host: String,
+    /// Where on that host.
     pub path: String,
+    /// The environment, if named.
     pub environment: Option<String>,
+    /// The note, if any.
     pub note: Option<String>,
+    /// True when the copy was placed by other means.
     pub record_only: bool,
+    /// When it was recorded.
     pub deployed_at: String,
+    /// Who recorded it.
     pub deployed_by: String,
+    /// The licence id.
     pub license: Option<String>,
+    /// The licence policy's verdict.
     pub license_verdict: crate::license::Verdict,
+    /// Why, where the verdict is not `allowed`.
     pub license_reasons: Vec<String>,
+    /// What the licence asks of the deployer (attribution, acceptable use).
     pub license_duties: Vec<String>,
+    /// The training-data disclosure status.
     pub data_disclosure: String,
+    /// Notes on the training data.
     pub data_notes: Option<String>,
+    /// Who answers for the model.
     pub owner: Option<String>,
+    /// Live approvals, as `name (key id)`.
     pub approvals: Vec<String>,
+    /// When the copy was last re-hashed.
     pub last_verified_at: Option<String>,
     /// What the last check of the copy found.
     pub status: DeployStatus,
+    /// What the last check found wrong with the copy.
     pub findings: Vec<Finding>,
 }
 
+/// The audit: active deployments, filtered.
 #[derive(Debug, Default, Serialize)]
 pub struct Audit {
+    /// One row per deployment.
     pub deployments: Vec<AuditRow>,
+    /// True when local copies were re-hashed in this run.
     pub verified: bool,
 }
 
 impl Audit {
+    /// Whether any deployed copy is no longer the approved bytes.
     pub fn drifted(&self) -> bool {
         self.deployments.iter().any(|r| r.status.is_drift())
     }

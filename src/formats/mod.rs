@@ -25,19 +25,30 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Format {
+    /// A safetensors file: a JSON header, then raw tensor bytes.
     Safetensors,
+    /// A GGUF file (llama.cpp).
     Gguf,
+    /// A bare pickle stream (`torch.save` of old, `.bin`, `.pkl`).
     Pickle,
+    /// A PyTorch zip archive (`torch.save` since 1.6).
     PytorchZip,
+    /// Another zip archive (`.npz` among them).
     Zip,
+    /// A tar archive (the legacy `torch.save` format).
     Tar,
+    /// A NumPy `.npy` array.
     Npy,
+    /// JSON text (configs, tokenizers).
     Json,
+    /// Other text.
     Text,
+    /// Anything else.
     Other,
 }
 
 impl Format {
+    /// The format as recorded and shown.
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Safetensors => "safetensors",
@@ -146,6 +157,7 @@ pub enum Verdict {
     /// Not yet judged (internal).
     #[serde(skip)]
     Unknown,
+    /// Nothing found.
     Ok,
     /// Safe to keep, worth a look: safe-listed pickles, executable companions.
     Warning,
@@ -156,6 +168,7 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// The verdict as recorded and shown.
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Unknown => "unknown",
@@ -166,6 +179,7 @@ impl Verdict {
         }
     }
 
+    /// A recorded verdict read back (`unknown` for anything else).
     pub fn parse(s: &str) -> Verdict {
         match s {
             "ok" => Verdict::Ok,
@@ -180,18 +194,26 @@ impl Verdict {
 /// One thing found in a file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct SafetyFinding {
+    /// How bad it is.
     pub severity: Verdict,
+    /// What was found, for people.
     pub message: String,
 }
 
 /// What inspecting one file found.
 #[derive(Debug, Clone, Serialize)]
 pub struct Inspection {
+    /// The format the bytes are.
     pub format: Format,
+    /// Tensors found.
     pub tensors: u64,
+    /// Parameters (elements) over all tensors.
     pub parameters: u64,
+    /// The tensor dtypes found, each once.
     pub dtypes: Vec<String>,
+    /// The worst severity found.
     pub verdict: Verdict,
+    /// Everything found.
     pub findings: Vec<SafetyFinding>,
     /// Globals a pickle would import.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -199,6 +221,7 @@ pub struct Inspection {
 }
 
 impl Inspection {
+    /// An empty inspection of a file in `format`.
     pub fn new(format: Format) -> Inspection {
         Inspection {
             format,

@@ -88,6 +88,7 @@ pub struct PickleReport {
 }
 
 impl PickleReport {
+    /// The globals outside the safe list.
     pub fn dangerous(&self) -> Vec<String> {
         self.globals
             .iter()

@@ -28,15 +28,25 @@ use crate::store::{self, BlobGuard, BlobStat, IngestSpec, Ingested, ReplaceFn, S
 /// What the user said about the import.
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
+    /// The model id (`org/name`).
     pub name: ModelName,
+    /// The version label [default: the revision's first 12 hex, else `vN`].
     pub version: Option<VersionLabel>,
+    /// Where the model came from.
     pub source_url: Option<String>,
+    /// The upstream revision (also picks a cache repo's snapshot).
     pub revision: Option<String>,
+    /// The licence id [default: the model card's].
     pub license_id: Option<String>,
+    /// The licence's full text [default: `LICENSE*` in the folder].
     pub license_file: Option<PathBuf>,
+    /// What is known about the training data.
     pub disclosure: Disclosure,
+    /// Notes on the training data.
     pub data_notes: Option<String>,
+    /// Who answers for the model.
     pub owner: Option<String>,
+    /// Hard-link files into the store where the file system allows.
     pub link: bool,
     /// `--allow-unsafe --reason`: let unsafe files in, recorded with who and why.
     pub allow_unsafe: Option<Allowance>,
@@ -45,18 +55,29 @@ pub struct ImportOptions {
 /// What an import did.
 #[derive(Debug, Serialize)]
 pub struct ImportOutcome {
+    /// The model.
     pub name: ModelName,
+    /// The version label.
     pub version: String,
+    /// The manifest digest.
     pub manifest_digest: Sha256Digest,
     /// False when the same content was already registered (a no-op).
     pub created: bool,
+    /// The source layout read (`plain`, `hf-cache`, `hf-snapshot`, `hf-local-dir`).
     pub layout: String,
+    /// The upstream revision recorded.
     pub revision: Option<String>,
+    /// Files imported.
     pub files: usize,
+    /// Bytes imported.
     pub bytes: u64,
+    /// Blobs this import added to the store.
     pub new_blobs: usize,
+    /// Files checked against an upstream hash.
     pub upstream_checked: usize,
+    /// The licence id recorded.
     pub license_id: Option<String>,
+    /// Things to know (no owner named, files the listing names that are absent, …).
     pub notes: Vec<String>,
     /// Safety warnings (safe-listed pickles, executable companions, allowed unsafe files).
     pub warnings: Vec<String>,

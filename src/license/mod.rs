@@ -20,18 +20,27 @@ const CATALOGUE: &str = include_str!("catalogue.toml");
 /// One licence's terms.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Terms {
+    /// The Hugging Face model-card id (`llama3.1`, `apache-2.0`, …).
     pub id: String,
+    /// The SPDX id, where there is one.
     #[serde(default)]
     pub spdx: Option<String>,
+    /// The licence's full name.
     pub name: String,
+    /// Where its terms are published.
     pub source: String,
+    /// Whether commercial use is allowed.
     pub commercial: bool,
+    /// A user threshold above which another licence is needed.
     #[serde(default)]
     pub mau_limit: Option<u64>,
+    /// An attribution duty ("Built with Llama").
     #[serde(default)]
     pub attribution: Option<String>,
+    /// An acceptable-use policy that applies.
     #[serde(default)]
     pub acceptable_use: Option<String>,
+    /// Other restrictions, for people.
     #[serde(default)]
     pub restrictions: Vec<String>,
 }
@@ -80,6 +89,37 @@ pub fn text(reg: &crate::registry::Registry, v: &VersionRecord) -> Result<Option
     Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
 }
 
+/// The catalogue of common model licences, with their terms.
+/// A version's licence as `license show` presents it.
+#[derive(Debug, Serialize)]
+pub struct LicenseView {
+    /// The model.
+    pub name: String,
+    /// The version label.
+    pub version: String,
+    /// The licence id recorded.
+    pub id: Option<String>,
+    /// The sha256 of the kept text.
+    pub text_sha256: Option<String>,
+    /// The catalogue's terms for the id, if it is in the catalogue.
+    pub terms: Option<Terms>,
+    /// The kept text, checked against its digest.
+    pub text: Option<String>,
+}
+
+/// The licence of `v`: id, catalogue terms and the kept text.
+pub fn show(reg: &crate::registry::Registry, v: &VersionRecord) -> Result<LicenseView> {
+    Ok(LicenseView {
+        name: v.name.to_string(),
+        version: v.label.clone(),
+        id: v.license_id.clone(),
+        text_sha256: v.license_sha256.map(|d| d.to_hex()),
+        terms: v.license_id.as_deref().and_then(lookup),
+        text: text(reg, v)?,
+    })
+}
+
+/// The catalogue of common model licences, with their terms.
 pub fn catalogue() -> Vec<Terms> {
     toml::from_str::<Catalogue>(CATALOGUE)
         .expect("the embedded catalogue parses (tested)")
@@ -92,27 +132,35 @@ pub fn lookup(id: &str) -> Option<Terms> {
     catalogue().into_iter().find(|t| t.id == id)
 }
 
+/// The organisation the policy speaks for.
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Organization {
+    /// Monthly active users (for licences with a threshold).
     #[serde(default)]
     pub monthly_active_users: Option<u64>,
+    /// Whether the use is commercial.
     #[serde(default)]
     pub commercial: Option<bool>,
 }
 
+/// Allowed and denied licence ids.
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Lists {
+    /// Allowed ids; empty means every known licence.
     #[serde(default)]
     pub allow: Vec<String>,
+    /// Denied ids.
     #[serde(default)]
     pub deny: Vec<String>,
 }
 
+/// The training-data disclosure rule.
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DisclosureRule {
+    /// The least disclosure accepted (`full` > `partial` > `none` > `unknown`).
     #[serde(default)]
     pub minimum: Option<String>,
 }
@@ -121,10 +169,13 @@ pub struct DisclosureRule {
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
+    /// Who uses the models.
     #[serde(default)]
     pub organization: Organization,
+    /// Which licences.
     #[serde(default)]
     pub licenses: Lists,
+    /// How much must be known about training data.
     #[serde(default)]
     pub disclosure: DisclosureRule,
 }
@@ -156,12 +207,16 @@ impl Policy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
+    /// The policy allows it.
     Allowed,
+    /// The policy forbids it (exit 4).
     Forbidden,
+    /// Not in the catalogue, or needs a person's judgement (exit 4).
     NeedsReview,
 }
 
 impl Verdict {
+    /// The verdict as shown.
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Allowed => "allowed",
@@ -177,18 +232,41 @@ impl std::fmt::Display for Verdict {
     }
 }
 
+/// A version's licence checked against a policy.
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
+    /// The model.
     pub name: String,
+    /// The version label.
     pub version: String,
+    /// The licence id recorded.
     pub license_id: Option<String>,
+    /// The catalogue's terms for it.
     pub terms: Option<Terms>,
+    /// The verdict.
     pub verdict: Verdict,
+    /// Why, where not allowed.
     pub reasons: Vec<String>,
+    /// What the licence asks of the user.
     pub duties: Vec<String>,
 }
 
 /// Evaluate a version's licence against a policy.
+/// `license check`: `v` against the policy in `policy_file`, else the
+/// home's `policy.toml`, else the open default.
+pub fn check_version(
+    reg: &crate::registry::Registry,
+    v: &VersionRecord,
+    policy_file: Option<&Path>,
+) -> Result<Check> {
+    let policy = match policy_file {
+        Some(f) => Policy::load(f)?,
+        None => Policy::of_home(reg.home())?,
+    };
+    Ok(check(v, &policy))
+}
+
+/// `v` against `policy`.
 pub fn check(v: &VersionRecord, policy: &Policy) -> Check {
     let mut reasons = Vec::new();
     let mut duties = Vec::new();

@@ -87,7 +87,7 @@ pub fn events(reg: &Registry, filter: &Filter) -> Result<Vec<Event>> {
 pub fn checkpoint(
     reg: &Registry,
     key: &dyn crate::signing::KeySource,
-) -> Result<crate::db::Checkpoint> {
+) -> Result<crate::records::Checkpoint> {
     let events = reg.db.events()?;
     let head = events
         .last()
@@ -95,7 +95,7 @@ pub fn checkpoint(
     let payload = checkpoint_payload(reg.name(), head.seq, &head.hash);
     let sig = key.sign(&crate::signing::pae(CHECKPOINT_PAYLOAD_TYPE, &payload))?;
     let public = key.public_key();
-    let c = crate::db::Checkpoint {
+    let c = crate::records::Checkpoint {
         seq: head.seq,
         head_hash: head.hash.clone(),
         key_id: public.id().to_hex(),

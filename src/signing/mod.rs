@@ -27,10 +27,12 @@ use crate::error::{Error, Result};
 pub struct KeyId(Sha256Digest);
 
 impl KeyId {
+    /// The id of `key`.
     pub fn of(key: &PublicKey) -> KeyId {
         KeyId(Sha256Digest::of(key.0.as_bytes()))
     }
 
+    /// 64 lowercase hex characters.
     pub fn to_hex(&self) -> String {
         self.0.to_hex()
     }
@@ -87,6 +89,7 @@ impl fmt::Debug for PublicKey {
 }
 
 impl PublicKey {
+    /// A key from its 32 raw bytes (weak keys refused).
     pub fn from_raw(bytes: &[u8]) -> Result<PublicKey> {
         let arr: [u8; 32] = bytes
             .try_into()
@@ -120,19 +123,23 @@ impl PublicKey {
         Self::checked(vk)
     }
 
+    /// Load an SPKI PEM public key file.
     pub fn load(path: &Path) -> Result<PublicKey> {
         let text = read_key_file(path)?;
         Self::from_pem(&text, path)
     }
 
+    /// The 32 raw bytes.
     pub fn raw(&self) -> [u8; 32] {
         self.0.to_bytes()
     }
 
+    /// The key's id.
     pub fn id(&self) -> KeyId {
         KeyId::of(self)
     }
 
+    /// SPKI PEM.
     pub fn to_pem(&self) -> String {
         self.0
             .to_public_key_pem(LineEnding::LF)
@@ -151,7 +158,9 @@ impl PublicKey {
 
 /// Something that can sign: a key file today, a hardware token tomorrow.
 pub trait KeySource {
+    /// The public half.
     fn public_key(&self) -> PublicKey;
+    /// Sign `msg` (the exact bytes; callers pass a DSSE PAE).
     fn sign(&self, msg: &[u8]) -> Result<Vec<u8>>;
     /// A name for messages (the file path, the token label).
     fn describe(&self) -> String;
@@ -233,9 +242,13 @@ fn read_key_file(path: &Path) -> Result<String> {
 /// What `keys generate` wrote.
 #[derive(Debug, Serialize)]
 pub struct GeneratedKey {
+    /// The new key's id.
     pub key_id: KeyId,
+    /// The private key file.
     pub private_key: String,
+    /// The public key file.
     pub public_key: String,
+    /// The name written into the public key file.
     pub name: Option<String>,
 }
 
@@ -244,11 +257,6 @@ pub struct GeneratedKey {
 pub fn generate(prefix: &Path, name: Option<&str>) -> Result<GeneratedKey> {
     let mut seed = zeroize::Zeroizing::new([0u8; 32]);
     getrandom::fill(seed.as_mut()).map_err(|e| Error::system("read system randomness", e))?;
-    write_pair(prefix, &SigningKey::from_bytes(&seed), name)
-}
-
-/// A key pair from a fixed seed (tests and the demo only).
-pub fn from_seed(prefix: &Path, seed: [u8; 32], name: Option<&str>) -> Result<GeneratedKey> {
     write_pair(prefix, &SigningKey::from_bytes(&seed), name)
 }
 

@@ -15,65 +15,100 @@ use crate::error::{Error, Result};
 use crate::records::{FileRecord, VersionRecord};
 use crate::signing::KeyId;
 
+/// The in-toto Statement type.
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
+/// airlock's predicate type: a model version's identity and provenance.
 pub const PREDICATE_TYPE: &str = "urn:airlock:predicate:model-version:v1";
+/// The DSSE payload type of an in-toto statement.
 pub const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 
+/// A subject's digests.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct SubjectDigest {
+    /// sha256, hex.
     pub sha256: String,
 }
 
+/// One subject: a file of the version.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Subject {
+    /// The file's path.
     pub name: String,
+    /// Its digests.
     pub digest: SubjectDigest,
 }
 
+/// One file of the version.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PredicateFile {
+    /// The path.
     pub path: String,
+    /// sha256, hex.
     pub sha256: String,
+    /// Size in bytes.
     pub size: u64,
 }
 
+/// Where the version came from.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PredicateSource {
+    /// The source URL.
     pub url: Option<String>,
+    /// The upstream revision.
     pub revision: Option<String>,
 }
 
+/// The licence approved.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PredicateLicense {
+    /// The licence id.
     pub id: Option<String>,
+    /// The sha256 of its text.
     pub text_sha256: Option<String>,
 }
 
+/// The training-data disclosure approved.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PredicateDisclosure {
+    /// `full`, `partial`, `none` or `unknown`.
     pub status: String,
+    /// Notes.
     pub notes: Option<String>,
 }
 
+/// What approvers approve about a version.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Predicate {
+    /// The model.
     pub name: String,
+    /// The version label.
     pub version: String,
+    /// The manifest digest (hex).
     pub manifest_digest: String,
+    /// Every file.
     pub files: Vec<PredicateFile>,
+    /// Provenance.
     pub source: PredicateSource,
+    /// Licence.
     pub license: PredicateLicense,
+    /// Training-data disclosure.
     pub data_disclosure: PredicateDisclosure,
+    /// Who answers for the model.
     pub owner: Option<String>,
 }
 
+/// An in-toto Statement v1 about one version.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Statement {
+    /// [`STATEMENT_TYPE`].
     #[serde(rename = "_type")]
     pub statement_type: String,
+    /// The files.
     pub subject: Vec<Subject>,
+    /// [`PREDICATE_TYPE`].
     #[serde(rename = "predicateType")]
     pub predicate_type: String,
+    /// The version.
     pub predicate: Predicate,
 }
 
@@ -195,6 +230,7 @@ impl Statement {
             .collect()
     }
 
+    /// The licence text's digest, checked to be one.
     pub fn license_digest(&self) -> Result<Option<Sha256Digest>> {
         self.predicate
             .license
@@ -216,19 +252,24 @@ impl Statement {
 pub struct EnvelopeSignature {
     /// A claim only: never trusted to pick or count a key.
     pub keyid: String,
+    /// The signature, base64.
     pub sig: String,
 }
 
 /// A DSSE envelope.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Envelope {
+    /// The payload, base64.
     pub payload: String,
+    /// What the payload is.
     #[serde(rename = "payloadType")]
     pub payload_type: String,
+    /// The signatures over its PAE.
     pub signatures: Vec<EnvelopeSignature>,
 }
 
 impl Envelope {
+    /// An envelope of `payload` with `sigs` (key id, signature bytes).
     pub fn new(payload_type: &str, payload: &[u8], sigs: &[(KeyId, Vec<u8>)]) -> Envelope {
         Envelope {
             payload: B64.encode(payload),
@@ -243,6 +284,7 @@ impl Envelope {
         }
     }
 
+    /// The payload bytes; not base64 is hostile input naming `what`.
     pub fn payload_bytes(&self, what: &str) -> Result<Vec<u8>> {
         B64.decode(&self.payload).map_err(|e| Error::Hostile {
             what: what.into(),

@@ -43,7 +43,7 @@ const WRITEBACK_STEP: u64 = 8 << 20;
 /// written (not yet fsynced: the caller does that). `direct = false` skips
 /// the attempt at `O_DIRECT`. An error of the writer wins over the error it
 /// caused in `body`.
-pub fn write_through<R>(
+pub(crate) fn write_through<R>(
     file: &File,
     path: &Path,
     direct: bool,
@@ -180,6 +180,7 @@ fn write_at(file: &File, data: &[u8], at: u64, direct: &mut bool) -> std::io::Re
 }
 
 /// Turn `O_DIRECT` on or off for an open file.
+#[allow(unsafe_code)] // audited: fcntl on an owned descriptor, SAFETY below
 fn set_direct(file: &File, on: bool) -> std::io::Result<()> {
     let fd = file.as_raw_fd();
     // SAFETY: fcntl on a descriptor valid for the life of `file`; only the
@@ -203,6 +204,7 @@ fn set_direct(file: &File, on: bool) -> std::io::Result<()> {
 
 /// Ask the kernel to start writing a range back (no waiting). Advisory: an
 /// error here changes nothing, the fsync before the rename is what counts.
+#[allow(unsafe_code)] // audited: an advisory libc call, SAFETY below
 fn start_writeback(f: &File, offset: u64, len: u64) {
     // SAFETY: a valid descriptor for the life of `f`; the call only hints.
     unsafe {

@@ -16,20 +16,20 @@ use crate::digest::{CHUNK, GitBlobHasher, Hasher, Sha256Digest};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 
-pub mod direct;
+pub(crate) mod direct;
 
 /// What a blob looked like on disk when last known good. `verify` without
 /// `--deep` trusts a blob whose stat still matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BlobStat {
-    pub size: u64,
-    pub ino: u64,
-    pub mtime_ns: i64,
-    pub ctime_ns: i64,
+pub(crate) struct BlobStat {
+    pub(crate) size: u64,
+    pub(crate) ino: u64,
+    pub(crate) mtime_ns: i64,
+    pub(crate) ctime_ns: i64,
 }
 
 impl BlobStat {
-    pub fn of(meta: &fs::Metadata) -> BlobStat {
+    pub(crate) fn of(meta: &fs::Metadata) -> BlobStat {
         BlobStat {
             size: meta.len(),
             ino: meta.ino(),
@@ -41,39 +41,39 @@ impl BlobStat {
 
 /// What streaming one source into the store found.
 #[derive(Debug, Clone)]
-pub struct Ingested {
-    pub sha256: Sha256Digest,
-    pub size: u64,
+pub(crate) struct Ingested {
+    pub(crate) sha256: Sha256Digest,
+    pub(crate) size: u64,
     /// The git blob id, when the caller asked for it.
-    pub git_sha1: Option<String>,
+    pub(crate) git_sha1: Option<String>,
     /// The first bytes (up to 64 KiB), for format sniffing without a re-read.
-    pub head: Vec<u8>,
+    pub(crate) head: Vec<u8>,
     /// True when this call created the blob (it did not exist before).
-    pub created: bool,
+    pub(crate) created: bool,
 }
 
 /// Checks the digests and size of bytes just read (upstream hashes).
-pub type CheckFn<'a> = dyn Fn(&Sha256Digest, Option<&str>, u64) -> Result<()> + Sync + 'a;
+pub(crate) type CheckFn<'a> = dyn Fn(&Sha256Digest, Option<&str>, u64) -> Result<()> + Sync + 'a;
 
 /// Decides whether an existing blob with this stat should be replaced.
-pub type ReplaceFn<'a> = dyn Fn(&Sha256Digest, &BlobStat) -> bool + Sync + 'a;
+pub(crate) type ReplaceFn<'a> = dyn Fn(&Sha256Digest, &BlobStat) -> bool + Sync + 'a;
 
 /// How to stream one source.
-pub struct IngestSpec<'a> {
+pub(crate) struct IngestSpec<'a> {
     /// The size the source says it has (seeds the git blob id).
-    pub size_hint: u64,
-    pub want_git_sha1: bool,
+    pub(crate) size_hint: u64,
+    pub(crate) want_git_sha1: bool,
     /// What to name in errors (the source path).
-    pub what: &'a str,
-    pub check: &'a CheckFn<'a>,
-    pub replace_if: &'a ReplaceFn<'a>,
+    pub(crate) what: &'a str,
+    pub(crate) check: &'a CheckFn<'a>,
+    pub(crate) replace_if: &'a ReplaceFn<'a>,
 }
 
 /// Where [`stream`] puts the bytes it reads: it asks for space, fills it
 /// (completely, except at the end of the input), hashes it, and hands it
 /// back. A sink may own one buffer ([`Each`]) or a pool that a writer thread
 /// drains ([`direct`]).
-pub trait Sink {
+pub(crate) trait Sink {
     /// Space for the next read.
     fn space(&mut self) -> Result<&mut [u8]>;
     /// The first `n` bytes of the last space were filled and hashed.
@@ -81,13 +81,13 @@ pub trait Sink {
 }
 
 /// A sink with one buffer that gives each filled chunk to a closure.
-pub struct Each<F> {
+pub(crate) struct Each<F> {
     buf: Vec<u8>,
     f: F,
 }
 
 /// A sink that calls `f` with every chunk read.
-pub fn each<F: FnMut(&[u8]) -> Result<()>>(f: F) -> Each<F> {
+pub(crate) fn each<F: FnMut(&[u8]) -> Result<()>>(f: F) -> Each<F> {
     Each {
         buf: vec![0u8; CHUNK],
         f,
@@ -95,7 +95,7 @@ pub fn each<F: FnMut(&[u8]) -> Result<()>>(f: F) -> Each<F> {
 }
 
 /// A sink that only lets the bytes be hashed.
-pub fn discard() -> Each<impl FnMut(&[u8]) -> Result<()>> {
+pub(crate) fn discard() -> Each<impl FnMut(&[u8]) -> Result<()>> {
     each(|_| Ok(()))
 }
 
@@ -112,8 +112,11 @@ impl<F: FnMut(&[u8]) -> Result<()>> Sink for Each<F> {
 /// Read `src` to its end through `sink`'s bounded buffers: sha256 (and the
 /// git blob id of a `git_len`-byte file, when given), the head for sniffing,
 /// every chunk handed back to `sink`. `what` names the source in errors.
-/// Every streaming read of the project goes through here.
-pub fn stream(
+/// Every pass that hashes whole files in chunks — import, verify, checkout,
+/// scan — goes through here. (Export hashes each blob through
+/// `digest::HashingReader` as the tar writer reads it; licence texts are
+/// small capped reads through the same reader.)
+pub(crate) fn stream(
     src: &mut dyn Read,
     what: &str,
     git_len: Option<u64>,
@@ -171,17 +174,17 @@ fn fill(src: &mut dyn Read, buf: &mut [u8], what: &str) -> Result<usize> {
 }
 
 /// Bytes kept from the start of each file for format detection.
-pub const HEAD_BYTES: usize = 64 * 1024;
+pub(crate) const HEAD_BYTES: usize = 64 * 1024;
 
 /// A handle on the store directory.
 #[derive(Debug, Clone)]
-pub struct Store {
+pub(crate) struct Store {
     root: PathBuf,
 }
 
 impl Store {
     /// Open (creating if needed) the store under `root`.
-    pub fn open(root: &Path) -> Result<Store> {
+    pub(crate) fn open(root: &Path) -> Result<Store> {
         for sub in ["sha256", "tmp"] {
             let p = root.join(sub);
             fs::create_dir_all(&p).map_err(|e| Error::io("create directory", &p, e))?;
@@ -191,21 +194,17 @@ impl Store {
         })
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
-    pub fn blob_path(&self, d: &Sha256Digest) -> PathBuf {
+    pub(crate) fn blob_path(&self, d: &Sha256Digest) -> PathBuf {
         let hex = d.to_hex();
         self.root.join("sha256").join(&hex[..2]).join(&hex[2..])
     }
 
-    pub fn tmp_dir(&self) -> PathBuf {
+    pub(crate) fn tmp_dir(&self) -> PathBuf {
         self.root.join("tmp")
     }
 
     /// Stat of a stored blob; `None` if it is absent.
-    pub fn stat(&self, d: &Sha256Digest) -> Result<Option<BlobStat>> {
+    pub(crate) fn stat(&self, d: &Sha256Digest) -> Result<Option<BlobStat>> {
         let p = self.blob_path(d);
         match fs::symlink_metadata(&p) {
             Ok(m) => Ok(Some(BlobStat::of(&m))),
@@ -214,7 +213,7 @@ impl Store {
         }
     }
 
-    pub fn open_blob(&self, d: &Sha256Digest) -> Result<File> {
+    pub(crate) fn open_blob(&self, d: &Sha256Digest) -> Result<File> {
         let p = self.blob_path(d);
         File::open(&p).map_err(|e| Error::io("open blob", &p, e))
     }
@@ -224,7 +223,7 @@ impl Store {
     /// error from it discards the bytes. An existing blob is success, unless
     /// `spec.replace_if` says the existing copy should be replaced by the
     /// freshly verified bytes (used to heal a blob whose stat changed).
-    pub fn ingest(
+    pub(crate) fn ingest(
         &self,
         src: &mut dyn Read,
         spec: &IngestSpec<'_>,
@@ -259,7 +258,7 @@ impl Store {
     /// the caller computed by reading through that very link). Returns
     /// whether the blob was created; an existing blob wins and the staged
     /// link is dropped.
-    pub fn link_in(&self, staged: &Path, d: &Sha256Digest) -> Result<bool> {
+    pub(crate) fn link_in(&self, staged: &Path, d: &Sha256Digest) -> Result<bool> {
         let dest = self.blob_path(d);
         if dest.exists() {
             fs::remove_file(staged).map_err(|e| Error::io("remove staged link", staged, e))?;
@@ -282,14 +281,18 @@ impl Store {
     }
 
     /// Re-hash a stored blob, streaming. Returns the digest and size found.
-    pub fn rehash(&self, d: &Sha256Digest, progress: &dyn Progress) -> Result<(Sha256Digest, u64)> {
+    pub(crate) fn rehash(
+        &self,
+        d: &Sha256Digest,
+        progress: &dyn Progress,
+    ) -> Result<(Sha256Digest, u64)> {
         let p = self.blob_path(d);
         let f = File::open(&p).map_err(|e| Error::io("open blob", &p, e))?;
         hash_reader(f, &p, progress)
     }
 
     /// Every blob file present, with any names that are not digests.
-    pub fn list(&self) -> Result<(Vec<Sha256Digest>, Vec<PathBuf>)> {
+    pub(crate) fn list(&self) -> Result<(Vec<Sha256Digest>, Vec<PathBuf>)> {
         let mut good = Vec::new();
         let mut bad = Vec::new();
         let top = self.root.join("sha256");
@@ -316,7 +319,7 @@ impl Store {
     }
 
     /// Remove a blob (gc). Absent is success.
-    pub fn remove(&self, d: &Sha256Digest) -> Result<()> {
+    pub(crate) fn remove(&self, d: &Sha256Digest) -> Result<()> {
         let p = self.blob_path(d);
         match fs::remove_file(&p) {
             Ok(()) => Ok(()),
@@ -326,7 +329,7 @@ impl Store {
     }
 
     /// Leftover temp files from interrupted runs.
-    pub fn stale_temps(&self) -> Result<Vec<PathBuf>> {
+    pub(crate) fn stale_temps(&self) -> Result<Vec<PathBuf>> {
         let dir = self.tmp_dir();
         let mut out = Vec::new();
         for e in fs::read_dir(&dir).map_err(|e| Error::io("read directory", &dir, e))? {
@@ -337,7 +340,7 @@ impl Store {
     }
 
     /// Delete leftover temp files. Only call while holding the write lock.
-    pub fn clear_temps(&self) -> Result<usize> {
+    pub(crate) fn clear_temps(&self) -> Result<usize> {
         let temps = self.stale_temps()?;
         for p in &temps {
             let r = if p.is_dir() {
@@ -354,14 +357,14 @@ impl Store {
 /// Blobs created during one run, removed again unless the run commits
 /// (`keep = true`). Only used under the writer lock, so nothing else can have
 /// started referencing them.
-pub struct BlobGuard<'a> {
+pub(crate) struct BlobGuard<'a> {
     store: &'a Store,
-    pub created: Vec<Sha256Digest>,
-    pub keep: bool,
+    pub(crate) created: Vec<Sha256Digest>,
+    pub(crate) keep: bool,
 }
 
 impl<'a> BlobGuard<'a> {
-    pub fn new(store: &'a Store) -> BlobGuard<'a> {
+    pub(crate) fn new(store: &'a Store) -> BlobGuard<'a> {
         BlobGuard {
             store,
             created: Vec::new(),
@@ -382,7 +385,7 @@ impl Drop for BlobGuard<'_> {
 }
 
 /// Hash a reader to its end, streaming through a bounded buffer.
-pub fn hash_reader(
+pub(crate) fn hash_reader(
     mut r: impl Read,
     what: &Path,
     progress: &dyn Progress,
@@ -397,13 +400,14 @@ pub fn hash_reader(
     Ok((s.sha256, s.size))
 }
 
-pub fn set_read_only(p: &Path) -> Result<()> {
+pub(crate) fn set_read_only(p: &Path) -> Result<()> {
     fs::set_permissions(p, fs::Permissions::from_mode(0o444))
         .map_err(|e| Error::io("make read-only", p, e))
 }
 
 /// `syncfs(2)` the file system holding `path`.
-pub fn sync_fs(path: &Path) -> Result<()> {
+#[allow(unsafe_code)] // audited: syncfs on an owned descriptor, SAFETY below
+pub(crate) fn sync_fs(path: &Path) -> Result<()> {
     use std::os::fd::AsRawFd;
     let f = File::open(path).map_err(|e| Error::io("open", path, e))?;
     // SAFETY: the descriptor is valid for the life of `f`.
@@ -414,7 +418,7 @@ pub fn sync_fs(path: &Path) -> Result<()> {
 }
 
 /// fsync a directory so a rename in it is durable.
-pub fn sync_dir(dir: &Path) -> Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     OpenOptions::new()
         .read(true)
         .open(dir)

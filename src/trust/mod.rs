@@ -72,6 +72,23 @@ pub fn add(reg: &Registry, pubfile: &Path, name: &str, role: Role) -> Result<(Tr
     Ok((k, true))
 }
 
+/// The trust store as `trust list` shows it.
+#[derive(Debug, Serialize)]
+pub struct TrustList {
+    /// Every key, revoked ones included.
+    pub keys: Vec<TrustedKey>,
+    /// Approvals a bundle version needs.
+    pub approvals_required: u32,
+}
+
+/// The trust store and the approval policy.
+pub fn list(reg: &Registry) -> Result<TrustList> {
+    Ok(TrustList {
+        keys: reg.db.trusted_keys()?,
+        approvals_required: approvals_required(reg)?,
+    })
+}
+
 /// Find a trusted key by its id or a unique prefix of at least 8 hex.
 pub fn find(reg: &Registry, id_or_prefix: &str) -> Result<TrustedKey> {
     let p = id_or_prefix.to_ascii_lowercase();
@@ -95,6 +112,7 @@ pub fn find(reg: &Registry, id_or_prefix: &str) -> Result<TrustedKey> {
     }
 }
 
+/// Revoke a key (by id or unique prefix), everywhere, at once; the record is kept.
 pub fn revoke(reg: &Registry, id_or_prefix: &str, reason: Option<&str>) -> Result<TrustedKey> {
     let k = find(reg, id_or_prefix)?;
     let event = crate::event::EventDraft::new(
@@ -107,6 +125,7 @@ pub fn revoke(reg: &Registry, id_or_prefix: &str, reason: Option<&str>) -> Resul
     find(reg, &k.key_id.to_hex())
 }
 
+/// How many distinct trusted approvals a bundle version needs (default 1).
 pub fn approvals_required(reg: &Registry) -> Result<u32> {
     Ok(reg
         .db
@@ -115,6 +134,7 @@ pub fn approvals_required(reg: &Registry) -> Result<u32> {
         .unwrap_or(1))
 }
 
+/// Set the approval policy (1 to 100), logged.
 pub fn set_approvals_required(reg: &Registry, k: u32) -> Result<()> {
     if k == 0 || k > 100 {
         return Err(Error::input(format!(
@@ -242,8 +262,11 @@ impl std::fmt::Display for ApprovalStatus {
 /// One approval as the trust store sees it now.
 #[derive(Debug, Clone, Serialize)]
 pub struct ApprovalView {
+    /// The approver key's id.
     pub key_id: KeyId,
+    /// The approver's name.
     pub name: String,
+    /// When it was signed.
     pub signed_at: String,
     /// Whether it counts.
     pub status: ApprovalStatus,

@@ -25,13 +25,17 @@ use crate::store::hash_reader;
 /// The result of checking one or more versions in the store.
 #[derive(Debug, Default, Serialize)]
 pub struct VerifyReport {
+    /// Versions checked.
     pub versions: usize,
+    /// Files checked.
     pub files: usize,
     /// Blobs re-hashed in this run.
     pub hashed_blobs: usize,
+    /// Bytes re-hashed.
     pub hashed_bytes: u64,
     /// Blobs trusted from their recorded stat (quick mode only).
     pub trusted_blobs: usize,
+    /// Every problem found.
     pub findings: Vec<Finding>,
 }
 
@@ -149,11 +153,17 @@ pub fn verify_store(
 /// The result of checking a folder against a version.
 #[derive(Debug, Default, Serialize)]
 pub struct PathReport {
+    /// The version, `name@label`.
     pub subject: String,
+    /// The folder.
     pub path: String,
+    /// Files the version has.
     pub files: usize,
+    /// Bytes hashed.
     pub hashed_bytes: u64,
+    /// Files that match.
     pub ok: usize,
+    /// Every problem found.
     pub findings: Vec<Finding>,
 }
 
@@ -171,7 +181,7 @@ pub fn verify_path(
 }
 
 /// Compare walked files with expected records (shared with audit).
-pub fn check_folder(
+pub(crate) fn check_folder(
     subject: &str,
     dir: &Path,
     found: &[source::SourceFile],

@@ -18,7 +18,7 @@ const REQUIREMENTS: &str = include_str!("../peers/requirements.txt");
 
 /// The Python interpreter of the provisioned test venv, with every pinned
 /// package of `tests/peers/requirements.txt` installed.
-pub fn python() -> PathBuf {
+pub(crate) fn python() -> PathBuf {
     let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
     fs::create_dir_all(root).expect("create target tmp dir");
     let venv = root.join("peers-venv");

@@ -8,29 +8,29 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use sha2::{Digest, Sha256};
 
-pub struct Env {
-    pub tmp: tempfile::TempDir,
-    pub home: PathBuf,
+pub(crate) struct Env {
+    pub(crate) tmp: tempfile::TempDir,
+    pub(crate) home: PathBuf,
 }
 
 impl Env {
-    pub fn new() -> Env {
+    pub(crate) fn new() -> Env {
         let tmp = tempfile::tempdir().expect("temp dir");
         let home = tmp.path().join("home");
         Env { tmp, home }
     }
 
-    pub fn path(&self, rel: &str) -> PathBuf {
+    pub(crate) fn path(&self, rel: &str) -> PathBuf {
         self.tmp.path().join(rel)
     }
 
     /// The real binary, pointed at this env's home, no progress output.
-    pub fn cmd(&self) -> Command {
+    pub(crate) fn cmd(&self) -> Command {
         self.cmd_at(&self.home)
     }
 
     /// The real binary pointed at another home (the isolated side).
-    pub fn cmd_at(&self, home: &Path) -> Command {
+    pub(crate) fn cmd_at(&self, home: &Path) -> Command {
         let mut c = Command::cargo_bin("airlock").expect("binary built");
         c.env_remove("AIRLOCK_HOME")
             .arg("--home")
@@ -42,7 +42,7 @@ impl Env {
 
     /// Approve `reference` with each of `signers` (private key files), then
     /// export it signed by `exporter` to `out`.
-    pub fn sign_and_export(
+    pub(crate) fn sign_and_export(
         &self,
         reference: &str,
         signers: &[PathBuf],
@@ -66,7 +66,7 @@ impl Env {
     }
 
     /// Run with `--json` and parse stdout.
-    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+    pub(crate) fn json(&self, args: &[&str]) -> serde_json::Value {
         let out = self.cmd().arg("--json").args(args).output().expect("run");
         assert!(
             out.status.success(),
@@ -77,14 +77,14 @@ impl Env {
     }
 
     /// A generated demo model folder.
-    pub fn model(&self, rel: &str, seed: u64) -> PathBuf {
+    pub(crate) fn model(&self, rel: &str, seed: u64) -> PathBuf {
         let dir = self.path(rel);
         airlock::demo::write_model(&dir, seed).expect("write model");
         dir
     }
 
     /// Names of the versions in `list --json`.
-    pub fn listed(&self) -> Vec<String> {
+    pub(crate) fn listed(&self) -> Vec<String> {
         if !self.home.join("registry.db").exists() {
             return Vec::new();
         }
@@ -104,7 +104,7 @@ impl Env {
     }
 
     /// Blob files present in the store.
-    pub fn blob_count(&self) -> usize {
+    pub(crate) fn blob_count(&self) -> usize {
         let root = self.home.join("store/sha256");
         if !root.exists() {
             return 0;
@@ -116,7 +116,7 @@ impl Env {
             .count()
     }
 
-    pub fn blob_path(&self, sha: &str) -> PathBuf {
+    pub(crate) fn blob_path(&self, sha: &str) -> PathBuf {
         self.home
             .join("store/sha256")
             .join(&sha[..2])
@@ -124,11 +124,11 @@ impl Env {
     }
 }
 
-pub fn sha256_hex(b: &[u8]) -> String {
+pub(crate) fn sha256_hex(b: &[u8]) -> String {
     hex::encode(Sha256::digest(b))
 }
 
-pub fn git_blob_sha1(b: &[u8]) -> String {
+pub(crate) fn git_blob_sha1(b: &[u8]) -> String {
     use sha1::Digest as _;
     let mut h = sha1::Sha1::new();
     h.update(format!("blob {}\0", b.len()).as_bytes());
@@ -138,13 +138,13 @@ pub fn git_blob_sha1(b: &[u8]) -> String {
 
 /// Flip one byte of a file in place, whatever its permissions (the demo's
 /// own tamper, so tests and demo break files the same way).
-pub fn flip_byte(path: &Path, offset: u64) {
+pub(crate) fn flip_byte(path: &Path, offset: u64) {
     airlock::demo::flip_byte(path, offset).expect("flip a byte");
 }
 
 /// Wait until a running airlock is visibly writing into `tmp` (a store's
 /// temp folder), then kill it. Fails the test if it finished first.
-pub fn kill_while_writing(child: &mut std::process::Child, tmp: &Path) {
+pub(crate) fn kill_while_writing(child: &mut std::process::Child, tmp: &Path) {
     let start = std::time::Instant::now();
     loop {
         let writing = fs::read_dir(tmp)
@@ -174,7 +174,7 @@ pub fn kill_while_writing(child: &mut std::process::Child, tmp: &Path) {
 }
 
 /// Write `n` files of `mib` MiB (+4 bytes) of varied bytes into `dir`.
-pub fn big_files(dir: &Path, n: usize, mib: u32, mult: u32) {
+pub(crate) fn big_files(dir: &Path, n: usize, mib: u32, mult: u32) {
     fs::create_dir_all(dir).unwrap();
     let chunk: Vec<u8> = (0..(1u32 << 20))
         .map(|i| (i.wrapping_mul(mult) >> 11) as u8)
@@ -189,7 +189,7 @@ pub fn big_files(dir: &Path, n: usize, mib: u32, mult: u32) {
 }
 
 /// A small model as `(path, bytes, stored in LFS)`.
-pub fn hf_files() -> Vec<(&'static str, Vec<u8>, bool)> {
+pub(crate) fn hf_files() -> Vec<(&'static str, Vec<u8>, bool)> {
     let mut st = Vec::new();
     let header = br#"{"w":{"dtype":"F32","shape":[4,4],"data_offsets":[0,64]}}      "#;
     st.extend_from_slice(&(header.len() as u64).to_le_bytes());
@@ -211,7 +211,7 @@ pub fn hf_files() -> Vec<(&'static str, Vec<u8>, bool)> {
     ]
 }
 
-pub const REV: &str = "0123456789abcdef0123456789abcdef01234567";
+pub(crate) const REV: &str = "0123456789abcdef0123456789abcdef01234567";
 
 fn upstream_name(bytes: &[u8], lfs: bool) -> String {
     if lfs {
@@ -222,7 +222,7 @@ fn upstream_name(bytes: &[u8], lfs: bool) -> String {
 }
 
 /// A Hugging Face cache repo folder `models--org--name` under `root`.
-pub fn make_hf_cache(root: &Path, repo: &str, files: &[(&str, Vec<u8>, bool)]) -> PathBuf {
+pub(crate) fn make_hf_cache(root: &Path, repo: &str, files: &[(&str, Vec<u8>, bool)]) -> PathBuf {
     let dir = root.join(format!("models--{}", repo.replace('/', "--")));
     fs::create_dir_all(dir.join("blobs")).unwrap();
     fs::create_dir_all(dir.join("refs")).unwrap();
@@ -241,7 +241,7 @@ pub fn make_hf_cache(root: &Path, repo: &str, files: &[(&str, Vec<u8>, bool)]) -
 }
 
 /// A `huggingface-cli download --local-dir` folder under `root`.
-pub fn make_local_dir(root: &Path, files: &[(&str, Vec<u8>, bool)]) -> PathBuf {
+pub(crate) fn make_local_dir(root: &Path, files: &[(&str, Vec<u8>, bool)]) -> PathBuf {
     let dir = root.join("local-dir");
     for (path, bytes, lfs) in files {
         let p = dir.join(path);
@@ -261,7 +261,7 @@ pub fn make_local_dir(root: &Path, files: &[(&str, Vec<u8>, bool)]) -> PathBuf {
 }
 
 /// The hub's tree listing for `files`, as `trees/<rev>.json` would hold it.
-pub fn tree_json(files: &[(&str, Vec<u8>, bool)]) -> String {
+pub(crate) fn tree_json(files: &[(&str, Vec<u8>, bool)]) -> String {
     let entries: Vec<serde_json::Value> = files
         .iter()
         .map(|(p, b, lfs)| {
