@@ -1,5 +1,7 @@
 //! `airlock fsck`: store and database consistency.
 
+use airlock::finding::failed;
+
 use super::{Ctx, ExitStatus, print_findings};
 
 pub(crate) fn run(ctx: &Ctx) -> anyhow::Result<ExitStatus> {
@@ -20,7 +22,7 @@ pub(crate) fn run(ctx: &Ctx) -> anyhow::Result<ExitStatus> {
         r.blobs_in_store,
         r.findings.len()
     );
-    if r.findings.is_empty() {
+    if !failed(&r.findings) {
         ctx.printer.line(format!("ok: {summary}"));
         Ok(ExitStatus::Success)
     } else {

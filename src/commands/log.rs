@@ -3,6 +3,8 @@
 use airlock::signing::FileKey;
 use serde_json::json;
 
+use airlock::finding::failed;
+
 use super::{Ctx, ExitStatus, print_findings};
 use crate::cli::{LogArgs, LogCommand};
 
@@ -43,7 +45,7 @@ pub(crate) fn run(ctx: &Ctx, a: LogArgs) -> anyhow::Result<ExitStatus> {
             r.checkpoints,
             r.findings.len()
         );
-        if r.findings.is_empty() {
+        if !failed(&r.findings) {
             p.line(format!("ok: {summary}"));
             return Ok(ExitStatus::Success);
         }

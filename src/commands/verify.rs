@@ -3,6 +3,8 @@
 use airlock::verify::{verify_path, verify_store};
 use indicatif::HumanBytes;
 
+use airlock::finding::failed;
+
 use super::{Ctx, ExitStatus, parse_ref, print_findings};
 use crate::cli::VerifyArgs;
 
@@ -28,7 +30,7 @@ pub(crate) fn run(ctx: &Ctx, a: VerifyArgs) -> anyhow::Result<ExitStatus> {
             HumanBytes(report.hashed_bytes),
             report.findings.len()
         );
-        return Ok(finish(ctx, summary, report.findings.is_empty()));
+        return Ok(finish(ctx, summary, !failed(&report.findings)));
     }
     let versions = if a.all || a.references.is_empty() {
         if !a.all {
@@ -56,7 +58,7 @@ pub(crate) fn run(ctx: &Ctx, a: VerifyArgs) -> anyhow::Result<ExitStatus> {
         report.trusted_blobs,
         report.findings.len()
     );
-    Ok(finish(ctx, summary, report.findings.is_empty()))
+    Ok(finish(ctx, summary, !failed(&report.findings)))
 }
 
 fn finish(ctx: &Ctx, summary: String, ok: bool) -> ExitStatus {

@@ -281,7 +281,7 @@ pub fn audit(
                     let found = crate::source::resolve(dir, v.revision.as_deref())?;
                     let rep = check_folder(&subject, dir, &found.files, &reg.files(&v)?, progress)?;
                     row.findings = rep.findings;
-                    if row.findings.is_empty() {
+                    if !crate::finding::failed(&row.findings) {
                         DeployStatus::Ok
                     } else {
                         DeployStatus::Drift
