@@ -48,11 +48,17 @@ pub enum EventKind {
     Checkpoint,
     /// Unreferenced blobs were removed.
     Gc,
+    /// A trust root version was applied (the ceremony, an update, a bundle).
+    TrustRoot,
+    /// A version revocation was signed here or arrived.
+    Revoke,
+    /// The clock was found behind the registry's time mark.
+    ClockBehind,
 }
 
 impl EventKind {
     /// Every kind, for parsing.
-    pub const ALL: [EventKind; 13] = [
+    pub const ALL: [EventKind; 16] = [
         EventKind::Init,
         EventKind::Import,
         EventKind::ImportBundle,
@@ -66,6 +72,9 @@ impl EventKind {
         EventKind::Undeploy,
         EventKind::Checkpoint,
         EventKind::Gc,
+        EventKind::TrustRoot,
+        EventKind::Revoke,
+        EventKind::ClockBehind,
     ];
 
     /// The kind as recorded in the log.
@@ -84,6 +93,9 @@ impl EventKind {
             EventKind::Undeploy => "undeploy",
             EventKind::Checkpoint => "checkpoint",
             EventKind::Gc => "gc",
+            EventKind::TrustRoot => "trust-root",
+            EventKind::Revoke => "revoke",
+            EventKind::ClockBehind => "clock-behind",
         }
     }
 

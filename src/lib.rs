@@ -65,7 +65,7 @@ pub(crate) mod actor;
 pub mod bom;
 pub mod bundle;
 pub mod checkout;
-pub(crate) mod clock;
+pub mod clock;
 pub(crate) mod db;
 pub mod demo;
 pub mod deploy;

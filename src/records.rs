@@ -209,6 +209,9 @@ pub struct VersionRecord {
     pub owner: Option<String>,
     /// The bundle the version arrived in.
     pub bundle_id: Option<String>,
+    /// When it was registered where it was first imported (its signed
+    /// statement says so): the order of a model's versions.
+    pub registered_at: String,
 }
 
 /// A version about to be recorded.
@@ -254,6 +257,8 @@ pub struct NewVersion {
     pub approvals: Vec<ApprovalRecord>,
     /// `--allow-unsafe` with the unsafe paths it let in.
     pub allowance: Option<(Allowance, Vec<String>)>,
+    /// When it was registered where it was first imported.
+    pub registered_at: String,
 }
 
 impl NewVersion {
@@ -278,6 +283,7 @@ impl NewVersion {
             disclosure_notes: self.disclosure_notes.clone(),
             owner: self.owner.clone(),
             bundle_id: self.bundle_id.clone(),
+            registered_at: self.registered_at.clone(),
         }
     }
 }
@@ -382,7 +388,7 @@ pub struct Checkpoint {
     pub signed_at: String,
 }
 
-/// The role a trusted key plays.
+/// The role a key is trusted for, as `trust add --role` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
@@ -395,7 +401,7 @@ pub enum Role {
 }
 
 impl Role {
-    /// The role as recorded and shown.
+    /// The role as written on the command line.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Approver => "approver",
@@ -404,14 +410,13 @@ impl Role {
         }
     }
 
-    /// Whether the key's approvals count.
-    pub fn can_approve(self) -> bool {
-        matches!(self, Role::Approver | Role::Any)
-    }
-
-    /// Whether the key may sign bundles.
-    pub fn can_export(self) -> bool {
-        matches!(self, Role::Exporter | Role::Any)
+    /// The set of roles it stands for.
+    pub fn roles(self) -> Roles {
+        Roles {
+            root: false,
+            exporter: matches!(self, Role::Exporter | Role::Any),
+            approver: matches!(self, Role::Approver | Role::Any),
+        }
     }
 }
 
@@ -429,6 +434,76 @@ impl FromStr for Role {
     }
 }
 
+/// The roles one key holds: a key may sign trust roots, bundle indexes and
+/// approvals, in any combination a trust root gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Roles {
+    /// Signs new versions of the trust root.
+    pub root: bool,
+    /// Signs bundle indexes.
+    pub exporter: bool,
+    /// Approves versions.
+    pub approver: bool,
+}
+
+impl Roles {
+    /// Whether the key's approvals count.
+    pub fn can_approve(self) -> bool {
+        self.approver
+    }
+
+    /// Whether the key may sign bundles.
+    pub fn can_export(self) -> bool {
+        self.exporter
+    }
+
+    /// The roles as shown: `approver`, `exporter`, `any` (both), `root`, or
+    /// a comma-separated list such as `root,approver`.
+    pub fn as_str(self) -> String {
+        match (self.root, self.exporter, self.approver) {
+            (false, true, true) => "any".into(),
+            (false, false, false) => "none".into(),
+            _ => [
+                (self.root, "root"),
+                (self.exporter, "exporter"),
+                (self.approver, "approver"),
+            ]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, n)| *n)
+            .collect::<Vec<_>>()
+            .join(","),
+        }
+    }
+}
+
+impl Serialize for Roles {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.as_str())
+    }
+}
+
+/// Where a key's trust comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrustSource {
+    /// A local command (`trust add`, or `--local` once a root exists: the
+    /// break-glass path).
+    Local,
+    /// The signed trust root.
+    Root,
+}
+
+impl TrustSource {
+    /// As recorded.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrustSource::Local => "local",
+            TrustSource::Root => "root",
+        }
+    }
+}
+
 /// A key in the trust store.
 #[derive(Debug, Clone, Serialize)]
 pub struct TrustedKey {
@@ -440,7 +515,13 @@ pub struct TrustedKey {
     /// Who holds it.
     pub name: String,
     /// What it is trusted for.
-    pub role: Role,
+    #[serde(rename = "role")]
+    pub roles: Roles,
+    /// The origins (exporting registries) an exporter key may speak for;
+    /// `None`: any origin no other trusted key holds. `*` in the list: any.
+    pub origins: Option<Vec<String>>,
+    /// The signed root or a local command.
+    pub source: TrustSource,
     /// When it was trusted.
     pub added_at: String,
     /// Who trusted it.
@@ -451,6 +532,16 @@ pub struct TrustedKey {
     pub revoked_at: Option<String>,
     /// Why.
     pub revoked_reason: Option<String>,
+}
+
+impl TrustedKey {
+    /// Whether this key may sign bundles for `origin`.
+    pub fn speaks_for(&self, origin: &str) -> bool {
+        match &self.origins {
+            None => true,
+            Some(list) => list.iter().any(|o| o == "*" || o == origin),
+        }
+    }
 }
 
 /// One approval of a version.

@@ -204,7 +204,7 @@ pub fn decide(
 /// Inspect a version's stored files, apply the policy, and record each
 /// file's detected format and findings on its record.
 pub(crate) fn check_stored(
-    store: &crate::store::Store,
+    path_of: &dyn Fn(&crate::digest::Sha256Digest) -> PathBuf,
     files: &mut [crate::records::FileRecord],
     allow: Option<&Allowance>,
     subject: Option<&str>,
@@ -213,7 +213,7 @@ pub(crate) fn check_stored(
         .iter()
         .map(|f| Target {
             rel: f.path.to_string(),
-            path: store.blob_path(&f.sha256),
+            path: path_of(&f.sha256),
             size: f.size,
         })
         .collect();

@@ -89,7 +89,11 @@ fn header(name: &str, size: u64) -> Result<tar::Header> {
 
 /// What a bundle carries, gathered before anything is written.
 struct Contents {
-    /// `(member name, DSSE envelope bytes)`, one per version.
+    /// The trust root versions above 1, `(member name, envelope bytes)`,
+    /// written before the index so the importer applies them first.
+    roots: Vec<(String, Vec<u8>)>,
+    /// `(member name, DSSE envelope bytes)`, one per version, then one per
+    /// version revocation recorded here.
     statements: Vec<(String, Vec<u8>)>,
     versions: Vec<IndexVersion>,
     /// `(member name, digest, size)` of licence texts, then of file blobs.
@@ -125,6 +129,18 @@ pub fn export(
     if opts.expires_in_days == 0 || opts.expires_in_days > 3650 {
         return Err(Error::input("--expires-in-days must be between 1 and 3650"));
     }
+    // Refuse an existing output before any work (and before a sequence
+    // number is spent).
+    let first = match opts.volume_size {
+        Some(_) => super::volumes::volume_path(&opts.out, 1),
+        None => opts.out.clone(),
+    };
+    if std::fs::symlink_metadata(&first).is_ok() {
+        return Err(Error::input(format!(
+            "`{}` exists; refusing to overwrite",
+            first.display()
+        )));
+    }
     let contents = collect(reg, versions)?;
     let signed = sign_index(reg, &contents, key, opts)?;
     spend_sequence(reg, &signed.index, versions, opts)?;
@@ -151,6 +167,7 @@ pub fn export(
 ///    the blobs and licence texts the versions need, each once.
 fn collect(reg: &Registry, versions: &[VersionRecord]) -> Result<Contents> {
     let mut c = Contents {
+        roots: crate::trust::chain::carried(reg)?,
         statements: Vec::new(),
         versions: Vec::new(),
         licences: Vec::new(),
@@ -199,6 +216,10 @@ fn collect(reg: &Registry, versions: &[VersionRecord]) -> Result<Contents> {
             c.licences.push((format!("licenses/{l}"), l, size));
         }
     }
+    for (i, r) in crate::trust::revocation::all(reg)?.iter().enumerate() {
+        c.statements
+            .push((format!("revocations/{i}.dsse.json"), r.bytes()));
+    }
     Ok(c)
 }
 
@@ -210,11 +231,8 @@ fn sign_index(
     key: &dyn KeySource,
     opts: &ExportOptions,
 ) -> Result<SignedIndex> {
-    let created_t = time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .expect("0 ns is valid");
+    let created_t = crate::clock::now();
     let expires_t = created_t + time::Duration::days(i64::from(opts.expires_in_days));
-    let fmt = &time::format_description::well_known::Rfc3339;
     let mut id = [0u8; 16];
     getrandom::fill(&mut id).map_err(|e| Error::system("read system randomness", e))?;
     let mut members: Vec<IndexMember> = c
@@ -236,11 +254,20 @@ fn sign_index(
         bundle_id: hex::encode(id),
         origin: reg.name().to_string(),
         sequence: reg.db.next_export_sequence()?,
-        created: created_t.format(fmt).expect("formattable"),
-        expires: expires_t.format(fmt).expect("formattable"),
+        created: crate::clock::format(created_t),
+        expires: crate::clock::format(expires_t),
         exporter_key_id: key.public_key().id().to_hex(),
         versions: c.versions.clone(),
         members,
+        roots: c
+            .roots
+            .iter()
+            .map(|(n, b)| IndexMember {
+                name: n.clone(),
+                size: b.len() as u64,
+                sha256: Sha256Digest::of(b).to_hex(),
+            })
+            .collect(),
     };
     let bytes = serde_json::to_vec_pretty(&index).expect("plain JSON");
     let sig = key.sign(&pae(INDEX_PAYLOAD_TYPE, &bytes))?;
@@ -305,6 +332,10 @@ fn write_bundle(
     let out = VolumeWriter::new(&opts.out, opts.volume_size)?;
     let mut tar = tar::Builder::new(std::io::BufWriter::with_capacity(crate::digest::CHUNK, out));
     let io = |e: std::io::Error| Error::io("write bundle", &opts.out, e);
+    for (n, b) in &c.roots {
+        tar.append(&header(n, b.len() as u64)?, &b[..])
+            .map_err(io)?;
+    }
     tar.append(
         &header(INDEX_NAME, signed.bytes.len() as u64)?,
         &signed.bytes[..],

@@ -1,34 +1,50 @@
 //! `import FILE.airlock`: the isolated side's intake, as numbered steps that
-//! fail closed. Nothing is visible until every step passed.
+//! fail closed, at least as strict as a TUF client (specification §5) with
+//! the air gap standing in for the mirror. Nothing is visible until every
+//! step passed.
 //!
-//! 1. Read `index.json` (capped) and `index.sig` (capped) — the first two
-//!    members, regular files, nothing else.
-//! 2. The index signature must verify (strict) under a trusted, unrevoked
-//!    exporter key. Key ids in the input are never used to pick a key.
-//! 3. The index is validated into a checked type (names, digests, sizes).
-//! 4. Replay, rollback and expiry: the same bundle again is an idempotent
-//!    success; a sequence not above the highest accepted from that origin is a
-//!    rollback; expiry is judged against the local clock and against the
-//!    newest `created` already accepted from the origin.
-//! 5. Members are read in the order the index lists them. Each must be a
-//!    regular file with exactly the listed name and size; statements are
-//!    checked (digest, structure, agreement with the index, approvals ≥
-//!    policy); blobs are streamed into store temp files while hashed and
-//!    only then renamed into the store.
-//! 6. Nothing may follow the last listed member.
-//! 7. One transaction records every new version, its approvals and the
-//!    bundle. Any failure removes the blobs this run created.
+//! 1. [`read_head`]: the trust root versions carried first (`roots/`),
+//!    then `index.json` and `index.sig`, each capped.
+//! 2. [`chain::apply_carried`]: root versions above this registry's are
+//!    checked against the chain (threshold of old and new root keys, +1
+//!    each) and persisted before anything is judged under them.
+//! 3. [`judge_time`]: "now" is the latest of the clock (or `--now`) and the
+//!    registry's time mark; an expired trust root stops here (freeze).
+//! 4. [`verify_exporter`]: the index signature, against trusted exporter
+//!    keys only, each at most once, and never more signatures than keys.
+//! 5. The index is validated into a checked type; the roots it lists must
+//!    be the roots carried (mix-and-match), and the signing keys must speak
+//!    for its origin, as many as the exporter threshold asks.
+//! 6. [`replay`]: the same bundle again is a success that changes nothing;
+//!    another bundle under an id already accepted is refused.
+//! 7. [`check_freshness`]: not created in the future, not expired, a
+//!    sequence above the floor that still-trusted keys set (a gap is a
+//!    warning: bundles may have been withheld).
+//! 8. [`read_members`]: statements (digest, structure, agreement with the
+//!    index, approvals ≥ policy, counted per distinct key), revocations,
+//!    then blobs — each blob must belong to a version of the bundle — staged
+//!    while hashed, outside the store.
+//! 9. Nothing may follow the last listed member.
+//! 10. [`judge_versions`]: immutability, downgrades (by the signed order),
+//!     every file carried, the model-file safety policy on the staged bytes.
+//! 11. [`commit`]: the staged blobs move into the store and one transaction
+//!     records versions, approvals, blobs, revocations, the bundle and the
+//!     events; if it fails the new blobs go again.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::Path;
 
 use serde::Serialize;
+use time::OffsetDateTime;
 
+use super::members::{
+    Entries, check_entry, next_entry, printable, read_capped, read_exact_member, tar_error,
+};
 use super::volumes::VolumeReader;
 use super::{
-    CheckedIndex, CheckedMember, INDEX_CAP, INDEX_NAME, INDEX_PAYLOAD_TYPE, IndexSignature,
-    MemberKind, SIG_CAP, SIG_NAME, STATEMENT_CAP, claimed_ids,
+    CheckedIndex, CheckedMember, CheckedVersion, INDEX_CAP, INDEX_NAME, INDEX_PAYLOAD_TYPE,
+    IndexSignature, MAX_ROOTS, MemberKind, SIG_CAP, SIG_NAME, STATEMENT_CAP, claimed_ids,
 };
 use crate::actor::actor;
 use crate::clock::now_rfc3339;
@@ -42,7 +58,23 @@ use crate::records::{Allowance, ApprovalRecord, Disclosure, NewVersion, Origin, 
 use crate::registry::Registry;
 use crate::signing::signers;
 use crate::statement::{Envelope, PAYLOAD_TYPE, Statement};
-use crate::store::{BlobGuard, BlobStat, IngestSpec};
+use crate::store::{BlobStat, IngestSpec, Staging};
+use crate::trust::floors::{self, MAX_CLOCK_SKEW, Now};
+use crate::trust::revocation::{self, Revocation};
+use crate::trust::{chain, root};
+
+/// How to import a bundle.
+#[derive(Debug, Clone, Default)]
+pub struct BundleOptions {
+    /// `--allow-unsafe --reason`: let unsafe files in, recorded.
+    pub allow_unsafe: Option<Allowance>,
+    /// `--allow-downgrade --reason`: accept versions older than the newest
+    /// of their model here, logged with the reason.
+    pub allow_downgrade: Option<String>,
+    /// `--now TIME`: judge expiry against this time instead of the clock (a
+    /// lab without a clock); logged.
+    pub now: Option<OffsetDateTime>,
+}
 
 /// A version a bundle carried.
 #[derive(Debug, Serialize)]
@@ -88,130 +120,13 @@ pub struct BundleOutcome {
     pub new_blobs: usize,
     /// Volumes read.
     pub volumes: usize,
-    /// Safety warnings for the new versions' files.
+    /// Trust root versions the bundle carried that were applied.
+    pub roots_applied: Vec<u64>,
+    /// Version revocations the bundle carried.
+    pub revocations: usize,
+    /// Things to look at: safety warnings, a gap in the origin's sequence,
+    /// a clock behind the registry's time mark, revocations not yet in force.
     pub warnings: Vec<String>,
-}
-
-type Entries<'a> = tar::Entries<'a, std::io::BufReader<VolumeReader>>;
-
-/// The tar crate quotes raw header bytes: keep a message short and printable.
-fn printable(msg: &str) -> String {
-    msg.chars()
-        .take_while(|c| *c != '\n')
-        .take(80)
-        .map(|c| {
-            if c.is_ascii_graphic() || c == ' ' {
-                c
-            } else {
-                '?'
-            }
-        })
-        .collect()
-}
-
-fn tar_error(what: &str, e: std::io::Error) -> Error {
-    Error::Hostile {
-        what: what.to_string(),
-        reason: format!("corrupt tar stream: {}", printable(&e.to_string())),
-    }
-}
-
-fn describe(t: tar::EntryType) -> &'static str {
-    match t.as_byte() {
-        b'1' => "a hard link",
-        b'2' => "a symbolic link",
-        b'3' | b'4' => "a device",
-        b'5' => "a directory",
-        b'6' => "a FIFO",
-        b'7' => "a contiguous file",
-        b'x' | b'g' => "a PAX extended header (path and size overrides are refused)",
-        b'L' | b'K' => "a GNU long-name header",
-        b'S' => "a GNU sparse file",
-        _ => "not a regular file",
-    }
-}
-
-/// Check the next entry's header against what the signed index expects.
-fn check_entry(
-    entry: &tar::Entry<'_, impl Read>,
-    expected: &str,
-    size: u64,
-    cap: Option<u64>,
-) -> Result<()> {
-    let raw = entry.path_bytes();
-    let name = String::from_utf8_lossy(&raw).into_owned();
-    let hostile = |reason: String| Error::Hostile {
-        what: format!("member `{name}`"),
-        reason,
-    };
-    let t = entry.header().entry_type();
-    if !t.is_file() {
-        return Err(hostile(format!("it is {}", describe(t))));
-    }
-    if name.starts_with('/') {
-        return Err(hostile("absolute member name".into()));
-    }
-    if name.split('/').any(|s| s == "..") {
-        return Err(hostile("path traversal in member name".into()));
-    }
-    if name != expected {
-        return Err(hostile(format!(
-            "unlisted, duplicate or out-of-order member (the signed index expects `{expected}` here)"
-        )));
-    }
-    let declared = entry
-        .header()
-        .entry_size()
-        .map_err(|e| hostile(format!("bad size field: {e}")))?;
-    if let Some(c) = cap
-        && declared > c
-    {
-        return Err(hostile(format!(
-            "declares {declared} bytes, more than the {c}-byte cap"
-        )));
-    }
-    if declared != size && cap.is_none() {
-        return Err(hostile(format!(
-            "declares {declared} bytes, the signed index says {size}"
-        )));
-    }
-    Ok(())
-}
-
-fn next_entry<'a>(
-    entries: &mut Entries<'a>,
-    expected: &str,
-) -> Result<tar::Entry<'a, std::io::BufReader<VolumeReader>>> {
-    match entries.next() {
-        None => Err(Error::Hostile {
-            what: format!("member `{expected}`"),
-            reason: "the bundle ends before it (truncated, or a volume is missing)".into(),
-        }),
-        Some(r) => r.map_err(|e| tar_error(expected, e)),
-    }
-}
-
-/// Read a small member fully, refusing more than `cap` bytes.
-fn read_capped(entries: &mut Entries<'_>, name: &str, cap: u64) -> Result<Vec<u8>> {
-    let entry = next_entry(entries, name)?;
-    check_entry(&entry, name, 0, Some(cap))?;
-    read_exact_member(entry, name, None)
-}
-
-fn read_exact_member(mut entry: impl Read, name: &str, size: Option<u64>) -> Result<Vec<u8>> {
-    let mut buf = Vec::new();
-    entry
-        .read_to_end(&mut buf)
-        .map_err(|e| tar_error(name, e))?;
-    if let Some(s) = size
-        && buf.len() as u64 != s
-    {
-        return Err(Error::Hostile {
-            what: format!("member `{name}`"),
-            reason: format!("truncated: {} of {s} bytes", buf.len()),
-        });
-    }
-    Ok(buf)
 }
 
 struct Approved {
@@ -220,24 +135,25 @@ struct Approved {
     approvals: Vec<ApprovalRecord>,
 }
 
-/// The first two members, read before anything is trusted.
+/// What comes before the members.
 struct Head {
+    roots: Vec<(String, Vec<u8>)>,
     index: Vec<u8>,
     signature: IndexSignature,
 }
 
-/// What step 5 left in the store (staged, not yet recorded).
+/// What step 8 read: statements and revocations in memory, blobs staged.
 struct Staged<'s> {
     approved: HashMap<usize, Approved>,
-    carried: HashSet<Sha256Digest>,
-    guard: BlobGuard<'s>,
+    revocations: Vec<Revocation>,
+    staging: Staging<'s>,
 }
 
 /// Import a bundle file (or the first volume of a set).
 pub fn import_bundle(
     reg: &mut Registry,
     path: &Path,
-    allow_unsafe: Option<&Allowance>,
+    opts: &BundleOptions,
     progress: &dyn ProgressFactory,
 ) -> Result<BundleOutcome> {
     let _lock = reg.lock()?;
@@ -250,78 +166,141 @@ pub fn import_bundle(
         .raw(true);
 
     let head = read_head(&mut entries, path)?;
-    let exporter = verify_exporter(reg, path, &head)?;
+    let roots_applied = chain::apply_carried(reg, &head.roots, path)?;
+    let now = judge_time(reg, path, opts)?;
+    let signed_by = verify_exporter(reg, path, &head)?;
     let idx = CheckedIndex::parse(&head.index)?;
+    check_roots_listed(&idx, &head)?;
+    let exporter = check_origin(reg, path, &idx, &signed_by)?;
     let index_sha = Sha256Digest::of(&head.index);
-    if let Some(done) = replay(reg, path, &idx, &index_sha, &exporter)? {
+    if let Some(mut done) = replay(reg, path, &idx, &index_sha, &exporter)? {
+        done.roots_applied = roots_applied;
         return Ok(done);
     }
-    check_freshness(reg, path, &idx)?;
+    let mut outcome = outcome_of(&idx, &exporter, false);
+    outcome.roots_applied = roots_applied;
+    check_freshness(reg, path, &idx, &now, &mut outcome.warnings)?;
     let staged = read_members(reg, &mut entries, &idx, progress)?;
     ensure_nothing_follows(&mut entries)?;
-    let volumes = archive.into_inner().into_inner().volumes;
-    let mut outcome = outcome_of(&idx, &exporter, false);
-    outcome.volumes = volumes;
+    outcome.volumes = archive.into_inner().into_inner().volumes;
+    let judged = judge_versions(reg, &idx, &staged, opts, &mut outcome)?;
     commit(
-        reg,
-        &idx,
-        &index_sha,
-        &exporter,
-        staged,
-        allow_unsafe,
-        outcome,
+        reg, &idx, &index_sha, &exporter, staged, judged, &now, opts, outcome,
     )
 }
 
-/// 1. `index.json` and `index.sig`, capped: the first two members, regular
-///    files, nothing else. A file whose first member is not a tar header is
-///    not a bundle at all.
+/// 1. The trust root versions carried first (`roots/<N>.root.json`, capped,
+///    at most [`MAX_ROOTS`]), then `index.json` and `index.sig`, capped. A
+///    file whose first member is not a tar header is not a bundle at all.
 fn read_head(entries: &mut Entries<'_>, path: &Path) -> Result<Head> {
-    let first = match entries.next() {
-        None => {
-            return Err(Error::NotABundle {
-                path: path.to_path_buf(),
-                reason: "it is empty".into(),
-            });
+    let mut roots = Vec::new();
+    let mut first = true;
+    let index = loop {
+        let entry = match entries.next() {
+            None if first => {
+                return Err(Error::NotABundle {
+                    path: path.to_path_buf(),
+                    reason: "it is empty".into(),
+                });
+            }
+            None => {
+                return Err(Error::Hostile {
+                    what: format!("member `{INDEX_NAME}`"),
+                    reason: "the bundle ends before it (truncated, or a volume is missing)".into(),
+                });
+            }
+            Some(Err(e)) if first => {
+                return Err(Error::NotABundle {
+                    path: path.to_path_buf(),
+                    reason: format!(
+                        "it does not start with an `{INDEX_NAME}` tar member ({})",
+                        printable(&e.to_string())
+                    ),
+                });
+            }
+            Some(Err(e)) => return Err(tar_error(INDEX_NAME, e)),
+            Some(Ok(entry)) => entry,
+        };
+        first = false;
+        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        if name.starts_with("roots/") && entry.header().entry_type().is_file() {
+            if roots.len() >= MAX_ROOTS {
+                return Err(Error::Hostile {
+                    what: format!("member `{name}`"),
+                    reason: format!("more than {MAX_ROOTS} trust root versions"),
+                });
+            }
+            check_entry(&entry, &name, 0, Some(root::ROOT_CAP))?;
+            let bytes = read_exact_member(entry, &name, None)?;
+            roots.push((name, bytes));
+            continue;
         }
-        Some(Err(e)) => {
-            return Err(Error::NotABundle {
-                path: path.to_path_buf(),
-                reason: format!(
-                    "it does not start with an `{INDEX_NAME}` tar member ({})",
-                    printable(&e.to_string())
-                ),
-            });
-        }
-        Some(Ok(entry)) => entry,
+        check_entry(&entry, INDEX_NAME, 0, Some(INDEX_CAP))?;
+        break read_exact_member(entry, INDEX_NAME, None)?;
     };
-    check_entry(&first, INDEX_NAME, 0, Some(INDEX_CAP))?;
-    let index = read_exact_member(first, INDEX_NAME, None)?;
     let sig_bytes = read_capped(entries, SIG_NAME, SIG_CAP)?;
     let signature = serde_json::from_slice(&sig_bytes).map_err(|e| Error::Hostile {
         what: SIG_NAME.into(),
         reason: format!("not an index signature: {e}"),
     })?;
-    Ok(Head { index, signature })
+    Ok(Head {
+        roots,
+        index,
+        signature,
+    })
 }
 
-/// 2. The index signature must verify (strict) under a trusted, unrevoked
-///    exporter key; each trusted key is tried once, whatever the input
-///    claims about key ids.
-fn verify_exporter(reg: &Registry, path: &Path, head: &Head) -> Result<TrustedKey> {
-    let sigs: Vec<Vec<u8>> = Envelope {
-        payload: String::new(),
-        payload_type: head.signature.payload_type.clone(),
-        signatures: head.signature.signatures.clone(),
-    }
-    .signatures();
-    let exporters = crate::trust::exporter_keys(reg)?;
-    if let Some((k, _)) = signers(INDEX_PAYLOAD_TYPE, &head.index, &sigs, &exporters, |k| {
-        &k.public_key
-    })
-    .first()
+/// 3. "Now": the latest of the clock (or `--now`) and the registry's mark.
+///    A trust root past its expiry stops every import (TUF §5.3.10).
+fn judge_time(reg: &Registry, path: &Path, opts: &BundleOptions) -> Result<Now> {
+    let now = floors::now(reg, opts.now)?;
+    if let Some(r) = chain::current(reg)?
+        && root::expired(&r, now.now_time())
     {
-        return Ok((*k).clone());
+        return Err(Error::Untrusted {
+            what: path.display().to_string(),
+            reason: format!(
+                "this registry's trust root (version {}) expired at {} (now {}): a possible freeze; apply a newer root with `airlock trust update FILE`",
+                r.version(),
+                r.doc.expires,
+                now.now
+            ),
+        });
+    }
+    Ok(now)
+}
+
+/// 4. The index signature must verify (strict) under trusted, unrevoked
+///    exporter keys. Each key is tried at most once (looked up by the id a
+///    signature claims); an `index.sig` with more signatures than there are
+///    trusted exporter keys is refused before any verification, so refusing
+///    a hostile index costs about what refusing an honest one does.
+fn verify_exporter(reg: &Registry, path: &Path, head: &Head) -> Result<Vec<TrustedKey>> {
+    let exporters = crate::trust::exporter_keys(reg)?;
+    let sigs = &head.signature.signatures;
+    if sigs.len() > exporters.len().max(1) {
+        return Err(Error::Hostile {
+            what: SIG_NAME.into(),
+            reason: format!(
+                "{} signatures, where this registry trusts {} exporter key(s)",
+                sigs.len(),
+                exporters.len()
+            ),
+        });
+    }
+    let ok: Vec<TrustedKey> = signers(
+        INDEX_PAYLOAD_TYPE,
+        &head.index,
+        sigs,
+        &exporters,
+        |k| k.key_id,
+        |k| &k.public_key,
+    )
+    .into_iter()
+    .map(|(k, _)| k.clone())
+    .collect();
+    if !ok.is_empty() {
+        return Ok(ok);
     }
     let revoked: Vec<TrustedKey> = reg
         .db
@@ -329,9 +308,14 @@ fn verify_exporter(reg: &Registry, path: &Path, head: &Head) -> Result<TrustedKe
         .into_iter()
         .filter(|k| k.revoked)
         .collect();
-    let reason = match signers(INDEX_PAYLOAD_TYPE, &head.index, &sigs, &revoked, |k| {
-        &k.public_key
-    })
+    let reason = match signers(
+        INDEX_PAYLOAD_TYPE,
+        &head.index,
+        sigs,
+        &revoked,
+        |k| k.key_id,
+        |k| &k.public_key,
+    )
     .first()
     {
         Some((k, _)) => format!(
@@ -356,6 +340,64 @@ fn verify_exporter(reg: &Registry, path: &Path, head: &Head) -> Result<TrustedKe
     })
 }
 
+/// 5a. The roots the index lists are exactly the roots carried.
+fn check_roots_listed(idx: &CheckedIndex, head: &Head) -> Result<()> {
+    let listed = &idx.raw.roots;
+    let same = listed.len() == head.roots.len()
+        && listed.iter().zip(&head.roots).all(|(l, (name, bytes))| {
+            l.name == *name
+                && l.size == bytes.len() as u64
+                && l.sha256 == Sha256Digest::of(bytes).to_hex()
+        });
+    if !same {
+        return Err(Error::Hostile {
+            what: INDEX_NAME.into(),
+            reason: "the trust root versions carried are not the ones the signed index lists (mixed bundles)".into(),
+        });
+    }
+    Ok(())
+}
+
+/// 5b. The signing keys must speak for the index's origin, and at least as
+///     many of them as the exporter threshold asks. Returns the first.
+fn check_origin(
+    reg: &Registry,
+    path: &Path,
+    idx: &CheckedIndex,
+    signed_by: &[TrustedKey],
+) -> Result<TrustedKey> {
+    let keys = reg.db.trusted_keys()?;
+    let origin = &idx.raw.origin;
+    let mut speaking = Vec::new();
+    let mut refusals = Vec::new();
+    for k in signed_by {
+        match floors::may_speak_for(reg, &keys, k, origin)? {
+            Ok(()) => speaking.push(k.clone()),
+            Err(why) => refusals.push(why),
+        }
+    }
+    let needed = chain::current(reg)?
+        .filter(root::CheckedRoot::is_rooted)
+        .map_or(1, |r| r.doc.roles.exporter.threshold.max(1)) as usize;
+    if speaking.len() < needed {
+        return Err(Error::UnknownSigner {
+            what: path.display().to_string(),
+            reason: if refusals.is_empty() {
+                format!(
+                    "{} exporter signature(s) for origin `{origin}`, the trust root requires {needed}",
+                    speaking.len()
+                )
+            } else {
+                format!(
+                    "the exporter may not speak for origin `{origin}`: {}",
+                    refusals.join("; ")
+                )
+            },
+        });
+    }
+    Ok(speaking.swap_remove(0))
+}
+
 /// The outcome's bundle fields, before any member is read.
 fn outcome_of(idx: &CheckedIndex, exporter: &TrustedKey, already: bool) -> BundleOutcome {
     let raw = &idx.raw;
@@ -373,12 +415,14 @@ fn outcome_of(idx: &CheckedIndex, exporter: &TrustedKey, already: bool) -> Bundl
         bytes: 0,
         new_blobs: 0,
         volumes: 1,
+        roots_applied: Vec::new(),
+        revocations: 0,
         warnings: Vec::new(),
     }
 }
 
-/// 4a. The same bundle again is an idempotent success; its id with another
-///     index is refused.
+/// 6. The same bundle again is an idempotent success; another bundle that
+///    claims an id already accepted is refused.
 fn replay(
     reg: &Registry,
     path: &Path,
@@ -393,8 +437,8 @@ fn replay(
         return Err(Error::Untrusted {
             what: path.display().to_string(),
             reason: format!(
-                "bundle id {} was already accepted with a different index",
-                idx.raw.bundle_id
+                "a different bundle claims id {}, which was accepted on {} with another index",
+                idx.raw.bundle_id, b.imported_at
             ),
         });
     }
@@ -411,46 +455,83 @@ fn replay(
     Ok(Some(o))
 }
 
-/// 4b. Rollback and expiry: a sequence not above the highest accepted from
-///     the origin is a rollback; expiry is judged against the local clock and
-///     against the newest `created` already accepted from the origin.
-fn check_freshness(reg: &Registry, path: &Path, idx: &CheckedIndex) -> Result<()> {
+/// 7. Not from the future (beyond [`MAX_CLOCK_SKEW`]), not expired, and a
+///    sequence above the floor set by still-trusted exporter keys for the
+///    origin (a rollback otherwise); a gap above the floor is reported.
+fn check_freshness(
+    reg: &Registry,
+    path: &Path,
+    idx: &CheckedIndex,
+    now: &Now,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
     let raw = &idx.raw;
-    if let Some((highest, newest)) = reg.db.origin_state(&raw.origin)? {
-        if raw.sequence <= highest {
-            return Err(Error::Untrusted {
-                what: path.display().to_string(),
-                reason: format!(
-                    "rollback: sequence {} from `{}` is not above {highest}, the highest already accepted",
-                    raw.sequence, raw.origin
-                ),
-            });
-        }
-        let newest_t = super::parse_time(&newest, "accepted bundle")?;
-        if idx.expires <= newest_t {
-            return Err(Error::Untrusted {
-                what: path.display().to_string(),
-                reason: format!(
-                    "expired: it expired at {}, before {newest}, the newest bundle already accepted from `{}` was created",
-                    raw.expires, raw.origin
-                ),
-            });
-        }
-    }
-    if time::OffsetDateTime::now_utc() >= idx.expires {
+    let what = path.display().to_string();
+    let now_t = now.now_time();
+    if idx.created > now_t + MAX_CLOCK_SKEW {
         return Err(Error::Untrusted {
-            what: path.display().to_string(),
-            reason: format!("expired at {} (local clock {})", raw.expires, now_rfc3339()),
+            what,
+            reason: format!(
+                "created {} is in the future (now {}, allowed skew {} minutes): a fast-forward attempt or a wrong clock on the exporting side",
+                raw.created,
+                now.now,
+                MAX_CLOCK_SKEW.whole_minutes()
+            ),
         });
+    }
+    if idx.expires <= now_t {
+        let by_mark = now
+            .mark
+            .as_deref()
+            .and_then(crate::clock::parse_canonical)
+            .is_some_and(|m| idx.expires <= m);
+        return Err(Error::Untrusted {
+            what,
+            reason: if by_mark {
+                format!(
+                    "expired at {}, before {}, the newest time this registry has seen (the newest bundle already accepted, or the newest event); the clock says {}",
+                    raw.expires,
+                    now.mark.as_deref().unwrap_or("-"),
+                    now.clock
+                )
+            } else {
+                format!("expired at {} (now {})", raw.expires, now.now)
+            },
+        });
+    }
+    let keys = reg.db.trusted_keys()?;
+    if let Some(floor) = floors::origin(reg, &keys, &raw.origin)? {
+        if raw.sequence <= floor.sequence {
+            return Err(Error::Untrusted {
+                what,
+                reason: format!(
+                    "rollback: sequence {} from `{}` is not above {}, the highest accepted (set by key {})",
+                    raw.sequence,
+                    raw.origin,
+                    floor.sequence,
+                    floor.set_by.short()
+                ),
+            });
+        }
+        if raw.sequence > floor.sequence + 1 {
+            warnings.push(format!(
+                "sequence {} from `{}` follows {}: {} bundle(s) between them never arrived (withheld or lost)",
+                raw.sequence,
+                raw.origin,
+                floor.sequence,
+                raw.sequence - floor.sequence - 1
+            ));
+        }
     }
     Ok(())
 }
 
-/// 5. Members, in the order the index lists them. Each must be a regular
-///    file with exactly the listed name and size; statements are checked
-///    (digest, structure, agreement with the index, approvals ≥ policy);
-///    blobs are streamed into store temp files while hashed and only then
-///    renamed into the store.
+/// 8. Members, in the order the index lists them. Each must be a regular
+///    file with exactly the listed name and size. Statements and
+///    revocations come before any blob; every blob must be a file or the
+///    licence text of a version of the bundle (an exporter key alone cannot
+///    slip anything else in). Blobs are staged while hashed, outside the
+///    store.
 fn read_members<'s>(
     reg: &'s Registry,
     entries: &mut Entries<'_>,
@@ -461,8 +542,8 @@ fn read_members<'s>(
     let approvers = crate::trust::approver_keys(reg)?;
     let mut staged = Staged {
         approved: HashMap::new(),
-        carried: HashSet::new(),
-        guard: BlobGuard::new(&reg.store),
+        revocations: Vec::new(),
+        staging: Staging::new(&reg.store)?,
     };
     let total: u64 = idx
         .members
@@ -473,11 +554,18 @@ fn read_members<'s>(
     let bar = progress.start("import", total);
     let known = reg.db.blob_stats()?;
     let replace_if = |d: &Sha256Digest, st: &BlobStat| known.get(d) != Some(st);
+    let mut wanted: Option<HashSet<Sha256Digest>> = None;
     for (k, m) in idx.members.iter().enumerate() {
         let entry = next_entry(entries, &m.name)?;
         check_entry(&entry, &m.name, m.size, None)?;
         match m.kind {
-            MemberKind::Statement(_) => {
+            MemberKind::Statement(_) | MemberKind::Revocation => {
+                if wanted.is_some() {
+                    return Err(Error::Hostile {
+                        what: format!("member `{}`", m.name),
+                        reason: "statements and revocations must come before the blobs".into(),
+                    });
+                }
                 let bytes =
                     read_exact_member(entry.take(STATEMENT_CAP + 1), &m.name, Some(m.size))?;
                 let found = Sha256Digest::of(&bytes);
@@ -488,10 +576,25 @@ fn read_members<'s>(
                         found: found.to_hex(),
                     });
                 }
-                let a = check_statement(idx, k, m, &bytes, &approvers, required)?;
-                staged.approved.insert(k, a);
+                if m.kind == MemberKind::Revocation {
+                    let what = format!("member `{}`", m.name);
+                    staged.revocations.push(revocation::parse(&bytes, &what)?);
+                } else {
+                    let a = check_statement(idx, k, m, &bytes, &approvers, required)?;
+                    staged.approved.insert(k, a);
+                }
             }
             MemberKind::Blob(d) => {
+                let wanted = match &mut wanted {
+                    Some(w) => w,
+                    None => wanted.insert(needed_blobs(&staged.approved)?),
+                };
+                if !wanted.remove(&d) {
+                    return Err(Error::Hostile {
+                        what: format!("member `{}`", m.name),
+                        reason: "it is not a file or licence text of any version in the bundle (or it is listed twice)".into(),
+                    });
+                }
                 let what = format!("member `{}`", m.name);
                 let expected_size = m.size;
                 let check = |found: &Sha256Digest, _: Option<&str>, size: u64| {
@@ -518,11 +621,7 @@ fn read_members<'s>(
                     replace_if: &replace_if,
                 };
                 let mut entry = entry;
-                let ing = reg.store.ingest(&mut entry, &spec, &*bar)?;
-                if ing.created {
-                    staged.guard.created.push(d);
-                }
-                staged.carried.insert(d);
+                staged.staging.ingest(&mut entry, &spec, &*bar)?;
             }
         }
     }
@@ -530,7 +629,21 @@ fn read_members<'s>(
     Ok(staged)
 }
 
-/// 6. Nothing may follow the last listed member.
+/// The blobs the approved statements need: every file and licence text.
+fn needed_blobs(approved: &HashMap<usize, Approved>) -> Result<HashSet<Sha256Digest>> {
+    let mut out = HashSet::new();
+    for a in approved.values() {
+        for f in a.statement.file_records()? {
+            out.insert(f.sha256);
+        }
+        if let Some(l) = a.statement.license_digest()? {
+            out.insert(l);
+        }
+    }
+    Ok(out)
+}
+
+/// 9. Nothing may follow the last listed member.
 fn ensure_nothing_follows(entries: &mut Entries<'_>) -> Result<()> {
     let Some(extra) = entries.next() else {
         return Ok(());
@@ -544,23 +657,106 @@ fn ensure_nothing_follows(entries: &mut Entries<'_>) -> Result<()> {
     })
 }
 
-/// 7a. One new version's record, from its approved statement: every file
-///     and the licence text carried, the model-file safety policy applied to
-///     the staged blobs.
+/// The signed order of a version: its statement's registration time, else
+/// (a statement made before it was recorded) the bundle's creation.
+fn registered_at(statement: &Statement, idx: &CheckedIndex) -> String {
+    statement
+        .predicate
+        .registered_at
+        .clone()
+        .unwrap_or_else(|| idx.raw.created.clone())
+}
+
+/// What step 10 decided for each version: its record if new, and whether
+/// it was let in as a downgrade.
+struct Judged {
+    news: Vec<(NewVersion, Option<String>)>,
+}
+
+/// 10. For each version: a label already holding other content is refused;
+///     a new version older (by the signed order) than the newest of its
+///     model here is refused unless `--allow-downgrade`; every file and the
+///     licence text must be carried; the safety policy runs on the staged
+///     bytes.
+fn judge_versions(
+    reg: &Registry,
+    idx: &CheckedIndex,
+    staged: &Staged<'_>,
+    opts: &BundleOptions,
+    outcome: &mut BundleOutcome,
+) -> Result<Judged> {
+    let mut news = Vec::new();
+    for v in &idx.versions {
+        let a = &staged.approved[&v.statement_member];
+        let existing = reg
+            .db
+            .find_version(&v.name, &VersionSelector::Label(v.label.clone()))?;
+        if let Some(e) = &existing
+            && e.manifest_digest != v.manifest_digest
+        {
+            return Err(Error::VersionConflict {
+                name: v.name.to_string(),
+                label: v.label.to_string(),
+                existing: e.manifest_digest,
+                new: v.manifest_digest,
+                integrity: true,
+            });
+        }
+        outcome.versions.push(ImportedVersion {
+            name: v.name.to_string(),
+            version: v.label.to_string(),
+            manifest_digest: v.manifest_digest.to_hex(),
+            approvals: a.approvals.len(),
+            created: existing.is_none(),
+        });
+        if existing.is_some() {
+            continue;
+        }
+        let order = registered_at(&a.statement, idx);
+        let newest = reg
+            .db
+            .find_version(&v.name, &VersionSelector::Newest)?
+            .filter(|n| n.registered_at > order);
+        let downgrade = match (newest, &opts.allow_downgrade) {
+            (None, _) => None,
+            (Some(n), Some(reason)) => {
+                outcome.warnings.push(format!(
+                    "{}@{} is older than {}@{} (registered {} before {}): accepted as a downgrade ({reason})",
+                    v.name, v.label, n.name, n.label, order, n.registered_at
+                ));
+                Some(n.label)
+            }
+            (Some(n), None) => {
+                return Err(Error::Untrusted {
+                    what: format!("{}@{}", v.name, v.label),
+                    reason: format!(
+                        "downgrade: it was registered at {order}, before {}@{} ({}), the newest this registry holds; `--allow-downgrade --reason TEXT` accepts it, logged",
+                        n.name, n.label, n.registered_at
+                    ),
+                });
+            }
+        };
+        let new = new_version(reg, idx, v, a, &staged.staging, opts, &mut outcome.warnings)?;
+        news.push((new, downgrade));
+    }
+    Ok(Judged { news })
+}
+
+/// 10, for one new version: its record, from its approved statement.
 fn new_version(
     reg: &Registry,
     idx: &CheckedIndex,
-    v: &super::CheckedVersion,
-    a: Approved,
-    carried: &HashSet<Sha256Digest>,
-    allow_unsafe: Option<&Allowance>,
+    v: &CheckedVersion,
+    a: &Approved,
+    staging: &Staging<'_>,
+    opts: &BundleOptions,
     warnings: &mut Vec<String>,
 ) -> Result<NewVersion> {
     let subject = format!("{}@{}", v.name, v.label);
     let p = &a.statement.predicate;
     let mut files = a.statement.file_records()?;
     for f in &files {
-        if !carried.contains(&f.sha256) {
+        if !staging.has(&f.sha256)? {
             return Err(Error::Hostile {
                 what: subject,
                 reason: format!(
@@ -570,21 +766,34 @@ fn new_version(
             });
         }
     }
+    let allow = opts.allow_unsafe.as_ref();
     let decision =
-        crate::safety::check_stored(&reg.store, &mut files, allow_unsafe, Some(&subject))?;
+        crate::safety::check_stored(&|d| staging.path(d), &mut files, allow, Some(&subject))?;
     warnings.extend(decision.warnings.iter().map(|w| format!("{subject}: {w}")));
-    let allowance = allow_unsafe
+    let allowance = allow
         .filter(|_| !decision.allowed_unsafe.is_empty())
         .map(|a| (a.clone(), decision.allowed_unsafe.clone()));
     let license_sha256 = a.statement.license_digest()?;
     if let Some(l) = license_sha256
-        && !carried.contains(&l)
+        && !staging.has(&l)?
     {
         return Err(Error::Hostile {
             what: subject,
             reason: format!("licence text {l} is not carried by the bundle"),
         });
     }
+    let registered = registered_at(&a.statement, idx);
+    let approvals = a
+        .approvals
+        .iter()
+        .cloned()
+        .map(|mut ap| {
+            // The signed statement is the only signed time an approval
+            // follows; the exporter's index is never believed about it.
+            ap.signed_at = registered.clone();
+            ap
+        })
+        .collect();
     Ok(NewVersion {
         name: v.name.clone(),
         label: v.label.to_string(),
@@ -609,69 +818,47 @@ fn new_version(
         disclosure_notes: p.data_disclosure.notes.clone(),
         owner: p.owner.clone(),
         files,
-        statement: a.bytes,
+        statement: a.bytes.clone(),
         bundle_id: Some(idx.raw.bundle_id.clone()),
-        approvals: a.approvals,
+        approvals,
         allowance,
+        registered_at: registered,
     })
 }
 
-/// 7b. One transaction records every new version, its approvals, the blobs
-///     and the bundle; until it commits nothing is visible, and any failure
-///     removes the blobs this run created (the guard).
+/// 11. The staged blobs move into the store, then one transaction records
+///     every new version, its approvals, the blobs, the revocations and the
+///     bundle, with their events; if the transaction fails the new blobs go
+///     again. Until it commits nothing is visible.
+#[allow(clippy::too_many_arguments)]
 fn commit(
     reg: &Registry,
     idx: &CheckedIndex,
     index_sha: &Sha256Digest,
     exporter: &TrustedKey,
     staged: Staged<'_>,
-    allow_unsafe: Option<&Allowance>,
+    judged: Judged,
+    now: &Now,
+    opts: &BundleOptions,
     mut outcome: BundleOutcome,
 ) -> Result<BundleOutcome> {
-    let Staged {
-        mut approved,
-        carried,
-        mut guard,
-    } = staged;
     let raw = &idx.raw;
-    let mut news = Vec::new();
-    for v in &idx.versions {
-        let a = approved
-            .remove(&v.statement_member)
-            .expect("every statement member was read");
-        let existing = reg
-            .db
-            .find_version(&v.name, &VersionSelector::Label(v.label.clone()))?;
-        if let Some(e) = &existing
-            && e.manifest_digest != v.manifest_digest
-        {
-            return Err(Error::VersionConflict {
-                name: v.name.to_string(),
-                label: v.label.to_string(),
-                existing: e.manifest_digest,
-                new: v.manifest_digest,
-                integrity: true,
-            });
-        }
-        outcome.versions.push(ImportedVersion {
-            name: v.name.to_string(),
-            version: v.label.to_string(),
-            manifest_digest: v.manifest_digest.to_hex(),
-            approvals: a.approvals.len(),
-            created: existing.is_none(),
-        });
-        if existing.is_none() {
-            news.push(new_version(
-                reg,
-                idx,
-                v,
-                a,
-                &carried,
-                allow_unsafe,
-                &mut outcome.warnings,
-            )?);
+    let received = revocation::receive(reg, &staged.revocations)?;
+    outcome.revocations = staged.revocations.len();
+    let keys = reg.db.trusted_keys()?;
+    let required = crate::trust::approvals_required(reg)? as usize;
+    for (r, _) in &received {
+        if revocation::approvals(r, &keys) < required {
+            outcome.warnings.push(format!(
+                "the revocation of {}@{} is not in force here: {} of {required} approval(s) by keys this registry trusts",
+                r.doc.name,
+                r.doc.version,
+                revocation::approvals(r, &keys)
+            ));
         }
     }
+    let committed = staged.staging.commit()?;
+    outcome.new_blobs = committed.created.len();
     let mut rows = Vec::new();
     for m in &idx.members {
         if let MemberKind::Blob(d) = m.kind {
@@ -688,24 +875,38 @@ fn commit(
             outcome.bytes += m.size;
         }
     }
-    outcome.new_blobs = guard.created.len();
-    let mut events: Vec<EventDraft> = news
-        .iter()
-        .map(|n| {
-            EventDraft::new(
-                EventKind::ImportBundle,
-                format!("{}@{}", n.name, n.label),
-                serde_json::json!({
-                    "manifest_digest": n.manifest_digest.to_hex(),
-                    "bundle_id": raw.bundle_id,
-                    "origin": raw.origin,
-                    "sequence": raw.sequence,
-                    "approvals": n.approvals.iter().map(|a| a.key_id.to_hex()).collect::<Vec<_>>(),
-                    "unsafe_allowed": n.allowance.as_ref().map(|(a, files)| serde_json::json!({"reason": a.reason, "files": files})),
-                }),
-            )
-        })
-        .collect();
+    let mut events = Vec::new();
+    if now.clock_behind {
+        outcome.warnings.push(format!(
+            "the clock says {}, behind this registry's time mark {}: expiry was judged against the mark",
+            now.clock,
+            now.mark.as_deref().unwrap_or("-")
+        ));
+        events.push(EventDraft::new(
+            EventKind::ClockBehind,
+            raw.bundle_id.clone(),
+            serde_json::json!({ "clock": now.clock, "mark": now.mark }),
+        ));
+    }
+    let mut news = Vec::new();
+    for (n, downgrade) in judged.news {
+        events.push(EventDraft::new(
+            EventKind::ImportBundle,
+            format!("{}@{}", n.name, n.label),
+            serde_json::json!({
+                "manifest_digest": n.manifest_digest.to_hex(),
+                "bundle_id": raw.bundle_id,
+                "origin": raw.origin,
+                "sequence": raw.sequence,
+                "approvals": n.approvals.iter().map(|a| a.key_id.to_hex()).collect::<Vec<_>>(),
+                "unsafe_allowed": n.allowance.as_ref().map(|(a, files)| serde_json::json!({"reason": a.reason, "files": files})),
+                "downgrade": downgrade.map(|over| serde_json::json!({
+                    "over": over, "reason": opts.allow_downgrade,
+                })),
+            }),
+        ));
+        news.push(n);
+    }
     events.push(EventDraft::new(
         EventKind::AcceptBundle,
         raw.bundle_id.clone(),
@@ -716,9 +917,13 @@ fn commit(
             "exporter": exporter.key_id.to_hex(),
             "index_sha256": index_sha.to_hex(),
             "versions": outcome.versions.iter().map(|v| format!("{}@{}", v.name, v.version)).collect::<Vec<_>>(),
+            "now_given": now.given.then(|| now.clock.clone()),
+            "roots_applied": outcome.roots_applied,
         }),
     ));
-    let now = now_rfc3339();
+    let rev_rows: Vec<_> = received.iter().map(|(r, _)| r.row()).collect();
+    events.extend(received.into_iter().map(|(_, e)| e));
+    let now_s = now_rfc3339();
     let accepted = AcceptedBundle {
         bundle_id: raw.bundle_id.clone(),
         origin: raw.origin.clone(),
@@ -727,23 +932,24 @@ fn commit(
         expires: raw.expires.clone(),
         index_sha256: index_sha.to_hex(),
         exporter: exporter.key_id,
-        imported_at: now.clone(),
+        imported_at: now_s.clone(),
         imported_by: actor(),
     };
     reg.db
-        .insert_versions(&news, &rows, &now, Some(&accepted), &events)?;
-    guard.keep = true;
+        .insert_versions(&news, &rows, &now_s, Some(&accepted), &rev_rows, &events)?;
+    committed.keep();
     Ok(outcome)
 }
 
-/// Step 5 for one statement: digest already checked; structure, agreement
-/// with the index, and approvals by distinct trusted approver keys.
+/// Step 8 for one statement: digest already checked; structure, agreement
+/// with the index, and approvals by distinct trusted approver keys (each
+/// key verified at most once).
 fn check_statement(
     idx: &CheckedIndex,
     member: usize,
     m: &CheckedMember,
     bytes: &[u8],
-    approvers: &[crate::records::TrustedKey],
+    approvers: &[TrustedKey],
     required: usize,
 ) -> Result<Approved> {
     let what = format!("member `{}`", m.name);
@@ -760,13 +966,22 @@ fn check_statement(
             ),
         });
     }
+    if env.signatures.len() > revocation::MAX_SIGNATURES {
+        return Err(Error::Hostile {
+            what,
+            reason: format!(
+                "{} signatures, more than the {} a statement may carry",
+                env.signatures.len(),
+                revocation::MAX_SIGNATURES
+            ),
+        });
+    }
     let payload = env.payload_bytes(&what)?;
     let statement = Statement::parse(&payload, &what)?;
-    let (vi, v) = idx
+    let v = idx
         .versions
         .iter()
-        .enumerate()
-        .find(|(_, v)| v.statement_member == member)
+        .find(|v| v.statement_member == member)
         .ok_or_else(|| Error::Hostile {
             what: what.clone(),
             reason: "no version in the index names this statement".into(),
@@ -784,30 +999,30 @@ fn check_statement(
             ),
         });
     }
-    let sigs = env.signatures();
-    let meta = &idx.raw.versions[vi].approvals;
-    let approvals: Vec<ApprovalRecord> =
-        signers(PAYLOAD_TYPE, &payload, &sigs, approvers, |k| &k.public_key)
-            .into_iter()
-            .map(|(k, s)| ApprovalRecord {
-                key_id: k.key_id,
-                public_key: k.public_key,
-                name: k.name.clone(),
-                signature: s.to_vec(),
-                signed_at: meta
-                    .iter()
-                    .find(|a| a.key_id == k.key_id.to_hex())
-                    .map(|a| a.signed_at.clone())
-                    .unwrap_or_else(|| idx.raw.created.clone()),
-            })
-            .collect();
+    let approvals: Vec<ApprovalRecord> = signers(
+        PAYLOAD_TYPE,
+        &payload,
+        &env.signatures,
+        approvers,
+        |k| k.key_id,
+        |k| &k.public_key,
+    )
+    .into_iter()
+    .map(|(k, s)| ApprovalRecord {
+        key_id: k.key_id,
+        public_key: k.public_key,
+        name: k.name.clone(),
+        signature: s,
+        signed_at: String::new(),
+    })
+    .collect();
     if approvals.len() < required {
         return Err(Error::NotApproved {
             what: format!("{}@{}", v.name, v.label),
             reason: format!(
                 "{} valid approval(s) by distinct trusted approver keys, the policy requires {required} ({} signature(s) in the statement)",
                 approvals.len(),
-                sigs.len()
+                env.signatures.len()
             ),
         });
     }

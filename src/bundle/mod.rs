@@ -11,6 +11,7 @@
 
 pub mod export;
 pub mod import;
+mod members;
 pub(crate) mod volumes;
 
 use serde::{Deserialize, Serialize};
@@ -95,6 +96,10 @@ pub struct Index {
     pub versions: Vec<IndexVersion>,
     /// Every member after the signature, in order.
     pub members: Vec<IndexMember>,
+    /// The trust root versions carried before the index (`roots/N.root.json`),
+    /// bound to the bundle by the exporter's signature.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roots: Vec<IndexMember>,
 }
 
 /// The exporter's signature over the index (a detached DSSE signature).
@@ -112,6 +117,8 @@ pub struct IndexSignature {
 pub enum MemberKind {
     /// A version's statement, by its position in the member list.
     Statement(usize),
+    /// A signed version revocation.
+    Revocation,
     /// A blob named by its own sha256.
     Blob(Sha256Digest),
 }
@@ -157,20 +164,25 @@ pub struct CheckedIndex {
     pub members: Vec<CheckedMember>,
 }
 
-/// An RFC 3339 time from a bundle; anything else is hostile input naming `what`.
+/// A signed time from a bundle in the one spelling (`2026-11-29T19:01:09Z`);
+/// anything else is hostile input naming `what`.
 pub fn parse_time(s: &str, what: &str) -> Result<time::OffsetDateTime> {
-    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).map_err(|e| {
-        Error::Hostile {
-            what: what.into(),
-            reason: format!("`{s}` is not an RFC 3339 time: {e}"),
-        }
+    crate::clock::parse_canonical(s).ok_or_else(|| Error::Hostile {
+        what: what.into(),
+        reason: format!("`{s}` is not a time in the one spelling, like 2026-11-29T19:01:09Z"),
     })
 }
 
+/// The most trust root versions one bundle may carry.
+pub const MAX_ROOTS: usize = 64;
+/// The most versions one bundle may carry.
+pub const MAX_VERSIONS: usize = 10_000;
+
 impl CheckedIndex {
     /// Validate the structure of index bytes: format, names, digests, sizes,
-    /// member names unique and of the three allowed shapes, every version's
-    /// statement a listed member.
+    /// times in the one spelling, a sequence the registry can record, member
+    /// names unique and of the allowed shapes, every version listed once
+    /// with a statement of its own that is a listed member.
     pub fn parse(bytes: &[u8]) -> Result<CheckedIndex> {
         let hostile = |reason: String| Error::Hostile {
             what: INDEX_NAME.into(),
@@ -193,10 +205,42 @@ impl CheckedIndex {
         {
             return Err(hostile("bad origin registry name".into()));
         }
+        if raw.sequence > i64::MAX as u64 {
+            return Err(hostile(format!(
+                "sequence {} is above 2^63-1, the largest this registry records",
+                raw.sequence
+            )));
+        }
         let created = parse_time(&raw.created, INDEX_NAME)?;
         let expires = parse_time(&raw.expires, INDEX_NAME)?;
         if expires <= created {
             return Err(hostile("the bundle expires before it was created".into()));
+        }
+        if raw.versions.len() > MAX_VERSIONS {
+            return Err(hostile(format!("more than {MAX_VERSIONS} versions")));
+        }
+        if raw.roots.len() > MAX_ROOTS {
+            return Err(hostile(format!(
+                "more than {MAX_ROOTS} trust root versions"
+            )));
+        }
+        for r in &raw.roots {
+            let ok = r
+                .name
+                .strip_prefix("roots/")
+                .and_then(|n| n.strip_suffix(".root.json"))
+                .is_some_and(|n| {
+                    !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && n.len() <= 19
+                });
+            if !ok
+                || r.size > crate::trust::root::ROOT_CAP
+                || r.sha256.parse::<Sha256Digest>().is_err()
+            {
+                return Err(Error::Hostile {
+                    what: r.name.clone(),
+                    reason: "not an allowed trust root member".into(),
+                });
+            }
         }
         let mut names = std::collections::HashSet::new();
         let mut members = Vec::new();
@@ -233,6 +277,17 @@ impl CheckedIndex {
                     });
                 }
                 MemberKind::Statement(i)
+            } else if m.name.starts_with("revocations/") && m.name.ends_with(".dsse.json") {
+                if m.size > crate::trust::revocation::REVOCATION_CAP {
+                    return Err(Error::Hostile {
+                        what: m.name.clone(),
+                        reason: format!(
+                            "revocation larger than {} bytes",
+                            crate::trust::revocation::REVOCATION_CAP
+                        ),
+                    });
+                }
+                MemberKind::Revocation
             } else {
                 return Err(Error::Hostile {
                     what: m.name.clone(),
@@ -247,7 +302,18 @@ impl CheckedIndex {
             });
         }
         let mut versions = Vec::new();
+        let mut seen_versions = std::collections::HashSet::new();
+        let mut seen_statements = std::collections::HashSet::new();
         for v in &raw.versions {
+            if !seen_versions.insert((v.name.as_str(), v.version.as_str())) {
+                return Err(hostile(format!("{}@{} is listed twice", v.name, v.version)));
+            }
+            if !seen_statements.insert(v.statement.as_str()) {
+                return Err(Error::Hostile {
+                    what: v.statement.clone(),
+                    reason: "one statement is named by two versions".into(),
+                });
+            }
             let statement_member = raw
                 .members
                 .iter()

@@ -66,6 +66,8 @@ pub(crate) enum Command {
     Trust(TrustCommand),
     /// Approve a version: sign its statement
     Sign(SignArgs),
+    /// Revoke a version: a signed revocation that travels in later bundles
+    Revoke(RevokeArgs),
     /// Write a signed bundle of one or more versions
     Export(ExportArgs),
     /// Check out a verified copy and record the deployment (or record one)
@@ -215,7 +217,7 @@ pub(crate) enum RoleArg {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum TrustCommand {
-    /// Trust a public key for a role
+    /// Trust a public key for a role (locally; `--local` once a signed root exists)
     Add {
         /// The public key file (SPKI PEM)
         pubfile: PathBuf,
@@ -224,6 +226,13 @@ pub(crate) enum TrustCommand {
         name: String,
         #[arg(long, value_enum, default_value = "approver")]
         role: RoleArg,
+        /// An origin (exporting registry) this exporter key may speak for;
+        /// repeatable [default: the first origin it brings, if no other key holds it]
+        #[arg(long = "origin", value_name = "NAME")]
+        origins: Vec<String>,
+        /// Break-glass: change the trust of a registry that has a signed root (logged)
+        #[arg(long)]
+        local: bool,
     },
     /// The trusted keys
     List,
@@ -231,14 +240,135 @@ pub(crate) enum TrustCommand {
     Revoke {
         /// The key id (or a unique prefix of at least 8 hex)
         key_id: String,
+        /// Why (recorded)
         #[arg(long, value_name = "TEXT")]
         reason: Option<String>,
+        /// Break-glass: change the trust of a registry that has a signed root (logged)
+        #[arg(long)]
+        local: bool,
     },
     /// Show or set how many distinct trusted approvals a version needs
     Policy {
+        /// Distinct trusted approver signatures a bundle version needs (1 to 100)
         #[arg(long, value_name = "K")]
         approvals: Option<u32>,
+        /// Break-glass: change the policy of a registry that has a signed root (logged)
+        #[arg(long)]
+        local: bool,
     },
+    /// The ceremony: install trust root version 1 (once)
+    Init(TrustInitArgs),
+    /// The trust root: version, expiry, keys, thresholds, origins and their floors
+    Status,
+    /// Apply the next trust root version (signed by the old and new root keys)
+    Update {
+        /// The root file (`N.root.json` from `trust root edit` + `trust root sign`)
+        file: PathBuf,
+    },
+    /// Prepare and sign trust root versions (on the connected side)
+    #[command(subcommand)]
+    Root(TrustRootCommand),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").args(["root_keys", "root"]).required(true)))]
+pub(crate) struct TrustInitArgs {
+    /// A root key (public key file); repeatable
+    #[arg(long = "root-key", value_name = "PUBFILE")]
+    pub(crate) root_keys: Vec<PathBuf>,
+    /// Root signatures a new root version needs
+    #[arg(long, value_name = "K", default_value_t = 1)]
+    pub(crate) threshold: u32,
+    /// An exporter key, optionally with its origins: `PUBFILE[=ORIGIN,…]`; repeatable
+    #[arg(long = "exporter", value_name = "PUBFILE[=ORIGINS]")]
+    pub(crate) exporters: Vec<String>,
+    /// Origins for exporters given without their own (`*`: any); repeatable
+    #[arg(long = "origin", value_name = "NAME")]
+    pub(crate) origins: Vec<String>,
+    /// An approver key; repeatable
+    #[arg(long = "approver", value_name = "PUBFILE")]
+    pub(crate) approvers: Vec<PathBuf>,
+    /// The approval policy [default: the current one]
+    #[arg(long, value_name = "K")]
+    pub(crate) approvals: Option<u32>,
+    /// Days until the root expires
+    #[arg(long, value_name = "DAYS", default_value_t = 365)]
+    pub(crate) expires_in_days: u32,
+    /// Also write the root to FILE, to install on the other side with `--root`
+    #[arg(long, value_name = "FILE", conflicts_with = "root")]
+    pub(crate) out: Option<PathBuf>,
+    /// Install a version 1 made elsewhere instead (the other flags do not apply)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) root: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TrustRootCommand {
+    /// Write the next root version, unsigned, with changes
+    Edit(TrustRootEditArgs),
+    /// Add a signature to a root file (a threshold of old and new root keys)
+    Sign {
+        /// The root file, signed in place
+        file: PathBuf,
+        /// The private key file
+        #[arg(long, value_name = "KEYFILE")]
+        key: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TrustRootEditArgs {
+    /// The root to change [default: this registry's]
+    #[arg(long, value_name = "FILE")]
+    pub(crate) from: Option<PathBuf>,
+    /// Where to write the new version
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: PathBuf,
+    /// Add a root key; repeatable
+    #[arg(long = "add-root", value_name = "PUBFILE")]
+    pub(crate) add_root: Vec<PathBuf>,
+    /// Add an exporter key, optionally with its origins: `PUBFILE[=ORIGIN,…]`; repeatable
+    #[arg(long = "add-exporter", value_name = "PUBFILE[=ORIGINS]")]
+    pub(crate) add_exporter: Vec<String>,
+    /// Origins for added exporters given without their own; repeatable
+    #[arg(long = "origin", value_name = "NAME")]
+    pub(crate) origins: Vec<String>,
+    /// Add an approver key; repeatable
+    #[arg(long = "add-approver", value_name = "PUBFILE")]
+    pub(crate) add_approver: Vec<PathBuf>,
+    /// Take a key out of every role (by id or prefix); repeatable
+    #[arg(long, value_name = "KEYID")]
+    pub(crate) remove: Vec<String>,
+    /// Revoke a key for good (by id or prefix); repeatable
+    #[arg(long, value_name = "KEYID")]
+    pub(crate) revoke: Vec<String>,
+    /// Why the revoked keys are revoked
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) reason: Option<String>,
+    /// Root signatures later versions need
+    #[arg(long, value_name = "K")]
+    pub(crate) root_threshold: Option<u32>,
+    /// Exporter signatures a bundle needs
+    #[arg(long, value_name = "K")]
+    pub(crate) exporter_threshold: Option<u32>,
+    /// The approval policy
+    #[arg(long, value_name = "K")]
+    pub(crate) approvals: Option<u32>,
+    /// Days until the new version expires
+    #[arg(long, value_name = "DAYS")]
+    pub(crate) expires_in_days: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RevokeArgs {
+    /// NAME[@VERSION]
+    pub(crate) reference: String,
+    /// An approver's private key file
+    #[arg(long, value_name = "KEYFILE")]
+    pub(crate) key: PathBuf,
+    /// Why the version must not be used (recorded and carried)
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) reason: String,
 }
 
 #[derive(Debug, Args)]
@@ -291,6 +421,7 @@ pub(crate) enum DisclosureArg {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("permission").args(["allow_unsafe", "allow_downgrade"]).multiple(true)))]
 pub(crate) struct ImportArgs {
     /// The model folder, or a bundle file (`.airlock`, or the `.001` volume)
     pub(crate) dir: PathBuf,
@@ -328,9 +459,16 @@ pub(crate) struct ImportArgs {
     /// templates); needs --reason, recorded with who
     #[arg(long, requires = "reason")]
     pub(crate) allow_unsafe: bool,
-    /// Why unsafe files are allowed (recorded; needs --allow-unsafe)
-    #[arg(long, value_name = "TEXT", requires = "allow_unsafe")]
+    /// Bundles: accept a version older than the newest of its model here;
+    /// needs --reason, logged
+    #[arg(long, requires = "reason")]
+    pub(crate) allow_downgrade: bool,
+    /// Why (recorded; goes with --allow-unsafe or --allow-downgrade)
+    #[arg(long, value_name = "TEXT", requires = "permission")]
     pub(crate) reason: Option<String>,
+    /// Bundles: judge expiry at this time (RFC 3339) instead of the clock; logged
+    #[arg(long, value_name = "TIME")]
+    pub(crate) now: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,12 @@ pub(crate) fn run(ctx: &Ctx, a: ImportArgs) -> anyhow::Result<ExitStatus> {
     if a.dir.is_file() {
         return bundle(ctx, &a);
     }
+    if a.allow_downgrade || a.now.is_some() {
+        return Err(airlock::Error::usage(
+            "`--allow-downgrade` and `--now` apply to bundles, not to folders",
+        )
+        .into());
+    }
     let Some(name) = &a.name else {
         return Err(airlock::Error::usage(
             "importing a folder needs `--name NAME` (e.g. `--name mistralai/Mistral-7B-v0.3`)",
@@ -72,10 +78,25 @@ fn bundle(ctx: &Ctx, a: &ImportArgs) -> anyhow::Result<ExitStatus> {
         )
         .into());
     }
+    let opts = airlock::bundle::import::BundleOptions {
+        allow_unsafe: super::allowance(
+            a.allow_unsafe,
+            a.reason.as_deref().filter(|_| a.allow_unsafe),
+        )?,
+        allow_downgrade: a.reason.clone().filter(|_| a.allow_downgrade),
+        now: a
+            .now
+            .as_deref()
+            .map(|t| airlock::clock::parse_flag("--now", t))
+            .transpose()?,
+    };
     let mut reg = ctx.open()?;
-    let allow = super::allowance(a.allow_unsafe, a.reason.as_deref())?;
-    let out =
-        airlock::bundle::import::import_bundle(&mut reg, &a.dir, allow.as_ref(), &ctx.progress)?;
+    let out = airlock::bundle::import::import_bundle(&mut reg, &a.dir, &opts, &ctx.progress)?;
+    for r in &out.roots_applied {
+        ctx.printer.info(format!(
+            "applied trust root version {r} carried in the bundle"
+        ));
+    }
     for w in &out.warnings {
         ctx.printer.warn(w);
     }

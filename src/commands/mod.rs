@@ -16,6 +16,7 @@ mod keys;
 mod license;
 mod list;
 mod log;
+mod revoke;
 mod scan;
 mod show;
 mod sign;
@@ -135,6 +136,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Keys(a) => keys::run(&ctx, a),
         Command::Trust(a) => trust::run(&ctx, a),
         Command::Sign(a) => sign::run(&ctx, a),
+        Command::Revoke(a) => revoke::run(&ctx, a),
         Command::Export(a) => export::run(&ctx, a),
         Command::Deploy(a) => audit::deploy(&ctx, a),
         Command::Undeploy(a) => audit::undeploy(&ctx, a),

@@ -10,22 +10,30 @@ use crate::records::{Checkpoint, DeployStatus, Deployment};
 
 /// Append an event inside `tx`, chained to the current head.
 pub(crate) fn append_event(tx: &Transaction<'_>, e: &EventDraft) -> Result<Event> {
-    let head: Option<(i64, String)> = tx
+    let head: Option<(i64, String, String)> = tx
         .query_row(
-            "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1",
+            "SELECT seq, hash, time FROM events ORDER BY seq DESC LIMIT 1",
             [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()
         .ctx("read log head")?;
+    // The log never runs backwards: an event recorded while the clock is
+    // behind the head carries the head's time (the clock-behind event says so).
+    let mut time = e.time.clone();
     let (seq, prev) = match head {
-        Some((s, h)) => (
-            s as u64 + 1,
-            h.parse::<Sha256Digest>().map_err(|_| Error::Hostile {
-                what: format!("event {s}"),
-                reason: "its hash is not a digest".into(),
-            })?,
-        ),
+        Some((s, h, t)) => {
+            if t > time {
+                time = t;
+            }
+            (
+                s as u64 + 1,
+                h.parse::<Sha256Digest>().map_err(|_| Error::Hostile {
+                    what: format!("event {s}"),
+                    reason: "its hash is not a digest".into(),
+                })?,
+            )
+        }
         None => (1, genesis()),
     };
     let details = e.details_text();
@@ -33,7 +41,7 @@ pub(crate) fn append_event(tx: &Transaction<'_>, e: &EventDraft) -> Result<Event
         &prev,
         &canonical_bytes(
             seq,
-            &e.time,
+            &time,
             &e.actor,
             e.command.as_str(),
             &e.subject,
@@ -45,7 +53,7 @@ pub(crate) fn append_event(tx: &Transaction<'_>, e: &EventDraft) -> Result<Event
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![
             seq as i64,
-            e.time,
+            time,
             e.actor,
             e.command.as_str(),
             e.subject,
@@ -57,7 +65,7 @@ pub(crate) fn append_event(tx: &Transaction<'_>, e: &EventDraft) -> Result<Event
     .ctx("append event")?;
     Ok(Event {
         seq,
-        time: e.time.clone(),
+        time,
         actor: e.actor.clone(),
         command: e.command.as_str().to_string(),
         subject: e.subject.clone(),
@@ -91,6 +99,18 @@ fn dep_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Deployment> {
 }
 
 impl Db {
+    /// The time of the newest event, if any.
+    pub(crate) fn last_event_time(&self) -> Result<Option<String>> {
+        self.conn
+            .query_row(
+                "SELECT time FROM events ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .ctx("read log head time")
+    }
+
     pub(crate) fn events(&self) -> Result<Vec<Event>> {
         let mut st = self
             .conn

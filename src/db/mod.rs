@@ -20,7 +20,7 @@ use crate::store::BlobStat;
 
 mod audit;
 mod trust;
-pub(crate) use trust::{AcceptedBundle, ExportRecord};
+pub(crate) use trust::{AcceptedBundle, ExportRecord, RevocationRow, RootApplication};
 
 use crate::event::EventDraft;
 
@@ -45,6 +45,11 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
         include_str!("../../schema/0003_safety.sql"),
     ),
     (4, "0004_audit", include_str!("../../schema/0004_audit.sql")),
+    (
+        5,
+        "0005_trust_root",
+        include_str!("../../schema/0005_trust_root.sql"),
+    ),
 ];
 
 /// A blob row: its size and the stat it had when last known good.
@@ -62,7 +67,7 @@ pub(crate) struct Db {
 
 pub(crate) const VERSION_COLS: &str = "v.id, m.name, v.label, v.manifest_digest, v.total_size, v.imported_at, \
      v.imported_by, v.registry, v.origin, v.layout, v.source_url, v.revision, v.license_id, \
-     v.license_sha256, v.disclosure, v.disclosure_notes, v.owner, v.bundle_id";
+     v.license_sha256, v.disclosure, v.disclosure_notes, v.owner, v.bundle_id, v.registered_at";
 
 fn parse_digest(s: String) -> rusqlite::Result<Sha256Digest> {
     s.parse().map_err(|e| {
@@ -101,7 +106,33 @@ pub(crate) fn version_from_row(r: &Row<'_>) -> rusqlite::Result<VersionRecord> {
         disclosure_notes: r.get(15)?,
         owner: r.get(16)?,
         bundle_id: r.get(17)?,
+        registered_at: r
+            .get::<_, Option<String>>(18)?
+            .unwrap_or_else(|| String::from("1970-01-01T00:00:00Z")),
     })
+}
+
+/// Record blobs (or their stat as known good, for blobs already recorded).
+fn upsert_blobs(tx: &rusqlite::Transaction<'_>, blobs: &[BlobRow], now: &str) -> Result<()> {
+    for b in blobs {
+        tx.execute(
+            "INSERT INTO blobs (sha256, size, stored_at, stat_ino, stat_mtime_ns, stat_ctime_ns, verified_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?3)
+             ON CONFLICT (sha256) DO UPDATE SET stat_ino = excluded.stat_ino,
+               stat_mtime_ns = excluded.stat_mtime_ns, stat_ctime_ns = excluded.stat_ctime_ns,
+               verified_at = excluded.verified_at",
+            params![
+                b.sha256.to_hex(),
+                b.size as i64,
+                now,
+                b.stat.ino as i64,
+                b.stat.mtime_ns,
+                b.stat.ctime_ns
+            ],
+        )
+        .ctx("record blob")?;
+    }
+    Ok(())
 }
 
 fn insert_one(tx: &rusqlite::Transaction<'_>, v: &NewVersion, now: &str) -> Result<i64> {
@@ -121,8 +152,8 @@ fn insert_one(tx: &rusqlite::Transaction<'_>, v: &NewVersion, now: &str) -> Resu
     tx.execute(
             "INSERT INTO versions (model_id, label, manifest_digest, total_size, imported_at,
                imported_by, registry, origin, layout, source_url, revision, license_id,
-               license_sha256, disclosure, disclosure_notes, owner, statement, bundle_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+               license_sha256, disclosure, disclosure_notes, owner, statement, bundle_id, registered_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
             params![
                 model_id,
                 v.label,
@@ -142,6 +173,7 @@ fn insert_one(tx: &rusqlite::Transaction<'_>, v: &NewVersion, now: &str) -> Resu
                 v.owner,
                 v.statement,
                 v.bundle_id,
+                v.registered_at,
             ],
         )
         .ctx("record version")?;
@@ -294,7 +326,7 @@ impl Db {
     pub(crate) fn versions_of(&self, name: &ModelName) -> Result<Vec<VersionRecord>> {
         let sql = format!(
             "SELECT {VERSION_COLS} FROM versions v JOIN models m ON m.id = v.model_id
-             WHERE m.name = ?1 ORDER BY v.id"
+             WHERE m.name = ?1 ORDER BY v.registered_at, v.id"
         );
         let mut st = self.conn.prepare(&sql).ctx("prepare versions query")?;
         st.query_map([name.as_str()], version_from_row)
@@ -307,7 +339,7 @@ impl Db {
     pub(crate) fn all_versions(&self) -> Result<Vec<VersionRecord>> {
         let sql = format!(
             "SELECT {VERSION_COLS} FROM versions v JOIN models m ON m.id = v.model_id
-             ORDER BY m.name, v.id"
+             ORDER BY m.name, v.registered_at, v.id"
         );
         let mut st = self.conn.prepare(&sql).ctx("prepare versions query")?;
         st.query_map([], version_from_row)
@@ -402,39 +434,25 @@ impl Db {
             blobs,
             now,
             None,
+            &[],
             std::slice::from_ref(event),
         )?[0])
     }
 
-    /// Record versions, their files, approvals and blobs, and the bundle they
-    /// came in, in one transaction: all visible at once or none.
+    /// Record versions, their files, approvals and blobs, the bundle they
+    /// came in and the revocations it carried, in one transaction: all
+    /// visible at once or none.
     pub(crate) fn insert_versions(
         &self,
         vs: &[NewVersion],
         blobs: &[BlobRow],
         now: &str,
         bundle: Option<&AcceptedBundle>,
+        revocations: &[RevocationRow],
         events: &[EventDraft],
     ) -> Result<Vec<i64>> {
         let tx = self.write_tx().ctx("begin import transaction")?;
-        for b in blobs {
-            tx.execute(
-                "INSERT INTO blobs (sha256, size, stored_at, stat_ino, stat_mtime_ns, stat_ctime_ns, verified_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?3)
-                 ON CONFLICT (sha256) DO UPDATE SET stat_ino = excluded.stat_ino,
-                   stat_mtime_ns = excluded.stat_mtime_ns, stat_ctime_ns = excluded.stat_ctime_ns,
-                   verified_at = excluded.verified_at",
-                params![
-                    b.sha256.to_hex(),
-                    b.size as i64,
-                    now,
-                    b.stat.ino as i64,
-                    b.stat.mtime_ns,
-                    b.stat.ctime_ns
-                ],
-            )
-            .ctx("record blob")?;
-        }
+        upsert_blobs(&tx, blobs, now)?;
         let mut ids = Vec::new();
         for v in vs {
             ids.push(insert_one(&tx, v, now)?);
@@ -442,11 +460,21 @@ impl Db {
         if let Some(b) = bundle {
             trust::record_bundle(&tx, b)?;
         }
+        for r in revocations {
+            trust::put_revocation(&tx, r, now)?;
+        }
         for e in events {
             audit::append_event(&tx, e)?;
         }
         tx.commit().ctx("commit import")?;
         Ok(ids)
+    }
+
+    /// Record blobs just verified (a heal), without a version.
+    pub(crate) fn record_blobs(&self, blobs: &[BlobRow], now: &str) -> Result<()> {
+        let tx = self.write_tx().ctx("begin transaction")?;
+        upsert_blobs(&tx, blobs, now)?;
+        tx.commit().ctx("commit blobs")
     }
 
     pub(crate) fn blob(&self, d: &Sha256Digest) -> Result<Option<BlobRow>> {

@@ -261,10 +261,31 @@ fn scenario(root: &Path, s: &mut Story<'_>) -> Result<bool> {
 
     // 6. The isolated side trusts the exporter and both reviewers, needs two approvals.
     let mut iso = Registry::init(&root.join("isolated"), Some("isolated"))?.0;
-    crate::trust::add(&iso, &keys.join("exporter.pub"), "exporter", Role::Exporter)?;
-    crate::trust::add(&iso, &keys.join("alice.pub"), "alice", Role::Approver)?;
-    crate::trust::add(&iso, &keys.join("bob.pub"), "bob", Role::Approver)?;
-    crate::trust::set_approvals_required(&iso, 2)?;
+    crate::trust::add(
+        &iso,
+        &keys.join("exporter.pub"),
+        "exporter",
+        Role::Exporter,
+        None,
+        false,
+    )?;
+    crate::trust::add(
+        &iso,
+        &keys.join("alice.pub"),
+        "alice",
+        Role::Approver,
+        None,
+        false,
+    )?;
+    crate::trust::add(
+        &iso,
+        &keys.join("bob.pub"),
+        "bob",
+        Role::Approver,
+        None,
+        false,
+    )?;
+    crate::trust::set_approvals_required(&iso, 2, false)?;
     s.step(
         "isolated: airlock trust add / trust policy --approvals 2",
         "exporter trusted to sign bundles; alice and bob trusted to approve; two approvals required".into(),
@@ -277,7 +298,8 @@ fn scenario(root: &Path, s: &mut Story<'_>) -> Result<bool> {
         .map_err(|e| Error::io("stat", &tampered, e))?
         .len();
     flip_byte(&tampered, len - 1024 - 4096)?;
-    let refused = crate::bundle::import::import_bundle(&mut iso, &tampered, None, &NoProgress);
+    let refused =
+        crate::bundle::import::import_bundle(&mut iso, &tampered, &Default::default(), &NoProgress);
     let caught_bundle = matches!(&refused, Err(e) if e.class() == Class::Integrity);
     s.step(
         "isolated: airlock import of a copy with one flipped byte",
@@ -289,7 +311,8 @@ fn scenario(root: &Path, s: &mut Story<'_>) -> Result<bool> {
     let nothing_visible = iso.versions()?.is_empty();
 
     // 8. The genuine bundle is accepted.
-    let got = crate::bundle::import::import_bundle(&mut iso, &bundle, None, &NoProgress)?;
+    let got =
+        crate::bundle::import::import_bundle(&mut iso, &bundle, &Default::default(), &NoProgress)?;
     let iv = iso.resolve(&"acme/tiny-llama".parse()?)?;
     let (_, live) = crate::trust::approval_status(&iso, &iv)?;
     s.step(

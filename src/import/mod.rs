@@ -7,7 +7,6 @@
 //! version visible. Any failure removes the blobs this run created and leaves
 //! the records untouched. Runs under the registry's writer lock.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -23,7 +22,7 @@ use crate::progress::{Progress, ProgressFactory};
 use crate::records::{Allowance, Disclosure, FileRecord, NewVersion, Origin, VersionRecord};
 use crate::registry::Registry;
 use crate::source::{self, Algo, SourceFile};
-use crate::store::{self, BlobGuard, BlobStat, IngestSpec, Ingested, ReplaceFn, Store};
+use crate::store::{self, BlobStat, IngestSpec, Ingested, ReplaceFn, Staging};
 
 /// What the user said about the import.
 #[derive(Debug, Clone)]
@@ -117,16 +116,12 @@ pub fn import_dir(
     // Any temp file present now is from an interrupted run: we hold the lock.
     reg.store.clear_temps()?;
     let (src, revision) = read_source(dir, opts)?;
-    let mut guard = BlobGuard::new(&reg.store);
-    let ingested = ingest_all(reg, &src, opts, progress, &mut guard)?;
-    let p = prepare(reg, src, revision, &ingested, opts, &mut guard)?;
+    let staging = Staging::new(&reg.store)?;
+    let ingested = ingest_all(reg, &src, opts, progress, &staging)?;
+    let p = prepare(src, revision, &ingested, opts, &staging)?;
     match choose_label(reg, opts, &p)? {
-        Label::Same(v) => Ok(noop(&v, p)),
-        Label::New(label) => {
-            let out = record(reg, opts, p, label, guard.created.len())?;
-            guard.keep = true;
-            Ok(out)
-        }
+        Label::Same(v) => heal(reg, &v, p, staging),
+        Label::New(label) => record(reg, opts, p, label, staging),
     }
 }
 
@@ -153,14 +148,15 @@ fn read_source(dir: &Path, opts: &ImportOptions) -> Result<(source::Source, Opti
 }
 
 /// 2. One pass over every byte, on every core, largest files first: each
-///    file hashed, checked against upstream and stored. Blobs created are
-///    noted in `guard` as they appear, so a failure anywhere removes them.
+///    file hashed, checked against upstream and staged (bytes the store
+///    already holds, unchanged, are not staged again). Nothing is in the
+///    store yet.
 fn ingest_all(
     reg: &Registry,
     src: &source::Source,
     opts: &ImportOptions,
     progress: &dyn ProgressFactory,
-    guard: &mut BlobGuard<'_>,
+    staging: &Staging<'_>,
 ) -> Result<Vec<Ingested>> {
     let total: u64 = src.files.iter().map(|f| f.size).sum();
     let bar = progress.start("import", total);
@@ -168,22 +164,10 @@ fn ingest_all(
     order.sort_by_key(|&i| std::cmp::Reverse(src.files[i].size));
     let known = reg.db.blob_stats()?;
     let replace_if = |d: &Sha256Digest, st: &BlobStat| known.get(d) != Some(st);
-    let store = &reg.store;
-    let created = std::sync::Mutex::new(Vec::new());
     let results = crate::parallel::try_map(&order, |&i| {
-        let r = ingest_one(store, &src.files[i], opts.link, &*bar, &replace_if)?;
-        if r.created {
-            created
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(r.sha256);
-        }
-        Ok(r)
+        ingest_one(staging, &src.files[i], opts.link, &*bar, &replace_if)
     });
     bar.finish();
-    guard
-        .created
-        .extend(created.into_inner().unwrap_or_else(|p| p.into_inner()));
     let mut ingested: Vec<Option<Ingested>> = (0..src.files.len()).map(|_| None).collect();
     for (k, r) in order.iter().zip(results?) {
         ingested[*k] = Some(r);
@@ -198,12 +182,11 @@ fn ingest_all(
 ///    digest, each file inspected under the model-file safety policy, the
 ///    licence, and notes for what is missing.
 fn prepare(
-    reg: &Registry,
     src: source::Source,
     revision: Option<String>,
     ingested: &[Ingested],
     opts: &ImportOptions,
-    guard: &mut BlobGuard<'_>,
+    staging: &Staging<'_>,
 ) -> Result<Prepared> {
     let mut upstream_checked = 0;
     let mut files: Vec<FileRecord> = src
@@ -232,9 +215,13 @@ fn prepare(
         .collect();
     let manifest_digest = manifest::digest(&files);
     // Know what each file is before anyone loads it.
-    let decision =
-        crate::safety::check_stored(&reg.store, &mut files, opts.allow_unsafe.as_ref(), None)?;
-    let (license_id, license_sha256) = licence(&reg.store, &src.files, ingested, opts, guard)?;
+    let decision = crate::safety::check_stored(
+        &|d| staging.path(d),
+        &mut files,
+        opts.allow_unsafe.as_ref(),
+        None,
+    )?;
+    let (license_id, license_sha256) = licence(staging, &src.files, ingested, opts)?;
     let mut notes = src.notes.clone();
     if license_id.is_none() {
         notes.push(
@@ -302,16 +289,10 @@ fn derived_label(existing: &[VersionRecord], revision: Option<&str>) -> String {
     format!("v{n}")
 }
 
-/// 5. One transaction makes the version, its files, its blobs and its
-///    event visible together.
-fn record(
-    reg: &Registry,
-    opts: &ImportOptions,
-    p: Prepared,
-    label: String,
-    new_blobs: usize,
-) -> Result<ImportOutcome> {
-    let mut blob_rows = Vec::new();
+/// The blob rows of a version's files and licence text, from the store as
+/// it is after the commit.
+fn blob_rows(reg: &Registry, p: &Prepared) -> Result<Vec<crate::db::BlobRow>> {
+    let mut rows = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (d, size) in p
         .files
@@ -326,12 +307,28 @@ fn record(
             .store
             .stat(&d)?
             .ok_or_else(|| Error::not_found("blob", d.to_hex()))?;
-        blob_rows.push(crate::db::BlobRow {
+        rows.push(crate::db::BlobRow {
             sha256: d,
             size: size.unwrap_or(stat.size),
             stat,
         });
     }
+    Ok(rows)
+}
+
+/// 5. The staged blobs move into the store, then one transaction makes the
+///    version, its files, its blobs and its event visible together; if the
+///    transaction fails the new blobs go again.
+fn record(
+    reg: &Registry,
+    opts: &ImportOptions,
+    p: Prepared,
+    label: String,
+    staging: Staging<'_>,
+) -> Result<ImportOutcome> {
+    let committed = staging.commit()?;
+    let new_blobs = committed.created.len();
+    let blob_rows = blob_rows(reg, &p)?;
     let now = now_rfc3339();
     let mut new = NewVersion {
         name: opts.name.clone(),
@@ -358,6 +355,7 @@ fn record(
             .clone()
             .filter(|_| !p.decision.allowed_unsafe.is_empty())
             .map(|a| (a, p.decision.allowed_unsafe.clone())),
+        registered_at: now.clone(),
     };
     new.statement = crate::statement::Statement::of(&new.as_record(), &new.files).to_bytes();
     let event = crate::event::EventDraft::new(
@@ -375,6 +373,7 @@ fn record(
         }),
     );
     reg.db.insert_version(&new, &blob_rows, &now, &event)?;
+    committed.keep();
     Ok(ImportOutcome {
         name: opts.name.clone(),
         version: label,
@@ -392,14 +391,33 @@ fn record(
     })
 }
 
-/// The outcome of an import that found its content already registered.
-fn noop(v: &VersionRecord, p: Prepared) -> ImportOutcome {
+/// The content is already registered: nothing new is recorded, but a blob
+/// that had gone missing or changed is put back from the freshly verified
+/// bytes (the rerun heals), and its stat is recorded as known good.
+fn heal(
+    reg: &Registry,
+    v: &VersionRecord,
+    p: Prepared,
+    staging: Staging<'_>,
+) -> Result<ImportOutcome> {
+    let committed = staging.commit()?;
+    let healed = committed.created.len();
+    let rows = blob_rows(reg, &p)?;
+    reg.db.record_blobs(&rows, &now_rfc3339())?;
+    committed.keep();
     let mut notes = p.notes;
-    notes.push(format!(
-        "`{}@{}` already holds this content; nothing changed",
-        v.name, v.label
-    ));
-    ImportOutcome {
+    notes.push(if healed > 0 {
+        format!(
+            "`{}@{}` already holds this content; {healed} missing blob(s) were restored from it",
+            v.name, v.label
+        )
+    } else {
+        format!(
+            "`{}@{}` already holds this content; nothing changed",
+            v.name, v.label
+        )
+    });
+    Ok(ImportOutcome {
         name: v.name.clone(),
         version: v.label.clone(),
         manifest_digest: v.manifest_digest,
@@ -413,7 +431,7 @@ fn noop(v: &VersionRecord, p: Prepared) -> ImportOutcome {
         license_id: v.license_id.clone(),
         notes,
         warnings: p.decision.warnings,
-    }
+    })
 }
 
 /// Compare what was read with every upstream expectation for the file.
@@ -443,7 +461,7 @@ fn check_upstream(
 }
 
 fn ingest_one(
-    store: &Store,
+    staging: &Staging<'_>,
     sf: &SourceFile,
     link: bool,
     bar: &dyn Progress,
@@ -458,45 +476,39 @@ fn ingest_one(
         check: &check,
         replace_if,
     };
-    if link && let Some(r) = try_link(store, sf, &spec, bar)? {
+    if link && let Some(r) = try_link(staging, sf, &spec, bar)? {
         return Ok(r);
     }
     let mut f = open_regular(&sf.path)?;
-    store.ingest(&mut f, &spec, bar)
+    staging.ingest(&mut f, &spec, bar)
 }
 
-/// `--link`: hard-link the source into `store/tmp`, hash through that link,
-/// then rename it into place. `None` when the file system will not link.
+/// `--link`: hard-link the source into the staging folder and hash through
+/// that link; the commit renames it into place. `None` when the file system
+/// will not link.
 fn try_link(
-    store: &Store,
+    staging: &Staging<'_>,
     sf: &SourceFile,
     spec: &IngestSpec<'_>,
     bar: &dyn Progress,
 ) -> Result<Option<Ingested>> {
-    let staged = tempfile::Builder::new()
-        .prefix("link-")
-        .make_in(store.tmp_dir(), |p| fs::hard_link(&sf.path, p));
-    let staged = match staged {
-        Ok(t) => t.into_temp_path(),
-        Err(_) => return Ok(None),
+    let Some(link) = staging.link(&sf.path) else {
+        return Ok(None);
     };
-    let mut f = open_regular(&staged)?;
+    let mut f = open_regular(&link)?;
     let git_len = spec.want_git_sha1.then_some(spec.size_hint);
     let s = store::stream(&mut f, spec.what, git_len, &mut store::discard(), bar)?;
     (spec.check)(&s.sha256, s.git_sha1.as_deref(), s.size)?;
-    let created = store.link_in(&staged, &s.sha256)?;
-    // The link now lives in the store (or was dropped); do not delete it again.
-    let _ = staged.keep();
-    Ok(Some(Ingested { created, ..s }))
+    staging.adopt_link(link, s.sha256, spec)?;
+    Ok(Some(s))
 }
 
 /// The licence id and the blob holding its text.
 fn licence(
-    store: &Store,
+    staging: &Staging<'_>,
     files: &[SourceFile],
     ingested: &[Ingested],
     opts: &ImportOptions,
-    guard: &mut BlobGuard<'_>,
 ) -> Result<(Option<String>, Option<Sha256Digest>)> {
     let text = match &opts.license_file {
         Some(p) => {
@@ -511,10 +523,7 @@ fn licence(
                 check: &ok,
                 replace_if: &keep,
             };
-            let ing = store.ingest(&mut f, &spec, &crate::progress::NoProgress)?;
-            if ing.created {
-                guard.created.push(ing.sha256);
-            }
+            let ing = staging.ingest(&mut f, &spec, &crate::progress::NoProgress)?;
             Some(ing.sha256)
         }
         None => {

@@ -28,18 +28,7 @@ impl Filter {
     /// `--since`: an RFC 3339 time, or a date `YYYY-MM-DD` (midnight UTC).
     /// Anything else is a usage error (exit 2).
     pub fn parse_since(s: &str) -> Result<time::OffsetDateTime> {
-        let rfc3339 = &time::format_description::well_known::Rfc3339;
-        if let Ok(t) = time::OffsetDateTime::parse(s, rfc3339) {
-            return Ok(t);
-        }
-        let date_format = time::macros::format_description!("[year]-[month]-[day]");
-        time::Date::parse(s, &date_format)
-            .map(|d| d.midnight().assume_utc())
-            .map_err(|_| {
-                Error::usage(format!(
-                    "`--since {s}` is not a time: give RFC 3339 (`2026-11-29T19:01:09Z`) or a date (`2026-11-29`)"
-                ))
-            })
+        crate::clock::parse_flag("--since", s)
     }
 
     fn admits(&self, e: &Event) -> bool {

@@ -231,7 +231,14 @@ fn check_logged(
         }
     }
     for k in trusted {
-        if !has(&[EventKind::TrustAdd], &k.key_id.to_hex()) {
+        let id = k.key_id.to_hex();
+        let by_root = events.iter().zip(&details).any(|(e, d)| {
+            e.kind() == Some(EventKind::TrustRoot)
+                && d["keys"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|x| x == id.as_str()))
+        });
+        if !by_root && !has(&[EventKind::TrustAdd], &id) {
             unlogged(
                 format!("key {}", k.key_id),
                 "a trusted key without its event".into(),

@@ -14,6 +14,8 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
 use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
@@ -220,15 +222,21 @@ impl KeySource for FileKey {
     /// The name `keys generate --name` wrote into the sibling `.pub` file.
     fn holder(&self) -> Option<String> {
         let pub_path = self.path.with_extension("pub");
-        let text = read_key_file(&pub_path).ok()?;
-        let first = text.lines().next()?;
-        let start = first.find('`')? + 1;
-        let end = start + first[start..].find('`')?;
-        PublicKey::from_pem(&text, &pub_path)
+        PublicKey::load(&pub_path)
             .ok()
             .filter(|k| *k == self.public_key())?;
-        Some(first[start..end].to_string())
+        key_file_name(&pub_path)
     }
+}
+
+/// The name `keys generate --name` wrote into a public key file's comment
+/// line, if there is one.
+pub fn key_file_name(pub_path: &Path) -> Option<String> {
+    let text = read_key_file(pub_path).ok()?;
+    let first = text.lines().next()?;
+    let start = first.find('`')? + 1;
+    let end = start + first[start..].find('`')?;
+    Some(first[start..end].to_string()).filter(|n| !n.is_empty())
 }
 
 fn read_key_file(path: &Path) -> Result<String> {
@@ -319,31 +327,117 @@ pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Which of `keys` signed PAE(`payload_type`, `payload`), each with the
-/// signature that verified. The one place signers are counted: each key at
-/// most once however many signatures it made, keys taken only from `keys`
-/// (never from ids the input claims), every signature checked with
-/// `verify_strict`.
-pub fn signers<'k, 's, K>(
+/// Which of `keys` signed PAE(`payload_type`, `payload`) among `sigs`,
+/// each with the signature that verified. The one place signers are
+/// counted, with bounded work: a key is looked up by the id a signature
+/// claims and verified at most once (the claim only selects; the signature
+/// must verify under the listed key, with `verify_strict`); signatures that
+/// claim no key of `keys` cost nothing; each key counts once however many
+/// signatures it made; keys come only from `keys`, never from the input.
+pub fn signers<'k, K>(
     payload_type: &str,
     payload: &[u8],
-    sigs: &'s [Vec<u8>],
+    sigs: &[EnvelopeSignature],
     keys: &'k [K],
+    id_of: impl Fn(&K) -> KeyId,
     public: impl Fn(&K) -> &PublicKey,
-) -> Vec<(&'k K, &'s [u8])> {
+) -> Vec<(&'k K, Vec<u8>)> {
     let msg = pae(payload_type, payload);
     let mut seen = std::collections::HashSet::new();
     keys.iter()
         .filter_map(|k| {
-            let pk = public(k);
-            if !seen.insert(pk.id()) {
+            let id = id_of(k);
+            if !seen.insert(id) {
                 return None;
             }
-            sigs.iter()
-                .find(|s| pk.verify(&msg, s))
-                .map(|s| (k, s.as_slice()))
+            let hex = id.to_hex();
+            let sig = sigs
+                .iter()
+                .find(|s| s.keyid.eq_ignore_ascii_case(&hex))
+                .and_then(|s| B64.decode(&s.sig).ok())?;
+            public(k).verify(&msg, &sig).then_some((k, sig))
         })
         .collect()
+}
+
+/// One signature in a DSSE envelope.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct EnvelopeSignature {
+    /// The key id the signer claims: used only to look the key up among
+    /// trusted keys; the signature must still verify under that key.
+    pub keyid: String,
+    /// The signature, base64.
+    pub sig: String,
+}
+
+/// A DSSE envelope.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Envelope {
+    /// The payload, base64.
+    pub payload: String,
+    /// What the payload is.
+    #[serde(rename = "payloadType")]
+    pub payload_type: String,
+    /// The signatures over its PAE.
+    pub signatures: Vec<EnvelopeSignature>,
+}
+
+impl Envelope {
+    /// An envelope of `payload` with `sigs` (key id, signature bytes).
+    pub fn new(payload_type: &str, payload: &[u8], sigs: &[(KeyId, Vec<u8>)]) -> Envelope {
+        Envelope {
+            payload: B64.encode(payload),
+            payload_type: payload_type.into(),
+            signatures: sigs
+                .iter()
+                .map(|(k, s)| EnvelopeSignature {
+                    keyid: k.to_hex(),
+                    sig: B64.encode(s),
+                })
+                .collect(),
+        }
+    }
+
+    /// The payload bytes; not base64 is hostile input naming `what`.
+    pub fn payload_bytes(&self, what: &str) -> Result<Vec<u8>> {
+        B64.decode(&self.payload).map_err(|e| Error::Hostile {
+            what: what.into(),
+            reason: format!("payload is not base64: {e}"),
+        })
+    }
+
+    /// Add `key`'s signature over the payload (replacing one it made
+    /// before).
+    pub fn sign_with(&mut self, key: &dyn KeySource) -> Result<KeyId> {
+        let payload = self.payload_bytes("envelope")?;
+        let id = key.public_key().id();
+        let sig = key.sign(&pae(&self.payload_type, &payload))?;
+        if !key
+            .public_key()
+            .verify(&pae(&self.payload_type, &payload), &sig)
+        {
+            return Err(Error::Untrusted {
+                what: key.describe(),
+                reason: "the key produced a signature that does not verify".into(),
+            });
+        }
+        self.signatures
+            .retain(|s| !s.keyid.eq_ignore_ascii_case(&id.to_hex()));
+        self.signatures.push(EnvelopeSignature {
+            keyid: id.to_hex(),
+            sig: B64.encode(sig),
+        });
+        Ok(id)
+    }
+}
+
+/// A signature as stored with a key id (an approval), as an envelope
+/// signature for [`signers`].
+pub fn claimed(id: &KeyId, sig: &[u8]) -> EnvelopeSignature {
+    EnvelopeSignature {
+        keyid: id.to_hex(),
+        sig: B64.encode(sig),
+    }
 }
 
 #[cfg(test)]

@@ -6,14 +6,12 @@
 //! approvals are ed25519 signatures over the DSSE PAE of those bytes, and a
 //! DSSE envelope carries payload and signatures. Pure: no I/O.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 
 use crate::digest::Sha256Digest;
 use crate::error::{Error, Result};
 use crate::records::{FileRecord, VersionRecord};
-use crate::signing::KeyId;
+pub use crate::signing::{Envelope, EnvelopeSignature};
 
 /// The in-toto Statement type.
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
@@ -95,6 +93,11 @@ pub struct Predicate {
     pub data_disclosure: PredicateDisclosure,
     /// Who answers for the model.
     pub owner: Option<String>,
+    /// When the version was registered where it was first imported (the
+    /// one spelling of RFC 3339): the signed order of a model's versions.
+    /// Absent in statements made before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registered_at: Option<String>,
 }
 
 /// An in-toto Statement v1 about one version.
@@ -154,6 +157,7 @@ impl Statement {
                     notes: v.disclosure_notes.clone(),
                 },
                 owner: v.owner.clone(),
+                registered_at: Some(v.registered_at.clone()),
             },
         }
     }
@@ -185,6 +189,13 @@ impl Statement {
             return Err(hostile(format!(
                 "manifest digest {} does not match its files ({digest})",
                 st.predicate.manifest_digest
+            )));
+        }
+        if let Some(t) = &st.predicate.registered_at
+            && crate::clock::parse_canonical(t).is_none()
+        {
+            return Err(hostile(format!(
+                "registered_at `{t}` is not a time like 2026-11-29T19:01:09Z"
             )));
         }
         if st.subject.len() != st.predicate.files.len()
@@ -244,59 +255,5 @@ impl Statement {
                     })
             })
             .transpose()
-    }
-}
-
-/// One signature in a DSSE envelope.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct EnvelopeSignature {
-    /// A claim only: never trusted to pick or count a key.
-    pub keyid: String,
-    /// The signature, base64.
-    pub sig: String,
-}
-
-/// A DSSE envelope.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Envelope {
-    /// The payload, base64.
-    pub payload: String,
-    /// What the payload is.
-    #[serde(rename = "payloadType")]
-    pub payload_type: String,
-    /// The signatures over its PAE.
-    pub signatures: Vec<EnvelopeSignature>,
-}
-
-impl Envelope {
-    /// An envelope of `payload` with `sigs` (key id, signature bytes).
-    pub fn new(payload_type: &str, payload: &[u8], sigs: &[(KeyId, Vec<u8>)]) -> Envelope {
-        Envelope {
-            payload: B64.encode(payload),
-            payload_type: payload_type.into(),
-            signatures: sigs
-                .iter()
-                .map(|(k, s)| EnvelopeSignature {
-                    keyid: k.to_hex(),
-                    sig: B64.encode(s),
-                })
-                .collect(),
-        }
-    }
-
-    /// The payload bytes; not base64 is hostile input naming `what`.
-    pub fn payload_bytes(&self, what: &str) -> Result<Vec<u8>> {
-        B64.decode(&self.payload).map_err(|e| Error::Hostile {
-            what: what.into(),
-            reason: format!("payload is not base64: {e}"),
-        })
-    }
-
-    /// Decoded signatures; undecodable ones are dropped (they verify nothing).
-    pub fn signatures(&self) -> Vec<Vec<u8>> {
-        self.signatures
-            .iter()
-            .filter_map(|s| B64.decode(&s.sig).ok())
-            .collect()
     }
 }

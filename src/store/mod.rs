@@ -17,6 +17,9 @@ use crate::error::{Error, Result};
 use crate::progress::Progress;
 
 pub(crate) mod direct;
+pub(crate) mod stage;
+
+pub(crate) use stage::Staging;
 
 /// What a blob looked like on disk when last known good. `verify` without
 /// `--deep` trusts a blob whose stat still matches.
@@ -48,8 +51,6 @@ pub(crate) struct Ingested {
     pub(crate) git_sha1: Option<String>,
     /// The first bytes (up to 64 KiB), for format sniffing without a re-read.
     pub(crate) head: Vec<u8>,
-    /// True when this call created the blob (it did not exist before).
-    pub(crate) created: bool,
 }
 
 /// Checks the digests and size of bytes just read (upstream hashes).
@@ -155,7 +156,6 @@ pub(crate) fn stream(
         size,
         git_sha1: git.map(|g| g.finish()),
         head,
-        created: false,
     })
 }
 
@@ -216,68 +216,6 @@ impl Store {
     pub(crate) fn open_blob(&self, d: &Sha256Digest) -> Result<File> {
         let p = self.blob_path(d);
         File::open(&p).map_err(|e| Error::io("open blob", &p, e))
-    }
-
-    /// Stream `src` into a temp file while hashing, then move it into place.
-    /// `spec.check` sees the digests before the blob becomes visible; an
-    /// error from it discards the bytes. An existing blob is success, unless
-    /// `spec.replace_if` says the existing copy should be replaced by the
-    /// freshly verified bytes (used to heal a blob whose stat changed).
-    pub(crate) fn ingest(
-        &self,
-        src: &mut dyn Read,
-        spec: &IngestSpec<'_>,
-        progress: &dyn Progress,
-    ) -> Result<Ingested> {
-        let tmp = tempfile::Builder::new()
-            .prefix("ingest-")
-            .tempfile_in(self.tmp_dir())
-            .map_err(|e| Error::io("create temp file in", self.tmp_dir(), e))?;
-        let tmp_path = tmp.path().to_path_buf();
-        let git_len = spec.want_git_sha1.then_some(spec.size_hint);
-        let s = direct::write_through(tmp.as_file(), &tmp_path, true, |sink| {
-            stream(src, spec.what, git_len, sink, progress)
-        })?;
-        (spec.check)(&s.sha256, s.git_sha1.as_deref(), s.size)?;
-        let dest = self.blob_path(&s.sha256);
-        let created = match self.stat(&s.sha256)? {
-            Some(st) if !(spec.replace_if)(&s.sha256, &st) => false,
-            existing => {
-                tmp.as_file()
-                    .sync_all()
-                    .map_err(|e| Error::io("fsync", tmp.path(), e))?;
-                set_read_only(tmp.path())?;
-                self.place(tmp.into_temp_path(), &dest)?;
-                existing.is_none()
-            }
-        };
-        Ok(Ingested { created, ..s })
-    }
-
-    /// Move a hard link staged in `tmp/` into place under its digest (which
-    /// the caller computed by reading through that very link). Returns
-    /// whether the blob was created; an existing blob wins and the staged
-    /// link is dropped.
-    pub(crate) fn link_in(&self, staged: &Path, d: &Sha256Digest) -> Result<bool> {
-        let dest = self.blob_path(d);
-        if dest.exists() {
-            fs::remove_file(staged).map_err(|e| Error::io("remove staged link", staged, e))?;
-            return Ok(false);
-        }
-        set_read_only(staged)?;
-        let parent = dest.parent().expect("blob path has a parent");
-        fs::create_dir_all(parent).map_err(|e| Error::io("create directory", parent, e))?;
-        fs::rename(staged, &dest).map_err(|e| Error::io("rename into store", &dest, e))?;
-        sync_dir(parent)?;
-        Ok(true)
-    }
-
-    fn place(&self, tmp: tempfile::TempPath, dest: &Path) -> Result<()> {
-        let parent = dest.parent().expect("blob path has a parent");
-        fs::create_dir_all(parent).map_err(|e| Error::io("create directory", parent, e))?;
-        tmp.persist(dest)
-            .map_err(|e| Error::io("rename into store", dest, e.error))?;
-        sync_dir(parent)
     }
 
     /// Re-hash a stored blob, streaming. Returns the digest and size found.
@@ -354,36 +292,6 @@ impl Store {
     }
 }
 
-/// Blobs created during one run, removed again unless the run commits
-/// (`keep = true`). Only used under the writer lock, so nothing else can have
-/// started referencing them.
-pub(crate) struct BlobGuard<'a> {
-    store: &'a Store,
-    pub(crate) created: Vec<Sha256Digest>,
-    pub(crate) keep: bool,
-}
-
-impl<'a> BlobGuard<'a> {
-    pub(crate) fn new(store: &'a Store) -> BlobGuard<'a> {
-        BlobGuard {
-            store,
-            created: Vec::new(),
-            keep: false,
-        }
-    }
-}
-
-impl Drop for BlobGuard<'_> {
-    fn drop(&mut self) {
-        if !self.keep {
-            for d in &self.created {
-                // Best effort: a blob left here is unreferenced and `gc` removes it.
-                let _ = self.store.remove(d);
-            }
-        }
-    }
-}
-
 /// Hash a reader to its end, streaming through a bounded buffer.
 pub(crate) fn hash_reader(
     mut r: impl Read,
@@ -432,7 +340,7 @@ mod tests {
     use crate::progress::NoProgress;
 
     #[test]
-    fn ingest_is_idempotent_and_read_only() {
+    fn staged_blobs_appear_only_at_commit_and_go_again_unless_kept() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let never = |_: &Sha256Digest, _: &BlobStat| false;
@@ -444,22 +352,25 @@ mod tests {
             check: &any,
             replace_if: &never,
         };
-        let a = store
+        let hello = Sha256Digest::of(b"hello");
+        let stage = Staging::new(&store).unwrap();
+        let a = stage
             .ingest(&mut &b"hello"[..], &spec, &NoProgress)
             .unwrap();
         assert_eq!(
             a.git_sha1.as_deref(),
             Some("b6fc4c620b67d95f953a5c1c1230aaab5db5a1b0")
         );
-        assert!(a.created);
-        assert_eq!(a.sha256, Sha256Digest::of(b"hello"));
-        let b = store
+        assert_eq!(a.sha256, hello);
+        // The same bytes twice are staged once.
+        stage
             .ingest(&mut &b"hello"[..], &spec, &NoProgress)
             .unwrap();
-        assert!(!b.created);
-        let meta = fs::metadata(store.blob_path(&a.sha256)).unwrap();
-        assert_eq!(meta.permissions().mode() & 0o777, 0o444);
-        assert!(store.stale_temps().unwrap().is_empty());
+        assert!(
+            store.stat(&hello).unwrap().is_none(),
+            "nothing visible before commit"
+        );
+        assert!(stage.path(&hello).starts_with(store.tmp_dir()));
         let refuse = |d: &Sha256Digest, _: Option<&str>, _: u64| {
             Err(Error::DigestMismatch {
                 what: "x".into(),
@@ -467,19 +378,36 @@ mod tests {
                 found: d.to_hex(),
             })
         };
-        let spec = IngestSpec {
+        let bad = IngestSpec {
             check: &refuse,
             ..spec
         };
-        let err = store
-            .ingest(&mut &b"bye"[..], &spec, &NoProgress)
-            .unwrap_err();
-        assert!(matches!(err, Error::DigestMismatch { .. }));
-        assert!(store.stat(&Sha256Digest::of(b"bye")).unwrap().is_none());
-        assert!(
-            store.stale_temps().unwrap().is_empty(),
-            "failed ingest leaves no temp"
-        );
+        assert!(matches!(
+            stage.ingest(&mut &b"bye"[..], &bad, &NoProgress),
+            Err(Error::DigestMismatch { .. })
+        ));
+        // A commit whose records fail leaves neither blob nor fan-out folder.
+        drop(stage.commit().unwrap());
+        assert!(store.stat(&hello).unwrap().is_none());
+        assert!(!store.blob_path(&hello).parent().unwrap().exists());
+        // A kept commit is read-only in the store, and no temp remains.
+        let stage = Staging::new(&store).unwrap();
+        stage
+            .ingest(&mut &b"hello"[..], &spec, &NoProgress)
+            .unwrap();
+        let done = stage.commit().unwrap();
+        assert_eq!(done.created, vec![hello]);
+        done.keep();
+        let meta = fs::metadata(store.blob_path(&hello)).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o444);
+        assert!(store.stale_temps().unwrap().is_empty());
+        // Bytes already stored are not staged again.
+        let stage = Staging::new(&store).unwrap();
+        stage
+            .ingest(&mut &b"hello"[..], &spec, &NoProgress)
+            .unwrap();
+        assert_eq!(stage.path(&hello), store.blob_path(&hello));
+        assert!(stage.commit().unwrap().created.is_empty());
     }
 }
 

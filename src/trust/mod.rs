@@ -1,11 +1,28 @@
-//! The trust store and approvals: which keys this registry trusts for what,
-//! how many approvals a version needs, and which approvals still count.
+//! Trust: which keys this registry trusts for what, how many must agree,
+//! which exporting registries each exporter may speak for, and which
+//! approvals and revocations are in force.
 //!
-//! An approval *counts* (is live) when its signature verifies (strict) over
-//! the version's exact statement bytes, and its key is in the trust store,
-//! not revoked, with the approver (or any) role. Each key counts once.
-//! Revocation takes effect everywhere at once because liveness is computed
-//! on every use, never stored.
+//! A registry's trust is a versioned root document ([`root`]). Before the
+//! ceremony (`trust init`) the root is *local*: version 1, no root keys, and
+//! `trust add/revoke/policy` change it directly (a registry made before the
+//! signed root existed has its trust store read as this local version 1,
+//! logged on first use). After the ceremony every change is a new version
+//! signed by the root keys ([`chain`]); local commands then need `--local`
+//! and are logged as the break-glass path they are.
+//!
+//! The effective keys live in one table (`trusted_keys`), each marked with
+//! where its trust comes from (the root, or a local command); applying a
+//! root version rewrites the root's rows in the same transaction that
+//! records the version. Liveness of approvals and revocations is computed on
+//! every use, never stored, so a revocation takes effect everywhere at once.
+//! Origins, sequence floors and the time mark ([`floors`]) are computed from
+//! accepted bundles of keys still trusted, so revoking a key re-bases what
+//! it alone set (TUF §5.3.11).
+
+pub mod chain;
+pub mod floors;
+pub mod revocation;
+pub mod root;
 
 use std::path::Path;
 
@@ -14,18 +31,58 @@ use serde::Serialize;
 use crate::actor::actor;
 use crate::clock::now_rfc3339;
 use crate::error::{Error, Result};
-use crate::records::{ApprovalRecord, Role, TrustedKey, VersionRecord};
+use crate::event::{EventDraft, EventKind};
+use crate::records::{ApprovalRecord, Role, TrustSource, TrustedKey, VersionRecord};
 use crate::registry::Registry;
-use crate::signing::{KeyId, KeySource, PublicKey, pae, signers};
+use crate::signing::{KeyId, KeySource, PublicKey, claimed, pae, signers};
 use crate::statement::{PAYLOAD_TYPE, Statement};
+use root::CheckedRoot;
 
+/// The approval policy set by a local command (before the ceremony), or by
+/// `trust policy --local` after it.
 const POLICY_KEY: &str = "approvals_required";
+/// Set when the policy was changed with `--local` under a signed root.
+const POLICY_LOCAL_KEY: &str = "approvals_required_local";
 
-/// Trust a public key for a role. Adding the same key again with the same
-/// role is a no-op; a revoked key cannot be trusted again.
-pub fn add(reg: &Registry, pubfile: &Path, name: &str, role: Role) -> Result<(TrustedKey, bool)> {
+/// Whether a local change is the break-glass path (`--local`).
+fn check_local(rooted: bool, local: bool, what: &str) -> Result<()> {
+    if rooted && !local {
+        return Err(Error::usage(format!(
+            "this registry has a signed trust root: change it with a new root version (`airlock trust root edit` and `trust root sign` on the connected side, then `trust update`), or pass `--local` to {what} here as a logged break-glass change"
+        )));
+    }
+    Ok(())
+}
+
+/// Whether the registry's trust comes from a ceremony root.
+pub fn is_rooted(reg: &Registry) -> Result<bool> {
+    Ok(chain::current(reg)?.is_some_and(|r| r.is_rooted()))
+}
+
+/// Trust a public key for a role (and, for an exporter, the origins it may
+/// speak for). Adding the same key again with the same role is a no-op; a
+/// revoked key cannot be trusted again. Under a signed root this is the
+/// break-glass path and needs `local`.
+pub fn add(
+    reg: &Registry,
+    pubfile: &Path,
+    name: &str,
+    role: Role,
+    origins: Option<Vec<String>>,
+    local: bool,
+) -> Result<(TrustedKey, bool)> {
+    let rooted = is_rooted(reg)?;
+    check_local(rooted, local, "trust a key")?;
     if name.trim().is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
         return Err(Error::input(format!("invalid key name `{name}`")));
+    }
+    if let Some(o) = &origins {
+        if !role.roles().exporter {
+            return Err(Error::usage("`--origin` applies to exporter keys"));
+        }
+        if let Some(bad) = o.iter().find(|o| !root::valid_origin(o)) {
+            return Err(Error::input(format!("invalid origin `{bad}`")));
+        }
     }
     let key = PublicKey::load(pubfile)?;
     let id = key.id();
@@ -43,11 +100,11 @@ pub fn add(reg: &Registry, pubfile: &Path, name: &str, role: Role) -> Result<(Tr
                 ),
             });
         }
-        if existing.role != role {
+        if existing.roles != role.roles() {
             return Err(Error::input(format!(
                 "key {id} is already trusted as `{}` with role {}",
                 existing.name,
-                existing.role.as_str()
+                existing.roles.as_str()
             )));
         }
         return Ok((existing, false));
@@ -56,17 +113,22 @@ pub fn add(reg: &Registry, pubfile: &Path, name: &str, role: Role) -> Result<(Tr
         key_id: id,
         public_key: key,
         name: name.to_string(),
-        role,
+        roles: role.roles(),
+        origins,
+        source: TrustSource::Local,
         added_at: now_rfc3339(),
         added_by: actor(),
         revoked: false,
         revoked_at: None,
         revoked_reason: None,
     };
-    let event = crate::event::EventDraft::new(
-        crate::event::EventKind::TrustAdd,
+    let event = EventDraft::new(
+        EventKind::TrustAdd,
         id.to_hex(),
-        serde_json::json!({ "name": k.name, "role": k.role.as_str() }),
+        serde_json::json!({
+            "name": k.name, "role": k.roles.as_str(), "origins": k.origins,
+            "break_glass": rooted,
+        }),
     );
     reg.db.add_trusted_key(&k, &event)?;
     Ok((k, true))
@@ -112,21 +174,42 @@ pub fn find(reg: &Registry, id_or_prefix: &str) -> Result<TrustedKey> {
     }
 }
 
-/// Revoke a key (by id or unique prefix), everywhere, at once; the record is kept.
-pub fn revoke(reg: &Registry, id_or_prefix: &str, reason: Option<&str>) -> Result<TrustedKey> {
+/// Revoke a key (by id or unique prefix), everywhere, at once; the record
+/// is kept and the key is never trusted again here. Under a signed root
+/// this is the break-glass path and needs `local`.
+pub fn revoke(
+    reg: &Registry,
+    id_or_prefix: &str,
+    reason: Option<&str>,
+    local: bool,
+) -> Result<TrustedKey> {
+    let rooted = is_rooted(reg)?;
+    check_local(rooted, local, "revoke a key")?;
     let k = find(reg, id_or_prefix)?;
-    let event = crate::event::EventDraft::new(
-        crate::event::EventKind::TrustRevoke,
+    let event = EventDraft::new(
+        EventKind::TrustRevoke,
         k.key_id.to_hex(),
-        serde_json::json!({ "name": k.name, "reason": reason }),
+        serde_json::json!({ "name": k.name, "reason": reason, "break_glass": rooted }),
     );
     reg.db
         .revoke_key(&k.key_id, &now_rfc3339(), &actor(), reason, &event)?;
     find(reg, &k.key_id.to_hex())
 }
 
-/// How many distinct trusted approvals a bundle version needs (default 1).
+/// How many distinct trusted approvals a bundle version needs: a local
+/// override (`trust policy --local`) if one was set under a signed root,
+/// else the root's approver threshold, else the local policy (default 1).
 pub fn approvals_required(reg: &Registry) -> Result<u32> {
+    if let Some(v) = reg
+        .db
+        .get_setting(POLICY_LOCAL_KEY)?
+        .and_then(|s| s.parse().ok())
+    {
+        return Ok(v);
+    }
+    if let Some(r) = chain::current(reg)?.filter(CheckedRoot::is_rooted) {
+        return Ok(r.doc.roles.approver.threshold.max(1));
+    }
     Ok(reg
         .db
         .get_setting(POLICY_KEY)?
@@ -134,20 +217,23 @@ pub fn approvals_required(reg: &Registry) -> Result<u32> {
         .unwrap_or(1))
 }
 
-/// Set the approval policy (1 to 100), logged.
-pub fn set_approvals_required(reg: &Registry, k: u32) -> Result<()> {
+/// Set the approval policy (1 to 100), logged. Under a signed root this is
+/// the break-glass path and needs `local`.
+pub fn set_approvals_required(reg: &Registry, k: u32, local: bool) -> Result<()> {
+    let rooted = is_rooted(reg)?;
+    check_local(rooted, local, "change the approval policy")?;
     if k == 0 || k > 100 {
         return Err(Error::input(format!(
             "approvals must be between 1 and 100, not {k}"
         )));
     }
-    let event = crate::event::EventDraft::new(
-        crate::event::EventKind::TrustPolicy,
+    let event = EventDraft::new(
+        EventKind::TrustPolicy,
         "approvals_required",
-        serde_json::json!({ "approvals": k }),
+        serde_json::json!({ "approvals": k, "break_glass": rooted }),
     );
-    reg.db
-        .set_setting_logged(POLICY_KEY, &k.to_string(), &event)
+    let key = if rooted { POLICY_LOCAL_KEY } else { POLICY_KEY };
+    reg.db.set_setting_logged(key, &k.to_string(), &event)
 }
 
 /// Live, non-revoked keys allowed to approve.
@@ -156,7 +242,7 @@ pub fn approver_keys(reg: &Registry) -> Result<Vec<TrustedKey>> {
         .db
         .trusted_keys()?
         .into_iter()
-        .filter(|k| !k.revoked && k.role.can_approve())
+        .filter(|k| !k.revoked && k.roles.can_approve())
         .collect())
 }
 
@@ -166,7 +252,7 @@ pub fn exporter_keys(reg: &Registry) -> Result<Vec<TrustedKey>> {
         .db
         .trusted_keys()?
         .into_iter()
-        .filter(|k| !k.revoked && k.role.can_export())
+        .filter(|k| !k.revoked && k.roles.can_export())
         .collect())
 }
 
@@ -215,8 +301,8 @@ pub fn sign(
         signature,
         signed_at: now_rfc3339(),
     };
-    let event = crate::event::EventDraft::new(
-        crate::event::EventKind::Sign,
+    let event = EventDraft::new(
+        EventKind::Sign,
         format!("{}@{}", v.name, v.label),
         serde_json::json!({ "key_id": id.to_hex(), "signer": a.name, "manifest_digest": v.manifest_digest.to_hex() }),
     );
@@ -266,7 +352,8 @@ pub struct ApprovalView {
     pub key_id: KeyId,
     /// The approver's name.
     pub name: String,
-    /// When it was signed.
+    /// When it was signed (for approvals that arrived in a bundle: the
+    /// signed statement's registration time, which the approval follows).
     pub signed_at: String,
     /// Whether it counts.
     pub status: ApprovalStatus,
@@ -288,7 +375,7 @@ pub fn approval_status(reg: &Registry, v: &VersionRecord) -> Result<(Vec<Approva
                 match trusted.iter().find(|k| k.key_id == id) {
                     None => ApprovalStatus::Untrusted,
                     Some(k) if k.revoked => ApprovalStatus::Revoked,
-                    Some(k) if !k.role.can_approve() => ApprovalStatus::NotAnApprover,
+                    Some(k) if !k.roles.can_approve() => ApprovalStatus::NotAnApprover,
                     Some(_) => ApprovalStatus::Valid,
                 }
             };
@@ -300,19 +387,37 @@ pub fn approval_status(reg: &Registry, v: &VersionRecord) -> Result<(Vec<Approva
             }
         })
         .collect();
-    let sigs: Vec<Vec<u8>> = approvals.into_iter().map(|a| a.signature).collect();
+    let sigs: Vec<_> = approvals
+        .iter()
+        .map(|a| claimed(&a.key_id, &a.signature))
+        .collect();
     let approvers: Vec<TrustedKey> = trusted
         .into_iter()
-        .filter(|k| !k.revoked && k.role.can_approve())
+        .filter(|k| !k.revoked && k.roles.can_approve())
         .collect();
-    let live = signers(PAYLOAD_TYPE, &bytes, &sigs, &approvers, |k| &k.public_key).len();
+    let live = signers(
+        PAYLOAD_TYPE,
+        &bytes,
+        &sigs,
+        &approvers,
+        |k| k.key_id,
+        |k| &k.public_key,
+    )
+    .len();
     Ok((out, live))
 }
 
-/// Versions that arrived in a bundle must keep at least the policy's number
-/// of live approvals to be checked out or deployed (exit 3 otherwise).
+/// A version may be checked out, deployed or trusted by `verify` only while
+/// no revocation of it is in force, and — if it arrived in a bundle — while
+/// it keeps the policy's number of live approvals (exit 3 otherwise).
 /// Versions imported here from a folder are this registry's own records.
 pub fn ensure_approved(reg: &Registry, v: &VersionRecord) -> Result<()> {
+    if let Some(r) = revocation::in_force(reg, v)? {
+        return Err(Error::Untrusted {
+            what: format!("{}@{}", v.name, v.label),
+            reason: format!("the version was revoked at {}: {}", r.revoked_at, r.reason),
+        });
+    }
     if v.bundle_id.is_none() {
         return Ok(());
     }

@@ -1,0 +1,212 @@
+//! Staging: how new bytes enter the store.
+//!
+//! An import writes each new blob into a private folder under `store/tmp/`
+//! (hashed while written, checked, fsynced, made read-only), the caller
+//! judges everything it staged (upstream hashes, signatures, the model-file
+//! safety policy), and only then [`Staging::commit`] renames the blobs into
+//! `store/sha256/`. So a refused import leaves no blob and no empty fan-out
+//! folder behind, and an interrupted one leaves only its temp folder, which
+//! the next writer clears. Bytes already in the store are not staged again
+//! (unless the caller asks to replace a copy whose stat changed: the heal).
+//!
+//! After the commit the renamed blobs are not yet referenced: the returned
+//! [`Committed`] removes them (and the fan-out folders it made) unless the
+//! caller's database transaction succeeded and it was told to keep them.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use super::{IngestSpec, Ingested, Store, direct, set_read_only, stream, sync_dir};
+use crate::digest::Sha256Digest;
+use crate::error::{Error, Result};
+use crate::progress::Progress;
+
+/// A private folder of new blobs, waiting for the caller's verdict.
+pub(crate) struct Staging<'s> {
+    store: &'s Store,
+    dir: tempfile::TempDir,
+    /// Blobs that will be new (or replace a changed copy) at commit.
+    staged: Mutex<BTreeMap<Sha256Digest, PathBuf>>,
+}
+
+impl<'s> Staging<'s> {
+    /// A new, empty staging folder under `store/tmp/`.
+    pub(crate) fn new(store: &'s Store) -> Result<Staging<'s>> {
+        let tmp = store.tmp_dir();
+        let dir = tempfile::Builder::new()
+            .prefix("stage-")
+            .tempdir_in(&tmp)
+            .map_err(|e| Error::io("create staging folder in", &tmp, e))?;
+        Ok(Staging {
+            store,
+            dir,
+            staged: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    fn staged(&self) -> std::sync::MutexGuard<'_, BTreeMap<Sha256Digest, PathBuf>> {
+        self.staged.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Stream `src` into the staging folder while hashing; `spec.check`
+    /// sees the digests first, and an error from it discards the bytes.
+    pub(crate) fn ingest(
+        &self,
+        src: &mut dyn Read,
+        spec: &IngestSpec<'_>,
+        progress: &dyn Progress,
+    ) -> Result<Ingested> {
+        let tmp = tempfile::Builder::new()
+            .prefix("in-")
+            .tempfile_in(self.dir.path())
+            .map_err(|e| Error::io("create temp file in", self.dir.path(), e))?;
+        let tmp_path = tmp.path().to_path_buf();
+        let git_len = spec.want_git_sha1.then_some(spec.size_hint);
+        let s = direct::write_through(tmp.as_file(), &tmp_path, true, |sink| {
+            stream(src, spec.what, git_len, sink, progress)
+        })?;
+        (spec.check)(&s.sha256, s.git_sha1.as_deref(), s.size)?;
+        if !self.wants(&s.sha256, spec)? {
+            return Ok(s);
+        }
+        tmp.as_file()
+            .sync_all()
+            .map_err(|e| Error::io("fsync", &tmp_path, e))?;
+        set_read_only(&tmp_path)?;
+        let kept = tmp
+            .into_temp_path()
+            .keep()
+            .map_err(|e| Error::io("keep staged blob", &tmp_path, e.error))?;
+        self.adopt(s.sha256, kept)?;
+        Ok(s)
+    }
+
+    /// Whether bytes with digest `d` are needed: not already staged, and
+    /// either absent from the store or a copy the caller wants replaced.
+    fn wants(&self, d: &Sha256Digest, spec: &IngestSpec<'_>) -> Result<bool> {
+        if self.staged().contains_key(d) {
+            return Ok(false);
+        }
+        Ok(match self.store.stat(d)? {
+            None => true,
+            Some(st) => (spec.replace_if)(d, &st),
+        })
+    }
+
+    /// Keep `path` (inside the staging folder, fully written, read-only) as
+    /// the staged copy of `d`. Returns false when another copy of the same
+    /// bytes was staged first (this one is dropped).
+    fn adopt(&self, d: Sha256Digest, path: PathBuf) -> Result<bool> {
+        let mut staged = self.staged();
+        if staged.contains_key(&d) {
+            fs::remove_file(&path).map_err(|e| Error::io("remove duplicate", &path, e))?;
+            return Ok(false);
+        }
+        staged.insert(d, path);
+        Ok(true)
+    }
+
+    /// A hard link to `source` inside the staging folder (for `--link`);
+    /// `None` when the file system will not link across.
+    pub(crate) fn link(&self, source: &Path) -> Option<tempfile::TempPath> {
+        tempfile::Builder::new()
+            .prefix("link-")
+            .make_in(self.dir.path(), |p| fs::hard_link(source, p))
+            .ok()
+            .map(tempfile::NamedTempFile::into_temp_path)
+    }
+
+    /// Keep a link made by [`Staging::link`] as the staged copy of `d`,
+    /// after its bytes were hashed through it and checked.
+    pub(crate) fn adopt_link(
+        &self,
+        link: tempfile::TempPath,
+        d: Sha256Digest,
+        spec: &IngestSpec<'_>,
+    ) -> Result<()> {
+        if !self.wants(&d, spec)? {
+            return Ok(());
+        }
+        set_read_only(&link)?;
+        let path = link.to_path_buf();
+        link.keep()
+            .map_err(|e| Error::io("keep staged link", &path, e.error))?;
+        self.adopt(d, path).map(|_| ())
+    }
+
+    /// Where the bytes of `d` are now: staged, or in the store.
+    pub(crate) fn path(&self, d: &Sha256Digest) -> PathBuf {
+        self.staged()
+            .get(d)
+            .cloned()
+            .unwrap_or_else(|| self.store.blob_path(d))
+    }
+
+    /// Whether `d` is present, staged or stored.
+    pub(crate) fn has(&self, d: &Sha256Digest) -> Result<bool> {
+        Ok(self.staged().contains_key(d) || self.store.stat(d)?.is_some())
+    }
+
+    /// Move every staged blob into the store (fan-out folder made and
+    /// fsynced as needed). The answer removes them again on drop unless
+    /// [`Committed::keep`] is called once the records are committed.
+    pub(crate) fn commit(self) -> Result<Committed<'s>> {
+        let staged = std::mem::take(&mut *self.staged());
+        let mut done = Committed {
+            store: self.store,
+            created: Vec::new(),
+            dirs: Vec::new(),
+            keep: false,
+        };
+        for (d, from) in staged {
+            let dest = self.store.blob_path(&d);
+            let parent = dest.parent().expect("blob path has a parent");
+            if !parent.is_dir() {
+                fs::create_dir_all(parent).map_err(|e| Error::io("create directory", parent, e))?;
+                done.dirs.push(parent.to_path_buf());
+            }
+            let existed = dest.exists();
+            fs::rename(&from, &dest).map_err(|e| Error::io("rename into store", &dest, e))?;
+            sync_dir(parent)?;
+            if !existed {
+                done.created.push(d);
+            }
+        }
+        Ok(done)
+    }
+}
+
+/// Blobs a commit moved into the store, removed again on drop unless kept.
+pub(crate) struct Committed<'s> {
+    store: &'s Store,
+    /// Blobs that did not exist before this commit.
+    pub(crate) created: Vec<Sha256Digest>,
+    dirs: Vec<PathBuf>,
+    keep: bool,
+}
+
+impl Committed<'_> {
+    /// The records referencing the blobs are committed: keep them.
+    pub(crate) fn keep(mut self) {
+        self.keep = true;
+    }
+}
+
+impl Drop for Committed<'_> {
+    fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
+        for d in &self.created {
+            // Best effort: a blob left here is unreferenced and `gc` removes it.
+            let _ = self.store.remove(d);
+        }
+        for dir in &self.dirs {
+            // Only if empty: another blob may have arrived there meanwhile.
+            let _ = fs::remove_dir(dir);
+        }
+    }
+}
