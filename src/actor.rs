@@ -30,3 +30,10 @@ pub(crate) fn hostname() -> String {
     let s = String::from_utf8_lossy(&buf[..end]).into_owned();
     if s.is_empty() { "localhost".into() } else { s }
 }
+
+/// The effective user id of this process (key files must belong to it).
+#[allow(unsafe_code)] // audited: one libc call, SAFETY below
+pub(crate) fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}

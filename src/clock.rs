@@ -9,7 +9,7 @@
 use time::OffsetDateTime;
 
 /// A time in the one spelling.
-pub(crate) fn format(t: OffsetDateTime) -> String {
+pub fn format(t: OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
@@ -23,18 +23,18 @@ pub(crate) fn format(t: OffsetDateTime) -> String {
 }
 
 /// The current time, whole seconds.
-pub(crate) fn now() -> OffsetDateTime {
+pub fn now() -> OffsetDateTime {
     let t = OffsetDateTime::now_utc();
     t.replace_nanosecond(0).unwrap_or(t)
 }
 
 /// The current time in the one spelling, e.g. `2026-11-29T19:01:09Z`.
-pub(crate) fn now_rfc3339() -> String {
+pub fn now_rfc3339() -> String {
     format(now())
 }
 
 /// A time in the one spelling, or `None` for anything else.
-pub(crate) fn parse_canonical(s: &str) -> Option<OffsetDateTime> {
+pub fn parse_canonical(s: &str) -> Option<OffsetDateTime> {
     let b = s.as_bytes();
     let shape_ok = b.len() == 20
         && b.iter().enumerate().all(|(i, c)| match i {

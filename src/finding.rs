@@ -37,6 +37,8 @@ pub enum FindingKind {
     Size,
     /// A version without the live approvals its policy needs.
     Approvals,
+    /// A version whose revocation is in force.
+    Revoked,
     /// The event chain is broken.
     Chain,
     /// A log checkpoint that does not verify or is not trusted.
@@ -61,6 +63,7 @@ impl FindingKind {
             FindingKind::Unreadable => "unreadable",
             FindingKind::Size => "size",
             FindingKind::Approvals => "approvals",
+            FindingKind::Revoked => "revoked",
             FindingKind::Chain => "chain",
             FindingKind::Checkpoint => "checkpoint",
             FindingKind::Rewritten => "rewritten",

@@ -106,6 +106,25 @@ impl Registry {
                 n
             }
         };
+        // A registry made before the signed trust root: its trust store is
+        // read as the local version 1 of its root from now on; say so once.
+        if let Some(from) = db.migrated_from
+            && (1..5).contains(&from)
+        {
+            let keys = db.trusted_keys()?;
+            if !keys.is_empty() {
+                let event = crate::event::EventDraft::new(
+                    crate::event::EventKind::TrustRoot,
+                    "root v1",
+                    serde_json::json!({
+                        "version": 1,
+                        "how": "migrated",
+                        "keys": keys.iter().map(|k| k.key_id.to_hex()).collect::<Vec<_>>(),
+                    }),
+                );
+                db.set_setting_logged("trust_migrated", "1", &event)?;
+            }
+        }
         Ok((
             Registry {
                 home: home.to_path_buf(),

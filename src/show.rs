@@ -78,6 +78,8 @@ pub struct VersionDetails {
     pub approvals: Vec<crate::trust::ApprovalView>,
     /// Its deployments, ended ones included.
     pub deployments: Vec<crate::records::Deployment>,
+    /// A signed revocation of it, recorded here (in force or not).
+    pub revoked: Option<crate::trust::revocation::RevocationView>,
 }
 
 /// The details of `v`.
@@ -114,6 +116,7 @@ pub fn show(reg: &Registry, v: &VersionRecord) -> Result<VersionDetails> {
         approvals_live: live,
         approvals,
         deployments: crate::deploy::of_version(reg, v)?,
+        revoked: crate::trust::revocation::of_version(reg, v)?,
     })
 }
 
@@ -136,6 +139,8 @@ pub struct Listed {
     pub approvals: usize,
     /// When it was imported here.
     pub imported_at: String,
+    /// Whether a revocation of it is in force.
+    pub revoked: bool,
 }
 
 /// Every version, by name then import order, with its live approvals.
@@ -144,6 +149,7 @@ pub fn list(reg: &Registry) -> Result<Vec<Listed>> {
         .into_iter()
         .map(|v| {
             let (_, live) = crate::trust::approval_status(reg, &v)?;
+            let revoked = crate::trust::revocation::in_force(reg, &v)?.is_some();
             Ok(Listed {
                 name: v.name.to_string(),
                 version: v.label,
@@ -152,6 +158,7 @@ pub fn list(reg: &Registry) -> Result<Vec<Listed>> {
                 license: v.license_id,
                 disclosure: v.disclosure.to_string(),
                 approvals: live,
+                revoked,
                 imported_at: v.imported_at,
             })
         })

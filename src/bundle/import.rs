@@ -621,7 +621,20 @@ fn read_members<'s>(
                     replace_if: &replace_if,
                 };
                 let mut entry = entry;
-                staged.staging.ingest(&mut entry, &spec, &*bar)?;
+                staged
+                    .staging
+                    .ingest(&mut entry, &spec, &*bar)
+                    .map_err(|e| match e {
+                        Error::Io { source, .. }
+                            if source.kind() == std::io::ErrorKind::InvalidData =>
+                        {
+                            Error::Hostile {
+                                what: format!("member `{}`", m.name),
+                                reason: source.to_string(),
+                            }
+                        }
+                        other => other,
+                    })?;
             }
         }
     }

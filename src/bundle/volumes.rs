@@ -6,7 +6,7 @@
 //! catches. Output is written under temporary names and renamed into place
 //! only when the whole bundle is complete.
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
@@ -174,16 +174,23 @@ impl Read for VolumeReader {
             }
             let Some(k) = self.next else { return Ok(0) };
             let p = volume_path(&self.base(), k);
-            match fs::symlink_metadata(&p) {
-                Ok(m) if m.is_file() => {
-                    self.current = File::open(&p)?;
+            // Opened without following a link and without blocking, then
+            // checked on the descriptor: no check-then-open race.
+            match crate::fsio::open_regular(&p) {
+                Ok(f) => {
+                    self.current = f;
                     self.next = Some(k + 1);
                     self.volumes += 1;
                 }
-                _ => {
+                Err(crate::error::Error::Io { source, .. })
+                    if source.kind() == io::ErrorKind::NotFound =>
+                {
                     self.next = None;
                     return Ok(0);
                 }
+                // A volume that is a link, a FIFO or a device is hostile:
+                // `InvalidData` tells the importer so (see `bundle::import`).
+                Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string())),
             }
         }
     }
@@ -203,14 +210,14 @@ mod tests {
         let paths = w.finish().unwrap();
         assert_eq!(paths.len(), 7);
         for p in &paths {
-            assert!(fs::metadata(p).unwrap().len() <= 16 * 1024);
+            assert!(std::fs::metadata(p).unwrap().len() <= 16 * 1024);
         }
         let mut r = VolumeReader::open(&paths[0]).unwrap();
         let mut back = Vec::new();
         r.read_to_end(&mut back).unwrap();
         assert_eq!(back, data);
         assert_eq!(r.volumes, 7);
-        let leftovers = fs::read_dir(dir.path()).unwrap().count();
+        let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
         assert_eq!(leftovers, 7, "no temp files remain");
     }
 }

@@ -118,6 +118,12 @@ pub(crate) fn run(ctx: &Ctx, a: AuditArgs) -> anyhow::Result<ExitStatus> {
                     r.status,
                     r.deployed_by
                 ));
+                if let Some(rv) = &r.revoked {
+                    ctx.printer.line(format!(
+                        "REVOKED    {}@{} at {}: {}",
+                        r.name, r.version, rv.revoked_at, rv.reason
+                    ));
+                }
                 print_findings(&ctx.printer, &r.findings);
             }
         }

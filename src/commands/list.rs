@@ -23,16 +23,18 @@ pub(crate) fn run(ctx: &Ctx) -> anyhow::Result<ExitStatus> {
         ));
     }
     for r in &rows {
-        ctx.printer.line(format!(
-            "{:<40} {:<14} {:>10} {:<14} {:<10} {:>9}  {}",
-            r.name,
-            r.version,
-            HumanBytes(r.size).to_string(),
-            r.license.as_deref().unwrap_or("-"),
-            r.disclosure,
-            r.approvals,
-            r.imported_at
-        ));
+        ctx.printer.line(
+            format!(
+                "{:<40} {:<14} {:>10} {:<14} {:<10} {:>9}  {}",
+                r.name,
+                r.version,
+                HumanBytes(r.size).to_string(),
+                r.license.as_deref().unwrap_or("-"),
+                r.disclosure,
+                r.approvals,
+                r.imported_at
+            ) + if r.revoked { "  REVOKED" } else { "" },
+        );
     }
     ctx.printer.json(&ListDoc { versions: rows })?;
     Ok(ExitStatus::Success)

@@ -54,6 +54,18 @@ pub(crate) fn run(ctx: &Ctx, a: RefArgs) -> anyhow::Result<ExitStatus> {
             a.actor, a.reason
         ));
     }
+    if let Some(r) = &doc.revoked {
+        p.line(format!(
+            "  REVOKED      {} at {}{}",
+            r.reason,
+            r.revoked_at,
+            if r.in_force {
+                String::new()
+            } else {
+                format!(" (not in force here: {} trusted approval(s))", r.approvals)
+            }
+        ));
+    }
     if let Some(b) = &doc.bundle_id {
         p.line(format!("  bundle       {b}"));
     }

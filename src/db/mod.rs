@@ -63,6 +63,9 @@ pub(crate) struct BlobRow {
 /// An open registry database.
 pub(crate) struct Db {
     conn: Connection,
+    /// The schema version the database had before this open migrated it
+    /// (`None` when nothing was migrated; 0 for a new database).
+    pub(crate) migrated_from: Option<u32>,
 }
 
 pub(crate) const VERSION_COLS: &str = "v.id, m.name, v.label, v.manifest_digest, v.total_size, v.imported_at, \
@@ -229,7 +232,10 @@ impl Db {
             .ctx("enable foreign keys")?;
         conn.pragma_update(None, "synchronous", "FULL")
             .ctx("set synchronous")?;
-        let mut db = Db { conn };
+        let mut db = Db {
+            conn,
+            migrated_from: None,
+        };
         db.migrate()?;
         Ok(db)
     }
@@ -244,6 +250,9 @@ impl Db {
             return Err(Error::input(format!(
                 "the registry database has schema version {current}, newer than this airlock knows ({newest})"
             )));
+        }
+        if current < newest {
+            self.migrated_from = Some(current);
         }
         for (number, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
             let tx = self.conn.transaction().ctx("begin migration")?;

@@ -188,6 +188,8 @@ pub struct AuditRow {
     pub last_verified_at: Option<String>,
     /// What the last check of the copy found.
     pub status: DeployStatus,
+    /// The version's revocation, when one is in force: the deployment must go.
+    pub revoked: Option<crate::trust::revocation::RevocationView>,
     /// What the last check found wrong with the copy.
     pub findings: Vec<Finding>,
 }
@@ -202,9 +204,12 @@ pub struct Audit {
 }
 
 impl Audit {
-    /// Whether any deployed copy is no longer the approved bytes.
+    /// Whether any deployed copy is no longer the approved bytes, or runs a
+    /// revoked version.
     pub fn drifted(&self) -> bool {
-        self.deployments.iter().any(|r| r.status.is_drift())
+        self.deployments
+            .iter()
+            .any(|r| r.status.is_drift() || r.revoked.is_some())
     }
 }
 
@@ -260,6 +265,7 @@ pub fn audit(
             approvals,
             last_verified_at: d.last_verified_at.clone(),
             status: d.last_status.unwrap_or(DeployStatus::Unverified),
+            revoked: crate::trust::revocation::in_force(reg, &v)?,
             findings: Vec::new(),
         };
         if verify {
@@ -322,7 +328,11 @@ pub fn markdown(a: &Audit, registry: &str) -> String {
             r.environment.as_deref().unwrap_or("-"),
             r.license.as_deref().unwrap_or("none"),
             r.license_verdict,
-            r.status
+            if r.revoked.is_some() {
+                format!("{} — REVOKED", r.status)
+            } else {
+                r.status.to_string()
+            }
         ));
     }
     for r in &a.deployments {
@@ -380,6 +390,12 @@ pub fn markdown(a: &Audit, registry: &str) -> String {
                 .map(|t| format!(" (verified {t})"))
                 .unwrap_or_default()
         ));
+        if let Some(rv) = &r.revoked {
+            s.push_str(&format!(
+                "- **REVOKED** at {}: {} — remove this deployment\n",
+                rv.revoked_at, rv.reason
+            ));
+        }
         for f in &r.findings {
             s.push_str(&format!("  - {} `{}`: {}\n", f.kind, f.path, f.detail));
         }

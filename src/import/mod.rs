@@ -17,7 +17,7 @@ use crate::digest::Sha256Digest;
 use crate::error::{Error, Result};
 use crate::fsio::open_regular;
 use crate::manifest;
-use crate::name::{ModelName, VersionLabel};
+use crate::name::{ModelName, VersionLabel, VersionSelector};
 use crate::progress::{Progress, ProgressFactory};
 use crate::records::{Allowance, Disclosure, FileRecord, NewVersion, Origin, VersionRecord};
 use crate::registry::Registry;
@@ -330,6 +330,16 @@ fn record(
     let new_blobs = committed.created.len();
     let blob_rows = blob_rows(reg, &p)?;
     let now = now_rfc3339();
+    // The signed order of a model's versions: strictly after the newest one
+    // here, even within one second (or with the clock set back).
+    let registered_at = match reg.db.find_version(&opts.name, &VersionSelector::Newest)? {
+        Some(newest) if newest.registered_at >= now => {
+            crate::clock::parse_canonical(&newest.registered_at)
+                .map(|t| crate::clock::format(t + time::Duration::seconds(1)))
+                .unwrap_or_else(|| now.clone())
+        }
+        _ => now.clone(),
+    };
     let mut new = NewVersion {
         name: opts.name.clone(),
         label: label.clone(),
@@ -355,7 +365,7 @@ fn record(
             .clone()
             .filter(|_| !p.decision.allowed_unsafe.is_empty())
             .map(|a| (a, p.decision.allowed_unsafe.clone())),
-        registered_at: now.clone(),
+        registered_at,
     };
     new.statement = crate::statement::Statement::of(&new.as_record(), &new.files).to_bytes();
     let event = crate::event::EventDraft::new(

@@ -179,9 +179,30 @@ pub struct FileKey {
 }
 
 impl FileKey {
-    /// Load a private key, refusing a file group or others can read.
+    /// Load a private key, refusing (as ssh does) a file that another user
+    /// owns or that group or others can read. The checks are made on the
+    /// opened file, so the file judged is the file read.
     pub fn load(path: &Path) -> Result<FileKey> {
-        let meta = fs::metadata(path).map_err(|e| Error::io("open key", path, e))?;
+        use std::os::unix::fs::MetadataExt;
+        let f = crate::fsio::open_regular(path)?;
+        let meta = f.metadata().map_err(|e| Error::io("stat", path, e))?;
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::Read::take(f, 64 * 1024), &mut text)
+            .map_err(|e| Error::io("read key", path, e))?;
+        if text.contains("-----BEGIN PUBLIC KEY-----") {
+            return Err(Error::input(format!(
+                "`{}` is a public key; `--key` takes the private key file (the `.key` of the pair)",
+                path.display()
+            )));
+        }
+        let me = crate::actor::euid();
+        if meta.uid() != me {
+            return Err(Error::input(format!(
+                "private key `{}` belongs to another user (uid {}, this process runs as uid {me}); a key file must be the signer's own",
+                path.display(),
+                meta.uid()
+            )));
+        }
         let mode = meta.permissions().mode();
         if mode & 0o077 != 0 {
             return Err(Error::input(format!(
@@ -191,7 +212,6 @@ impl FileKey {
                 path.display()
             )));
         }
-        let text = read_key_file(path)?;
         let key = SigningKey::from_pkcs8_pem(text.trim()).map_err(|e| {
             Error::input(format!(
                 "`{}` is not an ed25519 PKCS#8 private key: {e}",
@@ -303,6 +323,9 @@ fn write_pair(prefix: &Path, key: &SigningKey, name: Option<&str>) -> Result<Gen
     };
     fs::write(&pub_path, format!("{comment}{}", public.to_pem()))
         .map_err(|e| Error::io("write", &pub_path, e))?;
+    // Public keys are meant to be read by others, whatever the umask.
+    fs::set_permissions(&pub_path, fs::Permissions::from_mode(0o644))
+        .map_err(|e| Error::io("chmod", &pub_path, e))?;
     Ok(GeneratedKey {
         key_id: id,
         private_key: priv_path.display().to_string(),

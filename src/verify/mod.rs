@@ -108,13 +108,24 @@ pub fn verify_store(
         };
         states.insert(*d, state);
     }
-    // Versions that came in a bundle must keep enough live approvals.
+    // A revoked version fails; one that came in a bundle must keep enough
+    // live approvals.
     for v in versions {
         if let Err(e) = crate::trust::ensure_approved(reg, v) {
+            let revoked = crate::trust::revocation::in_force(reg, v)?.is_some();
             report.findings.push(Finding {
                 subject: format!("{}@{}", v.name, v.label),
-                path: "(approvals)".into(),
-                kind: FindingKind::Approvals,
+                path: if revoked {
+                    "(revocation)"
+                } else {
+                    "(approvals)"
+                }
+                .into(),
+                kind: if revoked {
+                    FindingKind::Revoked
+                } else {
+                    FindingKind::Approvals
+                },
                 severity: Severity::Error,
                 detail: e.to_string(),
             });

@@ -67,7 +67,17 @@ impl Env {
 
     /// Run with `--json` and parse stdout.
     pub(crate) fn json(&self, args: &[&str]) -> serde_json::Value {
-        let out = self.cmd().arg("--json").args(args).output().expect("run");
+        self.json_at(&self.home, args)
+    }
+
+    /// Run with `--json` against another home and parse stdout.
+    pub(crate) fn json_at(&self, home: &Path, args: &[&str]) -> serde_json::Value {
+        let out = self
+            .cmd_at(home)
+            .arg("--json")
+            .args(args)
+            .output()
+            .expect("run");
         assert!(
             out.status.success(),
             "airlock {args:?} failed: {}",
