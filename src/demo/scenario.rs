@@ -21,9 +21,10 @@ use crate::finding::FindingKind;
 use crate::formats::Format;
 use crate::import::{ImportOptions, import_dir};
 use crate::progress::NoProgress;
-use crate::records::{DeployStatus, Disclosure, Role};
+use crate::records::{DeployStatus, Disclosure};
 use crate::registry::Registry;
-use crate::signing::FileKey;
+use crate::signing::{FileKey, PublicKey};
+use crate::trust::chain::{self, InitSpec, RootEdit};
 use crate::verify::{verify_path, verify_store};
 
 /// One step of the story, as it is shown.
@@ -163,15 +164,23 @@ fn scenario(root: &Path, s: &mut Story<'_>) -> Result<bool> {
         ),
     );
 
-    // 2. Keys for two reviewers and the exporter.
+    // 2. Keys: two root holders, two reviewers, the exporter and its
+    //    successor.
     let keys = root.join("keys");
     let mut ids = Vec::new();
-    for who in ["alice", "bob", "exporter"] {
+    for who in [
+        "root-carol",
+        "root-dave",
+        "alice",
+        "bob",
+        "exporter",
+        "exporter-2027",
+    ] {
         let g = crate::signing::generate(&keys.join(who), Some(who))?;
-        ids.push(format!("{who:<9} {}", g.key_id));
+        ids.push(format!("{who:<13} {}", g.key_id));
     }
     s.step(
-        "airlock keys generate: two reviewers and an exporter (ed25519)",
+        "airlock keys generate: two root holders, two reviewers, an exporter and its successor (ed25519)",
         ids.join("\n"),
     );
 
@@ -259,36 +268,27 @@ fn scenario(root: &Path, s: &mut Story<'_>) -> Result<bool> {
         ),
     );
 
-    // 6. The isolated side trusts the exporter and both reviewers, needs two approvals.
+    // 6. The trust root ceremony: made on the connected side, installed on
+    //    the isolated side from the disc.
+    let spec = InitSpec {
+        root_keys: vec![keys.join("root-carol.pub"), keys.join("root-dave.pub")],
+        threshold: 2,
+        exporters: vec![(keys.join("exporter.pub"), Some(vec!["connected".into()]))],
+        origins: Vec::new(),
+        approvers: vec![keys.join("alice.pub"), keys.join("bob.pub")],
+        approvals: Some(2),
+        expires_in_days: chain::DEFAULT_ROOT_DAYS,
+    };
+    let root1 = transfer.join("root-1.json");
+    let made = chain::init(&reg, &spec, Some(&root1))?;
     let mut iso = Registry::init(&root.join("isolated"), Some("isolated"))?.0;
-    crate::trust::add(
-        &iso,
-        &keys.join("exporter.pub"),
-        "exporter",
-        Role::Exporter,
-        None,
-        false,
-    )?;
-    crate::trust::add(
-        &iso,
-        &keys.join("alice.pub"),
-        "alice",
-        Role::Approver,
-        None,
-        false,
-    )?;
-    crate::trust::add(
-        &iso,
-        &keys.join("bob.pub"),
-        "bob",
-        Role::Approver,
-        None,
-        false,
-    )?;
-    crate::trust::set_approvals_required(&iso, 2, false)?;
+    let installed = chain::install(&iso, &root1)?;
     s.step(
-        "isolated: airlock trust add / trust policy --approvals 2",
-        "exporter trusted to sign bundles; alice and bob trusted to approve; two approvals required".into(),
+        "airlock trust init: the root ceremony (connected side), then `trust init --root` (isolated side)",
+        format!(
+            "root version {}: root keys carol + dave (2 of 2), exporter for `connected`, approvers alice + bob, 2 approvals required\npayload sha256 {} here, {} there — compared out of band",
+            installed.version, made.payload_sha256, installed.payload_sha256
+        ),
     );
 
     // 7. A tampered copy of the disc is refused.
@@ -435,6 +435,91 @@ fn scenario(root: &Path, s: &mut Story<'_>) -> Result<bool> {
         "isolated: airlock deploy --env prod, then airlock audit --verify",
         rows.join("\n"),
     );
+
+    // 14. A key rotation: the exporter key is retired in a signed root
+    //     version, carried by the next bundle.
+    let root2 = transfer.join("root-2.json");
+    let edit = RootEdit {
+        add_exporter: vec![(
+            keys.join("exporter-2027.pub"),
+            Some(vec!["connected".into()]),
+        )],
+        revoke: vec![PublicKey::load(&keys.join("exporter.pub"))?.id().to_hex()],
+        reason: Some("scheduled rotation".into()),
+        ..Default::default()
+    };
+    chain::edit_to_file(Some(&reg), None, &edit, &root2)?;
+    for who in ["root-carol", "root-dave"] {
+        chain::sign_file(&root2, &FileKey::load(&keys.join(format!("{who}.key")))?)?;
+    }
+    chain::update(&reg, &root2)?;
+
+    // 15. A version revocation: both reviewers revoke the version; it rides
+    //     in the same bundle.
+    for who in ["alice", "bob"] {
+        crate::trust::revocation::revoke(
+            &reg,
+            &v,
+            &FileKey::load(&keys.join(format!("{who}.key")))?,
+            "demo: the weights are noise",
+        )?;
+    }
+    let second = transfer.join("rotation.airlock");
+    let new_exporter = FileKey::load(&keys.join("exporter-2027.key"))?;
+    export(
+        &reg,
+        std::slice::from_ref(&v),
+        &new_exporter,
+        &ExportOptions::new(second.clone()),
+        &NoProgress,
+    )?;
+    let got =
+        crate::bundle::import::import_bundle(&mut iso, &second, &Default::default(), &NoProgress)?;
+    let status = chain::status(&iso)?;
+    let rotated = status.version == 2;
+    s.step(
+        "connected: airlock trust root edit/sign/update (retire the exporter) and airlock revoke (two reviewers); isolated: import of the next bundle",
+        format!(
+            "trust root version {} applied from the bundle (carried: {:?}); the old exporter key is revoked, the new one signs\n{} revocation(s) carried",
+            status.version, got.roots_applied, got.revocations
+        ),
+    );
+    let old_exporter = FileKey::load(&keys.join("exporter.key"))?;
+    let stale = transfer.join("old-exporter.airlock");
+    export(
+        &reg,
+        std::slice::from_ref(&v),
+        &old_exporter,
+        &ExportOptions::new(stale.clone()),
+        &NoProgress,
+    )?;
+    let refused_old =
+        crate::bundle::import::import_bundle(&mut iso, &stale, &Default::default(), &NoProgress);
+    let refused_checkout = checkout(
+        &iso,
+        &iv,
+        &root.join("serving/after"),
+        plain_opts(),
+        &NoProgress,
+    );
+    let audit = crate::deploy::audit(&iso, None, None, false, &NoProgress)?;
+    let flagged = audit.drifted() && audit.deployments.iter().all(|r| r.revoked.is_some());
+    s.step(
+        "isolated: after the rotation and the revocation",
+        format!(
+            "a bundle signed by the retired exporter key: {}\ncheckout of the revoked version: {}\naudit: {} deployment(s) of the revoked version flagged for removal",
+            match &refused_old {
+                Err(e) => format!("refused (exit {}): {e}", e.class().exit_code()),
+                Ok(_) => "ACCEPTED — this should not happen".into(),
+            },
+            match &refused_checkout {
+                Err(e) => format!("refused (exit {}): {e}", e.class().exit_code()),
+                Ok(_) => "ALLOWED — this should not happen".into(),
+            },
+            audit.deployments.iter().filter(|r| r.revoked.is_some()).count()
+        ),
+    );
+
     let log = crate::log::verify::verify(&iso)?;
     s.step(
         "isolated: airlock log --verify — the hash-chained record of every change",
@@ -453,5 +538,18 @@ fn scenario(root: &Path, s: &mut Story<'_>) -> Result<bool> {
         && healed.findings.is_empty()
         && !again.created
         && audited
+        && rotated
+        && matches!(&refused_old, Err(e) if e.class() == Class::Integrity)
+        && matches!(&refused_checkout, Err(e) if e.class() == Class::Integrity)
+        && flagged
         && log.findings.is_empty())
+}
+
+fn plain_opts() -> CheckoutOptions {
+    CheckoutOptions {
+        link: false,
+        layout: CheckoutLayout::Plain,
+        force: false,
+        allow_unsafe: None,
+    }
 }
