@@ -2,7 +2,7 @@
 # airlock benchmarks: airlock against standard tools on the same data, in the
 # same run, medians of several runs, peak RSS from GNU time.
 #
-#   benches/bench.sh [--size-gib N] [--files N] [--runs N] [--dir DIR] [--only import,verify,checkout,export,bundle]
+#   benches/bench.sh [--size-gib N] [--files N] [--runs N] [--dir DIR] [--only import,verify,checkout,export,bundle,hostile]
 #
 # Defaults: 4 GiB in 4 files, 3 runs, a folder under ${TMPDIR:-/tmp}.
 # Needs: cargo, openssl, python3, GNU time (/usr/bin/time), GNU tar, coreutils.
@@ -15,7 +15,7 @@ SIZE_GIB=4
 FILES=4
 RUNS=3
 DIR=""
-ONLY="import,verify,checkout,export,bundle"
+ONLY="import,verify,checkout,export,bundle,hostile"
 while [ $# -gt 0 ]; do
     case "$1" in
         --only) ONLY=$2; shift 2 ;;
@@ -72,6 +72,14 @@ time_cmd() {
     local label=$1; shift
     "$TIME" -f "%e %M" -o "$RESULTS/.last" "$@" >/dev/null 2>"$RESULTS/.stderr" || {
         echo "command failed: $*" >&2; cat "$RESULTS/.stderr" >&2; exit 1; }
+    tail -n 1 "$RESULTS/.last" >>"$RESULTS/$label"
+}
+# time_refusal LABEL CMD...: like time_cmd, for a command that must refuse (exit 3)
+time_refusal() {
+    local label=$1; shift
+    local rc=0
+    "$TIME" -f "%e %M" -o "$RESULTS/.last" "$@" >/dev/null 2>"$RESULTS/.stderr" || rc=$?
+    [ "$rc" = 3 ] || { echo "expected a refusal (exit 3), got $rc: $*" >&2; cat "$RESULTS/.stderr" >&2; exit 1; }
     tail -n 1 "$RESULTS/.last" >>"$RESULTS/$label"
 }
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.2f\n", (a[NR/2]+a[NR/2+1])/2}'; }
@@ -162,6 +170,42 @@ for run in $(seq 1 "$RUNS"); do
     time_cmd tar_xf_sync sh -c 'tar xf "$1" -C "$2" && sync' sh "$DIR/ref.tar" "$DIR/xf"
     sync
     fi
+    # refusing the worst hostile index (16 MiB index, index.sig full of
+    # bogus signatures) against refusing an honest one-signature bundle by
+    # an untrusted exporter: the work before trust must be bounded.
+    if want hostile; then
+    HOSTILE_HOME="$DIR/hostile-home"
+    if [ ! -f "$DIR/hostile.airlock" ]; then
+        "$AIRLOCK" --home "$DIR/keyhome" keys generate --out "$KEYS/stranger" --name stranger >/dev/null
+        python3 - "$DIR/hostile.airlock" <<'PY'
+import base64, io, json, os, sys, tarfile
+index = json.dumps({"format": "airlock-bundle/v1", "bundle_id": "00" * 16}).encode()
+index += b" " * ((16 << 20) - len(index))           # exactly the 16 MiB cap
+sigs, body = [], b""
+while True:
+    s = {"keyid": os.urandom(32).hex(), "sig": base64.b64encode(os.urandom(64)).decode()}
+    trial = json.dumps({"payloadType": "application/vnd.airlock.bundle-index.v1+json",
+                        "signatures": sigs + [s]}).encode()
+    if len(trial) > (64 << 10):
+        break
+    sigs.append(s); body = trial
+with tarfile.open(sys.argv[1], "w", format=tarfile.USTAR_FORMAT) as t:
+    for name, data in (("index.json", index), ("index.sig", body)):
+        i = tarfile.TarInfo(name); i.size = len(data); i.mode = 0o644
+        t.addfile(i, io.BytesIO(data))
+print(f"# hostile bundle: 16 MiB index, {len(sigs)} bogus signatures", file=sys.stderr)
+PY
+    fi
+    rm -rf "$HOSTILE_HOME"
+    "$AIRLOCK" --home "$HOSTILE_HOME" -q trust add "$KEYS/exporter.pub" --name exporter --role exporter >/dev/null
+    if [ ! -f "$DIR/stranger.airlock" ]; then
+        "$AIRLOCK" --home "$HOME_DIR" --no-progress export bench/model --key "$KEYS/stranger.key" --out "$DIR/stranger.airlock" >/dev/null
+    fi
+    warm "$DIR/hostile.airlock"
+    time_refusal hostile "$AIRLOCK" --home "$HOSTILE_HOME" --no-progress import "$DIR/hostile.airlock"
+    warm "$DIR/stranger.airlock"
+    time_refusal honest_refusal "$AIRLOCK" --home "$HOSTILE_HOME" --no-progress import "$DIR/stranger.airlock"
+    fi
 done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }'; }
@@ -181,3 +225,10 @@ row checkout cp_sync "checkout" "cp -r && sync"
 row export tar_cf "export" "tar cf"
 row bundle_import tar_xf "import BUNDLE" "tar xf"
 row bundle_import tar_xf_sync "import BUNDLE" "tar xf && sync"
+row hostile honest_refusal "refuse the worst hostile index" "refuse a 1-signature bundle"
+if [ -s "$RESULTS/hostile" ]; then
+    echo "goal: refusing the worst hostile index <= 0.2 s: $(secs hostile) s"
+fi
+if [ -s "$RESULTS/bundle_import" ] && [ -s "$RESULTS/tar_xf" ]; then
+    echo "goal: import BUNDLE <= 1.15x tar xf: $(ratio "$(secs bundle_import)" "$(secs tar_xf)")x"
+fi
