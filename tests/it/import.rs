@@ -375,7 +375,11 @@ fn demo_tells_the_story() {
         .stdout(predicate::str::contains(
             "MODIFIED model-00001-of-00002.safetensors",
         ))
-        .stdout(predicate::str::contains("trust root version 2 applied from the bundle"))
-        .stdout(predicate::str::contains("checkout of the revoked version: refused (exit 3)"));
+        .stdout(predicate::str::contains(
+            "trust root version 2 applied from the bundle",
+        ))
+        .stdout(predicate::str::contains(
+            "checkout of the revoked version: refused (exit 3)",
+        ));
     assert!(!env.home.exists(), "the demo never touches the user's home");
 }

@@ -283,6 +283,30 @@ fn a_revoked_exporters_fast_forward_no_longer_blocks_the_genuine_exporter() {
         },
     );
     imports(&g, &huge);
+    // The same stolen key signs a bundle "created" in 2099 (accepted by a
+    // registry told with --now that it is 2099).
+    let far = forge(
+        &g,
+        "far.airlock",
+        "exporter",
+        |_| {},
+        |i| {
+            i["sequence"] = ((1u64 << 62) + 1).into();
+            i["bundle_id"] = "ce".repeat(16).into();
+            i["created"] = "2099-01-01T00:00:00Z".into();
+            i["expires"] = "2099-02-01T00:00:00Z".into();
+        },
+    );
+    g.iso()
+        .arg("import")
+        .arg(&far)
+        .args(["--now", "2099-01-02T00:00:00Z"])
+        .assert()
+        .success();
+    assert_eq!(
+        g.iso_json(&["trust", "status"])["clock"]["mark"],
+        "2099-01-01T00:00:00Z"
+    );
     let genuine = g.export_new("acme/n", 61, &["alice"], "exporter2", "n.airlock");
     // Before the revocation, the floor holds (and exporter2 is not trusted).
     let exp = key_id(&g, "exporter");
@@ -300,6 +324,10 @@ fn a_revoked_exporters_fast_forward_no_longer_blocks_the_genuine_exporter() {
     let o = &s["origins"][0];
     assert_eq!(o["sequence"], 2, "the floor is the genuine exporter's: {s}");
     assert_eq!(o["set_by"], key_id(&g, "exporter2"));
+    assert_ne!(
+        s["clock"]["mark"], "2099-01-01T00:00:00Z",
+        "the revoked key's time mark is gone"
+    );
 }
 
 /// Fast-forward attempts that are refused outright.
