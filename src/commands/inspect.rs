@@ -26,6 +26,9 @@ pub(crate) fn run(ctx: &Ctx, a: InspectArgs) -> anyhow::Result<ExitStatus> {
             dtypes,
             r.path
         ));
+        for (k, v) in &i.metadata {
+            ctx.printer.line(format!("    {k} = {v}"));
+        }
         for f in &i.findings {
             ctx.printer
                 .line(format!("    {}: {}", f.severity.as_str(), f.message));

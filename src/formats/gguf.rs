@@ -1,10 +1,13 @@
 //! GGUF (llama.cpp): magic, version, counts, metadata key/values, tensor
-//! infos, aligned tensor data. Checked: magic and version 2–3; every count
-//! and string length capped by what the rest of the file can hold; value
-//! types known; array nesting bounded; tensor infos with known types,
-//! aligned offsets inside the data area, no overlaps, no duplicate names;
-//! the chat template (`tokenizer.chat_template`) is screened. Reads the
-//! header and metadata only, streaming, never the tensor data.
+//! infos, aligned tensor data. Checked, as the GGUF specification
+//! constrains: magic and version 2–3; every count and string length capped
+//! by what the rest of the file can hold; value types known; bools 0 or 1;
+//! `general.alignment` a u32 power of two; array nesting bounded; tensor
+//! names of at most 64 bytes, at most 4 dimensions, known types, aligned
+//! offsets inside the data area, no overlaps, no duplicate names; the chat
+//! template (`tokenizer.chat_template`) is screened. Architecture, name,
+//! quantisation and context length are kept for `inspect`. Reads the header
+//! and metadata only, streaming, never the tensor data.
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
@@ -15,7 +18,10 @@ use super::{Inspection, Verdict};
 const MAX_DEPTH: u32 = 3;
 /// Longest metadata string kept in memory (longer ones are skipped).
 const KEEP_STRING: u64 = 1 << 20;
-const MAX_DIMS: u32 = 8;
+/// GGML_MAX_DIMS: ggml tensors have at most four dimensions.
+const MAX_DIMS: u32 = 4;
+/// GGML_MAX_NAME: tensor names longer than this do not load.
+const MAX_NAME: usize = 64;
 
 /// (elements per block, bytes per block) for each ggml tensor type.
 pub fn ggml_type(t: u32) -> Option<(&'static str, u64, u64)> {
@@ -141,14 +147,36 @@ fn scalar_size(t: u32) -> Result<Option<u64>, String> {
     })
 }
 
+/// Check the bytes of `n` bools: the specification allows 0 and 1 only.
+fn bools(r: &mut R<'_>, mut n: u64, key: &str) -> Result<(), String> {
+    while n > 0 {
+        let take = n.min(64 * 1024);
+        let b = r.bytes(take as usize)?;
+        if let Some(bad) = b.iter().find(|x| **x > 1) {
+            return Err(format!(
+                "`{key}`: bool value {bad} (only 0 and 1 are bools)"
+            ));
+        }
+        n -= take;
+    }
+    Ok(())
+}
+
 /// Read (and mostly skip) one value; returns a string value when it is one
-/// and short enough to keep, or a u32/u64 for `general.alignment`.
+/// and short enough to keep, or an integer.
 fn value(r: &mut R<'_>, t: u32, depth: u32, key: &str) -> Result<Value, String> {
     match scalar_size(t)? {
+        Some(_) if t == 7 => {
+            bools(r, 1, key)?;
+            Ok(Value::Other)
+        }
         Some(n) => {
             let b = r.bytes(n as usize)?;
             Ok(match t {
+                0 => Value::Int(u64::from(b[0])),
+                2 => Value::Int(u64::from(u16::from_le_bytes(b.try_into().expect("2")))),
                 4 => Value::Int(u64::from(u32::from_le_bytes(b.try_into().expect("4")))),
+                5 => Value::Int(i32::from_le_bytes(b.try_into().expect("4")) as u64),
                 10 => Value::Int(u64::from_le_bytes(b.try_into().expect("8"))),
                 _ => Value::Other,
             })
@@ -170,7 +198,11 @@ fn value(r: &mut R<'_>, t: u32, depth: u32, key: &str) -> Result<Value, String> 
                             "`{key}`: array of {count} needs more bytes than the file holds"
                         ));
                     }
-                    r.skip(total)?;
+                    if et == 7 {
+                        bools(r, count, key)?;
+                    } else {
+                        r.skip(total)?;
+                    }
                 }
                 None => {
                     // Each string or array element takes at least 8 bytes.
@@ -193,6 +225,58 @@ enum Value {
     Str(String),
     Int(u64),
     Other,
+}
+
+/// Metadata `inspect` shows: what the model is, how it is quantised, how
+/// long a context it takes.
+fn shown(key: &str) -> bool {
+    matches!(
+        key,
+        "general.architecture"
+            | "general.name"
+            | "general.quantization_version"
+            | "general.size_label"
+            | "general.license"
+    ) || key.ends_with(".context_length")
+}
+
+/// The llama.cpp `general.file_type` names (LLAMA_FTYPE).
+fn file_type(t: u64) -> Option<&'static str> {
+    Some(match t {
+        0 => "ALL_F32",
+        1 => "MOSTLY_F16",
+        2 => "MOSTLY_Q4_0",
+        3 => "MOSTLY_Q4_1",
+        7 => "MOSTLY_Q8_0",
+        8 => "MOSTLY_Q5_0",
+        9 => "MOSTLY_Q5_1",
+        10 => "MOSTLY_Q2_K",
+        11 => "MOSTLY_Q3_K_S",
+        12 => "MOSTLY_Q3_K_M",
+        13 => "MOSTLY_Q3_K_L",
+        14 => "MOSTLY_Q4_K_S",
+        15 => "MOSTLY_Q4_K_M",
+        16 => "MOSTLY_Q5_K_S",
+        17 => "MOSTLY_Q5_K_M",
+        18 => "MOSTLY_Q6_K",
+        19 => "MOSTLY_IQ2_XXS",
+        20 => "MOSTLY_IQ2_XS",
+        21 => "MOSTLY_Q2_K_S",
+        22 => "MOSTLY_IQ3_XS",
+        23 => "MOSTLY_IQ3_XXS",
+        24 => "MOSTLY_IQ1_S",
+        25 => "MOSTLY_IQ4_NL",
+        26 => "MOSTLY_IQ3_S",
+        27 => "MOSTLY_IQ3_M",
+        28 => "MOSTLY_IQ2_S",
+        29 => "MOSTLY_IQ2_M",
+        30 => "MOSTLY_IQ4_XS",
+        31 => "MOSTLY_IQ1_M",
+        32 => "MOSTLY_BF16",
+        36 => "MOSTLY_TQ1_0",
+        37 => "MOSTLY_TQ2_0",
+        _ => return None,
+    })
 }
 
 /// Inspect a GGUF file of `size` bytes.
@@ -243,6 +327,11 @@ fn walk(rd: &mut dyn Read, size: u64, out: &mut Inspection) -> Result<(), String
             return Err(format!("duplicate metadata key `{key}`"));
         }
         let t = r.u32()?;
+        if key == "general.alignment" && t != 4 {
+            return Err(format!(
+                "general.alignment has value type {t}; the specification makes it a u32 (type 4)"
+            ));
+        }
         let v = value(&mut r, t, 0, &key)?;
         match (key.as_str(), v) {
             ("general.alignment", Value::Int(a)) => {
@@ -254,6 +343,19 @@ fn walk(rd: &mut dyn Read, size: u64, out: &mut Inspection) -> Result<(), String
             ("tokenizer.chat_template", Value::Str(t)) => {
                 super::check_template(&t, "tokenizer.chat_template", out)
             }
+            (k, Value::Str(v)) if shown(k) => {
+                out.metadata
+                    .insert(k.to_string(), v.chars().take(200).collect());
+            }
+            ("general.file_type", Value::Int(ft)) => {
+                out.metadata.insert(
+                    "general.file_type".into(),
+                    file_type(ft).map_or(ft.to_string(), |n| format!("{n} ({ft})")),
+                );
+            }
+            (k, Value::Int(v)) if shown(k) => {
+                out.metadata.insert(k.to_string(), v.to_string());
+            }
             _ => {}
         }
     }
@@ -262,6 +364,13 @@ fn walk(rd: &mut dyn Read, size: u64, out: &mut Inspection) -> Result<(), String
     let mut dtypes: BTreeMap<String, u64> = BTreeMap::new();
     for _ in 0..tensors {
         let name = r.string("tensor name")?.ok_or("tensor name too long")?;
+        if name.len() > MAX_NAME {
+            return Err(format!(
+                "a tensor name of {} bytes (ggml allows {MAX_NAME}): `{}…`",
+                name.len(),
+                name.chars().take(32).collect::<String>()
+            ));
+        }
         if !names.insert(name.clone()) {
             return Err(format!("duplicate tensor name `{name}`"));
         }

@@ -143,7 +143,7 @@ pub fn sniff(head: &[u8], size: u64) -> Format {
     if looks_like_text(head) {
         let first = head.iter().find(|b| !b.is_ascii_whitespace());
         return match first {
-            Some(b'{') | Some(b'[') => Format::Json,
+            Some(b'{') | Some(b'[') if json_prefix(head) => Format::Json,
             _ => Format::Text,
         };
     }
@@ -218,6 +218,10 @@ pub struct Inspection {
     /// Globals a pickle would import.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub globals: Vec<String>,
+    /// What the file says about itself: GGUF architecture, name,
+    /// quantisation and context length; safetensors `__metadata__`.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub metadata: std::collections::BTreeMap<String, String>,
 }
 
 impl Inspection {
@@ -231,6 +235,7 @@ impl Inspection {
             verdict: Verdict::Unknown,
             findings: Vec::new(),
             globals: Vec::new(),
+            metadata: Default::default(),
         }
     }
 
@@ -353,6 +358,142 @@ pub fn check_template(t: &str, what: &str, out: &mut Inspection) {
     }
 }
 
+/// What a file's name says it is. Serving engines pick their parser by the
+/// name, so a file whose name claims a weight format must parse as that
+/// format, whatever its bytes look like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// `.safetensors`
+    Safetensors,
+    /// `.gguf`
+    Gguf,
+    /// `.pt`, `.pth`, `.bin`, `.ckpt`: what `torch.load` reads (a pickle, a
+    /// PyTorch zip, a legacy tar).
+    Torch,
+    /// `.pkl`, `.pickle`
+    Pickle,
+    /// `.npy`
+    Npy,
+    /// `.npz`
+    Npz,
+}
+
+impl Claim {
+    /// The claim a file name makes, if any.
+    pub fn of(name: &str) -> Option<Claim> {
+        let lower = name.to_ascii_lowercase();
+        let ext = lower.rsplit_once('.').map(|(_, e)| e)?;
+        Some(match ext {
+            "safetensors" => Claim::Safetensors,
+            "gguf" => Claim::Gguf,
+            "pt" | "pth" | "bin" | "ckpt" => Claim::Torch,
+            "pkl" | "pickle" => Claim::Pickle,
+            "npy" => Claim::Npy,
+            "npz" => Claim::Npz,
+            _ => return None,
+        })
+    }
+
+    /// The format the claim names, for messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Claim::Safetensors => "safetensors",
+            Claim::Gguf => "GGUF",
+            Claim::Torch => "PyTorch (pickle or PyTorch zip)",
+            Claim::Pickle => "pickle",
+            Claim::Npy => "npy",
+            Claim::Npz => "npz (a zip of .npy)",
+        }
+    }
+
+    /// Whether bytes of `format` are the claimed kind of file (even if
+    /// broken): then their own inspection speaks for them.
+    fn family(self, format: Format) -> bool {
+        match self {
+            Claim::Torch => matches!(
+                format,
+                Format::Pickle | Format::PytorchZip | Format::Tar | Format::Zip
+            ),
+            Claim::Npz => format == Format::Zip,
+            _ => self.honoured_by(&Inspection::new(format)),
+        }
+    }
+
+    /// Whether an inspection of the bytes honours the claim.
+    fn honoured_by(self, i: &Inspection) -> bool {
+        match self {
+            Claim::Safetensors => i.format == Format::Safetensors,
+            Claim::Gguf => i.format == Format::Gguf,
+            Claim::Torch => match i.format {
+                Format::Pickle | Format::PytorchZip | Format::Tar => true,
+                Format::Zip => !i.globals.is_empty() || i.tensors > 0,
+                _ => false,
+            },
+            Claim::Pickle => i.format == Format::Pickle,
+            Claim::Npy => i.format == Format::Npy,
+            Claim::Npz => i.format == Format::Zip,
+        }
+    }
+}
+
+/// Hold an inspection to the claim its file name makes: when the bytes are
+/// something else, the claimed format's own parser says what is wrong, and
+/// the file is malformed (a pickle named `.safetensors` is not "unsafe", it
+/// is not a safetensors file).
+fn enforce_claim(claim: Claim, name: &str, out: Inspection, path: &Path, size: u64) -> Inspection {
+    if claim.honoured_by(&out) || (claim.family(out.format) && out.verdict == Verdict::Malformed) {
+        return out;
+    }
+    let sniffed = out.format;
+    if claim.family(sniffed) {
+        // A zip named like a PyTorch file that holds no pickle.
+        return Inspection::new(sniffed).malformed(format!(
+            "`{name}` is named as a {} file but is a {} archive without the pickle such a file holds",
+            claim.as_str(),
+            sniffed.as_str()
+        ));
+    }
+    let reason = match std::fs::File::open(path) {
+        Err(e) => format!("cannot read: {e}"),
+        Ok(f) => {
+            let mut r = BufReader::with_capacity(64 * 1024, f);
+            let parsed = match claim {
+                Claim::Safetensors => safetensors::inspect(&mut r, size),
+                Claim::Gguf => gguf::inspect(&mut r, size),
+                Claim::Npy => npy::inspect(&mut r, size),
+                Claim::Npz => zip::inspect(&mut r, size),
+                Claim::Torch | Claim::Pickle => {
+                    let mut i = Inspection::new(Format::Pickle);
+                    match pickle::walk(&mut r, size, true) {
+                        Ok(rep) => {
+                            i.absorb_pickle("pickle", &rep);
+                            i
+                        }
+                        Err(e) => i.malformed(format!("not a pickle: {e}")),
+                    }
+                }
+            };
+            if claim.honoured_by(&parsed) && parsed.verdict != Verdict::Malformed {
+                return parsed;
+            }
+            parsed
+                .findings
+                .iter()
+                .rev()
+                .find(|f| f.severity == Verdict::Malformed)
+                .map_or_else(
+                    || "it does not parse as one".to_string(),
+                    |f| f.message.clone(),
+                )
+        }
+    };
+    Inspection::new(sniffed).malformed(format!(
+        "`{name}` is named as a {} file but is not one: {reason} (its bytes look like {})",
+        claim.as_str(),
+        sniffed.as_str()
+    ))
+}
+
 /// Largest JSON companion (config, tokenizer config) read whole.
 const JSON_CAP: u64 = 16 << 20;
 
@@ -414,10 +555,6 @@ fn inspect_inner(rel: &str, path: &Path, size: u64) -> std::io::Result<Inspectio
                         i.format = Format::Pickle;
                         i.absorb_pickle("pickle", &rep);
                     }
-                    Err(e) if pickle_name(rel) => i.flag(
-                        Verdict::Warning,
-                        format!("named like a pickle but does not parse as one: {e}"),
-                    ),
                     Err(_) => {}
                 }
             }
@@ -433,6 +570,9 @@ fn inspect_inner(rel: &str, path: &Path, size: u64) -> std::io::Result<Inspectio
     if out.verdict == Verdict::Unknown {
         out.verdict = Verdict::Ok;
     }
+    if let Some(claim) = Claim::of(name) {
+        out = enforce_claim(claim, name, out, path, size);
+    }
     Ok(out)
 }
 
@@ -443,12 +583,6 @@ fn looks_like_old_pickle(head: &[u8]) -> bool {
             b'(' | b'c' | b'}' | b']' | b'K' | b'N' | b'I' | b'S' | b'V' | b'l' | b'd' | b'i'
         )
     })
-}
-
-fn pickle_name(rel: &str) -> bool {
-    [".pkl", ".pickle", ".pt", ".pth", ".bin", ".ckpt"]
-        .iter()
-        .any(|e| rel.ends_with(e))
 }
 
 /// `config.json`: `auto_map` / `trust_remote_code`; `tokenizer_config.json`:
@@ -484,6 +618,17 @@ fn companions(name: &str, v: &serde_json::Value, out: &mut Inspection) {
 fn zip_first_name(head: &[u8]) -> Option<&str> {
     let len = u16::from_le_bytes(head.get(26..28)?.try_into().ok()?) as usize;
     std::str::from_utf8(head.get(30..30 + len)?).ok()
+}
+
+/// Whether `head` is JSON, or the start of a JSON document cut short (a
+/// BERT `vocab.txt` opens with `[PAD]` and is not).
+fn json_prefix(head: &[u8]) -> bool {
+    let mut it = serde_json::Deserializer::from_slice(head).into_iter::<serde::de::IgnoredAny>();
+    match it.next() {
+        Some(Ok(_)) => true,
+        Some(Err(e)) => e.is_eof(),
+        None => false,
+    }
 }
 
 fn looks_like_text(head: &[u8]) -> bool {

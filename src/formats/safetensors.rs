@@ -1,7 +1,9 @@
 //! safetensors: an 8-byte little-endian header length, a JSON header, then
 //! the tensor data. Checked: the length is sane and inside the file (capped),
-//! the header is UTF-8 JSON with no duplicate names, dtypes are known, each
-//! tensor's byte length is dtype size × shape product (no overflow), offsets
+//! the header is UTF-8 JSON opening with `{` with no duplicate names, dtypes
+//! are those of the current safetensors release (sub-byte ones included),
+//! each tensor's length is dtype bits × shape product in whole bytes (no
+//! overflow), offsets
 //! lie in the data area, tensors neither overlap nor leave gaps, no bytes
 //! follow the last tensor, `__metadata__` holds strings only. Reads only the
 //! header.
@@ -16,13 +18,17 @@ use super::{Inspection, Verdict};
 /// Largest header accepted (the reference implementation caps at 100 MB).
 pub const HEADER_CAP: u64 = 100_000_000;
 
-/// Bytes per element of each dtype.
-pub fn dtype_size(d: &str) -> Option<u64> {
+/// Bits per element of each dtype the current safetensors release reads
+/// (0.8: the sub-byte F4 and F6 floats, the F8 variants, C64).
+pub fn dtype_bits(d: &str) -> Option<u64> {
     Some(match d {
-        "BOOL" | "U8" | "I8" | "F8_E4M3" | "F8_E5M2" | "F8_E8M0" => 1,
-        "U16" | "I16" | "F16" | "BF16" => 2,
-        "U32" | "I32" | "F32" => 4,
-        "U64" | "I64" | "F64" | "C64" => 8,
+        "F4" => 4,
+        "F6_E2M3" | "F6_E3M2" => 6,
+        "BOOL" | "U8" | "I8" | "F8_E4M3" | "F8_E5M2" | "F8_E8M0" | "F8_E4M3FNUZ"
+        | "F8_E5M2FNUZ" => 8,
+        "U16" | "I16" | "F16" | "BF16" => 16,
+        "U32" | "I32" | "F32" => 32,
+        "U64" | "I64" | "F64" | "C64" => 64,
         _ => return None,
     })
 }
@@ -76,6 +82,10 @@ pub fn inspect(r: &mut dyn Read, size: u64) -> Inspection {
     let Ok(text) = std::str::from_utf8(&header) else {
         return out.malformed("header is not UTF-8");
     };
+    if !text.starts_with('{') {
+        return out
+            .malformed("the header does not start with `{` (the reference reader refuses it)");
+    }
     let entries: Ordered = match serde_json::from_str(text.trim_end_matches(' ')) {
         Ok(e) => e,
         Err(e) => return out.malformed(format!("header is not a JSON object: {e}")),
@@ -89,11 +99,12 @@ pub fn inspect(r: &mut dyn Read, size: u64) -> Inspection {
             return out.malformed(format!("duplicate tensor name `{name}`"));
         }
         if name == "__metadata__" {
-            let ok = v
-                .as_object()
-                .is_some_and(|m| m.values().all(|x| x.is_string()));
-            if !ok {
+            let Some(m) = v.as_object().filter(|m| m.values().all(|x| x.is_string())) else {
                 return out.malformed("`__metadata__` must map strings to strings");
+            };
+            for (k, x) in m.iter().take(64) {
+                let text: String = x.as_str().unwrap_or_default().chars().take(200).collect();
+                out.metadata.insert(k.chars().take(100).collect(), text);
             }
             continue;
         }
@@ -103,7 +114,7 @@ pub fn inspect(r: &mut dyn Read, size: u64) -> Inspection {
         let Some(dtype) = obj.get("dtype").and_then(|d| d.as_str()) else {
             return out.malformed(format!("tensor `{name}` has no dtype"));
         };
-        let Some(esize) = dtype_size(dtype) else {
+        let Some(ebits) = dtype_bits(dtype) else {
             return out.malformed(format!("tensor `{name}` has unknown dtype `{dtype}`"));
         };
         let Some(shape) = obj.get("shape").and_then(|s| s.as_array()) else {
@@ -119,9 +130,15 @@ pub fn inspect(r: &mut dyn Read, size: u64) -> Inspection {
                 None => return out.malformed(format!("tensor `{name}`: shape product overflows")),
             };
         }
-        let Some(bytes) = elems.checked_mul(esize) else {
+        let Some(bits) = elems.checked_mul(ebits) else {
             return out.malformed(format!("tensor `{name}`: byte length overflows"));
         };
+        if bits % 8 != 0 {
+            return out.malformed(format!(
+                "tensor `{name}`: {elems} × {dtype} is {bits} bits, not whole bytes"
+            ));
+        }
+        let bytes = bits / 8;
         let offs = obj.get("data_offsets").and_then(|o| o.as_array());
         let (Some(b), Some(e)) = (
             offs.and_then(|o| o.first()).and_then(|x| x.as_u64()),

@@ -1033,3 +1033,169 @@ fn bundle_import_applies_the_same_policy() {
         .assert()
         .success();
 }
+
+// ---------- format claims (issue 11) ----------
+
+/// A file whose name claims a weight format must parse as that format:
+/// every way of breaking the claim is malformed (exit 3), naming the file,
+/// the claimed format and what is wrong — never "unsafe", never `ok`.
+#[test]
+fn names_that_claim_a_weight_format_must_parse_as_it() {
+    let pickle =
+        b"\x80\x04\x95\x10\x00\x00\x00\x00\x00\x00\x00\x8c\x05posix\x94\x8c\x06system\x94\x93."
+            .to_vec();
+    let mut huge_len = u64::MAX.to_le_bytes().to_vec();
+    huge_len.extend_from_slice(b"{}");
+    let mut swapped = Gguf::valid().bytes();
+    swapped[..4].copy_from_slice(b"FUGG");
+    let mut wrong_magic = Gguf::valid().bytes();
+    wrong_magic[..4].copy_from_slice(b"GGML");
+    let random: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    let cases: Vec<(&str, &str, Vec<u8>, &str)> = vec![
+        (
+            "st-5-bytes",
+            "model.safetensors",
+            b"12345".to_vec(),
+            "safetensors",
+        ),
+        (
+            "st-huge-len",
+            "model.safetensors",
+            huge_len,
+            "header length",
+        ),
+        (
+            "st-not-json",
+            "model.safetensors",
+            safetensors("{not json at all}", 0),
+            "not a JSON object",
+        ),
+        (
+            "st-array",
+            "model.safetensors",
+            safetensors("[1, 2, 3]", 0),
+            "safetensors",
+        ),
+        (
+            "st-pickle",
+            "model.safetensors",
+            pickle.clone(),
+            "is named as a safetensors file but is not one",
+        ),
+        ("gguf-swapped", "model.gguf", swapped, "bad magic"),
+        ("gguf-wrong", "model.gguf", wrong_magic, "bad magic"),
+        ("bin-random", "pytorch_model.bin", random.clone(), "PyTorch"),
+        ("pt-random", "model.pt", random.clone(), "PyTorch"),
+        ("pkl-random", "weights.pkl", random.clone(), "pickle"),
+        ("npy-random", "embeddings.npy", random.clone(), "npy"),
+        ("npz-random", "arrays.npz", random, "npz"),
+    ];
+    for (label, file, bytes, needle) in cases {
+        refused(label, file, bytes, 3, needle);
+    }
+}
+
+/// What the GGUF specification constrains, checked.
+#[test]
+fn gguf_values_the_specification_forbids_are_malformed() {
+    let mut bad_bool = Gguf::valid();
+    bad_bool
+        .kvs
+        .push(("tokenizer.ggml.add_bos_token".into(), 7, vec![2]));
+    refused("gguf-bool-2", "m.gguf", bad_bool.bytes(), 3, "bool value 2");
+    let mut string_alignment = Gguf::valid();
+    string_alignment
+        .kvs
+        .push(("general.alignment".into(), 8, gstr("32")));
+    refused(
+        "gguf-str-align",
+        "m.gguf",
+        string_alignment.bytes(),
+        3,
+        "general.alignment",
+    );
+    let mut long_name = Gguf::valid();
+    long_name.tensors[0].0 = "t".repeat(10_000);
+    refused(
+        "gguf-long-name",
+        "m.gguf",
+        long_name.bytes(),
+        3,
+        "tensor name of 10000 bytes",
+    );
+    let mut five_dims = Gguf::valid();
+    five_dims.tensors[1].1 = vec![2, 2, 2, 1, 1];
+    refused(
+        "gguf-5-dims",
+        "m.gguf",
+        five_dims.bytes(),
+        3,
+        "5 dimensions",
+    );
+}
+
+/// The current safetensors release's dtypes (sub-byte ones included) are
+/// read; text companions are not JSON; inspect shows the metadata.
+#[test]
+fn new_dtypes_text_companions_and_metadata() {
+    let env = Env::new();
+    // 8 F4 values = 4 bytes; 4 F6 values = 3 bytes; 1 F8_E8M0 = 1 byte.
+    let st = safetensors(
+        r#"{"__metadata__":{"format":"pt","quant":"mxfp4"},"a":{"dtype":"F4","shape":[8],"data_offsets":[0,4]},"b":{"dtype":"F6_E2M3","shape":[4],"data_offsets":[4,7]},"c":{"dtype":"F8_E8M0","shape":[1],"data_offsets":[7,8]}}"#,
+        8,
+    );
+    let mut g = Gguf::valid();
+    g.kvs.push((
+        "llama.context_length".into(),
+        4,
+        8192u32.to_le_bytes().to_vec(),
+    ));
+    g.kvs
+        .push(("general.file_type".into(), 4, 15u32.to_le_bytes().to_vec()));
+    let dir = folder(
+        &env,
+        "ok",
+        &[
+            ("model.safetensors", st),
+            ("model.gguf", g.bytes()),
+            ("vocab.txt", b"[PAD]\n[unused0]\n[CLS]\nhello\n".to_vec()),
+        ],
+    );
+    let v = env.json(&["inspect", dir.to_str().unwrap()]);
+    assert_eq!(v["verdict"], "ok", "{v}");
+    let file = |n: &str| {
+        v["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"] == n)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(file("vocab.txt")["format"], "text");
+    let st = file("model.safetensors");
+    assert_eq!(st["parameters"], 13);
+    assert_eq!(st["metadata"]["quant"], "mxfp4");
+    let g = file("model.gguf");
+    assert_eq!(g["metadata"]["general.architecture"], "llama");
+    assert_eq!(g["metadata"]["llama.context_length"], "8192");
+    assert!(
+        g["metadata"]["general.file_type"]
+            .as_str()
+            .unwrap()
+            .contains("Q4_K_M")
+    );
+    // 3 F4 values are not whole bytes.
+    refused(
+        "st-f4-odd",
+        "odd.safetensors",
+        safetensors(
+            r#"{"a":{"dtype":"F4","shape":[3],"data_offsets":[0,2]}}"#,
+            2,
+        ),
+        3,
+        "not whole bytes",
+    );
+}

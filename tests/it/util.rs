@@ -190,7 +190,7 @@ pub(crate) fn big_files(dir: &Path, n: usize, mib: u32, mult: u32) {
         .map(|i| (i.wrapping_mul(mult) >> 11) as u8)
         .collect();
     for i in 0..n {
-        let mut f = fs::File::create(dir.join(format!("part-{i}.bin"))).unwrap();
+        let mut f = fs::File::create(dir.join(format!("part-{i}.dat"))).unwrap();
         for j in 0..mib {
             std::io::Write::write_all(&mut f, &chunk).unwrap();
             std::io::Write::write_all(&mut f, &j.to_le_bytes()).unwrap();
