@@ -549,14 +549,11 @@ fn inspect_inner(rel: &str, path: &Path, size: u64) -> std::io::Result<Inspectio
             // any file opening with a pickle opcode is walked, and one that
             // parses to its STOP is judged as the pickle it is.
             let mut i = Inspection::new(other);
-            if looks_like_old_pickle(&head) {
-                match pickle::walk(&mut r, size, true) {
-                    Ok(rep) => {
-                        i.format = Format::Pickle;
-                        i.absorb_pickle("pickle", &rep);
-                    }
-                    Err(_) => {}
-                }
+            if looks_like_old_pickle(&head)
+                && let Ok(rep) = pickle::walk(&mut r, size, true)
+            {
+                i.format = Format::Pickle;
+                i.absorb_pickle("pickle", &rep);
             }
             i
         }
