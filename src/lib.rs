@@ -64,6 +64,7 @@
 pub(crate) mod actor;
 pub mod bom;
 pub mod bundle;
+pub mod card;
 pub mod checkout;
 pub mod clock;
 pub(crate) mod db;

@@ -221,8 +221,8 @@ fn prepare(
         opts.allow_unsafe.as_ref(),
         None,
     )?;
-    let (license_id, license_sha256) = licence(staging, &src.files, ingested, opts)?;
     let mut notes = src.notes.clone();
+    let (license_id, license_sha256) = licence(staging, &src.files, ingested, opts, &mut notes)?;
     if license_id.is_none() {
         notes.push(
             "no licence id given or found in the model card; `--license ID` records one".into(),
@@ -519,6 +519,7 @@ fn licence(
     files: &[SourceFile],
     ingested: &[Ingested],
     opts: &ImportOptions,
+    notes: &mut Vec<String>,
 ) -> Result<(Option<String>, Option<Sha256Digest>)> {
     let text = match &opts.license_file {
         Some(p) => {
@@ -548,63 +549,29 @@ fn licence(
             candidates.first().map(|&i| ingested[i].sha256)
         }
     };
+    let card = files
+        .iter()
+        .zip(ingested)
+        .find(|(f, _)| f.rel.as_str().eq_ignore_ascii_case("README.md"))
+        .and_then(|(_, ing)| crate::card::parse(&ing.head));
     let id = match &opts.license_id {
         Some(id) => Some(id.clone()),
-        None => files
-            .iter()
-            .zip(ingested)
-            .find(|(f, _)| f.rel.as_str().eq_ignore_ascii_case("README.md"))
-            .and_then(|(_, ing)| licence_from_card(&ing.head)),
+        None => card.as_ref().and_then(crate::card::ModelCard::license_id),
     };
+    if opts.license_id.is_none()
+        && let Some(c) = card.as_ref().filter(|c| c.licenses.len() > 1)
+    {
+        notes.push(format!(
+            "the model card lists {} licences ({}); recorded `{}`; `--license ID` records another",
+            c.licenses.len(),
+            c.licenses.join(", "),
+            id.as_deref().unwrap_or("-")
+        ));
+    }
+    if let (Some(i), None) = (&id, &text) {
+        notes.push(format!(
+            "licence `{i}` is named but no licence text is in the folder (LICENSE…): recorded as missing, and `license check` will ask for review; `--license-file FILE` attaches the text"
+        ));
+    }
     Ok((id, text))
-}
-
-/// `license:` (or `license_name:` when the licence is `other`) from a model
-/// card's YAML front matter. Only top-level scalar keys are read.
-pub fn licence_from_card(head: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(head);
-    let mut lines = text.lines();
-    if lines.next()?.trim_end() != "---" {
-        return None;
-    }
-    let mut license = None;
-    let mut license_name = None;
-    for line in lines {
-        if line.trim_end() == "---" {
-            break;
-        }
-        let Some((k, v)) = line.split_once(':') else {
-            continue;
-        };
-        let v = v.trim().trim_matches(|c| c == '"' || c == '\'').trim();
-        if v.is_empty() || line.starts_with(char::is_whitespace) {
-            continue;
-        }
-        match k {
-            "license" => license = Some(v.to_ascii_lowercase()),
-            "license_name" => license_name = Some(v.to_ascii_lowercase()),
-            _ => {}
-        }
-    }
-    match (license, license_name) {
-        (Some(l), Some(n)) if l == "other" => Some(n),
-        (l, _) => l,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn card_front_matter() {
-        let card = b"---\nlicense: apache-2.0\ntags:\n  - x\n---\n# Model\n";
-        assert_eq!(licence_from_card(card).as_deref(), Some("apache-2.0"));
-        let other = b"---\nlicense: other\nlicense_name: qwen\n---\n";
-        assert_eq!(licence_from_card(other).as_deref(), Some("qwen"));
-        assert_eq!(
-            licence_from_card(b"# no front matter\nlicense: mit\n"),
-            None
-        );
-    }
 }

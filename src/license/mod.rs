@@ -327,6 +327,15 @@ pub fn check(v: &VersionRecord, policy: &Policy) -> Check {
         for r in &t.restrictions {
             duties.push(format!("restriction: {r}"));
         }
+        if v.license_sha256.is_none() {
+            if verdict == Verdict::Allowed {
+                verdict = Verdict::NeedsReview;
+            }
+            reasons.push(format!(
+                "the text of the {} is not kept with the version: the licence's duties start with keeping it (`import --license-file FILE` attaches it)",
+                t.name
+            ));
+        }
         if let Some(limit) = t.mau_limit
             && policy.organization.monthly_active_users.is_none()
         {

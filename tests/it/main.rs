@@ -11,6 +11,7 @@ mod checkout;
 mod gap;
 mod hf_layouts;
 mod import;
+mod inputs;
 mod interrupt;
 mod peers;
 mod safety;
