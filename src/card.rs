@@ -72,9 +72,7 @@ pub fn parse(head: &[u8]) -> Option<ModelCard> {
     }
     let docs = YamlLoader::load_from_str(&body).ok()?;
     let doc = docs.into_iter().next()?;
-    if doc.as_hash().is_none() {
-        return None;
-    }
+    doc.as_hash()?;
     let one = |k: &str| strings(&doc[k]).into_iter().next();
     Some(ModelCard {
         licenses: strings(&doc["license"]),
