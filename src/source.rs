@@ -78,6 +78,8 @@ pub(crate) enum Layout {
     HfCache,
     HfSnapshot,
     HfLocalDir,
+    /// One file given on its own (a `.gguf`, a `.safetensors`).
+    File,
 }
 
 impl Layout {
@@ -87,6 +89,7 @@ impl Layout {
             Layout::HfCache => "hf-cache",
             Layout::HfSnapshot => "hf-snapshot",
             Layout::HfLocalDir => "hf-local-dir",
+            Layout::File => "file",
         }
     }
 }
@@ -126,12 +129,81 @@ fn expectation_from_hex(hex: &str, origin: String) -> Option<Expectation> {
 
 /// Resolve `dir` into a source. `revision` picks a snapshot of a cache repo.
 pub(crate) fn resolve(dir: &Path, revision: Option<&str>) -> Result<Source> {
-    let meta = fs::metadata(dir).map_err(|e| Error::io("open source folder", dir, e))?;
+    resolve_repo(dir, revision, None)
+}
+
+/// The `models--org--name` folders of a Hugging Face hub cache root (the
+/// folder `HF_HUB_CACHE` names), as `(org/name, folder)`, sorted; `None`
+/// when `dir` is not one.
+pub(crate) fn hub_repos(dir: &Path) -> Result<Option<Vec<(String, PathBuf)>>> {
+    if !dir.is_dir() || dir.join("snapshots").is_dir() {
+        return Ok(None);
+    }
+    let mut repos = Vec::new();
+    for e in fs::read_dir(dir).map_err(|e| Error::io("read directory", dir, e))? {
+        let e = e.map_err(|e| Error::io("read directory", dir, e))?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix("models--") else {
+            continue;
+        };
+        let path = e.path();
+        if !path.join("snapshots").is_dir() {
+            continue;
+        }
+        repos.push((rest.replace("--", "/"), path));
+    }
+    repos.sort();
+    Ok((!repos.is_empty()).then_some(repos))
+}
+
+/// The model id a download's layout names, where it names one: a cache
+/// repo folder `models--org--name`, or a snapshot inside one.
+pub(crate) fn inferred_name(dir: &Path) -> Option<String> {
+    let dir = fs::canonicalize(dir).ok()?;
+    let repo = if dir.join("snapshots").is_dir() {
+        dir
+    } else if dir.parent()?.file_name()? == "snapshots" {
+        dir.parent()?.parent()?.to_path_buf()
+    } else {
+        return None;
+    };
+    let name = repo.file_name()?.to_string_lossy().into_owned();
+    Some(name.strip_prefix("models--")?.replace("--", "/"))
+}
+
+/// Resolve a source: a folder in any layout, one file, or — with `repo` —
+/// that repo inside a Hugging Face hub cache root. A hub cache root without
+/// `repo` is refused rather than read as one plain folder of blobs.
+pub(crate) fn resolve_repo(
+    dir: &Path,
+    revision: Option<&str>,
+    repo: Option<&str>,
+) -> Result<Source> {
+    let meta = fs::metadata(dir).map_err(|e| Error::io("open source", dir, e))?;
+    if meta.is_file() {
+        return single_file(dir);
+    }
     if !meta.is_dir() {
-        return Err(Error::input(format!(
-            "`{}` is not a folder (a bundle must end in `.airlock`)",
-            dir.display()
-        )));
+        return Err(Error::Unsafe {
+            path: dir.to_path_buf(),
+            reason: "neither a folder nor a regular file".into(),
+        });
+    }
+    if let Some(repos) = hub_repos(dir)? {
+        let names: Vec<&str> = repos.iter().map(|(n, _)| n.as_str()).collect();
+        return match repo.and_then(|r| repos.iter().find(|(n, _)| n == r)) {
+            Some((_, path)) => resolve_repo(path, revision, None),
+            None => Err(Error::input(format!(
+                "`{}` is a Hugging Face hub cache holding {} repo(s) ({}){}",
+                dir.display(),
+                repos.len(),
+                names.iter().take(5).copied().collect::<Vec<_>>().join(", "),
+                match repo {
+                    Some(r) => format!(", not `{r}`"),
+                    None => "; `import` takes each of them, or `--repo ORG/NAME` picks one".into(),
+                }
+            ))),
+        };
     }
     let dir = fs::canonicalize(dir).map_err(|e| Error::io("resolve", dir, e))?;
 
@@ -155,6 +227,37 @@ pub(crate) fn resolve(dir: &Path, revision: Option<&str>) -> Result<Source> {
         return walk(Layout::HfLocalDir, dir.clone(), None, None);
     }
     walk(Layout::Plain, dir.clone(), None, None)
+}
+
+/// One file on its own: the model is that file, under its own name.
+fn single_file(path: &Path) -> Result<Source> {
+    let meta = fs::symlink_metadata(path).map_err(|e| Error::io("stat", path, e))?;
+    if !meta.is_file() {
+        return Err(Error::Unsafe {
+            path: path.to_path_buf(),
+            reason: "a link or not a regular file".into(),
+        });
+    }
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::input(format!("`{}` has no file name", path.display())))?;
+    let rel = RelPath::from_path(Path::new(name))?;
+    let root = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    Ok(Source {
+        layout: Layout::File,
+        root,
+        files: vec![SourceFile {
+            rel,
+            path: path.to_path_buf(),
+            size: meta.len(),
+            expect: Vec::new(),
+        }],
+        revision: None,
+        notes: Vec::new(),
+    })
 }
 
 fn pick_snapshot(repo: &Path, revision: Option<&str>) -> Result<String> {

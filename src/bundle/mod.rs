@@ -351,6 +351,29 @@ impl CheckedIndex {
     }
 }
 
+/// Whether the file at `path` is a bundle (or its first volume), by its
+/// bytes: a ustar header whose member is `index.json` or a `roots/` trust
+/// root version. A `.gguf` or `.safetensors` file is not, whatever its name.
+pub fn is_bundle(path: &std::path::Path) -> Result<bool> {
+    let mut f = crate::fsio::open_regular(path)?;
+    let mut head = [0u8; 512];
+    let mut got = 0;
+    while got < head.len() {
+        match std::io::Read::read(&mut f, &mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io("read", path, e)),
+        }
+    }
+    if got < 512 || &head[257..262] != b"ustar" {
+        return Ok(false);
+    }
+    let end = head[..100].iter().position(|b| *b == 0).unwrap_or(100);
+    let name = &head[..end];
+    Ok(name == INDEX_NAME.as_bytes() || name.starts_with(b"roots/"))
+}
+
 /// Parse a size such as `4G`, `700M`, `4.7GB`, `650MiB`, `1048576`.
 pub fn parse_size(s: &str) -> Result<u64> {
     let t = s.trim();

@@ -423,11 +423,17 @@ pub(crate) enum DisclosureArg {
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("permission").args(["allow_unsafe", "allow_downgrade"]).multiple(true)))]
 pub(crate) struct ImportArgs {
-    /// The model folder, or a bundle file (`.airlock`, or the `.001` volume)
+    /// A model folder (plain or any Hugging Face layout), one model file
+    /// (`.gguf`, `.safetensors`), a Hugging Face hub cache root, or a bundle
+    /// (`.airlock`, or the `.001` volume)
     pub(crate) dir: PathBuf,
-    /// The model id, e.g. `mistralai/Mistral-7B-v0.3` (folders only)
+    /// The model id, e.g. `mistralai/Mistral-7B-v0.3` [default: from a
+    /// Hugging Face cache layout]
     #[arg(long)]
     pub(crate) name: Option<String>,
+    /// Of a Hugging Face hub cache root, import only this repo (ORG/NAME)
+    #[arg(long, value_name = "ORG/NAME")]
+    pub(crate) repo: Option<String>,
     /// The version label [default: the upstream revision's first 12 hex, else v1, v2, …]
     #[arg(long = "version", value_name = "V")]
     pub(crate) version_label: Option<String>,

@@ -1,4 +1,5 @@
-//! `airlock import DIR --name NAME …`.
+//! `airlock import PATH [--name NAME] …`: a bundle (recognised by its bytes),
+//! a model folder, one model file, or every repo of a Hugging Face hub cache.
 
 use airlock::import::{ImportOptions, import_dir};
 use airlock::records::Disclosure;
@@ -8,7 +9,7 @@ use super::{Ctx, ExitStatus};
 use crate::cli::{DisclosureArg, ImportArgs};
 
 pub(crate) fn run(ctx: &Ctx, a: ImportArgs) -> anyhow::Result<ExitStatus> {
-    if a.dir.is_file() {
+    if a.dir.is_file() && (claims_bundle(&a.dir) || airlock::bundle::is_bundle(&a.dir)?) {
         return bundle(ctx, &a);
     }
     if a.allow_downgrade || a.now.is_some() {
@@ -17,14 +18,9 @@ pub(crate) fn run(ctx: &Ctx, a: ImportArgs) -> anyhow::Result<ExitStatus> {
         )
         .into());
     }
-    let Some(name) = &a.name else {
-        return Err(airlock::Error::usage(
-            "importing a folder needs `--name NAME` (e.g. `--name mistralai/Mistral-7B-v0.3`)",
-        )
-        .into());
-    };
-    let opts = ImportOptions {
-        name: name.parse()?,
+    let plan = airlock::import::plan(&a.dir, a.name.as_deref(), a.repo.as_deref())?;
+    let template = ImportOptions {
+        name: plan[0].0.clone(),
         version: a.version_label.as_deref().map(str::parse).transpose()?,
         source_url: a.source,
         revision: a.revision,
@@ -42,32 +38,56 @@ pub(crate) fn run(ctx: &Ctx, a: ImportArgs) -> anyhow::Result<ExitStatus> {
         allow_unsafe: super::allowance(a.allow_unsafe, a.reason.as_deref())?,
     };
     let mut reg = ctx.open()?;
-    let out = import_dir(&mut reg, &a.dir, &opts, &ctx.progress)?;
-    ctx.printer.json(&out)?;
-    for n in &out.notes {
-        ctx.printer.warn(n);
+    let many = plan.len() > 1;
+    let mut outs = Vec::new();
+    for (name, path) in plan {
+        let opts = ImportOptions {
+            name,
+            ..template.clone()
+        };
+        let out = import_dir(&mut reg, &path, &opts, &ctx.progress)?;
+        for n in &out.notes {
+            ctx.printer.warn(format!("{}: {n}", out.name));
+        }
+        for w in &out.warnings {
+            ctx.printer.warn(format!("{}: {w}", out.name));
+        }
+        let verb = if out.created { "imported" } else { "unchanged" };
+        ctx.printer.line(format!(
+            "{verb} {}@{} ({} files, {}, layout {}, {} checked against upstream hashes)",
+            out.name,
+            out.version,
+            out.files,
+            HumanBytes(out.bytes),
+            out.layout,
+            out.upstream_checked
+        ));
+        ctx.printer
+            .line(format!("manifest sha256:{}", out.manifest_digest));
+        outs.push(out);
     }
-    for w in &out.warnings {
-        ctx.printer.warn(w);
+    if many {
+        ctx.printer.json(&serde_json::json!({ "imports": outs }))?;
+    } else {
+        ctx.printer.json(&outs[0])?;
     }
-    let verb = if out.created { "imported" } else { "unchanged" };
-    ctx.printer.line(format!(
-        "{verb} {}@{} ({} files, {}, layout {}, {} checked against upstream hashes)",
-        out.name,
-        out.version,
-        out.files,
-        HumanBytes(out.bytes),
-        out.layout,
-        out.upstream_checked
-    ));
-    ctx.printer
-        .line(format!("manifest sha256:{}", out.manifest_digest));
     Ok(ExitStatus::Success)
+}
+
+/// A file named like a bundle (`*.airlock`, `*.airlock.001`) is judged as
+/// one even when its bytes are not (it is then refused as not a bundle).
+fn claims_bundle(p: &std::path::Path) -> bool {
+    let s = p.to_string_lossy();
+    s.ends_with(".airlock")
+        || s.rsplit_once('.').is_some_and(|(stem, n)| {
+            stem.ends_with(".airlock") && n.len() == 3 && n.bytes().all(|b| b.is_ascii_digit())
+        })
 }
 
 /// `import FILE.airlock`: a signed bundle.
 fn bundle(ctx: &Ctx, a: &ImportArgs) -> anyhow::Result<ExitStatus> {
     if a.name.is_some()
+        || a.repo.is_some()
         || a.version_label.is_some()
         || a.license.is_some()
         || a.owner.is_some()

@@ -284,7 +284,9 @@ pub fn audit(
                     });
                     DeployStatus::Missing
                 } else {
-                    let found = crate::source::resolve(dir, v.revision.as_deref())?;
+                    let name = v.name.to_string();
+                    let found =
+                        crate::source::resolve_repo(dir, v.revision.as_deref(), Some(&name))?;
                     let rep = check_folder(&subject, dir, &found.files, &reg.files(&v)?, progress)?;
                     row.findings = rep.findings;
                     if !crate::finding::failed(&row.findings) {

@@ -105,7 +105,52 @@ enum Label {
     Same(Box<VersionRecord>),
 }
 
-/// Import a model folder.
+/// What `import PATH` will import: each model with its name and folder. A
+/// Hugging Face hub cache root gives one per repo (`repo` picks one); any
+/// other path gives one, named by `name` or by its Hugging Face layout.
+pub fn plan(
+    path: &Path,
+    name: Option<&str>,
+    repo: Option<&str>,
+) -> Result<Vec<(ModelName, PathBuf)>> {
+    if let Some(repos) = source::hub_repos(path)? {
+        let chosen: Vec<(String, PathBuf)> = match repo {
+            Some(r) => repos.into_iter().filter(|(n, _)| n == r).collect(),
+            None => repos,
+        };
+        if chosen.is_empty() {
+            return Err(Error::not_found(
+                "repo in the hub cache",
+                format!("{} in `{}`", repo.unwrap_or("-"), path.display()),
+            ));
+        }
+        if name.is_some() && chosen.len() > 1 {
+            return Err(Error::usage(
+                "`--name` names one model; this hub cache holds several (`--repo ORG/NAME` picks one)",
+            ));
+        }
+        return chosen
+            .into_iter()
+            .map(|(n, p)| Ok((name.unwrap_or(&n).parse()?, p)))
+            .collect();
+    }
+    if repo.is_some() {
+        return Err(Error::usage(
+            "`--repo` picks a repo of a Hugging Face hub cache, and this is not one",
+        ));
+    }
+    let name = match name {
+        Some(n) => n.to_string(),
+        None => source::inferred_name(path).ok_or_else(|| {
+            Error::usage(
+                "importing needs `--name NAME` (e.g. `--name mistralai/Mistral-7B-v0.3`); only a Hugging Face cache layout names its model itself",
+            )
+        })?,
+    };
+    Ok(vec![(name.parse()?, path.to_path_buf())])
+}
+
+/// Import a model folder (or a single model file).
 pub fn import_dir(
     reg: &mut Registry,
     dir: &Path,

@@ -187,7 +187,8 @@ pub fn verify_path(
 ) -> Result<PathReport> {
     let subject = format!("{}@{}", v.name, v.label);
     let expected = reg.files(v)?;
-    let src = source::resolve(dir, v.revision.as_deref())?;
+    let name = v.name.to_string();
+    let src = source::resolve_repo(dir, v.revision.as_deref(), Some(&name))?;
     check_folder(&subject, dir, &src.files, &expected, progress)
 }
 

@@ -68,3 +68,154 @@ fn model_cards_are_read_as_yaml_and_a_missing_licence_text_is_said() {
         .assert()
         .success();
 }
+
+#[test]
+fn one_gguf_file_imports_as_the_model_and_checks_out() {
+    let env = Env::new();
+    let dir = env.path("dl");
+    fs::create_dir_all(&dir).unwrap();
+    let bytes = crate::safety::Gguf::valid().bytes();
+    fs::write(dir.join("tiny-q4.gguf"), &bytes).unwrap();
+    // A sibling file is not part of the model.
+    fs::write(dir.join("notes.txt"), "unrelated").unwrap();
+    // Given relative to the working directory, as users type it.
+    let out = env
+        .cmd()
+        .current_dir(&dir)
+        .args(["--json", "import", "tiny-q4.gguf", "--name", "acme/tiny"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["files"], 1);
+    assert_eq!(v["layout"], "file");
+    let show = env.json(&["show", "acme/tiny"]);
+    let files = show["files"].as_array().unwrap();
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0]["path"], "tiny-q4.gguf");
+    assert_eq!(files[0]["sha256"], crate::util::sha256_hex(&bytes));
+    assert_eq!(files[0]["format"], "gguf");
+    let co = env.path("serve");
+    env.cmd()
+        .args(["checkout", "acme/tiny"])
+        .arg(&co)
+        .assert()
+        .success();
+    assert_eq!(fs::read(co.join("tiny-q4.gguf")).unwrap(), bytes);
+    assert!(!co.join("notes.txt").exists());
+    // A file whose name claims GGUF but whose bytes are not is refused.
+    fs::write(dir.join("broken.gguf"), b"GGUF\x03\x00\x00\x00short").unwrap();
+    env.cmd()
+        .arg("import")
+        .arg(dir.join("broken.gguf"))
+        .args(["--name", "acme/broken"])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("broken.gguf"));
+    assert_eq!(env.listed().len(), 1);
+}
+
+#[test]
+fn a_hub_cache_root_imports_each_repo_named_by_its_folder() {
+    let env = Env::new();
+    let hub = env.path("hub");
+    let a = crate::util::make_hf_cache(&hub, "org/alpha", &crate::util::hf_files());
+    crate::util::make_hf_cache(&hub, "other-org/beta", &crate::util::hf_files());
+    fs::create_dir_all(hub.join(".locks")).unwrap();
+    // `--name` cannot name two models.
+    env.cmd()
+        .arg("import")
+        .arg(&hub)
+        .args(["--name", "x/y"])
+        .assert()
+        .code(2);
+    // `--repo` picks one, named by its folder.
+    let one = env.json(&["import", hub.to_str().unwrap(), "--repo", "other-org/beta"]);
+    assert_eq!(one["name"], "other-org/beta");
+    assert_eq!(one["layout"], "hf-cache");
+    assert_eq!(env.listed().len(), 1);
+    // An unknown repo names what the cache holds.
+    env.cmd()
+        .arg("import")
+        .arg(&hub)
+        .args(["--repo", "org/gamma"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("org/gamma"));
+    // The root takes every repo; the one already in is unchanged.
+    let all = env.json(&["import", hub.to_str().unwrap()]);
+    let imports = all["imports"].as_array().unwrap();
+    assert_eq!(imports.len(), 2);
+    assert_eq!(imports[0]["name"], "org/alpha");
+    assert_eq!(imports[0]["created"], true);
+    assert_eq!(imports[1]["name"], "other-org/beta");
+    assert_eq!(imports[1]["created"], false);
+    assert_eq!(imports[0]["upstream_checked"], 4);
+    // A snapshot folder names its model too.
+    let snap = a.join("snapshots").join(crate::util::REV);
+    let again = env.json(&["import", snap.to_str().unwrap()]);
+    assert_eq!(again["name"], "org/alpha");
+    // A plain folder does not.
+    let plain = env.model("plain", 1);
+    env.cmd()
+        .arg("import")
+        .arg(&plain)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--name"));
+    // verify and audit take the hub root too, by the recorded name.
+    env.cmd()
+        .args(["verify", "org/alpha", "--path"])
+        .arg(&hub)
+        .assert()
+        .success();
+    let host = fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    env.cmd()
+        .args([
+            "deploy",
+            "org/alpha",
+            "--record-only",
+            "--host",
+            host.trim(),
+            "--path",
+        ])
+        .arg(&hub)
+        .assert()
+        .success();
+    let audit = env.json(&["audit", "--verify"]);
+    assert_eq!(audit["deployments"][0]["status"], "ok", "{audit}");
+    // Drift in that repo's blob is found through the hub root.
+    crate::util::flip_byte(
+        &a.join("blobs")
+            .join(crate::util::sha256_hex(&crate::util::hf_files()[0].1)),
+        0,
+    );
+    env.cmd().args(["audit", "--verify"]).assert().code(3);
+}
+
+#[test]
+fn a_bundle_is_known_by_its_bytes_not_its_name() {
+    let g = crate::gap::Gap::new(&["alice"], &["alice"], 1);
+    let renamed = g.env.path("transfer.tar");
+    fs::copy(&g.bundle, &renamed).unwrap();
+    g.iso()
+        .arg("import")
+        .arg(&renamed)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("imported acme/m@v1"));
+    // A model file named like a bundle is refused as not one.
+    let fake = g.env.path("weights.airlock");
+    fs::write(&fake, crate::safety::Gguf::valid().bytes()).unwrap();
+    g.iso()
+        .arg("import")
+        .arg(&fake)
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("weights.airlock"));
+    assert_eq!(g.iso_listed(), 1);
+}

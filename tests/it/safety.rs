@@ -30,7 +30,7 @@ fn gstr(s: &str) -> Vec<u8> {
     b
 }
 
-struct Gguf {
+pub(crate) struct Gguf {
     version: u32,
     counts: Option<(u64, u64)>,
     kvs: Vec<(String, u32, Vec<u8>)>,
@@ -39,7 +39,7 @@ struct Gguf {
 }
 
 impl Gguf {
-    fn valid() -> Gguf {
+    pub(crate) fn valid() -> Gguf {
         Gguf {
             version: 3,
             counts: None,
@@ -52,7 +52,7 @@ impl Gguf {
         }
     }
 
-    fn bytes(&self) -> Vec<u8> {
+    pub(crate) fn bytes(&self) -> Vec<u8> {
         let mut b = b"GGUF".to_vec();
         b.extend_from_slice(&self.version.to_le_bytes());
         let (t, k) = self
