@@ -7,8 +7,10 @@
 //! the model-file safety policy, the whole copy synced (one `syncfs`); only
 //! then is the staging folder renamed to DIR. A failure removes the staging folder and
 //! leaves DIR as it was. `--layout hf` writes a Hugging Face cache repo
-//! (`models--org--name/{refs,blobs,snapshots}`) so `HF_HUB_OFFLINE=1`
-//! loaders resolve it from `HF_HUB_CACHE=DIR`.
+//! (`models--org--name/{refs,blobs,snapshots}`) inside DIR so
+//! `HF_HUB_OFFLINE=1` loaders resolve it from `HF_HUB_CACHE=DIR`; there the
+//! unit staged and replaced is that repo folder, so one shared cache holds
+//! many models and a checkout touches only its own.
 
 use std::collections::HashSet;
 use std::fs::{self, File};
@@ -92,35 +94,59 @@ pub fn checkout(
 ) -> Result<CheckoutOutcome> {
     crate::trust::ensure_approved(reg, v)?;
     let files = reg.files(v)?;
-    let replace_existing = match fs::symlink_metadata(dir) {
+    // The folder this checkout replaces: DIR itself, or in the hf layout the
+    // model's own repo folder inside DIR, so one cache holds many models.
+    let unit = match opts.layout {
+        CheckoutLayout::Plain => dir.to_path_buf(),
+        CheckoutLayout::Hf => {
+            match fs::metadata(dir) {
+                Ok(m) if !m.is_dir() => {
+                    return Err(Error::input(format!(
+                        "`{}` exists and is not a folder",
+                        dir.display()
+                    )));
+                }
+                _ => {}
+            }
+            dir.join(v.name.hf_cache_folder())
+        }
+    };
+    let replace_existing = match fs::symlink_metadata(&unit) {
         Ok(m) if !m.is_dir() => {
             return Err(Error::input(format!(
                 "`{}` exists and is not a folder",
-                dir.display()
+                unit.display()
             )));
         }
         Ok(_) => {
-            let non_empty = fs::read_dir(dir)
-                .map_err(|e| Error::io("read directory", dir, e))?
+            let non_empty = fs::read_dir(&unit)
+                .map_err(|e| Error::io("read directory", &unit, e))?
                 .next()
                 .is_some();
             if non_empty && !opts.force {
-                return Err(Error::input(format!(
-                    "`{}` is not empty; checkout writes only into a new or empty folder (hint: `--force` replaces its contents)",
-                    dir.display()
-                )));
+                return Err(Error::input(match opts.layout {
+                    CheckoutLayout::Plain => format!(
+                        "`{}` is not empty; checkout writes only into a new or empty folder (hint: `--force` replaces its contents)",
+                        unit.display()
+                    ),
+                    CheckoutLayout::Hf => format!(
+                        "`{}` already holds {} in this cache (hint: `--force` replaces that repo folder; other repos in the cache are untouched)",
+                        unit.display(),
+                        v.name
+                    ),
+                }));
             }
             true
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
-        Err(e) => return Err(Error::io("stat", dir, e)),
+        Err(e) => return Err(Error::io("stat", &unit, e)),
     };
-    let dir_name = dir
+    let dir_name = unit
         .file_name()
-        .ok_or_else(|| Error::input(format!("`{}` has no folder name", dir.display())))?
+        .ok_or_else(|| Error::input(format!("`{}` has no folder name", unit.display())))?
         .to_string_lossy()
         .into_owned();
-    let parent = match dir.parent() {
+    let parent = match unit.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
@@ -170,18 +196,18 @@ pub fn checkout(
             .map_err(|e| Error::io("create folder in", &parent, e))?
             .keep();
         fs::remove_dir(&old).map_err(|e| Error::io("remove", &old, e))?;
-        fs::rename(dir, &old).map_err(|e| Error::io("move aside", dir, e))?;
-        if let Err(e) = fs::rename(&staged, dir) {
-            let _ = fs::rename(&old, dir);
+        fs::rename(&unit, &old).map_err(|e| Error::io("move aside", &unit, e))?;
+        if let Err(e) = fs::rename(&staged, &unit) {
+            let _ = fs::rename(&old, &unit);
             let _ = fs::remove_dir_all(&staged);
-            return Err(Error::io("rename into place", dir, e));
+            return Err(Error::io("rename into place", &unit, e));
         }
         make_writable(&old);
         fs::remove_dir_all(&old).map_err(|e| Error::io("remove old copy", &old, e))?;
-    } else if let Err(e) = fs::rename(&staged, dir) {
+    } else if let Err(e) = fs::rename(&staged, &unit) {
         make_writable(&staged);
         let _ = fs::remove_dir_all(&staged);
-        return Err(Error::io("rename into place", dir, e));
+        return Err(Error::io("rename into place", &unit, e));
     }
     sync_dir(&parent)?;
     Ok(CheckoutOutcome {
@@ -190,9 +216,9 @@ pub fn checkout(
         manifest_digest: v.manifest_digest,
         path: dir.display().to_string(),
         model_path: if model_rel.as_os_str().is_empty() {
-            dir.to_path_buf()
+            unit.clone()
         } else {
-            dir.join(model_rel)
+            unit.join(model_rel)
         }
         .display()
         .to_string(),
@@ -233,7 +259,8 @@ fn plan(
                 .collect(),
         ),
         CheckoutLayout::Hf => {
-            let repo = PathBuf::from(v.name.hf_cache_folder());
+            // Relative to the repo folder `models--org--name`.
+            let repo = PathBuf::new();
             let snap = repo.join("snapshots").join(hf_revision(v));
             let mut seen = HashSet::new();
             let planned = files
@@ -295,8 +322,8 @@ fn finish_links(root: &Path, plan: &[Planned]) -> Result<()> {
         let link = root.join(from);
         let parent = link.parent().expect("snapshot entry has a parent");
         fs::create_dir_all(parent).map_err(|e| Error::io("create directory", parent, e))?;
-        // from = models--x/snapshots/<rev>/a/b  →  ../../../blobs/<sha>
-        let ups = from.components().count() - 2;
+        // from = snapshots/<rev>/a/b  →  ../../../blobs/<sha>
+        let ups = from.components().count() - 1;
         let mut rel = PathBuf::new();
         for _ in 0..ups {
             rel.push("..");
@@ -304,10 +331,8 @@ fn finish_links(root: &Path, plan: &[Planned]) -> Result<()> {
         rel.push("blobs");
         rel.push(p.file.sha256.to_hex());
         std::os::unix::fs::symlink(&rel, &link).map_err(|e| Error::io("create link", &link, e))?;
-        if let Some(rev) = from.components().nth(2) {
-            let refs = root
-                .join(from.components().next().expect("repo").as_os_str())
-                .join("refs");
+        if let Some(rev) = from.components().nth(1) {
+            let refs = root.join("refs");
             fs::create_dir_all(&refs).map_err(|e| Error::io("create directory", &refs, e))?;
             let main = refs.join("main");
             fs::write(&main, rev.as_os_str().to_string_lossy().as_bytes())

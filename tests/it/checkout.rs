@@ -172,27 +172,58 @@ fn hf_layout_is_a_cache_repo() {
         .success();
 }
 
-/// Loads the hf checkout the way offline loaders do, with the real
-/// `huggingface_hub` from the test venv (provisioned by `peers::python`).
+/// Loads hf checkouts the way offline loaders do, with the real
+/// `huggingface_hub` from the test venv (provisioned by `peers::python`):
+/// two models checked out into one shared cache that already holds a
+/// download of a third, each found by its own name.
 #[test]
 fn hf_layout_loads_with_huggingface_hub_offline() {
     let python = crate::peers::python();
     let env = Env::new();
     let model = setup(&env);
+    let second = env.model("second", 31);
+    env.cmd()
+        .arg("import")
+        .arg(&second)
+        .args(["--name", "other/d"])
+        .assert()
+        .success();
     let cache = env.path("hf");
+    let third = crate::util::make_hf_cache(&cache, "third/e", &crate::util::hf_files());
+    for name in ["acme/c", "other/d"] {
+        env.cmd()
+            .args(["checkout", name, "--layout", "hf"])
+            .arg(&cache)
+            .assert()
+            .success();
+    }
+    // Checking out again is refused without --force, naming the repo folder;
+    // --force replaces that folder and no other.
     env.cmd()
         .args(["checkout", "acme/c", "--layout", "hf"])
         .arg(&cache)
         .assert()
-        .success();
-    let script = "import sys\n\
-from huggingface_hub import snapshot_download, hf_hub_download\n\
-p = snapshot_download('acme/c', cache_dir=sys.argv[1], local_files_only=True)\n\
-f = hf_hub_download('acme/c', 'config.json', cache_dir=sys.argv[1], local_files_only=True)\n\
-print(p)\n";
-    let out = std::process::Command::new(&python)
-        .args(["-c", script])
+        .code(1)
+        .stderr(predicate::str::contains("models--acme--c"));
+    env.cmd()
+        .args(["checkout", "acme/c", "--layout", "hf", "--force"])
         .arg(&cache)
+        .assert()
+        .success();
+    assert!(third.join("refs/main").is_file());
+    let script = [
+        "import sys",
+        "from huggingface_hub import snapshot_download, hf_hub_download",
+        "for repo in sys.argv[2:]:",
+        "    p = snapshot_download(repo, cache_dir=sys.argv[1], local_files_only=True)",
+        "    hf_hub_download(repo, 'config.json', cache_dir=sys.argv[1], local_files_only=True)",
+        "    print(p)",
+    ]
+    .join("\n");
+    let out = std::process::Command::new(&python)
+        .args(["-c", &script])
+        .arg(&cache)
+        .args(["acme/c", "other/d", "third/e"])
         .env("HF_HUB_OFFLINE", "1")
         .env_remove("HF_HOME")
         .env_remove("HF_HUB_CACHE")
@@ -203,6 +234,27 @@ print(p)\n";
         "huggingface_hub failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let snap = std::path::PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
-    same_tree(&model, &snap);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let snaps: Vec<std::path::PathBuf> = stdout.lines().map(std::path::PathBuf::from).collect();
+    assert_eq!(snaps.len(), 3, "{stdout}");
+    same_tree(&model, &snaps[0]);
+    same_tree(&second, &snaps[1]);
+    // No staging or moved-aside folder is left in the shared cache.
+    let mut names: Vec<String> = fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["models--acme--c", "models--other--d", "models--third--e"]
+    );
+    // The shared cache root verifies each model by name.
+    for name in ["acme/c", "other/d"] {
+        env.cmd()
+            .args(["verify", name, "--path"])
+            .arg(&cache)
+            .assert()
+            .success();
+    }
 }
