@@ -102,6 +102,7 @@ pub(crate) struct DeployArgs {
     /// The environment (prod, staging, …)
     #[arg(long = "env", value_name = "E")]
     pub(crate) environment: Option<String>,
+    /// A free note kept with the record
     #[arg(long, value_name = "T")]
     pub(crate) note: Option<String>,
     /// Record a copy placed by other means (needs --host and --path)
@@ -116,9 +117,13 @@ pub(crate) struct DeployArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct UndeployArgs {
+    /// NAME[@VERSION]
     pub(crate) reference: String,
+    /// The host the copy is on
     #[arg(long)]
     pub(crate) host: String,
+    /// The folder as deployed (the one named to `deploy`; for `--layout hf`
+    /// the cache folder)
     #[arg(long, value_name = "P")]
     pub(crate) path: String,
 }
@@ -131,19 +136,23 @@ pub(crate) enum ReportFormat {
 
 #[derive(Debug, Args)]
 pub(crate) struct AuditArgs {
+    /// Only deployments on this host
     #[arg(long)]
     pub(crate) host: Option<String>,
+    /// Only deployments of this model
     #[arg(long, value_name = "NAME")]
     pub(crate) model: Option<String>,
     /// Re-hash the deployed copies on this host and mark drift
     #[arg(long)]
     pub(crate) verify: bool,
+    /// How to print the report (with `--json`, JSON wins)
     #[arg(long, value_enum, default_value = "table")]
     pub(crate) format: ReportFormat,
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct ScanArgs {
+    /// The folder to scan for model folders
     pub(crate) dir: PathBuf,
 }
 
@@ -182,6 +191,7 @@ pub(crate) struct LogArgs {
 pub(crate) enum LogCommand {
     /// Sign the current head of the log
     Checkpoint {
+        /// The private key that signs the checkpoint
         #[arg(long, value_name = "KEYFILE")]
         key: PathBuf,
     },
@@ -189,6 +199,7 @@ pub(crate) enum LogCommand {
 
 #[derive(Debug, Args)]
 pub(crate) struct BomArgs {
+    /// NAME[@VERSION]
     pub(crate) reference: String,
     /// Write to FILE instead of stdout
     #[arg(long, value_name = "FILE")]
@@ -224,6 +235,7 @@ pub(crate) enum TrustCommand {
         /// Who holds the key
         #[arg(long)]
         name: String,
+        /// What the key may sign
         #[arg(long, value_enum, default_value = "approver")]
         role: RoleArg,
         /// An origin (exporting registry) this exporter key may speak for;

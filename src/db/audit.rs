@@ -173,11 +173,29 @@ impl Db {
     }
 
     /// Record a deployment (ending any active one at the same host and path).
-    pub(crate) fn add_deployment(&mut self, d: &Deployment, event: &EventDraft) -> Result<i64> {
+    /// Record `d`, ending what it replaces: any deployment at the same host
+    /// and path, or with `shared` (a Hugging Face cache holding many models)
+    /// only those of the same model there.
+    pub(crate) fn add_deployment(
+        &mut self,
+        d: &Deployment,
+        shared: bool,
+        event: &EventDraft,
+    ) -> Result<i64> {
         let tx = self.write_tx().ctx("begin deployment")?;
         tx.execute(
-            "UPDATE deployments SET ended_at = ?3, ended_by = ?4 WHERE host = ?1 AND path = ?2 AND ended_at IS NULL",
-            params![d.host, d.path, d.deployed_at, d.deployed_by],
+            "UPDATE deployments SET ended_at = ?3, ended_by = ?4
+             WHERE host = ?1 AND path = ?2 AND ended_at IS NULL
+               AND (?5 = 0 OR version_id IN (SELECT id FROM versions WHERE model_id =
+                    (SELECT model_id FROM versions WHERE id = ?6)))",
+            params![
+                d.host,
+                d.path,
+                d.deployed_at,
+                d.deployed_by,
+                i64::from(shared),
+                d.version_id
+            ],
         )
         .ctx("end previous deployment")?;
         tx.execute(

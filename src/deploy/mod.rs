@@ -47,6 +47,7 @@ fn record(
     path: String,
     t: &Target,
     record_only: bool,
+    shared: bool,
 ) -> Result<Deployment> {
     if host.is_empty() || host.len() > 255 || host.chars().any(char::is_control) {
         return Err(Error::input(format!("invalid host `{host}`")));
@@ -74,7 +75,7 @@ fn record(
             "record_only": record_only, "manifest_digest": v.manifest_digest.to_hex(),
         }),
     );
-    d.id = reg.db.add_deployment(&d, &event)?;
+    d.id = reg.db.add_deployment(&d, shared, &event)?;
     Ok(d)
 }
 
@@ -87,11 +88,13 @@ pub fn deploy(
     opts: CheckoutOptions,
     progress: &dyn ProgressFactory,
 ) -> Result<(CheckoutOutcome, Deployment)> {
+    let shared = opts.layout == crate::checkout::CheckoutLayout::Hf;
     let out = checkout(reg, v, dir, opts, progress)?;
-    // Where the model's files are: DIR, or the snapshot folder of an `hf` layout.
-    let path = absolute(Path::new(&out.model_path))?.display().to_string();
+    // The folder the user named (for `hf`, the shared cache: audit finds the
+    // model's repo in it by name), so `undeploy --path DIR` matches it.
+    let path = absolute(dir)?.display().to_string();
     let host = t.host.clone().unwrap_or_else(hostname);
-    let d = record(reg, v, host, path, t, false)?;
+    let d = record(reg, v, host, path, t, false, shared)?;
     Ok((out, d))
 }
 
@@ -106,16 +109,29 @@ pub fn record_only(
     if path.is_empty() {
         return Err(Error::input("`--path` must not be empty"));
     }
-    record(reg, v, host.to_string(), path.to_string(), t, true)
+    record(reg, v, host.to_string(), path.to_string(), t, true, false)
 }
 
 /// End the active deployment of `v` at host and path.
 pub fn undeploy(reg: &mut Registry, v: &VersionRecord, host: &str, path: &str) -> Result<usize> {
-    let abs = if Path::new(path).is_absolute() || host != hostname() {
+    let given = if Path::new(path).is_absolute() || host != hostname() {
         path.to_string()
     } else {
         absolute(Path::new(path))?.display().to_string()
     };
+    // Earlier releases recorded an hf checkout by its snapshot folder
+    // (`DIR/models--org--name/snapshots/REV`); the cache DIR names it too.
+    let snapshots = format!(
+        "{}/{}/snapshots/",
+        given.trim_end_matches('/'),
+        v.name.hf_cache_folder()
+    );
+    let abs = of_version(reg, v)?
+        .into_iter()
+        .filter(|d| d.ended_at.is_none() && d.host == host)
+        .map(|d| d.path)
+        .find(|p| *p == given || p.starts_with(&snapshots))
+        .unwrap_or(given);
     let event = EventDraft::new(
         crate::event::EventKind::Undeploy,
         format!("{}@{}", v.name, v.label),

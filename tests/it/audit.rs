@@ -98,7 +98,8 @@ fn deploy_record_only_and_undeploy_keep_history() {
         deps.iter()
             .any(|d| d["host"] == "gpu-7" && d["ended_at"].is_string())
     );
-    // An hf-layout deployment is recorded at its snapshot and verifies clean.
+    // An hf-layout deployment is recorded at the cache folder named and
+    // verifies clean.
     env.cmd()
         .args(["deploy", "acme/m", "--layout", "hf"])
         .arg(env.path("hf"))
@@ -109,7 +110,7 @@ fn deploy_record_only_and_undeploy_keep_history() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|r| r["path"].as_str().unwrap().contains("snapshots"))
+        .find(|r| r["path"] == env.path("hf").display().to_string())
         .unwrap()
         .clone();
     assert_eq!(hf["status"], "ok", "{hf}");

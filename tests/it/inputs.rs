@@ -219,3 +219,71 @@ fn a_bundle_is_known_by_its_bytes_not_its_name() {
         .stderr(predicate::str::contains("weights.airlock"));
     assert_eq!(g.iso_listed(), 1);
 }
+
+#[test]
+fn deploys_into_one_shared_hf_cache_are_audited_and_ended_by_the_folder_named() {
+    let env = Env::new();
+    for (name, seed) in [("acme/one", 61), ("acme/two", 62)] {
+        let m = env.model(&format!("src-{seed}"), seed);
+        env.cmd()
+            .arg("import")
+            .arg(&m)
+            .args(["--name", name])
+            .assert()
+            .success();
+    }
+    let cache = env.path("serving/hub");
+    let host = fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let host = host.trim();
+    for name in ["acme/one", "acme/two"] {
+        env.cmd()
+            .args(["deploy", name, "--layout", "hf"])
+            .arg(&cache)
+            .assert()
+            .success();
+    }
+    let audit = env.json(&["audit", "--verify"]);
+    let rows = audit["deployments"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    for r in rows {
+        assert_eq!(r["status"], "ok", "{r}");
+        assert_eq!(r["path"], cache.display().to_string());
+    }
+    // Ended by the folder the user named; the other model stays deployed.
+    env.cmd()
+        .args(["undeploy", "acme/one", "--host", host, "--path"])
+        .arg(&cache)
+        .assert()
+        .success();
+    let audit = env.json(&["audit"]);
+    let rows = audit["deployments"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{audit}");
+    assert_eq!(rows[0]["name"], "acme/two");
+    // A record an older release made at the snapshot folder is ended by the
+    // cache folder too.
+    let old = cache.join("models--acme--one/snapshots/0123");
+    env.cmd()
+        .args([
+            "deploy",
+            "acme/one",
+            "--record-only",
+            "--host",
+            "gpu-1",
+            "--path",
+        ])
+        .arg(&old)
+        .assert()
+        .success();
+    env.cmd()
+        .args(["undeploy", "acme/one", "--host", "gpu-1", "--path"])
+        .arg(&cache)
+        .assert()
+        .success();
+    assert_eq!(
+        env.json(&["audit"])["deployments"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
