@@ -89,6 +89,25 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// A `registry.db` that is not an airlock registry (empty, another
+    /// application's, damaged at its header), or missing beside a store that
+    /// holds blobs. Never written.
+    #[error("`{}` is not an airlock registry: {reason}; nothing was written", path.display())]
+    NotARegistry {
+        /// The database file.
+        path: PathBuf,
+        /// What was found instead.
+        reason: String,
+    },
+
+    /// `gc` refuses: the records that say which blobs are needed look
+    /// damaged or lost, so deleting by them could delete everything.
+    #[error("gc deletes nothing: {reason}")]
+    RecordsLost {
+        /// What looks wrong.
+        reason: String,
+    },
+
     /// A version label already names other content.
     #[error(
         "`{name}@{label}` already exists with other content (manifest {existing}, this import {new}); a version is immutable"
@@ -248,6 +267,8 @@ impl Error {
             | Error::UpstreamMismatch { .. }
             | Error::Hostile { .. }
             | Error::NotABundle { .. }
+            | Error::NotARegistry { .. }
+            | Error::RecordsLost { .. }
             | Error::Untrusted { .. }
             | Error::UnknownSigner { .. }
             | Error::NotApproved { .. } => Class::Integrity,
@@ -286,6 +307,12 @@ impl Error {
                 "run `airlock init` (or import a model) to create it, or point `--home` at an existing one"
             }
             Error::Locked { .. } => "wait for the other process to finish",
+            Error::RecordsLost { .. } => {
+                "`airlock fsck` and `airlock log --verify` show what is wrong; restore `registry.db` from a backup"
+            }
+            Error::NotARegistry { .. } => {
+                "restore `registry.db` from a backup (the store's blobs are untouched), or point `--home` at the right folder"
+            }
             Error::Unsafe { .. } => "copy the file into the folder as a regular file, or remove it",
             Error::UnknownSigner { .. } => {
                 "`airlock trust list` shows the trusted keys; `airlock trust add PUBFILE --role exporter` trusts an exporter"

@@ -37,3 +37,16 @@ pub(crate) fn open_regular(path: &Path) -> Result<File> {
     }
     Ok(f)
 }
+
+/// Whether this process may write `path` (its permissions, its owner, a
+/// read-only mount): `access(2)` with the effective ids.
+#[allow(unsafe_code)] // audited: one libc call, SAFETY below
+pub(crate) fn can_write(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: `c` is a valid NUL-terminated string that outlives the call;
+    // faccessat reads it and touches no other memory.
+    unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), libc::W_OK, libc::AT_EACCESS) == 0 }
+}

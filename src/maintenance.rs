@@ -10,8 +10,8 @@
 use serde::Serialize;
 
 use crate::digest::Sha256Digest;
-use crate::error::Result;
-use crate::finding::{Finding, FindingKind, Severity};
+use crate::error::{Error, Result};
+use crate::finding::{Finding, FindingKind};
 use crate::registry::Registry;
 
 /// What `fsck` found.
@@ -31,75 +31,157 @@ pub struct FsckReport {
     pub findings: Vec<Finding>,
 }
 
-/// Check that the store and the database agree, without reading blob contents.
-pub fn fsck(reg: &Registry) -> Result<FsckReport> {
-    let mut r = FsckReport::default();
-    for p in reg.db.integrity_problems()? {
-        r.findings.push(Finding {
-            subject: String::new(),
-            path: "registry.db".into(),
-            kind: FindingKind::Database,
-            severity: Severity::Error,
-            detail: p,
-        });
+/// A finding about the database itself.
+fn db_finding(detail: String) -> Finding {
+    Finding::error(FindingKind::Database, "", "registry.db", detail)
+}
+
+/// `fsck` of the registry at `home`, opened read-only. A database that
+/// cannot be opened or read (damaged pages, not a registry) is itself a
+/// finding, not a reason to report nothing.
+pub fn fsck_home(home: &std::path::Path) -> Result<FsckReport> {
+    match Registry::open_read(home) {
+        Ok(reg) => Ok(fsck(&reg)),
+        Err(e @ (Error::Db(_) | Error::NotARegistry { .. })) => {
+            let mut r = FsckReport {
+                findings: vec![db_finding(format!("cannot be opened: {e}"))],
+                ..Default::default()
+            };
+            let store = crate::store::Store::at(&home.join("store"));
+            match store.list() {
+                Ok((present, _)) => r.blobs_in_store = present.len(),
+                Err(e) => r.findings.push(Finding::error(
+                    FindingKind::Unreadable,
+                    "",
+                    "store",
+                    e.to_string(),
+                )),
+            }
+            Ok(r)
+        }
+        Err(e) => Err(e),
     }
-    let versions = reg.versions()?;
+}
+
+/// Check that the store and the database agree, without reading blob
+/// contents. Every check runs: one that fails (a damaged page, an
+/// unreadable folder) becomes a finding and the others still report.
+pub fn fsck(reg: &Registry) -> FsckReport {
+    let mut r = FsckReport::default();
+    for p in reg.db.integrity_problems() {
+        r.findings.push(db_finding(p));
+    }
+    let versions = reg.versions().unwrap_or_else(|e| {
+        r.findings
+            .push(db_finding(format!("the versions cannot be read: {e}")));
+        Vec::new()
+    });
     r.versions = versions.len();
-    let referenced = reg.db.referenced_blobs()?;
-    r.blobs_referenced = referenced.len();
-    let (present, odd) = reg.store.list()?;
+    let referenced = match reg.db.referenced_blobs() {
+        Ok(x) => Some(x),
+        Err(e) => {
+            r.findings.push(db_finding(format!(
+                "the referenced blobs cannot be read: {e}"
+            )));
+            None
+        }
+    };
+    r.blobs_referenced = referenced.as_ref().map_or(0, |x| x.len());
+    let (present, odd) = reg.store.list().unwrap_or_else(|e| {
+        r.findings.push(Finding::error(
+            FindingKind::Unreadable,
+            "",
+            "store",
+            e.to_string(),
+        ));
+        (Vec::new(), Vec::new())
+    });
     r.blobs_in_store = present.len();
     for p in odd {
-        r.findings.push(Finding {
-            subject: String::new(),
-            path: p.display().to_string(),
-            kind: FindingKind::Stray,
-            severity: Severity::Error,
-            detail: "a file in the store whose name is not its digest".into(),
-        });
+        r.findings.push(Finding::error(
+            FindingKind::Stray,
+            "",
+            p.display().to_string(),
+            "a file in the store whose name is not its digest",
+        ));
     }
     let present_set: std::collections::HashSet<Sha256Digest> = present.iter().copied().collect();
     for v in &versions {
-        for f in reg.files(v)? {
-            let subject = format!("{}@{}", v.name, v.label);
-            if !present_set.contains(&f.sha256) {
-                r.findings.push(Finding {
+        let subject = format!("{}@{}", v.name, v.label);
+        let files = match reg.files(v) {
+            Ok(f) => f,
+            Err(e) => {
+                r.findings.push(Finding::error(
+                    FindingKind::Database,
                     subject,
-                    path: f.path.to_string(),
-                    kind: FindingKind::Missing,
-                    severity: Severity::Error,
-                    detail: format!("blob sha256 {} is not in the store", f.sha256),
-                });
-            } else if let Some(st) = reg.store.stat(&f.sha256)?
+                    "registry.db",
+                    format!("the files cannot be read: {e}"),
+                ));
+                continue;
+            }
+        };
+        for f in files {
+            let stat = reg.store.stat(&f.sha256);
+            if !present_set.contains(&f.sha256) {
+                r.findings.push(Finding::error(
+                    FindingKind::Missing,
+                    subject.clone(),
+                    f.path.to_string(),
+                    format!("blob sha256 {} is not in the store", f.sha256),
+                ));
+            } else if let Ok(Some(st)) = stat
                 && st.size != f.size
             {
-                r.findings.push(Finding {
-                    subject,
-                    path: f.path.to_string(),
-                    kind: FindingKind::Size,
-                    severity: Severity::Error,
-                    detail: format!(
+                r.findings.push(Finding::error(
+                    FindingKind::Size,
+                    subject.clone(),
+                    f.path.to_string(),
+                    format!(
                         "blob sha256 {} is {} bytes, recorded {}",
                         f.sha256, st.size, f.size
                     ),
-                });
+                ));
             }
         }
         if let Some(l) = v.license_sha256
             && !present_set.contains(&l)
         {
-            r.findings.push(Finding {
-                subject: format!("{}@{}", v.name, v.label),
-                path: "(licence text)".into(),
-                kind: FindingKind::Missing,
-                severity: Severity::Error,
-                detail: format!("blob sha256 {l} is not in the store"),
-            });
+            r.findings.push(Finding::error(
+                FindingKind::Missing,
+                subject,
+                "(licence text)",
+                format!("blob sha256 {l} is not in the store"),
+            ));
         }
     }
-    r.unreferenced_blobs = present.iter().filter(|d| !referenced.contains(d)).count();
-    r.stale_temp_files = reg.store.stale_temps()?.len();
-    Ok(r)
+    if let Some(reason) = records_lost(reg, versions.len(), present.len()) {
+        r.findings.push(db_finding(reason));
+    }
+    r.unreferenced_blobs = referenced.map_or(0, |refd| {
+        present.iter().filter(|d| !refd.contains(d)).count()
+    });
+    r.stale_temp_files = reg.store.stale_temps().map_or(0, |t| t.len());
+    r
+}
+
+/// Why the database's records look lost, if they do: no version although
+/// the store holds blobs (no command removes a version), or imports the
+/// log names whose versions are gone. `gc` deletes nothing then.
+fn records_lost(reg: &Registry, versions: usize, blobs: usize) -> Option<String> {
+    if versions == 0 && blobs > 0 {
+        return Some(format!(
+            "no version is recorded but the store holds {blobs} blob(s): the records look lost"
+        ));
+    }
+    match crate::log::verify::vanished(reg) {
+        Ok(gone) if gone.is_empty() => None,
+        Ok(gone) => Some(format!(
+            "{} imported version(s) the log names are gone from the records ({})",
+            gone.len(),
+            gone.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+        )),
+        Err(e) => Some(format!("the log cannot be read: {e}")),
+    }
 }
 
 /// What `gc` removed (or would remove, with `dry_run`).
@@ -120,8 +202,18 @@ pub struct GcReport {
 /// Remove blobs no version references, and stale temp files.
 pub fn gc(reg: &Registry, dry_run: bool) -> Result<GcReport> {
     let _lock = reg.lock()?;
+    // Deleting is only as safe as the records that say what is needed.
+    let damage = reg.db.integrity_problems();
+    if let Some(p) = damage.first() {
+        return Err(Error::RecordsLost {
+            reason: format!("the database fails its integrity check ({p})"),
+        });
+    }
     let referenced = reg.db.referenced_blobs()?;
     let (present, _) = reg.store.list()?;
+    if let Some(reason) = records_lost(reg, reg.versions()?.len(), present.len()) {
+        return Err(Error::RecordsLost { reason });
+    }
     let mut r = GcReport {
         dry_run,
         ..Default::default()

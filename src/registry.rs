@@ -11,7 +11,7 @@ use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::db::Db;
+use crate::db::{Access, Db};
 use crate::error::{Error, Result};
 use crate::name::{Reference, VersionSelector};
 use crate::records::{FileRecord, VersionRecord};
@@ -43,6 +43,8 @@ pub struct Registry {
     pub(crate) db: Db,
     pub(crate) store: Store,
     name: String,
+    /// False when opened read-only (`open_read`): nothing may be written.
+    writable: bool,
 }
 
 /// Held while a command changes the registry; released on drop.
@@ -56,22 +58,62 @@ impl Registry {
         Self::init(home, None).map(|(r, _)| r)
     }
 
-    /// Open an existing home (commands that only read).
+    /// Open an existing home to change it (it must hold a registry).
     pub fn open_existing(home: &Path) -> Result<Registry> {
-        if !home.join("registry.db").is_file() {
-            return Err(Error::NoRegistry {
-                path: home.to_path_buf(),
-            });
-        }
+        require_db(home)?;
         Self::open_or_create(home)
+    }
+
+    /// Open an existing home only to read it: the database read-only,
+    /// never migrated, nothing created — a read-only home (a read-only
+    /// mount, another user's home) serves every reading command.
+    pub fn open_read(home: &Path) -> Result<Registry> {
+        require_db(home)?;
+        let db = Db::open(&home.join("registry.db"), Access::Read)?;
+        let name = db.get_setting("name")?.unwrap_or_default();
+        Ok(Registry {
+            home: home.to_path_buf(),
+            db,
+            store: Store::at(&home.join("store")),
+            name,
+            writable: false,
+        })
+    }
+
+    /// Open for a command that reads and records what it checked where it
+    /// can (`verify`, `audit --verify`): writable when the home and its
+    /// database can be written, else read-only (findings still reported).
+    pub fn open_checking(home: &Path) -> Result<Registry> {
+        require_db(home)?;
+        if crate::fsio::can_write(home) && crate::fsio::can_write(&home.join("registry.db")) {
+            Self::open_or_create(home)
+        } else {
+            Self::open_read(home)
+        }
+    }
+
+    /// Whether this registry may be written (false after `open_read`).
+    pub fn writable(&self) -> bool {
+        self.writable
     }
 
     /// Create (or open) the home; `name` names the registry on first use.
     /// Returns whether the home was created now.
     pub fn init(home: &Path, name: Option<&str>) -> Result<(Registry, bool)> {
         fs::create_dir_all(home).map_err(|e| Error::io("create home", home, e))?;
-        let created = !home.join("registry.db").exists();
-        let db = Db::open(&home.join("registry.db"))?;
+        let db_path = home.join("registry.db");
+        let (db, created) = if exists(&db_path)? {
+            (Db::open(&db_path, Access::Write)?, false)
+        } else {
+            // Created under the writer lock, so two first runs make one.
+            let _lock = take_lock(home)?;
+            if exists(&db_path)? {
+                (Db::open(&db_path, Access::Write)?, false)
+            } else {
+                missing_beside_store(home)?;
+                (Db::create(&db_path)?, true)
+            }
+        };
         let store = Store::open(&home.join("store"))?;
         let policy = home.join("policy.toml");
         if !policy.exists() {
@@ -131,6 +173,7 @@ impl Registry {
                 db,
                 store,
                 name,
+                writable: true,
             },
             created,
         ))
@@ -152,28 +195,13 @@ impl Registry {
 
     /// Take the writer lock, waiting a while for another writer.
     pub fn lock(&self) -> Result<WriteLock> {
-        let p = self.home.join("lock");
-        let f = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&p)
-            .map_err(|e| Error::io("open lock file", &p, e))?;
-        let start = Instant::now();
-        loop {
-            match f.try_lock() {
-                Ok(()) => return Ok(WriteLock { _file: f }),
-                Err(std::fs::TryLockError::WouldBlock) if start.elapsed() < LOCK_WAIT => {
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-                Err(std::fs::TryLockError::WouldBlock) => {
-                    return Err(Error::Locked {
-                        path: self.home.clone(),
-                    });
-                }
-                Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("lock", &p, e)),
-            }
+        if !self.writable {
+            return Err(Error::input(format!(
+                "the registry at `{}` was opened read-only",
+                self.home.display()
+            )));
         }
+        take_lock(&self.home)
     }
 
     /// The version a reference names.
@@ -212,4 +240,68 @@ impl Registry {
     pub fn trusted_keys(&self) -> Result<Vec<crate::records::TrustedKey>> {
         self.db.trusted_keys()
     }
+}
+
+/// Take the writer lock of `home`, waiting a while for another writer.
+fn take_lock(home: &Path) -> Result<WriteLock> {
+    let p = home.join("lock");
+    let f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&p)
+        .map_err(|e| Error::io("open lock file", &p, e))?;
+    let start = Instant::now();
+    loop {
+        match f.try_lock() {
+            Ok(()) => return Ok(WriteLock { _file: f }),
+            Err(std::fs::TryLockError::WouldBlock) if start.elapsed() < LOCK_WAIT => {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(Error::Locked {
+                    path: home.to_path_buf(),
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("lock", &p, e)),
+        }
+    }
+}
+
+/// Whether anything is at `path` (a dangling link counts).
+fn exists(path: &Path) -> Result<bool> {
+    match fs::symlink_metadata(path) {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::io("stat", path, e)),
+    }
+}
+
+/// The home must hold a database; a missing one beside a store that holds
+/// blobs is lost records, not a new registry.
+fn require_db(home: &Path) -> Result<()> {
+    if exists(&home.join("registry.db"))? {
+        return Ok(());
+    }
+    missing_beside_store(home)?;
+    Err(Error::NoRegistry {
+        path: home.to_path_buf(),
+    })
+}
+
+/// Refuse to start a registry over a store whose records are gone: a new,
+/// empty database would call every blob unreferenced and `gc` would
+/// delete them all.
+fn missing_beside_store(home: &Path) -> Result<()> {
+    let n = Store::at(&home.join("store")).count_up_to(1000)?;
+    if n == 0 {
+        return Ok(());
+    }
+    Err(Error::NotARegistry {
+        path: home.join("registry.db"),
+        reason: format!(
+            "the database is missing but the store beside it holds {}{n} blob(s)",
+            if n >= 1000 { "at least " } else { "" }
+        ),
+    })
 }

@@ -65,7 +65,11 @@ pub(crate) fn undeploy(ctx: &Ctx, a: UndeployArgs) -> anyhow::Result<ExitStatus>
 }
 
 pub(crate) fn run(ctx: &Ctx, a: AuditArgs) -> anyhow::Result<ExitStatus> {
-    let reg = ctx.open_existing()?;
+    let reg = if a.verify {
+        ctx.open_checking()?
+    } else {
+        ctx.open_read()?
+    };
     let audit = deploy::audit(
         &reg,
         a.host.as_deref(),

@@ -4,7 +4,7 @@ use super::{Ctx, ExitStatus, parse_ref};
 use crate::cli::BomArgs;
 
 pub(crate) fn run(ctx: &Ctx, a: BomArgs) -> anyhow::Result<ExitStatus> {
-    let reg = ctx.open_existing()?;
+    let reg = ctx.open_read()?;
     let v = reg.resolve(&parse_ref(&a.reference)?)?;
     let doc = airlock::bom::bom(&reg, &v)?;
     let text = serde_json::to_string_pretty(&doc)?;

@@ -5,8 +5,7 @@ use airlock::finding::failed;
 use super::{Ctx, ExitStatus, print_findings};
 
 pub(crate) fn run(ctx: &Ctx) -> anyhow::Result<ExitStatus> {
-    let reg = ctx.open_existing()?;
-    let r = airlock::maintenance::fsck(&reg)?;
+    let r = airlock::maintenance::fsck_home(&ctx.home)?;
     ctx.printer.json(&r)?;
     print_findings(&ctx.printer, &r.findings);
     if r.unreferenced_blobs > 0 || r.stale_temp_files > 0 {

@@ -8,7 +8,7 @@ use super::{Ctx, ExitStatus};
 use crate::cli::InspectArgs;
 
 pub(crate) fn run(ctx: &Ctx, a: InspectArgs) -> anyhow::Result<ExitStatus> {
-    let doc = airlock::safety::inspect_target(&a.target, || ctx.open_existing_lib())?;
+    let doc = airlock::safety::inspect_target(&a.target, || ctx.open_read_lib())?;
     ctx.printer.json(&doc)?;
     for r in &doc.files {
         let i = &r.inspection;

@@ -6,7 +6,7 @@ use super::{Ctx, ExitStatus, parse_ref};
 use crate::cli::LicenseCommand;
 
 pub(crate) fn run(ctx: &Ctx, cmd: LicenseCommand) -> anyhow::Result<ExitStatus> {
-    let reg = ctx.open_existing()?;
+    let reg = ctx.open_read()?;
     let p = &ctx.printer;
     match cmd {
         LicenseCommand::Show { reference } => {

@@ -11,7 +11,7 @@ struct ListDoc {
 }
 
 pub(crate) fn run(ctx: &Ctx) -> anyhow::Result<ExitStatus> {
-    let reg = ctx.open_existing()?;
+    let reg = ctx.open_read()?;
     let rows = airlock::show::list(&reg)?;
     if rows.is_empty() {
         ctx.printer

@@ -30,7 +30,7 @@ pub(crate) fn run(ctx: &Ctx, a: LogArgs) -> anyhow::Result<ExitStatus> {
             .map(airlock::log::Filter::parse_since)
             .transpose()?,
     };
-    let reg = ctx.open_existing()?;
+    let reg = ctx.open_read()?;
     if a.verify {
         let r = airlock::log::verify::verify(&reg)?;
         p.json(&r)?;

@@ -65,13 +65,23 @@ impl Ctx {
     }
 
     pub(crate) fn open_existing(&self) -> anyhow::Result<Registry> {
-        Ok(self.open_existing_lib()?)
+        Ok(Registry::open_existing(&self.home)?)
+    }
+
+    /// For commands that only read: nothing written, nothing migrated.
+    pub(crate) fn open_read(&self) -> anyhow::Result<Registry> {
+        Ok(self.open_read_lib()?)
     }
 
     /// The same, with the library's error (for library calls that open
     /// the registry only when they need it).
-    pub(crate) fn open_existing_lib(&self) -> airlock::Result<Registry> {
-        Registry::open_existing(&self.home)
+    pub(crate) fn open_read_lib(&self) -> airlock::Result<Registry> {
+        Registry::open_read(&self.home)
+    }
+
+    /// For commands that check and record what they checked where they can.
+    pub(crate) fn open_checking(&self) -> anyhow::Result<Registry> {
+        Ok(Registry::open_checking(&self.home)?)
     }
 }
 

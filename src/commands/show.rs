@@ -6,7 +6,7 @@ use super::{Ctx, ExitStatus, parse_ref};
 use crate::cli::RefArgs;
 
 pub(crate) fn run(ctx: &Ctx, a: RefArgs) -> anyhow::Result<ExitStatus> {
-    let reg = ctx.open_existing()?;
+    let reg = ctx.open_read()?;
     let v = reg.resolve(&parse_ref(&a.reference)?)?;
     let doc = airlock::show::show(&reg, &v)?;
     ctx.printer.json(&doc)?;

@@ -41,7 +41,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: TrustCommand) -> anyhow::Result<ExitStatus> {
             ));
         }
         TrustCommand::List => {
-            let reg = ctx.open_existing()?;
+            let reg = ctx.open_read()?;
             let list = airlock::trust::list(&reg)?;
             p.json(&list)?;
             if list.keys.is_empty() {
@@ -81,7 +81,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: TrustCommand) -> anyhow::Result<ExitStatus> {
         }
         TrustCommand::Init(a) => return init(ctx, a),
         TrustCommand::Status => {
-            let reg = ctx.open_existing()?;
+            let reg = ctx.open_read()?;
             let s = chain::status(&reg)?;
             p.json(&s)?;
             p.line(format!(

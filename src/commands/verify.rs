@@ -9,7 +9,7 @@ use super::{Ctx, ExitStatus, parse_ref, print_findings};
 use crate::cli::VerifyArgs;
 
 pub(crate) fn run(ctx: &Ctx, a: VerifyArgs) -> anyhow::Result<ExitStatus> {
-    let reg = ctx.open_existing()?;
+    let reg = ctx.open_checking()?;
     if let Some(dir) = &a.path {
         let [reference] = a.references.as_slice() else {
             return Err(airlock::Error::usage(

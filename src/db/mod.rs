@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use crate::digest::Sha256Digest;
 use crate::error::{DbError, Error, Result};
@@ -50,7 +50,144 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
         "0005_trust_root",
         include_str!("../../schema/0005_trust_root.sql"),
     ),
+    (
+        6,
+        "0006_identity",
+        include_str!("../../schema/0006_identity.sql"),
+    ),
 ];
+
+/// SQLite's `application_id` of a registry database: "ARLK".
+const APPLICATION_ID: i32 = 0x4152_4C4B;
+
+/// The newest schema written before the application id: such a database is
+/// recognised by its tables instead.
+const LEGACY_NEWEST: u32 = 5;
+
+/// Tables every airlock database has had since the first schema.
+const CORE_TABLES: &[&str] = &["registry", "models", "versions", "files", "blobs", "events"];
+
+/// How a database is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// Read and write: WAL, migrations.
+    Write,
+    /// Read only: nothing written, nothing migrated (a read-only home too).
+    Read,
+}
+
+/// The first bytes of the file must be an SQLite database's: an empty file
+/// or any other file is not a registry (and SQLite would happily write one).
+fn check_header(path: &Path) -> Result<()> {
+    let not = |reason: &str| Error::NotARegistry {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    };
+    let mut f = crate::fsio::open_regular(path)?;
+    let mut head = [0u8; 16];
+    let mut got = 0;
+    while got < head.len() {
+        match std::io::Read::read(&mut f, &mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io("read", path, e)),
+        }
+    }
+    if got == 0 {
+        return Err(not("the file is empty"));
+    }
+    if &head[..got] != b"SQLite format 3\0" {
+        return Err(not("the file is not an SQLite database"));
+    }
+    Ok(())
+}
+
+/// Prove the database is an airlock registry; its schema version.
+fn identify(conn: &Connection, path: &Path) -> Result<u32> {
+    let not = |reason: String| Error::NotARegistry {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let app: i32 = conn
+        .pragma_query_value(None, "application_id", |r| r.get(0))
+        .ctx("read application_id")?;
+    let version: u32 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .ctx("read user_version")?;
+    let newest = MIGRATIONS.last().map_or(0, |m| m.0);
+    if app == APPLICATION_ID {
+        if version > newest {
+            return Err(Error::input(format!(
+                "the registry database `{}` has schema version {version}, newer than this airlock knows ({newest})",
+                path.display()
+            )));
+        }
+        return Ok(version);
+    }
+    if app != 0 {
+        return Err(not(format!(
+            "its application id is {:#010x}, not airlock's {APPLICATION_ID:#010x} (another application's database)",
+            app as u32
+        )));
+    }
+    // Written before the application id: known by its schema and tables.
+    let mut st = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .ctx("read the schema")?;
+    let tables: HashSet<String> = st
+        .query_map([], |r| r.get(0))
+        .ctx("read the schema")?
+        .collect::<rusqlite::Result<_>>()
+        .ctx("read the schema")?;
+    if tables.is_empty() {
+        return Err(not("an SQLite database with no tables".into()));
+    }
+    let missing: Vec<&str> = CORE_TABLES
+        .iter()
+        .copied()
+        .filter(|t| !tables.contains(*t))
+        .collect();
+    if !missing.is_empty() || !(1..=LEGACY_NEWEST).contains(&version) {
+        return Err(not(format!(
+            "an SQLite database without airlock's application id or tables (schema version {version}{})",
+            if missing.is_empty() {
+                String::new()
+            } else {
+                format!("; no `{}` table", missing.join("`, `"))
+            }
+        )));
+    }
+    Ok(version)
+}
+
+/// Apply the migrations newer than `current`, each in its own transaction.
+fn migrate(conn: &mut Connection, current: u32) -> Result<()> {
+    for (number, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+        let tx = conn.transaction().ctx("begin migration")?;
+        tx.execute_batch(sql)
+            .ctx(&format!("apply migration {name}"))?;
+        tx.pragma_update(None, "user_version", number)
+            .ctx("set user_version")?;
+        tx.commit().ctx(&format!("commit migration {name}"))?;
+    }
+    Ok(())
+}
+
+/// `file:PATH?immutable=1`, the path percent-encoded where a URI needs it.
+fn immutable_uri(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut uri = String::from("file:");
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            uri.push(b as char);
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
+}
 
 /// A blob row: its size and the stat it had when last known good.
 #[derive(Debug, Clone, Copy)]
@@ -221,48 +358,94 @@ fn insert_one(tx: &rusqlite::Transaction<'_>, v: &NewVersion, now: &str) -> Resu
 }
 
 impl Db {
-    /// Open (creating if needed) and migrate the database at `path`.
-    pub(crate) fn open(path: &Path) -> Result<Db> {
-        let conn = Connection::open(path).ctx(&format!("open `{}`", path.display()))?;
-        conn.busy_timeout(Duration::from_secs(30))
-            .ctx("set busy timeout")?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .ctx("enable WAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .ctx("enable foreign keys")?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .ctx("set synchronous")?;
-        let mut db = Db {
-            conn,
-            migrated_from: None,
+    /// Create the database at `path`, which must not exist: built under a
+    /// temporary name with its identity and schema, then linked into place,
+    /// so a crash never leaves a half-made `registry.db`.
+    pub(crate) fn create(path: &Path) -> Result<Db> {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
         };
-        db.migrate()?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".registry.db.new-")
+            .tempfile_in(dir)
+            .map_err(|e| Error::io("create database in", dir, e))?
+            .into_temp_path();
+        {
+            let mut conn = Connection::open(&tmp).ctx(&format!("create `{}`", tmp.display()))?;
+            conn.pragma_update(None, "application_id", APPLICATION_ID)
+                .ctx("set application_id")?;
+            conn.pragma_update(None, "journal_mode", "WAL")
+                .ctx("enable WAL")?;
+            conn.pragma_update(None, "synchronous", "FULL")
+                .ctx("set synchronous")?;
+            migrate(&mut conn, 0)?;
+            // Closing checkpoints the WAL into the file and removes it.
+            conn.close()
+                .map_err(|(_, e)| Error::Db(DbError::new("close new database", e)))?;
+        }
+        std::fs::hard_link(&tmp, path).map_err(|e| Error::io("link new database", path, e))?;
+        drop(tmp);
+        crate::store::sync_dir(dir)?;
+        let mut db = Db::open(path, Access::Write)?;
+        db.migrated_from = Some(0);
         Ok(db)
     }
 
-    fn migrate(&mut self) -> Result<()> {
-        let current: u32 = self
-            .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .ctx("read user_version")?;
-        let newest = MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
-        if current > newest {
-            return Err(Error::input(format!(
-                "the registry database has schema version {current}, newer than this airlock knows ({newest})"
-            )));
+    /// Open the existing database at `path`. Before anything is written it
+    /// must prove to be an airlock registry (`NotARegistry` otherwise);
+    /// `Write` then migrates it, `Read` refuses a schema older than this
+    /// airlock's and falls back to SQLite's `immutable` mode where the home
+    /// cannot be written at all (a read-only mount).
+    pub(crate) fn open(path: &Path, access: Access) -> Result<Db> {
+        check_header(path)?;
+        let flags = match access {
+            Access::Write => OpenFlags::SQLITE_OPEN_READ_WRITE,
+            Access::Read => OpenFlags::SQLITE_OPEN_READ_ONLY,
+        } | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let opened = Connection::open_with_flags(path, flags)
+            .ctx(&format!("open `{}`", path.display()))
+            .and_then(|c| identify(&c, path).map(|v| (c, v)));
+        let (mut conn, version) = match (opened, access) {
+            (Ok(c), _) => c,
+            (Err(Error::Db(_)), Access::Read) => {
+                let conn = Connection::open_with_flags(immutable_uri(path), flags)
+                    .ctx(&format!("open `{}` read-only", path.display()))?;
+                let v = identify(&conn, path)?;
+                (conn, v)
+            }
+            (Err(e), _) => return Err(e),
+        };
+        conn.busy_timeout(Duration::from_secs(30))
+            .ctx("set busy timeout")?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .ctx("enable foreign keys")?;
+        let newest = MIGRATIONS.last().map_or(0, |m| m.0);
+        let mut migrated_from = None;
+        match access {
+            Access::Write => {
+                conn.pragma_update(None, "journal_mode", "WAL")
+                    .ctx("enable WAL")?;
+                conn.pragma_update(None, "synchronous", "FULL")
+                    .ctx("set synchronous")?;
+                if version < newest {
+                    migrated_from = Some(version);
+                    migrate(&mut conn, version)?;
+                }
+            }
+            Access::Read if version < newest => {
+                return Err(Error::input(format!(
+                    "the registry database `{}` has schema version {version}, older than this airlock's ({newest}); reading commands never upgrade it — run `airlock init` once to upgrade",
+                    path.display()
+                )));
+            }
+            Access::Read => {}
         }
-        if current < newest {
-            self.migrated_from = Some(current);
-        }
-        for (number, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
-            let tx = self.conn.transaction().ctx("begin migration")?;
-            tx.execute_batch(sql)
-                .ctx(&format!("apply migration {name}"))?;
-            tx.pragma_update(None, "user_version", number)
-                .ctx("set user_version")?;
-            tx.commit().ctx(&format!("commit migration {name}"))?;
-        }
-        Ok(())
+        Ok(Db {
+            conn,
+            migrated_from,
+        })
     }
 
     #[cfg(test)]
@@ -590,37 +773,34 @@ impl Db {
     }
 
     /// SQLite's own consistency checks; each returned line is a problem.
-    pub(crate) fn integrity_problems(&self) -> Result<Vec<String>> {
+    /// SQLite's integrity and foreign-key checks, as problem lines; a check
+    /// that cannot run (a damaged page) is itself a problem line.
+    pub(crate) fn integrity_problems(&self) -> Vec<String> {
         let mut out = Vec::new();
-        let mut st = self
-            .conn
-            .prepare("PRAGMA integrity_check")
-            .ctx("integrity check")?;
-        for row in st
-            .query_map([], |r| r.get::<_, String>(0))
-            .ctx("integrity check")?
-        {
-            let line = row.ctx("integrity check")?;
-            if line != "ok" {
-                out.push(line);
+        let checks: [(&str, &str); 2] = [
+            ("PRAGMA integrity_check", "integrity check"),
+            ("PRAGMA foreign_key_check", "foreign key check"),
+        ];
+        for (sql, what) in checks {
+            let rows = self.conn.prepare(sql).and_then(|mut st| {
+                st.query_map([], |r| {
+                    if what == "integrity check" {
+                        r.get::<_, String>(0)
+                    } else {
+                        Ok(format!(
+                            "foreign key violation in table `{}`",
+                            r.get::<_, String>(0)?
+                        ))
+                    }
+                })?
+                .collect::<rusqlite::Result<Vec<String>>>()
+            });
+            match rows {
+                Ok(lines) => out.extend(lines.into_iter().filter(|l| l != "ok")),
+                Err(e) => out.push(format!("the {what} cannot run: {e}")),
             }
         }
-        let mut st = self
-            .conn
-            .prepare("PRAGMA foreign_key_check")
-            .ctx("foreign key check")?;
-        for row in st
-            .query_map([], |r| {
-                Ok(format!(
-                    "foreign key violation in table `{}`",
-                    r.get::<_, String>(0)?
-                ))
-            })
-            .ctx("foreign key check")?
-        {
-            out.push(row.ctx("foreign key check")?);
-        }
-        Ok(out)
+        out
     }
 }
 
@@ -632,11 +812,11 @@ mod tests {
     fn migrations_apply_once() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("r.db");
-        let db = Db::open(&p).unwrap();
+        let db = Db::create(&p).unwrap();
         assert_eq!(db.schema_version().unwrap(), MIGRATIONS.last().unwrap().0);
         db.set_setting("name", "a").unwrap();
         drop(db);
-        let db = Db::open(&p).unwrap();
+        let db = Db::open(&p, Access::Write).unwrap();
         assert_eq!(db.get_setting("name").unwrap().as_deref(), Some("a"));
     }
 }

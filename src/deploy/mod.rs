@@ -311,10 +311,13 @@ pub fn audit(
                         DeployStatus::Drift
                     }
                 };
-                let now = now_rfc3339();
-                reg.db.mark_deployment(d.id, status, &now)?;
                 row.status = status;
-                row.last_verified_at = Some(now);
+                // Recorded where the home can be written; reported either way.
+                if reg.writable() {
+                    let now = now_rfc3339();
+                    reg.db.mark_deployment(d.id, status, &now)?;
+                    row.last_verified_at = Some(now);
+                }
             }
         }
         out.deployments.push(row);

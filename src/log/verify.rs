@@ -179,6 +179,13 @@ fn check_logged(
     trusted: &[TrustedKey],
     r: &mut LogReport,
 ) -> Result<()> {
+    for gone in vanished_in(reg, events)? {
+        r.findings.push(finding(
+            gone,
+            FindingKind::Missing,
+            "the log records its import but the version record is gone".into(),
+        ));
+    }
     let seen: HashSet<(EventKind, &str)> = events
         .iter()
         .filter_map(|e| Some((e.kind()?, e.subject.as_str())))
@@ -194,6 +201,7 @@ fn check_logged(
             unlogged(subject, "a version without its import event".into());
         }
     }
+
     let details: Vec<serde_json::Value> = events
         .iter()
         .map(|e| serde_json::from_str(&e.details).unwrap_or_default())
@@ -246,6 +254,30 @@ fn check_logged(
         }
     }
     Ok(())
+}
+
+/// Imported versions (`name@label`) the log names that the records no
+/// longer hold: rows deleted behind airlock's back (no command removes a
+/// version).
+pub(crate) fn vanished(reg: &Registry) -> Result<Vec<String>> {
+    vanished_in(reg, &reg.db.events()?)
+}
+
+fn vanished_in(reg: &Registry, events: &[Event]) -> Result<Vec<String>> {
+    let held: HashSet<String> = reg
+        .versions()?
+        .iter()
+        .map(|v| format!("{}@{}", v.name, v.label))
+        .collect();
+    let mut gone: Vec<String> = events
+        .iter()
+        .filter(|e| matches!(e.kind(), Some(EventKind::Import | EventKind::ImportBundle)))
+        .map(|e| e.subject.clone())
+        .filter(|s| !held.contains(s))
+        .collect();
+    gone.sort();
+    gone.dedup();
+    Ok(gone)
 }
 
 /// The first 16 characters of a recorded hash, for messages (a tampered

@@ -183,6 +183,41 @@ pub(crate) struct Store {
 }
 
 impl Store {
+    /// The store under `root`, as it is (nothing created: read-only use).
+    pub(crate) fn at(root: &Path) -> Store {
+        Store {
+            root: root.to_path_buf(),
+        }
+    }
+
+    /// How many blob files the store holds, counting no further than `cap`
+    /// (0 when there is no store).
+    pub(crate) fn count_up_to(&self, cap: usize) -> Result<usize> {
+        let top = self.root.join("sha256");
+        let mut n = 0;
+        let fans = match fs::read_dir(&top) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(Error::io("read directory", &top, e)),
+        };
+        for fan in fans {
+            let fan = fan
+                .map_err(|e| Error::io("read directory", &top, e))?
+                .path();
+            if !fan.is_dir() {
+                continue;
+            }
+            for e in fs::read_dir(&fan).map_err(|e| Error::io("read directory", &fan, e))? {
+                e.map_err(|e| Error::io("read directory", &fan, e))?;
+                n += 1;
+                if n >= cap {
+                    return Ok(n);
+                }
+            }
+        }
+        Ok(n)
+    }
+
     /// Open (creating if needed) the store under `root`.
     pub(crate) fn open(root: &Path) -> Result<Store> {
         for sub in ["sha256", "tmp"] {

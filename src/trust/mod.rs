@@ -262,7 +262,9 @@ pub fn statement_bytes(reg: &Registry, v: &VersionRecord) -> Result<Vec<u8>> {
         return Ok(b);
     }
     let bytes = Statement::of(v, &reg.files(v)?).to_bytes();
-    reg.db.set_statement(v.id, &bytes)?;
+    if reg.writable() {
+        reg.db.set_statement(v.id, &bytes)?;
+    }
     Ok(bytes)
 }
 

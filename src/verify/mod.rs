@@ -98,7 +98,10 @@ pub fn verify_store(
     for ((d, size), r) in to_hash.iter().zip(hashed) {
         let state = match r {
             Ok((found, _)) if found == *d => {
-                if let Some(st) = reg.store.stat(d)? {
+                // Remembered for quick mode, where the home can be written.
+                if reg.writable()
+                    && let Some(st) = reg.store.stat(d)?
+                {
                     reg.db.mark_blob_verified(d, &st, &now)?;
                 }
                 BlobState::Good(*size)

@@ -8,6 +8,7 @@ mod architecture;
 mod audit;
 mod bundle;
 mod checkout;
+mod database;
 mod gap;
 mod hf_layouts;
 mod import;

@@ -981,6 +981,16 @@ fn an_old_registry_migrates_its_trust_store() {
     )
     .unwrap();
     drop(db);
+    // Reading commands never upgrade a database: they say how, and leave
+    // the file as it was.
+    let before = fs::read(env.home.join("registry.db")).unwrap();
+    env.cmd()
+        .args(["trust", "status"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("airlock init"));
+    assert_eq!(fs::read(env.home.join("registry.db")).unwrap(), before);
+    env.cmd().arg("init").assert().success();
     let s = env.json(&["trust", "status"]);
     assert_eq!(s["version"], 1);
     assert_eq!(s["rooted"], false);
