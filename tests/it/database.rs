@@ -140,10 +140,8 @@ fn gc_deletes_nothing_when_records_vanished() {
     env.cmd().arg("fsck").assert().code(3);
     // With every version gone, the store still says the records were lost.
     let db = rusqlite::Connection::open(env.home.join("registry.db")).unwrap();
-    db.execute_batch(
-        "DELETE FROM files; DELETE FROM approvals; DELETE FROM versions;",
-    )
-    .unwrap();
+    db.execute_batch("DELETE FROM files; DELETE FROM approvals; DELETE FROM versions;")
+        .unwrap();
     drop(db);
     env.cmd()
         .arg("gc")

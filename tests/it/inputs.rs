@@ -287,3 +287,162 @@ fn deploys_into_one_shared_hf_cache_are_audited_and_ended_by_the_folder_named() 
         1
     );
 }
+
+/// The real binary under `prlimit --fsize=LIMIT`: no file it writes may
+/// grow past LIMIT bytes.
+fn limited(env: &Env, home: &std::path::Path, limit: u64) -> std::process::Command {
+    let mut c = std::process::Command::new("prlimit");
+    c.arg(format!("--fsize={limit}"))
+        .arg("--")
+        .arg(assert_cmd::cargo::cargo_bin("airlock"))
+        .arg("--home")
+        .arg(home)
+        .arg("--no-progress")
+        .env_remove("AIRLOCK_HOME");
+    let _ = env;
+    c
+}
+
+#[test]
+fn a_no_op_reimport_needs_no_space_and_a_reimport_heals_the_store() {
+    let env = Env::new();
+    let dir = env.model("big", 80);
+    crate::util::big_files(&dir, 2, 6, 2654435761);
+    crate::util::flip_byte(&dir.join("part-1.dat"), 7);
+    env.cmd()
+        .arg("import")
+        .arg(&dir)
+        .args(["--name", "acme/big"])
+        .assert()
+        .success();
+    const LIMIT: u64 = 4 << 20;
+    // The limit bites: a first import of the same model cannot be written.
+    let fresh = env.path("fresh-home");
+    let out = limited(&env, &fresh, LIMIT)
+        .arg("import")
+        .arg(&dir)
+        .args(["--name", "acme/big"])
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "a 6 MiB blob cannot be written under a 4 MiB limit"
+    );
+    // A no-op re-import hashes and compares; it writes no blob.
+    let out = limited(&env, &env.home, LIMIT)
+        .arg("import")
+        .arg(&dir)
+        .args(["--name", "acme/big"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("unchanged"));
+    assert_eq!(env.listed().len(), 1);
+
+    let show = env.json(&["show", "acme/big"]);
+    let part = |p: &str| {
+        show["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"] == p)
+            .unwrap()["sha256"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (p0, p1) = (part("part-0.dat"), part("part-1.dat"));
+    // A deleted blob and a damaged one are healed by the rerun.
+    fs::remove_file(env.blob_path(&p0)).unwrap();
+    let damaged = env.blob_path(&p1);
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&damaged, fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    crate::util::flip_byte(&damaged, 4096);
+    env.cmd()
+        .args(["verify", "--all", "--deep"])
+        .assert()
+        .code(3);
+    env.cmd()
+        .arg("import")
+        .arg(&dir)
+        .args(["--name", "acme/big"])
+        .assert()
+        .success();
+    assert_eq!(env.listed().len(), 1);
+    env.cmd()
+        .args(["verify", "--all", "--deep"])
+        .assert()
+        .success();
+    env.cmd().arg("fsck").assert().success();
+    // Same path and size, other bytes: read again and stored as a new version.
+    crate::util::flip_byte(&dir.join("part-0.dat"), 100);
+    let v = env.json(&["import", dir.to_str().unwrap(), "--name", "acme/big"]);
+    assert_eq!(v["created"], true);
+    assert_eq!(env.listed().len(), 2);
+    let show2 = env.json(&["show", "acme/big"]);
+    let new0 = show2["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "part-0.dat")
+        .unwrap()["sha256"]
+        .clone();
+    assert_ne!(new0, p0.as_str());
+    assert_eq!(
+        new0,
+        crate::util::sha256_hex(&fs::read(dir.join("part-0.dat")).unwrap()).as_str()
+    );
+    env.cmd()
+        .args(["verify", "--all", "--deep"])
+        .assert()
+        .success();
+}
+
+/// Every path under `dir` (folders too), sorted.
+fn tree(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .map(|e| e.path().strip_prefix(dir).unwrap().display().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_refused_import_leaves_the_store_exactly_as_it_was() {
+    let env = Env::new();
+    let first = env.model("first", 90);
+    env.cmd()
+        .arg("import")
+        .arg(&first)
+        .args(["--name", "acme/first"])
+        .assert()
+        .success();
+    let store = env.home.join("store");
+    let before = tree(&store);
+    // New bytes (fresh fan-out folders would be needed) beside a file whose
+    // name claims safetensors and whose bytes are a pickle.
+    let bad = env.model("bad", 91);
+    crate::util::big_files(&bad, 1, 2, 40503);
+    fs::write(
+        bad.join("model-00002.safetensors"),
+        b"\x80\x04\x95\x10\x00\x00\x00\x00\x00\x00\x00\x8c\x08builtins\x94.",
+    )
+    .unwrap();
+    env.cmd()
+        .arg("import")
+        .arg(&bad)
+        .args(["--name", "acme/bad"])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("model-00002.safetensors"));
+    assert_eq!(tree(&store), before);
+    assert_eq!(env.listed().len(), 1);
+}
