@@ -1199,3 +1199,38 @@ fn new_dtypes_text_companions_and_metadata() {
         "not whole bytes",
     );
 }
+
+/// Checkout judges names too: a stored file whose record came to claim a
+/// weight format its bytes do not have (here an edited database) is not
+/// laid out.
+#[test]
+fn checkout_refuses_a_file_whose_name_claims_a_format_it_does_not_have() {
+    let env = Env::new();
+    let random: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    let dir = folder(&env, "m", &[("weights.dat", random)]);
+    env.cmd()
+        .arg("import")
+        .arg(&dir)
+        .args(["--name", "acme/claim"])
+        .assert()
+        .success();
+    let db = rusqlite::Connection::open(env.home.join("registry.db")).unwrap();
+    let n = db
+        .execute(
+            "UPDATE files SET path = 'weights.safetensors' WHERE path = 'weights.dat'",
+            [],
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    drop(db);
+    let out = env.path("serve");
+    env.cmd()
+        .args(["checkout", "acme/claim"])
+        .arg(&out)
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("weights.safetensors"));
+    assert!(!out.exists(), "nothing laid out");
+}
