@@ -1200,16 +1200,14 @@ fn new_dtypes_text_companions_and_metadata() {
     );
 }
 
-/// Checkout judges names too: a stored file whose record came to claim a
-/// weight format its bytes do not have (here an edited database) is not
-/// laid out.
-#[test]
-fn checkout_refuses_a_file_whose_name_claims_a_format_it_does_not_have() {
-    let env = Env::new();
+/// A source registry whose record came to claim a weight format the bytes
+/// do not have (an edited database: the path renamed, the manifest digest
+/// made to match): the file `weights.dat` now claims safetensors.
+fn renamed_claim(env: &Env) {
     let random: Vec<u8> = (0..4096u32)
         .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
         .collect();
-    let dir = folder(&env, "m", &[("weights.dat", random)]);
+    let dir = folder(env, "m", &[("weights.dat", random)]);
     env.cmd()
         .arg("import")
         .arg(&dir)
@@ -1217,14 +1215,40 @@ fn checkout_refuses_a_file_whose_name_claims_a_format_it_does_not_have() {
         .assert()
         .success();
     let db = rusqlite::Connection::open(env.home.join("registry.db")).unwrap();
-    let n = db
-        .execute(
-            "UPDATE files SET path = 'weights.safetensors' WHERE path = 'weights.dat'",
-            [],
-        )
-        .unwrap();
-    assert_eq!(n, 1);
-    drop(db);
+    db.execute(
+        "UPDATE files SET path = 'weights.safetensors' WHERE path = 'weights.dat'",
+        [],
+    )
+    .unwrap();
+    let mut files: Vec<(String, String, i64)> = db
+        .prepare("SELECT path, sha256, size FROM files")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    files.sort();
+    let listed: Vec<String> = files
+        .iter()
+        .map(|(p, h, n)| format!(r#"{{"path":"{p}","sha256":"{h}","size":{n}}}"#))
+        .collect();
+    let manifest = format!(
+        r#"{{"mediaType":"application/vnd.airlock.manifest.v1+json","files":[{}]}}"#,
+        listed.join(",")
+    );
+    db.execute(
+        "UPDATE versions SET manifest_digest = ?1, statement = NULL",
+        [crate::util::sha256_hex(manifest.as_bytes())],
+    )
+    .unwrap();
+}
+
+/// Checkout judges names too: a stored file whose record claims a weight
+/// format its bytes do not have is not laid out.
+#[test]
+fn checkout_refuses_a_file_whose_name_claims_a_format_it_does_not_have() {
+    let env = Env::new();
+    renamed_claim(&env);
     let out = env.path("serve");
     env.cmd()
         .args(["checkout", "acme/claim"])
@@ -1233,4 +1257,52 @@ fn checkout_refuses_a_file_whose_name_claims_a_format_it_does_not_have() {
         .code(3)
         .stderr(predicate::str::contains("weights.safetensors"));
     assert!(!out.exists(), "nothing laid out");
+}
+
+/// So does bundle import, whatever the signatures: a signed bundle carrying
+/// such a file is refused as malformed (exit 3), nothing visible.
+#[test]
+fn bundle_import_refuses_a_file_whose_name_claims_a_format_it_does_not_have() {
+    let env = Env::new();
+    renamed_claim(&env);
+    let keys = env.path("keys");
+    for who in ["alice", "exporter"] {
+        env.cmd()
+            .args(["keys", "generate", "--name", who, "--out"])
+            .arg(keys.join(who))
+            .assert()
+            .success();
+    }
+    let bundle = env.path("claim.airlock");
+    env.sign_and_export(
+        "acme/claim",
+        &[keys.join("alice.key")],
+        &keys.join("exporter.key"),
+        &bundle,
+    );
+    let iso = env.path("iso");
+    env.cmd_at(&iso)
+        .args(["trust", "add", "--role", "exporter", "--name", "exp"])
+        .arg(keys.join("exporter.pub"))
+        .assert()
+        .success();
+    env.cmd_at(&iso)
+        .args(["trust", "add", "--name", "alice"])
+        .arg(keys.join("alice.pub"))
+        .assert()
+        .success();
+    for extra in [&[][..], &["--allow-unsafe", "--reason", "try anyway"][..]] {
+        env.cmd_at(&iso)
+            .arg("import")
+            .arg(&bundle)
+            .args(extra)
+            .assert()
+            .code(3)
+            .stderr(
+                predicate::str::contains("weights.safetensors")
+                    .and(predicate::str::contains("malformed")),
+            );
+    }
+    let listed = env.json_at(&iso, &["list"]);
+    assert_eq!(listed["versions"].as_array().unwrap().len(), 0);
 }
