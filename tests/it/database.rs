@@ -290,6 +290,9 @@ fn a_read_only_home_serves_every_reading_command() {
     let a: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(a["deployments"][0]["status"], "ok");
     assert_eq!(a["deployments"][0]["host"], host.trim());
+    // inspect reads the stored bytes: the damaged weights are malformed.
+    let (code, out, err) = run(&["inspect", "acme/m"]);
+    assert_eq!(code, Some(3), "{out}{err}");
     // fsck reads too.
     let (code, out, err) = run(&["fsck"]);
     assert_eq!(code, Some(0), "{out}{err}");
