@@ -50,3 +50,25 @@ pub(crate) fn can_write(path: &Path) -> bool {
     // faccessat reads it and touches no other memory.
     unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), libc::W_OK, libc::AT_EACCESS) == 0 }
 }
+
+/// Read into `buf` until it is full or the input ends; returns the count.
+/// (One `read` may return fewer bytes than asked for.)
+pub(crate) fn read_up_to(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+/// The first bytes of the regular file at `path`, up to `buf`'s length;
+/// returns how many there were.
+pub(crate) fn read_head(path: &Path, buf: &mut [u8]) -> Result<usize> {
+    let mut f = open_regular(path)?;
+    read_up_to(&mut f, buf).map_err(|e| Error::io("read", path, e))
+}

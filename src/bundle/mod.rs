@@ -355,17 +355,8 @@ impl CheckedIndex {
 /// bytes: a ustar header whose member is `index.json` or a `roots/` trust
 /// root version. A `.gguf` or `.safetensors` file is not, whatever its name.
 pub fn is_bundle(path: &std::path::Path) -> Result<bool> {
-    let mut f = crate::fsio::open_regular(path)?;
     let mut head = [0u8; 512];
-    let mut got = 0;
-    while got < head.len() {
-        match std::io::Read::read(&mut f, &mut head[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::io("read", path, e)),
-        }
-    }
+    let got = crate::fsio::read_head(path, &mut head)?;
     if got < 512 || &head[257..262] != b"ustar" {
         return Ok(false);
     }

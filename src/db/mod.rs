@@ -83,17 +83,8 @@ fn check_header(path: &Path) -> Result<()> {
         path: path.to_path_buf(),
         reason: reason.into(),
     };
-    let mut f = crate::fsio::open_regular(path)?;
     let mut head = [0u8; 16];
-    let mut got = 0;
-    while got < head.len() {
-        match std::io::Read::read(&mut f, &mut head[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::io("read", path, e)),
-        }
-    }
+    let got = crate::fsio::read_head(path, &mut head)?;
     if got == 0 {
         return Err(not("the file is empty"));
     }

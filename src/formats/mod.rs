@@ -304,21 +304,6 @@ impl Inspection {
     }
 }
 
-/// Read into `buf` until it is full or the input ends; returns the count.
-/// (Member heads in archives: one `read` may return fewer bytes.)
-fn read_up_to(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut got = 0;
-    while got < buf.len() {
-        match r.read(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(got)
-}
-
 /// Attribute names a chat template has no business touching: reaching them
 /// from Jinja is the way out of its sandbox into Python.
 const TEMPLATE_RED_FLAGS: &[&str] = &[

@@ -32,7 +32,7 @@ pub fn inspect(r: &mut dyn Read, size: u64) -> Inspection {
         let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let len = entry.size();
         let mut head = [0u8; 4];
-        let got = match super::read_up_to(&mut entry, &mut head) {
+        let got = match crate::fsio::read_up_to(&mut entry, &mut head) {
             Ok(n) => n,
             Err(e) => return out.malformed(format!("member `{name}`: {e}")),
         };

@@ -262,8 +262,8 @@ fn member<F: Read + Seek>(
         Box::new(raw)
     };
     let mut head = [0u8; 4];
-    let got =
-        super::read_up_to(&mut data, &mut head).map_err(|x| format!("member `{}`: {x}", e.name))?;
+    let got = crate::fsio::read_up_to(&mut data, &mut head)
+        .map_err(|x| format!("member `{}`: {x}", e.name))?;
     let head = &head[..got];
     let is_pickle = e.name.ends_with(".pkl") || head.first() == Some(&0x80);
     // An .npz is a zip of .npy members, and numpy unpickles object arrays in
