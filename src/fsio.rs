@@ -72,3 +72,74 @@ pub(crate) fn read_head(path: &Path, buf: &mut [u8]) -> Result<usize> {
     let mut f = open_regular(path)?;
     read_up_to(&mut f, buf).map_err(|e| Error::io("read", path, e))
 }
+
+/// Ignore `SIGXFSZ`: a write past `RLIMIT_FSIZE` then fails with `EFBIG`,
+/// which every writer reports and cleans up after.
+#[allow(unsafe_code)] // audited: one libc call, SAFETY below
+pub(crate) fn ignore_file_size_signal() {
+    // SAFETY: installing SIG_IGN for SIGXFSZ has no preconditions and runs
+    // no handler code.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+}
+
+/// `renameat2(from, to, flags)`; `Unsupported` where the kernel or the file
+/// system does not offer the flag.
+#[allow(unsafe_code)] // audited: one libc call, SAFETY below
+fn renameat2(from: &Path, to: &Path, flags: libc::c_uint) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let cstr = |p: &Path| {
+        std::ffi::CString::new(p.as_os_str().as_bytes())
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "NUL in path"))
+    };
+    let (f, t) = (cstr(from)?, cstr(to)?);
+    // SAFETY: both strings are valid, NUL-terminated and outlive the call;
+    // renameat2 reads them and touches no other memory.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            f.as_ptr(),
+            libc::AT_FDCWD,
+            t.as_ptr(),
+            flags,
+        )
+    };
+    if rc == 0 {
+        return Ok(());
+    }
+    let e = std::io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EINVAL) | Some(libc::ENOSYS) => Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            e.to_string(),
+        )),
+        _ => Err(e),
+    }
+}
+
+/// Rename `from` to `to` unless something is already at `to` (then
+/// `AlreadyExists`, nothing changed). Falls back to a hard link and an
+/// unlink for files where `RENAME_NOREPLACE` is not offered.
+pub(crate) fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
+    match renameat2(from, to, libc::RENAME_NOREPLACE) {
+        Err(e) if e.kind() == std::io::ErrorKind::Unsupported => {
+            if fs::symlink_metadata(from)?.is_dir() {
+                if fs::symlink_metadata(to).is_ok() {
+                    return Err(std::io::Error::from(std::io::ErrorKind::AlreadyExists));
+                }
+                fs::rename(from, to)
+            } else {
+                fs::hard_link(from, to)?;
+                fs::remove_file(from)
+            }
+        }
+        r => r,
+    }
+}
+
+/// Swap `a` and `b` atomically (both must exist): neither name is ever
+/// missing. `Unsupported` where the file system does not offer it.
+pub(crate) fn rename_exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    renameat2(a, b, libc::RENAME_EXCHANGE)
+}

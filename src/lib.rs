@@ -16,13 +16,14 @@
 //! | top | [`deploy`] | deployments and the audit (checkout + records + drift) |
 //! | | [`show`] | everything about a version (`show`), and `list` |
 //! | | [`demo`] | the generated demo model and the scenario `airlock demo` tells |
+//! | | [`maintenance`] | `fsck` and `gc` (and finishing what dead runs left) |
 //! | features | [`verify`] | re-checking stored blobs and folders |
 //! | | [`checkout`] | verified read-only copies, plain or Hugging Face cache layout |
 //! | | [`bundle`] | signed bundles: [`bundle::export`], [`bundle::import`] (the isolated side's steps) |
 //! | | [`log`] | listing the event log, its verification and checkpoints |
 //! | | [`scan`] | identifying a folder's files by hash |
 //! | | [`bom`] | CycloneDX 1.6 ML-BOM from the records |
-//! | | [`maintenance`] | `fsck` and `gc` |
+//! | | [`pending`] | outputs outside the store written all or nothing, and what dead runs left |
 //! | inputs | [`import`] | `import DIR`: the one-pass ingest and the label rules |
 //! | | [`trust`] | trust store, approval policy, `sign`, which approvals count |
 //! | | [`license`] | the licence catalogue (data), the policy check, the kept text |
@@ -34,9 +35,10 @@
 //! | | [`manifest`], [`statement`] | the canonical bytes that name and approve a version |
 //! | parsers | [`formats`] | what a weight file is: sniffing and the safetensors, GGUF, pickle, zip, tar, npy parsers |
 //! | | [`signing`] | ed25519 keys, key ids, DSSE PAE, counting signers, the `KeySource` trait |
-//! | | `source` | a download folder's layout and upstream hashes (internal) |
-//! | leaves | [`error`], [`digest`], [`name`], [`progress`], [`finding`], [`event`] | errors and exit classes, digests, names, progress, findings, the event chain |
-//! | | `clock`, `actor`, `fsio`, `parallel` | time, `user@host`, safe opening of untrusted files, the worker pool (internal) |
+//! | | `source` | a download folder's layout, hub cache roots, single files, upstream hashes (internal) |
+//! | | [`card`] | the model card's YAML front matter (licence, datasets) |
+//! | leaves | [`error`], [`digest`], [`name`], [`progress`], [`finding`], [`event`], [`clock`] | errors and exit classes, digests, names, progress, findings, the event chain, time |
+//! | | `actor`, `fsio`, `parallel` | `user@host`, safe opening of untrusted files and process settings, the worker pool (internal) |
 //!
 //! # End to end
 //!
@@ -83,6 +85,7 @@ pub mod maintenance;
 pub mod manifest;
 pub mod name;
 pub(crate) mod parallel;
+pub mod pending;
 pub mod progress;
 pub mod records;
 pub mod registry;
@@ -97,3 +100,10 @@ pub mod trust;
 pub mod verify;
 
 pub use error::{Error, Result};
+
+/// Process-wide settings every entry point wants before it writes: a
+/// file-size limit (`ulimit -f`) must be an I/O error that cleans up, not a
+/// `SIGXFSZ` that kills the process mid-write.
+pub fn prepare_process() {
+    fsio::ignore_file_size_signal();
+}

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    airlock::prepare_process();
     let cli = match cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -27,6 +27,9 @@ pub struct FsckReport {
     pub unreferenced_blobs: usize,
     /// Temp files left by interrupted runs (`gc` removes them).
     pub stale_temp_files: usize,
+    /// Outputs outside the store whose writers died (`gc` cleans them, a
+    /// rerun to the same target replaces them).
+    pub leftovers: Vec<crate::pending::Leftover>,
     /// Problems: missing or wrong-sized blobs, stray files, database damage.
     pub findings: Vec<Finding>,
 }
@@ -161,6 +164,12 @@ pub fn fsck(reg: &Registry) -> FsckReport {
         present.iter().filter(|d| !refd.contains(d)).count()
     });
     r.stale_temp_files = reg.store.stale_temps().map_or(0, |t| t.len());
+    match crate::pending::leftovers(reg) {
+        Ok(l) => r.leftovers = l,
+        Err(e) => r.findings.push(db_finding(format!(
+            "the pending outputs cannot be read: {e}"
+        ))),
+    }
     r
 }
 
@@ -195,6 +204,11 @@ pub struct GcReport {
     pub removed_bytes: u64,
     /// Leftover temp files.
     pub removed_temp_files: usize,
+    /// Outputs outside the store whose writers died, cleaned (or, with
+    /// `dry_run`, that would be).
+    pub leftovers: Vec<crate::pending::Leftover>,
+    /// Of those, deployments whose copy was in place and got its record.
+    pub deployments_finished: usize,
     /// The unreferenced blobs' digests.
     pub blobs: Vec<Sha256Digest>,
 }
@@ -249,5 +263,20 @@ pub fn gc(reg: &Registry, dry_run: bool) -> Result<GcReport> {
     } else {
         reg.store.clear_temps()?
     };
+    // Outputs whose writers died: a deployment whose copy is in place is
+    // finished (recorded); everything else they made is removed.
+    for l in crate::pending::leftovers(reg)? {
+        r.leftovers.push(l.clone());
+        if dry_run {
+            continue;
+        }
+        if l.kind == crate::pending::OutputKind::Deploy {
+            if crate::deploy::finish_dead(reg, &l, &crate::progress::NoProgress)?.is_some() {
+                r.deployments_finished += 1;
+            }
+        } else {
+            crate::pending::clean(reg, &l)?;
+        }
+    }
     Ok(r)
 }

@@ -100,6 +100,7 @@ impl Registry {
     /// Create (or open) the home; `name` names the registry on first use.
     /// Returns whether the home was created now.
     pub fn init(home: &Path, name: Option<&str>) -> Result<(Registry, bool)> {
+        let name_given = name;
         fs::create_dir_all(home).map_err(|e| Error::io("create home", home, e))?;
         let db_path = home.join("registry.db");
         let (db, created) = if exists(&db_path)? {
@@ -120,17 +121,7 @@ impl Registry {
             fs::write(&policy, POLICY_TEMPLATE).map_err(|e| Error::io("write", &policy, e))?;
         }
         let name = match db.get_setting("name")? {
-            Some(existing) => {
-                if let Some(n) = name
-                    && n != existing
-                {
-                    return Err(Error::input(format!(
-                        "the registry at `{}` is already named `{existing}`",
-                        home.display()
-                    )));
-                }
-                existing
-            }
+            Some(existing) => existing,
             None => {
                 let n = name
                     .map(str::to_string)
@@ -138,16 +129,26 @@ impl Registry {
                 if n.is_empty() || n.len() > 128 || n.chars().any(|c| c.is_control()) {
                     return Err(Error::input(format!("invalid registry name `{n}`")));
                 }
-                db.set_setting("created_at", &crate::clock::now_rfc3339())?;
                 let event = crate::event::EventDraft::new(
                     crate::event::EventKind::Init,
                     n.clone(),
                     serde_json::json!({ "home": home.display().to_string() }),
                 );
-                db.set_setting_logged("name", &n, &event)?;
-                n
+                // Named once, whatever runs at once: a process that loses
+                // the race reads the winner's name.
+                let now = crate::clock::now_rfc3339();
+                db.claim_setting("name", &n, &[("created_at", &now)], &event)?
+                    .unwrap_or(n)
             }
         };
+        if let Some(n) = name_given
+            && n != name
+        {
+            return Err(Error::input(format!(
+                "the registry at `{}` is already named `{name}`",
+                home.display()
+            )));
+        }
         // A registry made before the signed trust root: its trust store is
         // read as the local version 1 of its root from now on; say so once.
         if let Some(from) = db.migrated_from
@@ -164,7 +165,7 @@ impl Registry {
                         "keys": keys.iter().map(|k| k.key_id.to_hex()).collect::<Vec<_>>(),
                     }),
                 );
-                db.set_setting_logged("trust_migrated", "1", &event)?;
+                db.claim_setting("trust_migrated", "1", &[], &event)?;
             }
         }
         Ok((

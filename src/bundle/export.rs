@@ -129,22 +129,30 @@ pub fn export(
     if opts.expires_in_days == 0 || opts.expires_in_days > 3650 {
         return Err(Error::input("--expires-in-days must be between 1 and 3650"));
     }
-    // Refuse an existing output before any work (and before a sequence
-    // number is spent).
-    let first = match opts.volume_size {
-        Some(_) => super::volumes::volume_path(&opts.out, 1),
-        None => opts.out.clone(),
-    };
-    if std::fs::symlink_metadata(&first).is_ok() {
+    // What a killed earlier run left at this output is replaced; anything
+    // else there is refused before any work (and before a sequence number
+    // is spent).
+    crate::pending::reclaim(reg, crate::pending::OutputKind::Export, &opts.out)?;
+    if let Some(p) = super::volumes::existing_output(&opts.out)? {
         return Err(Error::input(format!(
             "`{}` exists; refusing to overwrite",
-            first.display()
+            p.display()
         )));
     }
     let contents = collect(reg, versions)?;
-    let signed = sign_index(reg, &contents, key, opts)?;
-    spend_sequence(reg, &signed.index, versions, opts)?;
-    let files = write_bundle(reg, &signed, &contents, opts, progress)?;
+    let pending = crate::pending::begin(
+        reg,
+        crate::pending::OutputKind::Export,
+        &opts.out,
+        serde_json::Value::Null,
+    )?;
+    let signed = reg.db.record_next_export(|sequence| {
+        let signed = sign_index(reg, &contents, key, opts, sequence)?;
+        let (record, event) = export_record(&signed.index, versions, opts)?;
+        Ok((record, event, signed))
+    })?;
+    let files = write_bundle(reg, &signed, &contents, opts, &pending, progress)?;
+    pending.finish()?;
     let i = signed.index;
     Ok(ExportOutcome {
         bundle_id: i.bundle_id,
@@ -230,6 +238,7 @@ fn sign_index(
     c: &Contents,
     key: &dyn KeySource,
     opts: &ExportOptions,
+    sequence: u64,
 ) -> Result<SignedIndex> {
     let created_t = crate::clock::now();
     let expires_t = created_t + time::Duration::days(i64::from(opts.expires_in_days));
@@ -253,7 +262,7 @@ fn sign_index(
         format: FORMAT.into(),
         bundle_id: hex::encode(id),
         origin: reg.name().to_string(),
-        sequence: reg.db.next_export_sequence()?,
+        sequence,
         created: crate::clock::format(created_t),
         expires: crate::clock::format(expires_t),
         exporter_key_id: key.public_key().id().to_hex(),
@@ -285,14 +294,14 @@ fn sign_index(
     })
 }
 
-/// 3. Record the export, spending its sequence number. Spent even if
-///    writing fails below: gaps are harmless, reuse is not.
-fn spend_sequence(
-    reg: &Registry,
+/// 3. The record of the export, spending its sequence number (in the same
+///    transaction that allocated it). Spent even if writing fails below:
+///    gaps are harmless, reuse is not.
+fn export_record(
     index: &Index,
     versions: &[VersionRecord],
     opts: &ExportOptions,
-) -> Result<()> {
+) -> Result<(ExportRecord, crate::event::EventDraft)> {
     let event = crate::event::EventDraft::new(
         crate::event::EventKind::Export,
         index.bundle_id.clone(),
@@ -305,8 +314,8 @@ fn spend_sequence(
             "out": opts.out.display().to_string(),
         }),
     );
-    reg.db.record_export(
-        &ExportRecord {
+    Ok((
+        ExportRecord {
             bundle_id: index.bundle_id.clone(),
             sequence: index.sequence,
             created: index.created.clone(),
@@ -315,8 +324,8 @@ fn spend_sequence(
             path: opts.out.display().to_string(),
             exported_by: actor(),
         },
-        &event,
-    )
+        event,
+    ))
 }
 
 /// 4. The tar stream: index, signature, statements, then every blob
@@ -327,9 +336,10 @@ fn write_bundle(
     signed: &SignedIndex,
     c: &Contents,
     opts: &ExportOptions,
+    pending: &crate::pending::Pending<'_>,
     progress: &dyn ProgressFactory,
 ) -> Result<Vec<PathBuf>> {
-    let out = VolumeWriter::new(&opts.out, opts.volume_size)?;
+    let out = VolumeWriter::new(&opts.out, opts.volume_size, pending)?;
     let mut tar = tar::Builder::new(std::io::BufWriter::with_capacity(crate::digest::CHUNK, out));
     let io = |e: std::io::Error| Error::io("write bundle", &opts.out, e);
     for (n, b) in &c.roots {

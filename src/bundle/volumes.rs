@@ -3,8 +3,9 @@
 //! Volumes are a plain byte split of the tar stream: `OUT.001`, `OUT.002`, …
 //! each at most the volume size. The reader chains them in order; a missing
 //! later volume shows up as a truncated member, which the signed index
-//! catches. Output is written under temporary names and renamed into place
-//! only when the whole bundle is complete.
+//! catches. Output is written under temporary names (`.OUT.airlock-export-*`,
+//! tracked as pending in the home) and renamed into place only when the
+//! whole bundle is complete, the first volume last.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -18,16 +19,56 @@ pub(crate) fn volume_path(out: &Path, n: usize) -> PathBuf {
     PathBuf::from(format!("{}.{n:03}", out.display()))
 }
 
-/// A writer that fills temp files, rotating at `volume_size` bytes.
-pub(crate) struct VolumeWriter {
-    out: PathBuf,
-    volume_size: Option<u64>,
-    current: Option<(tempfile::NamedTempFile, u64)>,
-    done: Vec<tempfile::NamedTempFile>,
+/// The first thing already at a bundle output `out`: the file itself or
+/// any volume `out.NNN`.
+pub(crate) fn existing_output(out: &Path) -> Result<Option<PathBuf>> {
+    if std::fs::symlink_metadata(out).is_ok() {
+        return Ok(Some(out.to_path_buf()));
+    }
+    let dir = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let Some(name) = out.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return Ok(None);
+    };
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("read directory", &dir, e)),
+    };
+    for e in entries {
+        let e = e.map_err(|e| Error::io("read directory", &dir, e))?;
+        let n = e.file_name().to_string_lossy().into_owned();
+        if let Some(rest) = n.strip_prefix(&name).and_then(|r| r.strip_prefix('.'))
+            && rest.len() == 3
+            && rest.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Ok(Some(e.path()));
+        }
+    }
+    Ok(None)
 }
 
-impl VolumeWriter {
-    pub(crate) fn new(out: &Path, volume_size: Option<u64>) -> Result<VolumeWriter> {
+/// A writer that fills temp files beside the output, rotating at
+/// `volume_size` bytes. Every temp file and every final name is tracked as
+/// pending before it is made, so a failure (or, for `gc`, a crash) removes
+/// them all.
+pub(crate) struct VolumeWriter<'p, 'r> {
+    out: PathBuf,
+    volume_size: Option<u64>,
+    pending: &'p crate::pending::Pending<'r>,
+    token: String,
+    current: Option<(File, PathBuf, u64)>,
+    done: Vec<(File, PathBuf)>,
+}
+
+impl<'p, 'r> VolumeWriter<'p, 'r> {
+    pub(crate) fn new(
+        out: &Path,
+        volume_size: Option<u64>,
+        pending: &'p crate::pending::Pending<'r>,
+    ) -> Result<VolumeWriter<'p, 'r>> {
         if let Some(v) = volume_size
             && v < 10 * 1024
         {
@@ -35,9 +76,13 @@ impl VolumeWriter {
                 "a volume must hold at least 10 KiB, not {v} bytes"
             )));
         }
+        let mut raw = [0u8; 6];
+        getrandom::fill(&mut raw).map_err(|e| Error::system("read system randomness", e))?;
         let mut w = VolumeWriter {
             out: out.to_path_buf(),
             volume_size,
+            pending,
+            token: hex::encode(raw),
             current: None,
             done: Vec::new(),
         };
@@ -53,86 +98,105 @@ impl VolumeWriter {
     }
 
     fn rotate(&mut self) -> Result<()> {
-        if let Some((f, _)) = self.current.take() {
-            self.done.push(f);
+        if let Some((f, p, _)) = self.current.take() {
+            self.done.push((f, p));
         }
         if self.done.len() >= 999 {
             return Err(Error::input(
                 "more than 999 volumes; choose a larger --volume-size",
             ));
         }
-        let dir = self.dir();
-        let f = tempfile::Builder::new()
-            .prefix(".airlock-export-")
-            .tempfile_in(&dir)
-            .map_err(|e| Error::io("create temp file in", &dir, e))?;
-        self.current = Some((f, 0));
+        let name = self
+            .out
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let path = self.dir().join(format!(
+            ".{name}.airlock-export-{}.{:03}",
+            self.token,
+            self.done.len() + 1
+        ));
+        self.pending.track(&path)?;
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| Error::io("create temp file", &path, e))?;
+        self.current = Some((f, path, 0));
         Ok(())
     }
 
-    /// Flush, fsync and rename every part into place. Returns the paths.
+    /// Fsync every part, then rename them into place — the first volume
+    /// (or the single file) last, so its appearance is the commit. Returns
+    /// the final paths in order.
     pub(crate) fn finish(mut self) -> Result<Vec<PathBuf>> {
-        if let Some((f, _)) = self.current.take() {
-            self.done.push(f);
+        if let Some((f, p, _)) = self.current.take() {
+            self.done.push((f, p));
         }
         let split = self.volume_size.is_some();
+        // Bundles are meant to be read by others: 0644, like `tar cf`.
         let perms = std::fs::Permissions::from_mode(0o644);
-        let dir = self.dir();
-        let mut paths = Vec::new();
-        let n = self.done.len();
-        for (i, f) in self.done.into_iter().enumerate() {
-            // Bundles are meant to be read by others: 0644, like `tar cf`.
-            f.as_file()
-                .set_permissions(perms.clone())
-                .map_err(|e| Error::io("chmod", f.path(), e))?;
-            f.as_file()
-                .sync_all()
-                .map_err(|e| Error::io("fsync", f.path(), e))?;
+        let mut finals = Vec::new();
+        for (i, (f, p)) in self.done.iter().enumerate() {
+            f.set_permissions(perms.clone())
+                .map_err(|e| Error::io("chmod", p, e))?;
+            f.sync_all().map_err(|e| Error::io("fsync", p, e))?;
             let dest = if split {
                 volume_path(&self.out, i + 1)
             } else {
                 self.out.clone()
             };
-            if dest.exists() {
+            if std::fs::symlink_metadata(&dest).is_ok() {
                 return Err(Error::input(format!(
                     "`{}` exists; refusing to overwrite",
                     dest.display()
                 )));
             }
-            f.persist(&dest)
-                .map_err(|e| Error::io("rename into place", &dest, e.error))?;
-            paths.push(dest);
+            self.pending.track(&dest)?;
+            finals.push(dest);
         }
-        debug_assert_eq!(paths.len(), n);
-        crate::store::sync_dir(&dir)?;
-        Ok(paths)
+        for ((_, from), dest) in self.done.iter().zip(&finals).rev() {
+            match crate::fsio::rename_noreplace(from, dest) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    self.pending.untrack(dest)?;
+                    return Err(Error::input(format!(
+                        "`{}` appeared meanwhile; refusing to overwrite",
+                        dest.display()
+                    )));
+                }
+                Err(e) => return Err(Error::io("rename into place", dest, e)),
+            }
+        }
+        crate::store::sync_dir(&self.dir())?;
+        Ok(finals)
     }
 }
 
-impl Write for VolumeWriter {
+impl Write for VolumeWriter<'_, '_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);
         }
         let room = match self.volume_size {
             Some(v) => {
-                if self.current.as_ref().is_some_and(|(_, n)| *n >= v) {
+                if self.current.as_ref().is_some_and(|(_, _, n)| *n >= v) {
                     self.rotate().map_err(io::Error::other)?;
                 }
-                let used = self.current.as_ref().map(|(_, n)| *n).unwrap_or(0);
+                let used = self.current.as_ref().map(|(_, _, n)| *n).unwrap_or(0);
                 (v - used).min(buf.len() as u64) as usize
             }
             None => buf.len(),
         };
-        let (f, n) = self.current.as_mut().expect("a volume is open");
-        let wrote = f.as_file_mut().write(&buf[..room])?;
+        let (f, _, n) = self.current.as_mut().expect("a volume is open");
+        let wrote = f.write(&buf[..room])?;
         *n += wrote as u64;
         Ok(wrote)
     }
 
     fn flush(&mut self) -> io::Result<()> {
         match self.current.as_mut() {
-            Some((f, _)) => f.as_file_mut().flush(),
+            Some((f, _, _)) => f.flush(),
             None => Ok(()),
         }
     }
@@ -203,11 +267,20 @@ mod tests {
     #[test]
     fn split_and_join_round_trip() {
         let dir = tempfile::tempdir().unwrap();
+        let reg = crate::registry::Registry::open_or_create(&dir.path().join("home")).unwrap();
         let out = dir.path().join("b.airlock");
         let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
-        let mut w = VolumeWriter::new(&out, Some(16 * 1024)).unwrap();
+        let pending = crate::pending::begin(
+            &reg,
+            crate::pending::OutputKind::Export,
+            &out,
+            serde_json::Value::Null,
+        )
+        .unwrap();
+        let mut w = VolumeWriter::new(&out, Some(16 * 1024), &pending).unwrap();
         w.write_all(&data).unwrap();
         let paths = w.finish().unwrap();
+        pending.finish().unwrap();
         assert_eq!(paths.len(), 7);
         for p in &paths {
             assert!(std::fs::metadata(p).unwrap().len() <= 16 * 1024);
@@ -218,6 +291,6 @@ mod tests {
         assert_eq!(back, data);
         assert_eq!(r.volumes, 7);
         let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
-        assert_eq!(leftovers, 7, "no temp files remain");
+        assert_eq!(leftovers, 7 + 1, "no temp files remain (beside the home)");
     }
 }

@@ -5,7 +5,9 @@
 //! blob hashed as it is copied (or, with `--link`, hashed and then
 //! hard-linked), every file made read-only, the staged bytes inspected under
 //! the model-file safety policy, the whole copy synced (one `syncfs`); only
-//! then is the staging folder renamed to DIR. A failure removes the staging folder and
+//! then is the staging folder renamed to DIR (`--force`: exchanged with it
+//! by `RENAME_EXCHANGE`, so DIR is never missing). The staging folder is a
+//! pending output of the home (`pending`): a failure removes it and
 //! leaves DIR as it was. `--layout hf` writes a Hugging Face cache repo
 //! (`models--org--name/{refs,blobs,snapshots}`) inside DIR so
 //! `HF_HUB_OFFLINE=1` loaders resolve it from `HF_HUB_CACHE=DIR`; there the
@@ -111,6 +113,8 @@ pub fn checkout(
             dir.join(v.name.hf_cache_folder())
         }
     };
+    // What a killed earlier checkout left beside this one is cleaned first.
+    crate::pending::reclaim(reg, crate::pending::OutputKind::Checkout, &unit)?;
     let replace_existing = match fs::symlink_metadata(&unit) {
         Ok(m) if !m.is_dir() => {
             return Err(Error::input(format!(
@@ -151,18 +155,24 @@ pub fn checkout(
         _ => PathBuf::from("."),
     };
     fs::create_dir_all(&parent).map_err(|e| Error::io("create directory", &parent, e))?;
-    let staging = tempfile::Builder::new()
-        .prefix(&format!(".{dir_name}.airlock-staging-"))
-        .tempdir_in(&parent)
-        .map_err(|e| Error::io("create staging folder in", &parent, e))?;
+    let pending = crate::pending::begin(
+        reg,
+        crate::pending::OutputKind::Checkout,
+        &unit,
+        serde_json::Value::Null,
+    )?;
+    let mut raw = [0u8; 6];
+    getrandom::fill(&mut raw).map_err(|e| Error::system("read system randomness", e))?;
+    let staged = parent.join(format!(".{dir_name}.airlock-staging-{}", hex::encode(raw)));
+    pending.track(&staged)?;
+    fs::create_dir(&staged).map_err(|e| Error::io("create staging folder", &staged, e))?;
 
     // Where each file goes inside the staging folder.
     let (model_rel, plan) = plan(v, &files, opts.layout);
     let total: u64 = plan.iter().filter(|p| p.write).map(|p| p.file.size).sum();
     let bar = progress.start("checkout", total);
     let store = &reg.store;
-    let result =
-        crate::parallel::try_map(&plan, |p| place(store, staging.path(), p, opts.link, &*bar));
+    let result = crate::parallel::try_map(&plan, |p| place(store, &staged, p, opts.link, &*bar));
     bar.finish();
     result?;
     // The model-file safety policy runs again, on the verified staged bytes,
@@ -171,7 +181,7 @@ pub fn checkout(
         .iter()
         .map(|p| crate::safety::Target {
             rel: p.file.path.to_string(),
-            path: staging.path().join(&p.target),
+            path: staged.join(&p.target),
             size: p.file.size,
         })
         .collect();
@@ -183,50 +193,97 @@ pub fn checkout(
         opts.allow_unsafe.as_ref().or(recorded.as_ref()),
         None,
     )?;
-    finish_links(staging.path(), &plan)?;
+    finish_links(&staged, &plan)?;
     // One syncfs makes the whole copy durable before it is renamed into place.
-    crate::store::sync_fs(staging.path())?;
+    crate::store::sync_fs(&staged)?;
 
-    // Swap the finished copy into place.
-    let staged = staging.keep();
+    // Swap the finished copy into place: never a moment without DIR.
     if replace_existing {
-        let old = tempfile::Builder::new()
-            .prefix(&format!(".{dir_name}.airlock-old-"))
-            .tempdir_in(&parent)
-            .map_err(|e| Error::io("create folder in", &parent, e))?
-            .keep();
-        fs::remove_dir(&old).map_err(|e| Error::io("remove", &old, e))?;
-        fs::rename(&unit, &old).map_err(|e| Error::io("move aside", &unit, e))?;
-        if let Err(e) = fs::rename(&staged, &unit) {
-            let _ = fs::rename(&old, &unit);
-            let _ = fs::remove_dir_all(&staged);
-            return Err(Error::io("rename into place", &unit, e));
+        match crate::fsio::rename_exchange(&staged, &unit) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Unsupported => {
+                swap_by_renames(&pending, &staged, &unit, &parent, &dir_name)?;
+            }
+            Err(e) => return Err(Error::io("swap into place", &unit, e)),
         }
-        make_writable(&old);
-        fs::remove_dir_all(&old).map_err(|e| Error::io("remove old copy", &old, e))?;
-    } else if let Err(e) = fs::rename(&staged, &unit) {
-        make_writable(&staged);
-        let _ = fs::remove_dir_all(&staged);
-        return Err(Error::io("rename into place", &unit, e));
+        // The staging name now holds the old copy.
+        crate::pending::remove_path(&staged)
+            .map_err(|e| Error::io("remove old copy", &staged, e))?;
+    } else {
+        match crate::fsio::rename_noreplace(&staged, &unit) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(Error::input(format!(
+                    "`{}` was created by another process meanwhile; nothing was replaced (hint: `--force` replaces it)",
+                    unit.display()
+                )));
+            }
+            Err(e) => return Err(Error::io("rename into place", &unit, e)),
+        }
     }
     sync_dir(&parent)?;
-    Ok(CheckoutOutcome {
+    pending.finish()?;
+    Ok(outcome(
+        v,
+        &files,
+        dir,
+        &unit.join(model_rel),
+        opts.layout,
+        opts.link,
+    ))
+}
+
+/// Where `v` laid out at `dir` in `layout` is: the unit a checkout replaces
+/// and the folder a loader is pointed at.
+fn unit_and_model_path(v: &VersionRecord, dir: &Path, layout: CheckoutLayout) -> PathBuf {
+    match layout {
+        CheckoutLayout::Plain => dir.to_path_buf(),
+        CheckoutLayout::Hf => dir
+            .join(v.name.hf_cache_folder())
+            .join("snapshots")
+            .join(hf_revision(v)),
+    }
+}
+
+/// The outcome describing a copy of `v` already laid out at `dir` (a
+/// deployment finished after its process died).
+pub(crate) fn existing_outcome(
+    reg: &Registry,
+    v: &VersionRecord,
+    dir: &Path,
+    layout: CheckoutLayout,
+    link: bool,
+) -> Result<CheckoutOutcome> {
+    let files = reg.files(v)?;
+    Ok(outcome(
+        v,
+        &files,
+        dir,
+        &unit_and_model_path(v, dir, layout),
+        layout,
+        link,
+    ))
+}
+
+fn outcome(
+    v: &VersionRecord,
+    files: &[FileRecord],
+    dir: &Path,
+    model_path: &Path,
+    layout: CheckoutLayout,
+    linked: bool,
+) -> CheckoutOutcome {
+    CheckoutOutcome {
         name: v.name.to_string(),
         version: v.label.clone(),
         manifest_digest: v.manifest_digest,
         path: dir.display().to_string(),
-        model_path: if model_rel.as_os_str().is_empty() {
-            unit.clone()
-        } else {
-            unit.join(model_rel)
-        }
-        .display()
-        .to_string(),
-        layout: opts.layout,
+        model_path: model_path.display().to_string(),
+        layout,
         files: files.len(),
         bytes: files.iter().map(|f| f.size).sum(),
-        linked: opts.link,
-    })
+        linked,
+    }
 }
 
 /// One planned write (or, in the hf layout, a snapshot link to a blob).
@@ -342,12 +399,35 @@ fn finish_links(root: &Path, plan: &[Planned]) -> Result<()> {
     Ok(())
 }
 
-/// Make a tree removable again (files were made read-only).
-fn make_writable(root: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    for e in walkdir::WalkDir::new(root).into_iter().flatten() {
-        if e.file_type().is_dir() {
-            let _ = fs::set_permissions(e.path(), fs::Permissions::from_mode(0o755));
-        }
+/// Where the file system has no `RENAME_EXCHANGE`: move DIR aside, move the
+/// new copy in, and put DIR back if that fails; the aside copy is tracked
+/// as pending so a crash in between leaves it known to `fsck` and `gc`.
+fn swap_by_renames(
+    pending: &crate::pending::Pending<'_>,
+    staged: &Path,
+    unit: &Path,
+    parent: &Path,
+    dir_name: &str,
+) -> Result<()> {
+    let old = parent.join(format!(
+        ".{dir_name}.airlock-old-{}",
+        staged
+            .file_name()
+            .map(|n| n
+                .to_string_lossy()
+                .rsplit('-')
+                .next()
+                .unwrap_or("x")
+                .to_string())
+            .unwrap_or_default()
+    ));
+    pending.track(&old)?;
+    fs::rename(unit, &old).map_err(|e| Error::io("move aside", unit, e))?;
+    if let Err(e) = fs::rename(staged, unit) {
+        let _ = fs::rename(&old, unit);
+        return Err(Error::io("rename into place", unit, e));
     }
+    // Leave the old copy where the exchange would have: at the staging name.
+    fs::rename(&old, staged).map_err(|e| Error::io("move old copy", &old, e))?;
+    Ok(())
 }

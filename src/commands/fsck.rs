@@ -8,6 +8,26 @@ pub(crate) fn run(ctx: &Ctx) -> anyhow::Result<ExitStatus> {
     let r = airlock::maintenance::fsck_home(&ctx.home)?;
     ctx.printer.json(&r)?;
     print_findings(&ctx.printer, &r.findings);
+    for l in &r.leftovers {
+        ctx.printer.info(format!(
+            "note: a {} to `{}` started {} by {} (pid {}) did not finish; it left {}; `airlock gc` cleans it{}",
+            l.kind.as_str(),
+            l.target,
+            l.started_at,
+            l.started_by,
+            l.pid,
+            if l.paths.is_empty() {
+                "nothing on disk".to_string()
+            } else {
+                l.paths.join(", ")
+            },
+            if l.kind == airlock::pending::OutputKind::Deploy {
+                " (recording the deployment if its copy is in place)"
+            } else {
+                ""
+            }
+        ));
+    }
     if r.unreferenced_blobs > 0 || r.stale_temp_files > 0 {
         ctx.printer.info(format!(
             "note: {} unreferenced blob(s) and {} temp file(s) from interrupted runs; `airlock gc` removes them",

@@ -177,7 +177,7 @@ impl Db {
     /// and path, or with `shared` (a Hugging Face cache holding many models)
     /// only those of the same model there.
     pub(crate) fn add_deployment(
-        &mut self,
+        &self,
         d: &Deployment,
         shared: bool,
         event: &EventDraft,

@@ -19,7 +19,9 @@ use crate::records::{FileRecord, FileSafety, NewVersion, VersionRecord};
 use crate::store::BlobStat;
 
 mod audit;
+mod pending;
 mod trust;
+pub(crate) use pending::PendingRow;
 pub(crate) use trust::{AcceptedBundle, ExportRecord, RevocationRow, RootApplication};
 
 use crate::event::EventDraft;
@@ -54,6 +56,11 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
         6,
         "0006_identity",
         include_str!("../../schema/0006_identity.sql"),
+    ),
+    (
+        7,
+        "0007_pending",
+        include_str!("../../schema/0007_pending.sql"),
     ),
 ];
 
@@ -152,10 +159,20 @@ fn identify(conn: &Connection, path: &Path) -> Result<u32> {
     Ok(version)
 }
 
-/// Apply the migrations newer than `current`, each in its own transaction.
+/// Apply the migrations newer than `current`, each in its own write
+/// transaction that re-reads the version first: processes opening an old
+/// database at once apply each step once (the others wait, then skip it).
 fn migrate(conn: &mut Connection, current: u32) -> Result<()> {
     for (number, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
-        let tx = conn.transaction().ctx("begin migration")?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .ctx("begin migration")?;
+        let now: u32 = tx
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .ctx("read user_version")?;
+        if now >= *number {
+            continue;
+        }
         tx.execute_batch(sql)
             .ctx(&format!("apply migration {name}"))?;
         tx.pragma_update(None, "user_version", number)
@@ -494,15 +511,37 @@ impl Db {
         })
     }
 
-    pub(crate) fn set_setting(&self, key: &str, value: &str) -> Result<()> {
-        self.conn
-            .execute(
+    /// Set `key` (and `also`) with its event unless `key` is already set:
+    /// check and write in one write transaction. Returns the value that
+    /// was already there, if any (then nothing was written).
+    pub(crate) fn claim_setting(
+        &self,
+        key: &str,
+        value: &str,
+        also: &[(&str, &str)],
+        event: &EventDraft,
+    ) -> Result<Option<String>> {
+        let tx = self.write_tx().ctx("begin setting")?;
+        let existing: Option<String> = tx
+            .query_row("SELECT value FROM registry WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()
+            .ctx("read registry setting")?;
+        if existing.is_some() {
+            return Ok(existing);
+        }
+        for (k, v) in std::iter::once((key, value)).chain(also.iter().copied()) {
+            tx.execute(
                 "INSERT INTO registry (key, value) VALUES (?1, ?2)
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                params![key, value],
+                params![k, v],
             )
             .ctx("write registry setting")?;
-        Ok(())
+        }
+        audit::append_event(&tx, event)?;
+        tx.commit().ctx("commit setting")?;
+        Ok(None)
     }
 
     /// Every version of `name`, oldest first.
@@ -805,7 +844,12 @@ mod tests {
         let p = dir.path().join("r.db");
         let db = Db::create(&p).unwrap();
         assert_eq!(db.schema_version().unwrap(), MIGRATIONS.last().unwrap().0);
-        db.set_setting("name", "a").unwrap();
+        let e = EventDraft::new(crate::event::EventKind::Init, "a", serde_json::json!({}));
+        assert_eq!(db.claim_setting("name", "a", &[], &e).unwrap(), None);
+        assert_eq!(
+            db.claim_setting("name", "b", &[], &e).unwrap().as_deref(),
+            Some("a")
+        );
         drop(db);
         let db = Db::open(&p, Access::Write).unwrap();
         assert_eq!(db.get_setting("name").unwrap().as_deref(), Some("a"));

@@ -169,21 +169,22 @@ pub(super) fn insert_approval(
     tx: &Transaction<'_>,
     version_id: i64,
     a: &ApprovalRecord,
-) -> Result<()> {
-    tx.execute(
-        "INSERT INTO approvals (version_id, key_id, public_key, name, signature, signed_at)
+) -> Result<bool> {
+    let n = tx
+        .execute(
+            "INSERT INTO approvals (version_id, key_id, public_key, name, signature, signed_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (version_id, key_id) DO NOTHING",
-        params![
-            version_id,
-            a.key_id.to_hex(),
-            a.public_key.raw().to_vec(),
-            a.name,
-            a.signature,
-            a.signed_at
-        ],
-    )
-    .ctx("record approval")?;
-    Ok(())
+            params![
+                version_id,
+                a.key_id.to_hex(),
+                a.public_key.raw().to_vec(),
+                a.name,
+                a.signature,
+                a.signed_at
+            ],
+        )
+        .ctx("record approval")?;
+    Ok(n == 1)
 }
 
 pub(super) fn record_bundle(tx: &Transaction<'_>, b: &AcceptedBundle) -> Result<()> {
@@ -228,12 +229,29 @@ impl Db {
             .ctx("read trust store")
     }
 
+    /// Trust `k` unless the key is already in the store (then nothing is
+    /// written and false is returned): check and insert in one write
+    /// transaction, so concurrent adds log one event.
     pub(crate) fn add_trusted_key(
         &self,
         k: &TrustedKey,
         event: &crate::event::EventDraft,
-    ) -> Result<()> {
-        self.logged(event, |tx| upsert_key(tx, k))
+    ) -> Result<bool> {
+        let tx = self.write_tx().ctx("begin trust add")?;
+        let exists: bool = tx
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM trusted_keys WHERE key_id = ?1)",
+                [k.key_id.to_hex()],
+                |r| r.get(0),
+            )
+            .ctx("read trusted key")?;
+        if exists {
+            return Ok(false);
+        }
+        upsert_key(&tx, k)?;
+        super::audit::append_event(&tx, event)?;
+        tx.commit().ctx("commit trust add")?;
+        Ok(true)
     }
 
     /// Record a trust root version and make the key table follow it, with
@@ -406,13 +424,22 @@ impl Db {
         .ctx("read approvals")
     }
 
+    /// Record an approval unless that key already approved the version;
+    /// returns whether it was added (one approval, one event, whatever
+    /// runs at once).
     pub(crate) fn add_approval(
         &self,
         version_id: i64,
         a: &ApprovalRecord,
         event: &crate::event::EventDraft,
-    ) -> Result<()> {
-        self.logged(event, |tx| insert_approval(tx, version_id, a))
+    ) -> Result<bool> {
+        let tx = self.write_tx().ctx("begin approval")?;
+        let added = insert_approval(&tx, version_id, a)?;
+        if added {
+            super::audit::append_event(&tx, event)?;
+        }
+        tx.commit().ctx("commit approval")?;
+        Ok(added)
     }
 
     /// The exact statement bytes recorded for a version, if any.
@@ -466,30 +493,31 @@ impl Db {
     }
 
     /// The next export sequence number (1, 2, …), recorded with the export.
-    pub(crate) fn next_export_sequence(&self) -> Result<u64> {
-        self.conn
+    /// Allocate the next export sequence and record the export made with
+    /// it, in one write transaction: concurrent exports each get their own
+    /// number. `make` gets the number and returns the record, its event and
+    /// whatever the caller wants back (the signed index).
+    pub(crate) fn record_next_export<T>(
+        &self,
+        make: impl FnOnce(u64) -> Result<(ExportRecord, crate::event::EventDraft, T)>,
+    ) -> Result<T> {
+        let tx = self.write_tx().ctx("begin export")?;
+        let next = tx
             .query_row(
                 "SELECT COALESCE(MAX(sequence), 0) + 1 FROM exports",
                 [],
                 |r| r.get::<_, i64>(0),
             )
-            .ctx("read export sequence")
-            .map(|n| n as u64)
-    }
-
-    pub(crate) fn record_export(
-        &self,
-        e: &ExportRecord,
-        event: &crate::event::EventDraft,
-    ) -> Result<()> {
-        self.logged(event, |tx| {
-            tx.execute(
-                "INSERT INTO exports (bundle_id, sequence, created, expires, exporter, path, exported_by)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![e.bundle_id, e.sequence as i64, e.created, e.expires, e.exporter.to_hex(), e.path, e.exported_by],
-            )
-            .ctx("record export")?;
-            Ok(())
-        })
+            .ctx("read export sequence")? as u64;
+        let (e, event, out) = make(next)?;
+        tx.execute(
+            "INSERT INTO exports (bundle_id, sequence, created, expires, exporter, path, exported_by)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![e.bundle_id, e.sequence as i64, e.created, e.expires, e.exporter.to_hex(), e.path, e.exported_by],
+        )
+        .ctx("record export")?;
+        super::audit::append_event(&tx, &event)?;
+        tx.commit().ctx("commit export")?;
+        Ok(out)
     }
 }

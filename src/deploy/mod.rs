@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::event::EventDraft;
 use crate::finding::{Finding, FindingKind, Severity};
 use crate::license::{Policy, check};
+use crate::pending::OutputKind;
 use crate::progress::ProgressFactory;
 use crate::records::Deployment;
 use crate::records::{DeployStatus, VersionRecord};
@@ -41,7 +42,7 @@ fn absolute(p: &Path) -> Result<PathBuf> {
 }
 
 fn record(
-    reg: &mut Registry,
+    reg: &Registry,
     v: &VersionRecord,
     host: String,
     path: String,
@@ -89,13 +90,81 @@ pub fn deploy(
     progress: &dyn ProgressFactory,
 ) -> Result<(CheckoutOutcome, Deployment)> {
     let shared = opts.layout == crate::checkout::CheckoutLayout::Hf;
-    let out = checkout(reg, v, dir, opts, progress)?;
     // The folder the user named (for `hf`, the shared cache: audit finds the
     // model's repo in it by name), so `undeploy --path DIR` matches it.
     let path = absolute(dir)?.display().to_string();
     let host = t.host.clone().unwrap_or_else(hostname);
+    // A deploy to this folder killed after its copy was in place and before
+    // its record: finish it now. If it was this very deployment, done.
+    let dead: Vec<_> = crate::pending::leftovers(reg)?
+        .into_iter()
+        .filter(|l| l.kind == OutputKind::Deploy && l.target == path)
+        .collect();
+    for l in dead {
+        if let Some(d) = finish_dead(reg, &l, progress)?
+            && d.version_id == v.id
+            && d.host == host
+        {
+            let out = crate::checkout::existing_outcome(reg, v, dir, opts.layout, opts.link)?;
+            return Ok((out, d));
+        }
+    }
+    // The intent first: what to record once the copy is in place.
+    let pending = crate::pending::begin(
+        reg,
+        OutputKind::Deploy,
+        dir,
+        serde_json::json!({
+            "version_id": v.id, "host": host, "environment": t.environment,
+            "note": t.note, "shared": shared,
+        }),
+    )?;
+    let out = checkout(reg, v, dir, opts, progress)?;
     let d = record(reg, v, host, path, t, false, shared)?;
+    pending.finish()?;
     Ok((out, d))
+}
+
+/// Finish a deploy whose process died: its copy is complete or absent
+/// (checkouts are atomic), so the deployment is recorded if the copy is in
+/// place and verifies against the version, and the intent is forgotten
+/// either way. Returns the deployment recorded.
+pub fn finish_dead(
+    reg: &Registry,
+    l: &crate::pending::Leftover,
+    progress: &dyn ProgressFactory,
+) -> Result<Option<Deployment>> {
+    let d = &l.details;
+    let mut recorded = None;
+    let dir = Path::new(&l.target);
+    if let (Some(vid), Some(host)) = (d["version_id"].as_i64(), d["host"].as_str())
+        && dir.exists()
+    {
+        let v = reg.db.version_by_id(vid)?;
+        let name = v.name.to_string();
+        let intact = crate::source::resolve_repo(dir, v.revision.as_deref(), Some(&name))
+            .and_then(|src| check_folder(&name, dir, &src.files, &reg.files(&v)?, progress))
+            .is_ok_and(|rep| !crate::finding::failed(&rep.findings));
+        if intact {
+            let t = Target {
+                host: Some(host.to_string()),
+                environment: d["environment"].as_str().map(str::to_string),
+                note: d["note"].as_str().map(str::to_string),
+            };
+            let shared = d["shared"].as_bool().unwrap_or(false);
+            recorded = Some(record(
+                reg,
+                &v,
+                host.to_string(),
+                l.target.clone(),
+                &t,
+                false,
+                shared,
+            )?);
+        }
+    }
+    crate::pending::clean(reg, l)?;
+    Ok(recorded)
 }
 
 /// Record a copy placed by other means.

@@ -114,7 +114,7 @@ pub fn add(
         public_key: key,
         name: name.to_string(),
         roles: role.roles(),
-        origins,
+        origins: origins.clone(),
         source: TrustSource::Local,
         added_at: now_rfc3339(),
         added_by: actor(),
@@ -130,7 +130,10 @@ pub fn add(
             "break_glass": rooted,
         }),
     );
-    reg.db.add_trusted_key(&k, &event)?;
+    if !reg.db.add_trusted_key(&k, &event)? {
+        // Another process trusted it meanwhile: answer as for a repeat.
+        return add(reg, pubfile, name, role, origins, local);
+    }
     Ok((k, true))
 }
 
@@ -308,7 +311,16 @@ pub fn sign(
         format!("{}@{}", v.name, v.label),
         serde_json::json!({ "key_id": id.to_hex(), "signer": a.name, "manifest_digest": v.manifest_digest.to_hex() }),
     );
-    reg.db.add_approval(v.id, &a, &event)?;
+    if !reg.db.add_approval(v.id, &a, &event)? {
+        // Another process recorded this key's approval meanwhile.
+        let existing = reg
+            .db
+            .approvals(v.id)?
+            .into_iter()
+            .find(|x| x.key_id == id)
+            .ok_or_else(|| Error::not_found("approval", format!("key {id}")))?;
+        return Ok((existing, false));
+    }
     Ok((a, true))
 }
 
