@@ -217,10 +217,12 @@ pub enum Error {
     },
 
     /// Another airlock process holds the writer lock.
-    #[error("the home `{path}` is locked by another airlock process")]
+    #[error("the home `{}` is locked by another airlock process ({holder}) and stayed locked while this one waited", path.display())]
     Locked {
         /// The home.
         path: PathBuf,
+        /// Who holds it, as the lock file records: pid, command, since when.
+        holder: String,
     },
 }
 
@@ -306,7 +308,12 @@ impl Error {
             Error::NoRegistry { .. } => {
                 "run `airlock init` (or import a model) to create it, or point `--home` at an existing one"
             }
-            Error::Locked { .. } => "wait for the other process to finish",
+            Error::Locked { .. } => {
+                "wait for that process to finish, then run the command again (writers take turns; reads never wait)"
+            }
+            Error::Db(e) if e.is_busy() => {
+                "another process kept the registry database busy for 30 s; run the command again when it has finished"
+            }
             Error::RecordsLost { .. } => {
                 "`airlock fsck` and `airlock log --verify` show what is wrong; restore `registry.db` from a backup"
             }
@@ -343,6 +350,13 @@ pub struct DbError {
 }
 
 impl DbError {
+    /// Whether the database stayed locked by another process past the busy
+    /// timeout.
+    pub fn is_busy(&self) -> bool {
+        let s = self.source.to_string();
+        s.contains("database is locked") || s.contains("database table is locked")
+    }
+
     /// What was being done, and the driver's error.
     pub fn new(
         context: impl Into<String>,

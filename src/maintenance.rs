@@ -157,7 +157,7 @@ pub fn fsck(reg: &Registry) -> FsckReport {
             ));
         }
     }
-    if let Some(reason) = records_lost(reg, versions.len(), present.len()) {
+    if let Some(reason) = records_lost(reg) {
         r.findings.push(db_finding(reason));
     }
     r.unreferenced_blobs = referenced.map_or(0, |refd| {
@@ -173,15 +173,12 @@ pub fn fsck(reg: &Registry) -> FsckReport {
     r
 }
 
-/// Why the database's records look lost, if they do: no version although
-/// the store holds blobs (no command removes a version), or imports the
-/// log names whose versions are gone. `gc` deletes nothing then.
-fn records_lost(reg: &Registry, versions: usize, blobs: usize) -> Option<String> {
-    if versions == 0 && blobs > 0 {
-        return Some(format!(
-            "no version is recorded but the store holds {blobs} blob(s): the records look lost"
-        ));
-    }
+/// Why the database's records look lost, if they do: imports the log
+/// names whose versions are gone (no command removes a version). `gc`
+/// deletes nothing then. (A store beside a missing, empty or foreign
+/// database never gets this far: it is refused when opened. A store with
+/// blobs but no version is normal after a first import was killed.)
+fn records_lost(reg: &Registry) -> Option<String> {
     match crate::log::verify::vanished(reg) {
         Ok(gone) if gone.is_empty() => None,
         Ok(gone) => Some(format!(
@@ -225,7 +222,7 @@ pub fn gc(reg: &Registry, dry_run: bool) -> Result<GcReport> {
     }
     let referenced = reg.db.referenced_blobs()?;
     let (present, _) = reg.store.list()?;
-    if let Some(reason) = records_lost(reg, reg.versions()?.len(), present.len()) {
+    if let Some(reason) = records_lost(reg) {
         return Err(Error::RecordsLost { reason });
     }
     let mut r = GcReport {

@@ -34,8 +34,14 @@ const POLICY_TEMPLATE: &str = "\
 # minimum = \"unknown\"
 ";
 
-/// How long a writer waits for another writer before giving up.
-const LOCK_WAIT: Duration = Duration::from_secs(30);
+/// How long a writer waits for another writer before giving up:
+/// `AIRLOCK_LOCK_WAIT` seconds, else 30.
+fn lock_wait() -> Duration {
+    std::env::var("AIRLOCK_LOCK_WAIT")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .map_or(Duration::from_secs(30), Duration::from_secs)
+}
 
 /// An opened registry home.
 pub struct Registry {
@@ -244,24 +250,45 @@ impl Registry {
 }
 
 /// Take the writer lock of `home`, waiting a while for another writer.
+/// The holder writes its pid, command line and start time into the lock
+/// file, so a writer that gives up can say who it waited for.
 fn take_lock(home: &Path) -> Result<WriteLock> {
     let p = home.join("lock");
-    let f = OpenOptions::new()
+    let mut f = OpenOptions::new()
         .create(true)
         .truncate(false)
+        .read(true)
         .write(true)
         .open(&p)
         .map_err(|e| Error::io("open lock file", &p, e))?;
     let start = Instant::now();
+    let wait = lock_wait();
     loop {
         match f.try_lock() {
-            Ok(()) => return Ok(WriteLock { _file: f }),
-            Err(std::fs::TryLockError::WouldBlock) if start.elapsed() < LOCK_WAIT => {
+            Ok(()) => {
+                let me = format!(
+                    "pid {} `{}` since {}\n",
+                    std::process::id(),
+                    std::env::args().collect::<Vec<_>>().join(" "),
+                    crate::clock::now_rfc3339()
+                );
+                // Best effort: the lock is the flock, not the text.
+                let _ = f.set_len(0);
+                let _ = std::io::Write::write_all(&mut f, me.as_bytes());
+                return Ok(WriteLock { _file: f });
+            }
+            Err(std::fs::TryLockError::WouldBlock) if start.elapsed() < wait => {
                 std::thread::sleep(Duration::from_millis(100));
             }
             Err(std::fs::TryLockError::WouldBlock) => {
+                let holder = crate::fsio::read_small(&p, 4096)
+                    .map(|s| s.trim().to_string())
+                    .ok()
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or_else(|| "holder unknown".into());
                 return Err(Error::Locked {
                     path: home.to_path_buf(),
+                    holder,
                 });
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("lock", &p, e)),

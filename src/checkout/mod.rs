@@ -71,6 +71,9 @@ pub struct CheckoutOutcome {
     pub bytes: u64,
     /// True when files were hard-linked from the store.
     pub linked: bool,
+    /// True when DIR already held exactly this version (verified) and
+    /// nothing was written.
+    pub unchanged: bool,
 }
 
 /// The revision written into an `hf` layout: the upstream commit when it is
@@ -128,6 +131,13 @@ pub fn checkout(
                 .next()
                 .is_some();
             if non_empty && !opts.force {
+                // Already holding exactly this version (a rerun, or a run
+                // killed after its copy was in place): nothing to do.
+                if holds(v, dir, &files, progress)? {
+                    let mut out = existing_outcome(reg, v, dir, opts.layout, false)?;
+                    out.unchanged = true;
+                    return Ok(out);
+                }
                 return Err(Error::input(match opts.layout {
                     CheckoutLayout::Plain => format!(
                         "`{}` is not empty; checkout writes only into a new or empty folder (hint: `--force` replaces its contents)",
@@ -283,7 +293,24 @@ fn outcome(
         files: files.len(),
         bytes: files.iter().map(|f| f.size).sum(),
         linked,
+        unchanged: false,
     }
+}
+
+/// Whether `dir` (in any layout `verify --path` reads) holds exactly the
+/// files of `v`, every byte re-hashed.
+fn holds(
+    v: &VersionRecord,
+    dir: &Path,
+    files: &[FileRecord],
+    progress: &dyn ProgressFactory,
+) -> Result<bool> {
+    let name = v.name.to_string();
+    let Ok(src) = crate::source::resolve_repo(dir, v.revision.as_deref(), Some(&name)) else {
+        return Ok(false);
+    };
+    let rep = crate::verify::check_folder(&name, dir, &src.files, files, progress)?;
+    Ok(rep.findings.is_empty())
 }
 
 /// One planned write (or, in the hf layout, a snapshot link to a blob).

@@ -120,6 +120,18 @@ pub fn deploy(
         }),
     )?;
     let out = checkout(reg, v, dir, opts, progress)?;
+    // Deployed already (a rerun): the copy verified in place and the record
+    // exists, so nothing new is recorded.
+    if out.unchanged
+        && let Some(d) = reg
+            .db
+            .deployments(true)?
+            .into_iter()
+            .find(|d| d.version_id == v.id && d.host == host && d.path == path)
+    {
+        pending.finish()?;
+        return Ok((out, d));
+    }
     let d = record(reg, v, host, path, t, false, shared)?;
     pending.finish()?;
     Ok((out, d))

@@ -67,3 +67,47 @@ fn run(cmd: &mut Command) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The `strace` binary (the reliability suite's kill injector): found on
+/// the PATH, else installed with `apt-get install strace` when running as
+/// root, else a loud failure naming that command.
+pub(crate) fn strace() -> PathBuf {
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    fs::create_dir_all(root).expect("create target tmp dir");
+    let lock = fs::File::create(root.join("strace.lock")).expect("create strace lock file");
+    lock.lock().expect("lock strace provisioning");
+    let works = || {
+        Command::new("strace")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if works() {
+        return PathBuf::from("strace");
+    }
+    let root_user = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    assert!(
+        root_user,
+        "MISSING TEST DEPENDENCY: strace is not installed and this is not root; run `apt-get install strace`"
+    );
+    let apt = |args: &[&str]| {
+        let mut c = Command::new("apt-get");
+        c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        c
+    };
+    if !apt(&["install", "-y", "-q", "strace"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        run(&mut apt(&["update", "-q"]));
+        run(&mut apt(&["install", "-y", "-q", "strace"]));
+    }
+    assert!(
+        works(),
+        "MISSING TEST DEPENDENCY: `apt-get install strace` ran but `strace -V` still fails"
+    );
+    PathBuf::from("strace")
+}
