@@ -55,7 +55,14 @@ pub struct Registry {
 
 /// Held while a command changes the registry; released on drop.
 pub struct WriteLock {
-    _file: File,
+    file: File,
+}
+
+impl Drop for WriteLock {
+    fn drop(&mut self) {
+        // Clear the holder's note before the flock goes with the file.
+        let _ = self.file.set_len(0);
+    }
 }
 
 impl Registry {
@@ -275,7 +282,7 @@ fn take_lock(home: &Path) -> Result<WriteLock> {
                 // Best effort: the lock is the flock, not the text.
                 let _ = f.set_len(0);
                 let _ = std::io::Write::write_all(&mut f, me.as_bytes());
-                return Ok(WriteLock { _file: f });
+                return Ok(WriteLock { file: f });
             }
             Err(std::fs::TryLockError::WouldBlock) if start.elapsed() < wait => {
                 std::thread::sleep(Duration::from_millis(100));

@@ -12,15 +12,26 @@ pub(crate) fn run(ctx: &Ctx, a: CheckoutArgs) -> anyhow::Result<ExitStatus> {
     let opts = super::checkout_options(&a.flags)?;
     let out = checkout(&reg, &v, &a.dir, opts, &ctx.progress)?;
     ctx.printer.json(&out)?;
-    ctx.printer.line(format!(
-        "checked out {}@{} to {} ({} files, {}, verified{})",
-        out.name,
-        out.version,
-        out.path,
-        out.files,
-        HumanBytes(out.bytes),
-        if out.linked { ", hard-linked" } else { "" }
-    ));
+    ctx.printer.line(if out.unchanged {
+        format!(
+            "{}@{} already in place at {} ({} files, {}, verified; nothing written)",
+            out.name,
+            out.version,
+            out.path,
+            out.files,
+            HumanBytes(out.bytes)
+        )
+    } else {
+        format!(
+            "checked out {}@{} to {} ({} files, {}, verified{})",
+            out.name,
+            out.version,
+            out.path,
+            out.files,
+            HumanBytes(out.bytes),
+            if out.linked { ", hard-linked" } else { "" }
+        )
+    });
     if out.model_path != out.path {
         ctx.printer.line(format!(
             "load from {} (HF_HUB_CACHE={}, HF_HUB_OFFLINE=1)",

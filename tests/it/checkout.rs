@@ -197,16 +197,35 @@ fn hf_layout_loads_with_huggingface_hub_offline() {
             .assert()
             .success();
     }
-    // Checking out again is refused without --force, naming the repo folder;
-    // --force replaces that folder and no other.
+    // The same version again is verified in place and left alone.
     env.cmd()
         .args(["checkout", "acme/c", "--layout", "hf"])
+        .arg(&cache)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("already in place"));
+    // Another version of the model is refused without --force, naming the
+    // repo folder; --force replaces that folder and no other.
+    let other = env.model("other-version", 32);
+    env.cmd()
+        .arg("import")
+        .arg(&other)
+        .args(["--name", "acme/c", "--version", "v2"])
+        .assert()
+        .success();
+    env.cmd()
+        .args(["checkout", "acme/c@v2", "--layout", "hf"])
         .arg(&cache)
         .assert()
         .code(1)
         .stderr(predicate::str::contains("models--acme--c"));
     env.cmd()
-        .args(["checkout", "acme/c", "--layout", "hf", "--force"])
+        .args(["checkout", "acme/c@v2", "--layout", "hf", "--force"])
+        .arg(&cache)
+        .assert()
+        .success();
+    env.cmd()
+        .args(["checkout", "acme/c@v1", "--layout", "hf", "--force"])
         .arg(&cache)
         .assert()
         .success();
@@ -250,7 +269,7 @@ fn hf_layout_loads_with_huggingface_hub_offline() {
         ["models--acme--c", "models--other--d", "models--third--e"]
     );
     // The shared cache root verifies each model by name.
-    for name in ["acme/c", "other/d"] {
+    for name in ["acme/c@v1", "other/d"] {
         env.cmd()
             .args(["verify", name, "--path"])
             .arg(&cache)

@@ -616,3 +616,438 @@ fn killed_sign_and_gc() {
         },
     );
 }
+
+// ---------- N processes at once ----------
+
+const N: usize = 8;
+
+/// Start `N` processes of `args(i)` in `dir` together; their outputs.
+fn at_once(dir: &Path, args: impl Fn(usize) -> Vec<String>) -> Vec<Output> {
+    let children: Vec<_> = (0..N)
+        .map(|i| {
+            Command::new(bin())
+                .current_dir(dir)
+                .env_remove("AIRLOCK_HOME")
+                .arg("--no-progress")
+                .args(args(i))
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect()
+}
+
+fn all_succeed(what: &str, outs: &[Output]) {
+    for (i, o) in outs.iter().enumerate() {
+        assert!(
+            o.status.success(),
+            "{what}: process {i} of {N} failed: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
+
+fn events_of(dir: &Path, home: &str, command: &str) -> usize {
+    json_in(dir, &["--home", home, "log"])["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["command"] == command)
+        .count()
+}
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn first_use_of_a_new_home_by_many_processes_at_once() {
+    let fx = Fixture::new();
+    let t = fx.trial("first-use");
+    // N imports of different models into a home that does not exist yet.
+    let outs = at_once(&t, |i| {
+        strings(&[
+            "--home",
+            "fresh",
+            "import",
+            "m",
+            "--name",
+            &format!("acme/c{i}"),
+        ])
+    });
+    all_succeed("first imports", &outs);
+    assert_eq!(listed(&t, "fresh").len(), N);
+    assert_eq!(events_of(&t, "fresh", "init"), 1, "named once");
+    consistent(&t, "fresh");
+    // N inits of another new home.
+    let outs = at_once(&t, |_| {
+        strings(&["--home", "fresh2", "init", "--name", "lab"])
+    });
+    all_succeed("first inits", &outs);
+    assert_eq!(events_of(&t, "fresh2", "init"), 1);
+    consistent(&t, "fresh2");
+    // N processes opening a home of an older schema: each step once.
+    let old = t.join("old");
+    fs::create_dir_all(&old).unwrap();
+    {
+        let db = rusqlite::Connection::open(old.join("registry.db")).unwrap();
+        for sql in [
+            include_str!("../../schema/0001_init.sql"),
+            include_str!("../../schema/0002_trust.sql"),
+            include_str!("../../schema/0003_safety.sql"),
+            include_str!("../../schema/0004_audit.sql"),
+        ] {
+            db.execute_batch(sql).unwrap();
+        }
+        db.pragma_update(None, "user_version", 4).unwrap();
+        db.pragma_update(None, "journal_mode", "WAL").unwrap();
+        db.execute(
+            "INSERT INTO registry (key, value) VALUES ('name', 'old')",
+            [],
+        )
+        .unwrap();
+    }
+    let outs = at_once(&t, |_| strings(&["--home", "old", "init"]));
+    all_succeed("upgrades", &outs);
+    consistent(&t, "old");
+}
+
+#[test]
+fn many_writers_of_one_home_at_once() {
+    let fx = Fixture::new();
+    let t = fx.trial("writers");
+    // Exports: each its own sequence number.
+    let outs = at_once(&t, |i| {
+        strings(&[
+            "--home",
+            "home",
+            "--json",
+            "export",
+            "acme/m@v1",
+            "--key",
+            "keys/exp.key",
+            "--out",
+            &format!("b{i}.airlock"),
+        ])
+    });
+    all_succeed("exports", &outs);
+    let mut seqs: Vec<u64> = outs
+        .iter()
+        .map(|o| {
+            serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["sequence"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    seqs.sort_unstable();
+    seqs.dedup();
+    assert_eq!(seqs.len(), N, "distinct sequence numbers: {seqs:?}");
+    // The same key approving at once: one approval, one event, one "added".
+    let outs = at_once(&t, |_| {
+        strings(&[
+            "--home",
+            "home",
+            "--json",
+            "sign",
+            "acme/m@v2",
+            "--key",
+            "keys/alice.key",
+        ])
+    });
+    all_succeed("signs", &outs);
+    let added = outs
+        .iter()
+        .filter(|o| {
+            serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["added"] == true
+        })
+        .count();
+    assert_eq!(added, 1);
+    assert_eq!(sign_events(&t), 2, "the fixture's approval and this one");
+    // The same key trusted at once.
+    ok_in(
+        &t,
+        &["keys", "generate", "--name", "bob", "--out", "keys/bob"],
+    );
+    let outs = at_once(&t, |_| {
+        strings(&[
+            "--home",
+            "home",
+            "--json",
+            "trust",
+            "add",
+            "--name",
+            "bob",
+            "keys/bob.pub",
+        ])
+    });
+    all_succeed("trust adds", &outs);
+    let added = outs
+        .iter()
+        .filter(|o| {
+            serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["added"] == true
+        })
+        .count();
+    assert_eq!(added, 1);
+    assert_eq!(events_of(&t, "home", "trust-add"), 1);
+    // The same model imported at once: one version.
+    let outs = at_once(&t, |_| {
+        strings(&["--home", "home", "import", "m", "--name", "acme/same"])
+    });
+    all_succeed("imports", &outs);
+    assert_eq!(
+        listed(&t, "home")
+            .iter()
+            .filter(|v| v.starts_with("acme/same@"))
+            .count(),
+        1
+    );
+    // Checkouts into separate folders, and gc, at once.
+    let outs = at_once(&t, |i| {
+        strings(&["--home", "home", "checkout", "acme/m@v1", &format!("co{i}")])
+    });
+    all_succeed("checkouts", &outs);
+    let outs = at_once(&t, |_| strings(&["--home", "home", "gc"]));
+    all_succeed("gcs", &outs);
+    consistent(&t, "home");
+    // The same bundle imported at once on the isolated side: one version.
+    let outs = at_once(&t, |_| strings(&["--home", "iso", "import", "in.airlock"]));
+    all_succeed("bundle imports", &outs);
+    assert_eq!(listed(&t, "iso"), ["acme/m@v1"]);
+    consistent(&t, "iso");
+    nothing_left(&t, "home");
+}
+
+#[test]
+fn deploys_into_one_new_folder_at_once() {
+    let fx = Fixture::new();
+    let t = fx.trial("deploys");
+    let outs = at_once(&t, |_| {
+        strings(&["--home", "home", "deploy", "acme/m@v1", "serve"])
+    });
+    let ok = outs.iter().filter(|o| o.status.success()).count();
+    assert!(ok >= 1, "at least one deploy succeeds");
+    for o in outs.iter().filter(|o| !o.status.success()) {
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains("serve") && !err.contains("Directory not empty"),
+            "{err}"
+        );
+    }
+    let a = json_in(&t, &["--home", "home", "audit", "--verify"]);
+    let rows = a["deployments"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{a}");
+    assert_eq!(rows[0]["status"], "ok");
+    consistent(&t, "home");
+    nothing_left(&t, "home");
+}
+
+// ---------- full disks ----------
+
+/// A folder on a file system of `size` bytes: a tmpfs mounted for the test
+/// (as root), else a plain folder with every command run under a file-size
+/// limit of `size` (`prlimit --fsize`), the stand-in for a full disk.
+struct SmallDisk {
+    dir: PathBuf,
+    mounted: bool,
+    size: u64,
+}
+
+impl SmallDisk {
+    fn new(dir: &Path, size: u64) -> SmallDisk {
+        fs::create_dir_all(dir).unwrap();
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+        let mounted = root
+            && Command::new("mount")
+                .args(["-t", "tmpfs", "-o", &format!("size={size}")])
+                .arg("tmpfs")
+                .arg(dir)
+                .status()
+                .is_ok_and(|s| s.success());
+        SmallDisk {
+            dir: dir.to_path_buf(),
+            mounted,
+            size,
+        }
+    }
+
+    /// `airlock ARGS` in `cwd`, limited when there is no real small disk.
+    fn run(&self, cwd: &Path, args: &[&str]) -> Output {
+        let mut c = if self.mounted {
+            Command::new(bin())
+        } else {
+            let mut c = Command::new("prlimit");
+            c.arg(format!("--fsize={}", self.size)).arg("--").arg(bin());
+            c
+        };
+        c.current_dir(cwd)
+            .env_remove("AIRLOCK_HOME")
+            .arg("--no-progress")
+            .args(args)
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        if self.mounted {
+            let _ = Command::new("umount").arg(&self.dir).status();
+        }
+    }
+}
+
+/// A command that ran out of room: exit 1, a message that says so and
+/// names a path, no panic.
+fn out_of_room(what: &str, o: &Output) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{what}: {err}");
+    assert!(
+        err.contains("No space left")
+            || err.contains("too large")
+            || err.contains("File too large"),
+        "{what}: {err}"
+    );
+    assert!(!err.contains("panicked"), "{what}: {err}");
+}
+
+/// Names under `dir` that a failed run must not leave.
+fn no_partial_output(dir: &Path) {
+    for e in walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+    {
+        let n = e.file_name().to_string_lossy();
+        assert!(
+            !n.contains(".airlock-") && !n.ends_with(".airlock") && !n.contains("serve"),
+            "left behind: {}",
+            e.path().display()
+        );
+    }
+}
+
+#[test]
+fn full_disks_fail_cleanly_and_lose_nothing() {
+    let fx = Fixture::new();
+    let t = fx.trial("full");
+    const ROOM: u64 = 640 * 1024;
+    // Export to a full disk: nothing at the output, nothing pending.
+    let disk = SmallDisk::new(&t.join("disk-export"), ROOM);
+    let o = disk.run(
+        &t,
+        &[
+            "--home",
+            "home",
+            "export",
+            "acme/m@v1",
+            "--key",
+            "keys/exp.key",
+            "--out",
+            "disk-export/b.airlock",
+        ],
+    );
+    out_of_room("export", &o);
+    no_partial_output(&t.join("disk-export"));
+    nothing_left(&t, "home");
+    consistent(&t, "home");
+    drop(disk);
+    // Checkout to a full disk: no copy, no staging folder.
+    let disk = SmallDisk::new(&t.join("disk-co"), ROOM);
+    let o = disk.run(
+        &t,
+        &["--home", "home", "checkout", "acme/m@v1", "disk-co/serve"],
+    );
+    out_of_room("checkout", &o);
+    no_partial_output(&t.join("disk-co"));
+    nothing_left(&t, "home");
+    drop(disk);
+    // Import into a home on a full disk: nothing listed, nothing staged.
+    let disk = SmallDisk::new(&t.join("disk-home"), ROOM);
+    let o = disk.run(
+        &t,
+        &[
+            "--home",
+            "disk-home/h",
+            "import",
+            "m",
+            "--name",
+            "acme/full",
+        ],
+    );
+    out_of_room("import", &o);
+    if t.join("disk-home/h/registry.db").exists() {
+        assert!(listed(&t, "disk-home/h").is_empty());
+        nothing_left(&t, "disk-home/h");
+        consistent(&t, "disk-home/h");
+    }
+    drop(disk);
+    // A bundle imported into an isolated home on a full disk.
+    let disk = SmallDisk::new(&t.join("disk-iso"), ROOM);
+    copy_tree(&t.join("iso"), &t.join("disk-iso/iso"));
+    let o = disk.run(&t, &["--home", "disk-iso/iso", "import", "in.airlock"]);
+    out_of_room("bundle import", &o);
+    assert!(listed(&t, "disk-iso/iso").is_empty());
+    nothing_left(&t, "disk-iso/iso");
+    consistent(&t, "disk-iso/iso");
+    drop(disk);
+}
+
+#[test]
+fn a_writer_that_waits_too_long_names_the_holder() {
+    let fx = Fixture::new();
+    let t = fx.trial("lock");
+    // An import that holds the writer lock for seconds: strace delays its
+    // first fsync by 5 s.
+    let mut holder = Command::new(crate::peers::strace())
+        .current_dir(&t)
+        .args(["-f", "-qq", "-o", "/dev/null", "-e", "trace=fsync"])
+        .args(["-e", "inject=fsync:delay_enter=5000000:when=1", "--"])
+        .arg(bin())
+        .args([
+            "--no-progress",
+            "--home",
+            "home",
+            "import",
+            "m",
+            "--name",
+            "acme/slow",
+        ])
+        .env_remove("AIRLOCK_HOME")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lock = t.join("home/lock");
+    let start = std::time::Instant::now();
+    while !fs::read_to_string(&lock).is_ok_and(|s| s.contains("acme/slow")) {
+        assert!(
+            start.elapsed().as_secs() < 60,
+            "the import never took the lock"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let out = Command::new(bin())
+        .current_dir(&t)
+        .args(["--no-progress", "--home", "home", "gc"])
+        .env("AIRLOCK_LOCK_WAIT", "1")
+        .env_remove("AIRLOCK_HOME")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(holder.wait().unwrap().success());
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("locked") && err.contains("pid ") && err.contains("import m --name acme/slow"),
+        "{err}"
+    );
+    consistent(&t, "home");
+}
