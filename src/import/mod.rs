@@ -239,7 +239,13 @@ fn ingest_all(
     };
     let results = crate::parallel::try_map(&order, |&i| {
         let sf = &src.files[i];
-        ingest_one(staging, sf, opts.link, &*bar, &replace_if, predict(sf))
+        let mut ing = ingest_one(staging, sf, opts.link, &*bar, &replace_if, predict(sf))?;
+        // The first bytes are kept only where they are read later (the
+        // model card): a hundred thousand files must not keep 64 KiB each.
+        if !sf.rel.as_str().eq_ignore_ascii_case("README.md") {
+            ing.head = Vec::new();
+        }
+        Ok(ing)
     });
     bar.finish();
     let mut ingested: Vec<Option<Ingested>> = (0..src.files.len()).map(|_| None).collect();

@@ -87,6 +87,15 @@ pub(crate) struct Each<F> {
     f: F,
 }
 
+/// The same with a buffer of `size` bytes (at most a chunk): for files
+/// known to be small.
+pub(crate) fn each_sized<F: FnMut(&[u8]) -> Result<()>>(size: usize, f: F) -> Each<F> {
+    Each {
+        buf: vec![0; size.clamp(1, crate::digest::CHUNK)],
+        f,
+    }
+}
+
 /// A sink that calls `f` with every chunk read.
 pub(crate) fn each<F: FnMut(&[u8]) -> Result<()>>(f: F) -> Each<F> {
     Each {

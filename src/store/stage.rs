@@ -24,12 +24,21 @@ use crate::digest::Sha256Digest;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 
+/// Below this size a file is staged with one plain write from the reading
+/// thread (no writer thread, no `O_DIRECT` buffers).
+const SMALL: u64 = 256 << 10;
+
+/// Sub-folders of a staging folder.
+const SHARDS: usize = 64;
+
 /// A private folder of new blobs, waiting for the caller's verdict.
 pub(crate) struct Staging<'s> {
     store: &'s Store,
     dir: tempfile::TempDir,
     /// Blobs that will be new (or replace a changed copy) at commit.
     staged: Mutex<BTreeMap<Sha256Digest, PathBuf>>,
+    /// Files staged so far (picks the shard).
+    next: std::sync::atomic::AtomicUsize,
 }
 
 impl<'s> Staging<'s> {
@@ -44,7 +53,24 @@ impl<'s> Staging<'s> {
             store,
             dir,
             staged: Mutex::new(BTreeMap::new()),
+            next: std::sync::atomic::AtomicUsize::new(0),
         })
+    }
+
+    /// The sub-folder the next staged file goes in: files are spread over
+    /// [`SHARDS`] folders so parallel workers do not queue on one folder's
+    /// lock, and no folder grows to a hundred thousand entries.
+    fn shard(&self) -> Result<PathBuf> {
+        let n = self
+            .next
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            % SHARDS;
+        let p = self.dir.path().join(format!("{n:02x}"));
+        match fs::create_dir(&p) {
+            Ok(()) => Ok(p),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(p),
+            Err(e) => Err(Error::io("create staging folder", &p, e)),
+        }
     }
 
     fn staged(&self) -> std::sync::MutexGuard<'_, BTreeMap<Sha256Digest, PathBuf>> {
@@ -59,22 +85,31 @@ impl<'s> Staging<'s> {
         spec: &IngestSpec<'_>,
         progress: &dyn Progress,
     ) -> Result<Ingested> {
+        let shard = self.shard()?;
         let tmp = tempfile::Builder::new()
             .prefix("in-")
-            .tempfile_in(self.dir.path())
-            .map_err(|e| Error::io("create temp file in", self.dir.path(), e))?;
+            .tempfile_in(&shard)
+            .map_err(|e| Error::io("create temp file in", &shard, e))?;
         let tmp_path = tmp.path().to_path_buf();
         let git_len = spec.want_git_sha1.then_some(spec.size_hint);
-        let s = direct::write_through(tmp.as_file(), &tmp_path, true, |sink| {
-            stream(src, spec.what, git_len, sink, progress)
-        })?;
+        let s = if spec.size_hint < SMALL {
+            // A small file: one read, one write, no writer thread.
+            let mut out = tmp.as_file();
+            let mut sink = super::each_sized(spec.size_hint as usize + 1, |chunk| {
+                std::io::Write::write_all(&mut out, chunk).map_err(|e| Error::io("write", &tmp_path, e))
+            });
+            stream(src, spec.what, git_len, &mut sink, progress)?
+        } else {
+            direct::write_through(tmp.as_file(), &tmp_path, true, |sink| {
+                stream(src, spec.what, git_len, sink, progress)
+            })?
+        };
         (spec.check)(&s.sha256, s.git_sha1.as_deref(), s.size)?;
         if !self.wants(&s.sha256, spec)? {
             return Ok(s);
         }
-        tmp.as_file()
-            .sync_all()
-            .map_err(|e| Error::io("fsync", &tmp_path, e))?;
+        // Durable before it is renamed into the store: one `syncfs` at the
+        // commit covers every staged blob (see `commit`).
         set_read_only(&tmp_path)?;
         let kept = tmp
             .into_temp_path()
@@ -112,9 +147,10 @@ impl<'s> Staging<'s> {
     /// A hard link to `source` inside the staging folder (for `--link`);
     /// `None` when the file system will not link across.
     pub(crate) fn link(&self, source: &Path) -> Option<tempfile::TempPath> {
+        let shard = self.shard().ok()?;
         tempfile::Builder::new()
             .prefix("link-")
-            .make_in(self.dir.path(), |p| fs::hard_link(source, p))
+            .make_in(&shard, |p| fs::hard_link(source, p))
             .ok()
             .map(tempfile::NamedTempFile::into_temp_path)
     }
@@ -153,6 +189,11 @@ impl<'s> Staging<'s> {
     /// Move every staged blob into the store (fan-out folder made and
     /// fsynced as needed). The answer removes them again on drop unless
     /// [`Committed::keep`] is called once the records are committed.
+    ///
+    /// Durability in two steps for any number of blobs: one `syncfs` makes
+    /// every staged byte durable before the first rename, and after the
+    /// renames each fan-out folder touched is fsynced once, so the names are
+    /// durable before the caller's database commit refers to them.
     pub(crate) fn commit(self) -> Result<Committed<'s>> {
         let staged = std::mem::take(&mut *self.staged());
         let mut done = Committed {
@@ -161,6 +202,11 @@ impl<'s> Staging<'s> {
             dirs: Vec::new(),
             keep: false,
         };
+        if staged.is_empty() {
+            return Ok(done);
+        }
+        super::sync_fs(self.dir.path())?;
+        let mut touched = std::collections::BTreeSet::new();
         for (d, from) in staged {
             let dest = self.store.blob_path(&d);
             let parent = dest.parent().expect("blob path has a parent");
@@ -170,10 +216,16 @@ impl<'s> Staging<'s> {
             }
             let existed = dest.exists();
             fs::rename(&from, &dest).map_err(|e| Error::io("rename into store", &dest, e))?;
-            sync_dir(parent)?;
+            touched.insert(parent.to_path_buf());
             if !existed {
                 done.created.push(d);
             }
+        }
+        for dir in &touched {
+            sync_dir(dir)?;
+        }
+        if !done.dirs.is_empty() {
+            sync_dir(&self.store.root.join("sha256"))?;
         }
         Ok(done)
     }
