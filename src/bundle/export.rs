@@ -113,6 +113,8 @@ struct SignedIndex {
     index: Index,
     bytes: Vec<u8>,
     signature: Vec<u8>,
+    /// The external member list's bytes, when the index describes one.
+    member_list: Option<Vec<u8>>,
 }
 
 /// Write a bundle of `versions`, signed by `key`.
@@ -258,6 +260,23 @@ fn sign_index(
         size: *size,
         sha256: d.to_hex(),
     }));
+    // Many members: the list goes in a member of its own after the
+    // signature, described (size, digest, count) by the signed index.
+    let mut member_list = None;
+    let list_bytes = serde_json::to_vec(&members).expect("plain JSON");
+    if list_bytes.len() > super::INLINE_MEMBERS_MAX {
+        member_list = Some((
+            super::MemberList {
+                size: list_bytes.len() as u64,
+                sha256: Sha256Digest::of(&list_bytes).to_hex(),
+                count: members.len() as u64,
+            },
+            list_bytes,
+        ));
+        members = Vec::new();
+    } else {
+        drop(list_bytes);
+    }
     let index = Index {
         format: FORMAT.into(),
         bundle_id: hex::encode(id),
@@ -277,6 +296,7 @@ fn sign_index(
                 sha256: Sha256Digest::of(b).to_hex(),
             })
             .collect(),
+        member_list: member_list.as_ref().map(|(m, _)| m.clone()),
     };
     let bytes = serde_json::to_vec_pretty(&index).expect("plain JSON");
     let sig = key.sign(&pae(INDEX_PAYLOAD_TYPE, &bytes))?;
@@ -291,6 +311,7 @@ fn sign_index(
         signature: serde_json::to_vec_pretty(&doc).expect("plain JSON"),
         index,
         bytes,
+        member_list: member_list.map(|(_, b)| b),
     })
 }
 
@@ -356,6 +377,13 @@ fn write_bundle(
         &signed.signature[..],
     )
     .map_err(io)?;
+    if let Some(list) = &signed.member_list {
+        tar.append(
+            &header(super::MEMBER_LIST_NAME, list.len() as u64)?,
+            &list[..],
+        )
+        .map_err(io)?;
+    }
     for (n, b) in &c.statements {
         tar.append(&header(n, b.len() as u64)?, &b[..])
             .map_err(io)?;

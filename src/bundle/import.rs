@@ -44,7 +44,8 @@ use super::members::{
 use super::volumes::VolumeReader;
 use super::{
     CheckedIndex, CheckedMember, CheckedVersion, INDEX_CAP, INDEX_NAME, INDEX_PAYLOAD_TYPE,
-    IndexSignature, MAX_ROOTS, MemberKind, SIG_CAP, SIG_NAME, STATEMENT_CAP, claimed_ids,
+    IndexSignature, MAX_MEMBERS, MAX_ROOTS, MEMBER_LIST_BYTES_EACH, MEMBER_LIST_NAME, MemberKind,
+    SIG_CAP, SIG_NAME, STATEMENT_CAP, claimed_ids,
 };
 use crate::actor::actor;
 use crate::clock::now_rfc3339;
@@ -169,7 +170,7 @@ pub fn import_bundle(
     let roots_applied = chain::apply_carried(reg, &head.roots, path)?;
     let now = judge_time(reg, path, opts)?;
     let signed_by = verify_exporter(reg, path, &head)?;
-    let idx = CheckedIndex::parse(&head.index)?;
+    let idx = checked_index(&mut entries, &head.index)?;
     check_roots_listed(&idx, &head)?;
     let exporter = check_origin(reg, path, &idx, &signed_by)?;
     let index_sha = Sha256Digest::of(&head.index);
@@ -248,6 +249,51 @@ fn read_head(entries: &mut Entries<'_>, path: &Path) -> Result<Head> {
         index,
         signature,
     })
+}
+
+/// 4b. The index, checked; a bundle of many members lists them in a member
+///    of their own right after `index.sig`, whose size, digest and count the
+///    (now verified) index signs — so its cap comes from signed data.
+fn checked_index(entries: &mut Entries<'_>, index: &[u8]) -> Result<CheckedIndex> {
+    let mut raw = CheckedIndex::raw(index)?;
+    if let Some(list) = raw.member_list.clone() {
+        let hostile = |reason: String| Error::Hostile {
+            what: MEMBER_LIST_NAME.into(),
+            reason,
+        };
+        if !raw.members.is_empty() {
+            return Err(hostile(
+                "the index lists members inline and in a list".into(),
+            ));
+        }
+        if list.count > MAX_MEMBERS {
+            return Err(hostile(format!("more than {MAX_MEMBERS} members")));
+        }
+        let cap = 4096 + list.count * MEMBER_LIST_BYTES_EACH;
+        if list.size > cap {
+            return Err(hostile(format!(
+                "{} bytes for {} members, more than the {cap}-byte cap",
+                list.size, list.count
+            )));
+        }
+        let bytes = read_capped(entries, MEMBER_LIST_NAME, list.size)?;
+        if bytes.len() as u64 != list.size || Sha256Digest::of(&bytes).to_hex() != list.sha256 {
+            return Err(hostile(
+                "its size or sha256 differs from the signed index".into(),
+            ));
+        }
+        let members: Vec<super::IndexMember> = serde_json::from_slice(&bytes)
+            .map_err(|e| hostile(format!("not a member list: {e}")))?;
+        if members.len() as u64 != list.count {
+            return Err(hostile(format!(
+                "{} members, the signed index says {}",
+                members.len(),
+                list.count
+            )));
+        }
+        raw.members = members;
+    }
+    CheckedIndex::check(raw)
 }
 
 /// 3. "Now": the latest of the clock (or `--now`) and the registry's mark.

@@ -33,8 +33,9 @@ pub const INDEX_PAYLOAD_TYPE: &str = "application/vnd.airlock.bundle-index.v1+js
 pub const INDEX_CAP: u64 = 16 << 20;
 /// Cap on the signature member.
 pub const SIG_CAP: u64 = 64 << 10;
-/// Cap on one statement member.
-pub const STATEMENT_CAP: u64 = 16 << 20;
+/// Cap on one statement member (its size is signed in the index, and it is
+/// read whole to verify the approvals: about 300 bytes per file).
+pub const STATEMENT_CAP: u64 = 256 << 20;
 /// Default lifetime of a bundle.
 pub const DEFAULT_EXPIRY_DAYS: u32 = 30;
 
@@ -100,7 +101,34 @@ pub struct Index {
     /// bound to the bundle by the exporter's signature.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub roots: Vec<IndexMember>,
+    /// For a bundle of many members: the member list is the member
+    /// [`MEMBER_LIST_NAME`] right after `index.sig`, described here (its
+    /// size, sha256 and entry count, all signed), and `members` is empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_list: Option<MemberList>,
 }
+
+/// The signed description of an external member list.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MemberList {
+    /// Its exact size in bytes.
+    pub size: u64,
+    /// Its sha256 (hex).
+    pub sha256: String,
+    /// How many members it lists.
+    pub count: u64,
+}
+
+/// The member holding an external member list (a JSON array of members).
+pub const MEMBER_LIST_NAME: &str = "members.json";
+/// The most members a bundle may list.
+pub const MAX_MEMBERS: u64 = 10_000_000;
+/// Bytes allowed per listed member in an external list (a member is about
+/// 160 bytes of compact JSON); the list's cap is this times its signed count.
+pub const MEMBER_LIST_BYTES_EACH: u64 = 512;
+/// Above this many bytes of inline member list, export writes it as its own
+/// member instead.
+pub const INLINE_MEMBERS_MAX: usize = 1 << 20;
 
 /// The exporter's signature over the index (a detached DSSE signature).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -184,12 +212,24 @@ impl CheckedIndex {
     /// names unique and of the allowed shapes, every version listed once
     /// with a statement of its own that is a listed member.
     pub fn parse(bytes: &[u8]) -> Result<CheckedIndex> {
+        Self::check(Self::raw(bytes)?)
+    }
+
+    /// The index bytes as parsed, before any check.
+    pub fn raw(bytes: &[u8]) -> Result<Index> {
+        serde_json::from_slice(bytes).map_err(|e| Error::Hostile {
+            what: INDEX_NAME.into(),
+            reason: format!("not a bundle index: {e}"),
+        })
+    }
+
+    /// Check a parsed index (whose external member list, if any, has been
+    /// read into `members`).
+    pub fn check(raw: Index) -> Result<CheckedIndex> {
         let hostile = |reason: String| Error::Hostile {
             what: INDEX_NAME.into(),
             reason,
         };
-        let raw: Index = serde_json::from_slice(bytes)
-            .map_err(|e| hostile(format!("not a bundle index: {e}")))?;
         if raw.format != FORMAT {
             return Err(hostile(format!(
                 "unknown format `{}` (this airlock reads `{FORMAT}`)",

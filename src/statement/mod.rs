@@ -166,7 +166,13 @@ impl Statement {
     pub fn to_bytes(&self) -> Vec<u8> {
         // Sized up front: a statement of 100,000 files is megabytes, and a
         // doubling buffer would hold twice that at its peak.
-        let estimate = 1024 + self.predicate.files.iter().map(|f| f.path.len() + 120).sum::<usize>();
+        let estimate = 1024
+            + self
+                .predicate
+                .files
+                .iter()
+                .map(|f| f.path.len() + 120)
+                .sum::<usize>();
         let mut out = Vec::with_capacity(estimate);
         serde_json::to_writer(&mut out, self).expect("serialising strings and numbers cannot fail");
         out

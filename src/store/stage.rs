@@ -61,10 +61,7 @@ impl<'s> Staging<'s> {
     /// [`SHARDS`] folders so parallel workers do not queue on one folder's
     /// lock, and no folder grows to a hundred thousand entries.
     fn shard(&self) -> Result<PathBuf> {
-        let n = self
-            .next
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            % SHARDS;
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % SHARDS;
         let p = self.dir.path().join(format!("{n:02x}"));
         match fs::create_dir(&p) {
             Ok(()) => Ok(p),
@@ -96,7 +93,8 @@ impl<'s> Staging<'s> {
             // A small file: one read, one write, no writer thread.
             let mut out = tmp.as_file();
             let mut sink = super::each_sized(spec.size_hint as usize + 1, |chunk| {
-                std::io::Write::write_all(&mut out, chunk).map_err(|e| Error::io("write", &tmp_path, e))
+                std::io::Write::write_all(&mut out, chunk)
+                    .map_err(|e| Error::io("write", &tmp_path, e))
             });
             stream(src, spec.what, git_len, &mut sink, progress)?
         } else {

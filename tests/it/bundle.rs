@@ -562,3 +562,63 @@ fn an_interrupted_bundle_import_leaves_nothing_and_the_rerun_succeeds() {
         .assert()
         .success();
 }
+
+/// A model of thousands of files: its member list goes in a member of its
+/// own (`members.json`), described by the signed index, and the bundle
+/// crosses whole; a list that differs from what the index signs is refused.
+#[test]
+fn a_bundle_of_many_members_lists_them_in_a_member_of_its_own() {
+    let g = Gap::new(&["alice"], &["alice"], 1);
+    let many = g.env.path("many");
+    for d in 0..8 {
+        let sub = many.join(format!("shard-{d}"));
+        fs::create_dir_all(&sub).unwrap();
+        for i in 0..900 {
+            fs::write(sub.join(format!("part-{i:04}.txt")), format!("{d}/{i}\n")).unwrap();
+        }
+    }
+    g.env
+        .cmd()
+        .arg("import")
+        .arg(&many)
+        .args(["--name", "acme/many"])
+        .assert()
+        .success();
+    let out = g.env.path("many.airlock");
+    g.env.sign_and_export(
+        "acme/many",
+        &[g.keys.join("alice.key")],
+        &g.keys.join("exporter.key"),
+        &out,
+    );
+    let ms = members(&out);
+    let names: Vec<&str> = ms.iter().map(|(n, _)| n.as_str()).take(3).collect();
+    assert_eq!(names, ["index.json", "index.sig", "members.json"]);
+    let index: serde_json::Value = serde_json::from_slice(&ms[0].1).unwrap();
+    assert_eq!(index["members"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        index["member_list"]["count"], 7201,
+        "7,200 files and a statement"
+    );
+    // A list altered after signing is refused, the registry unchanged.
+    let mut bad = ms.clone();
+    let list = &mut bad[2].1;
+    let at = list.len() / 2;
+    list[at] = if list[at] == b'0' { b'1' } else { b'0' };
+    let forged = g.env.path("forged.airlock");
+    write_tar(&forged, &plain(&bad));
+    g.iso()
+        .arg("import")
+        .arg(&forged)
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("members.json"));
+    assert_eq!(g.iso_listed(), 0);
+    g.iso().arg("import").arg(&out).assert().success();
+    g.iso()
+        .args(["verify", "--deep", "acme/many"])
+        .assert()
+        .success();
+    let show = g.iso_json(&["show", "acme/many"]);
+    assert_eq!(show["files"].as_array().unwrap().len(), 7200);
+}
