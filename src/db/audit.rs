@@ -279,6 +279,26 @@ impl Db {
     }
 
     /// Every (version id, key id) approval pair.
+    /// Per version, how many distinct keys trusted to approve (and not
+    /// revoked) have an approval recorded.
+    pub(crate) fn trusted_approval_counts(&self) -> Result<std::collections::HashMap<i64, usize>> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT a.version_id, COUNT(DISTINCT a.key_id) FROM approvals a
+                 JOIN trusted_keys k ON k.key_id = a.key_id
+                 WHERE k.revoked_at IS NULL AND k.is_approver = 1
+                 GROUP BY a.version_id",
+            )
+            .ctx("count approvals")?;
+        let rows = st
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? as usize)))
+            .ctx("count approvals")?
+            .collect::<rusqlite::Result<_>>()
+            .ctx("count approvals")?;
+        Ok(rows)
+    }
+
     pub(crate) fn approval_pairs(&self) -> Result<Vec<(i64, String)>> {
         let mut st = self
             .conn

@@ -745,20 +745,29 @@ impl Db {
     }
 
     /// After a successful re-hash: remember the blob's current stat.
-    pub(crate) fn mark_blob_verified(
+    /// Remember the stat of blobs just re-hashed good, in one transaction.
+    pub(crate) fn mark_blobs_verified(
         &self,
-        d: &Sha256Digest,
-        stat: &BlobStat,
+        marks: &[(Sha256Digest, BlobStat)],
         now: &str,
     ) -> Result<()> {
-        self.conn
-            .execute(
-                "UPDATE blobs SET stat_ino = ?2, stat_mtime_ns = ?3, stat_ctime_ns = ?4, verified_at = ?5
-                 WHERE sha256 = ?1",
-                params![d.to_hex(), stat.ino as i64, stat.mtime_ns, stat.ctime_ns, now],
-            )
-            .ctx("update blob stat")?;
-        Ok(())
+        if marks.is_empty() {
+            return Ok(());
+        }
+        let tx = self.write_tx().ctx("begin blob stats")?;
+        {
+            let mut st = tx
+                .prepare(
+                    "UPDATE blobs SET stat_ino = ?2, stat_mtime_ns = ?3, stat_ctime_ns = ?4, verified_at = ?5
+                     WHERE sha256 = ?1",
+                )
+                .ctx("prepare blob stat")?;
+            for (d, stat) in marks {
+                st.execute(params![d.to_hex(), stat.ino as i64, stat.mtime_ns, stat.ctime_ns, now])
+                    .ctx("update blob stat")?;
+            }
+        }
+        tx.commit().ctx("commit blob stats")
     }
 
     /// Blobs that some version needs (files and licence texts).

@@ -95,14 +95,12 @@ pub fn verify_store(
     let hashed = crate::parallel::map_all(&to_hash, |(d, _)| store.rehash(d, &*bar));
     bar.finish();
     let now = now_rfc3339();
+    let mut marks = Vec::new();
     for ((d, size), r) in to_hash.iter().zip(hashed) {
         let state = match r {
             Ok((found, _)) if found == *d => {
-                // Remembered for quick mode, where the home can be written.
-                if reg.writable()
-                    && let Some(st) = reg.store.stat(d)?
-                {
-                    reg.db.mark_blob_verified(d, &st, &now)?;
+                if let Some(st) = reg.store.stat(d)? {
+                    marks.push((*d, st));
                 }
                 BlobState::Good(*size)
             }
@@ -110,6 +108,11 @@ pub fn verify_store(
             Err(e) => BlobState::Bad(format!("unreadable: {e}")),
         };
         states.insert(*d, state);
+    }
+    // Remembered for quick mode (one transaction), where the home can be
+    // written.
+    if reg.writable() {
+        reg.db.mark_blobs_verified(&marks, &now)?;
     }
     // A revoked version fails; one that came in a bundle must keep enough
     // live approvals.
