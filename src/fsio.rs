@@ -143,3 +143,44 @@ pub(crate) fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
 pub(crate) fn rename_exchange(a: &Path, b: &Path) -> std::io::Result<()> {
     renameat2(a, b, libc::RENAME_EXCHANGE)
 }
+
+/// Bytes free for this user on the file system holding `path` (`statvfs`);
+/// `None` where it cannot be told.
+#[allow(unsafe_code)] // audited: one libc call, SAFETY below
+pub(crate) fn free_space(path: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `c` is a valid NUL-terminated path; `st` is valid for writes
+    // of one statvfs, which the call fills on success (checked before use).
+    let rc = unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: statvfs returned 0, so it initialised `st`.
+    let st = unsafe { st.assume_init() };
+    Some((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+}
+
+/// Refuse before writing `need` bytes under `dir` when its file system
+/// visibly has less free (a margin of 1 % and 1 MiB is kept for metadata).
+pub(crate) fn ensure_room(dir: &Path, need: u64, what: &str) -> crate::error::Result<()> {
+    let Some(free) = free_space(dir) else {
+        return Ok(());
+    };
+    let want = need.saturating_add(need / 100).saturating_add(1 << 20);
+    if free < want {
+        return Err(Error::io(
+            "check free space for",
+            dir,
+            std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                format!(
+                    "{what} needs {need} bytes and `{}` has {free} free (No space left on device)",
+                    dir.display()
+                ),
+            ),
+        ));
+    }
+    Ok(())
+}

@@ -142,6 +142,14 @@ pub fn export(
         )));
     }
     let contents = collect(reg, versions)?;
+    // Room for the whole bundle, checked before a sequence number is spent.
+    let dir = match opts.out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let members = contents.statements.len() + contents.payload().count() + 4;
+    let size: u64 = contents.payload().map(|b| b.2).sum::<u64>() + 1024 * members as u64;
+    crate::fsio::ensure_room(&dir, size, "the bundle")?;
     let pending = crate::pending::begin(
         reg,
         crate::pending::OutputKind::Export,

@@ -597,8 +597,17 @@ fn read_members<'s>(
         .filter(|m| matches!(m.kind, MemberKind::Blob(_)))
         .map(|m| m.size)
         .sum();
-    let bar = progress.start("import", total);
     let known = reg.db.blob_stats()?;
+    // Room for the blobs this registry does not hold yet, checked before
+    // the first byte is staged.
+    let new_bytes: u64 = idx
+        .members
+        .iter()
+        .filter(|m| matches!(m.kind, MemberKind::Blob(d) if !known.contains_key(&d)))
+        .map(|m| m.size)
+        .sum();
+    crate::fsio::ensure_room(&reg.store.tmp_dir(), new_bytes, "this bundle's new blobs")?;
+    let bar = progress.start("import", total);
     let replace_if = |d: &Sha256Digest, st: &BlobStat| known.get(d) != Some(st);
     let mut wanted: Option<HashSet<Sha256Digest>> = None;
     for (k, m) in idx.members.iter().enumerate() {

@@ -180,6 +180,9 @@ pub fn checkout(
     // Where each file goes inside the staging folder.
     let (model_rel, plan) = plan(v, &files, opts.layout);
     let total: u64 = plan.iter().filter(|p| p.write).map(|p| p.file.size).sum();
+    if !opts.link {
+        crate::fsio::ensure_room(&parent, total, "the copy")?;
+    }
     let bar = progress.start("checkout", total);
     let store = &reg.store;
     let result = crate::parallel::try_map(&plan, |p| place(store, &staged, p, opts.link, &*bar));

@@ -292,7 +292,9 @@ impl Db {
             )
             .ctx("count approvals")?;
         let rows = st
-            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? as usize)))
+            .query_map([], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? as usize))
+            })
             .ctx("count approvals")?
             .collect::<rusqlite::Result<_>>()
             .ctx("count approvals")?;

@@ -763,8 +763,14 @@ impl Db {
                 )
                 .ctx("prepare blob stat")?;
             for (d, stat) in marks {
-                st.execute(params![d.to_hex(), stat.ino as i64, stat.mtime_ns, stat.ctime_ns, now])
-                    .ctx("update blob stat")?;
+                st.execute(params![
+                    d.to_hex(),
+                    stat.ino as i64,
+                    stat.mtime_ns,
+                    stat.ctime_ns,
+                    now
+                ])
+                .ctx("update blob stat")?;
             }
         }
         tx.commit().ctx("commit blob stats")

@@ -237,6 +237,15 @@ fn ingest_all(
         let st = store.stat(&d).ok()??;
         (!replace_if(&d, &st)).then_some(d)
     };
+    if !opts.link {
+        let unknown: u64 = src
+            .files
+            .iter()
+            .filter(|sf| predict(sf).is_none())
+            .map(|sf| sf.size)
+            .sum();
+        crate::fsio::ensure_room(&reg.store.tmp_dir(), unknown, "the model's new files")?;
+    }
     let results = crate::parallel::try_map(&order, |&i| {
         let sf = &src.files[i];
         let mut ing = ingest_one(staging, sf, opts.link, &*bar, &replace_if, predict(sf))?;

@@ -880,6 +880,17 @@ impl SmallDisk {
         }
     }
 
+    /// A plain folder whose commands run under `prlimit --fsize=size`: the
+    /// limit strikes in the middle of a write (no free-space check sees it).
+    fn limit(dir: &Path, size: u64) -> SmallDisk {
+        fs::create_dir_all(dir).unwrap();
+        SmallDisk {
+            dir: dir.to_path_buf(),
+            mounted: false,
+            size,
+        }
+    }
+
     /// `airlock ARGS` in `cwd`, limited when there is no real small disk.
     fn run(&self, cwd: &Path, args: &[&str]) -> Output {
         let mut c = if self.mounted {
@@ -999,6 +1010,51 @@ fn full_disks_fail_cleanly_and_lose_nothing() {
     nothing_left(&t, "disk-iso/iso");
     consistent(&t, "disk-iso/iso");
     drop(disk);
+}
+
+/// The same four writers stopped in the middle of a write by a file-size
+/// limit (EFBIG, with SIGXFSZ ignored): exit 1 and nothing left.
+#[test]
+fn a_file_size_limit_mid_write_fails_cleanly() {
+    let fx = Fixture::new();
+    let t = fx.trial("fsize");
+    let lim = SmallDisk::limit(&t.join("out"), 512 * 1024);
+    let o = lim.run(
+        &t,
+        &[
+            "--home",
+            "home",
+            "export",
+            "acme/m@v1",
+            "--key",
+            "keys/exp.key",
+            "--out",
+            "out/b.airlock",
+        ],
+    );
+    out_of_room("export", &o);
+    no_partial_output(&t.join("out"));
+    let o = lim.run(
+        &t,
+        &["--home", "home", "checkout", "acme/m@v1", "out/serve"],
+    );
+    out_of_room("checkout", &o);
+    no_partial_output(&t.join("out"));
+    nothing_left(&t, "home");
+    consistent(&t, "home");
+    let o = lim.run(
+        &t,
+        &["--home", "home", "import", "m", "--name", "acme/limited"],
+    );
+    out_of_room("import", &o);
+    assert_eq!(listed(&t, "home").len(), 2);
+    nothing_left(&t, "home");
+    consistent(&t, "home");
+    let o = lim.run(&t, &["--home", "iso", "import", "in.airlock"]);
+    out_of_room("bundle import", &o);
+    assert!(listed(&t, "iso").is_empty());
+    nothing_left(&t, "iso");
+    consistent(&t, "iso");
 }
 
 #[test]
