@@ -249,7 +249,9 @@ pub struct NewVersion {
     pub owner: Option<String>,
     /// Its files.
     pub files: Vec<FileRecord>,
-    /// The exact statement bytes approvals sign.
+    /// The exact statement bytes approvals sign (from a bundle); empty for a
+    /// folder import, whose statement is made from the records when first
+    /// needed.
     pub statement: Vec<u8>,
     /// The bundle it arrived in.
     pub bundle_id: Option<String>,

@@ -319,13 +319,29 @@ fn insert_one(tx: &rusqlite::Transaction<'_>, v: &NewVersion, now: &str) -> Resu
                 v.disclosure.as_str(),
                 v.disclosure_notes,
                 v.owner,
-                v.statement,
+                // A zero-filled blob of the right size, written below in
+                // place: binding megabytes of statement would copy them.
+                (!v.statement.is_empty())
+                    .then_some(rusqlite::blob::ZeroBlob(v.statement.len() as u64)),
                 v.bundle_id,
                 v.registered_at,
             ],
         )
         .ctx("record version")?;
     let version_id = tx.last_insert_rowid();
+    if !v.statement.is_empty() {
+        let mut blob = tx
+            .blob_open(
+                rusqlite::MAIN_DB,
+                "versions",
+                "statement",
+                version_id,
+                false,
+            )
+            .ctx("open statement blob")?;
+        std::io::Write::write_all(&mut blob, &v.statement)
+            .map_err(|e| Error::Db(DbError::new("write statement", e)))?;
+    }
     {
         let mut st = tx
             .prepare(

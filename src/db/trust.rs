@@ -455,14 +455,32 @@ impl Db {
             .map(Option::flatten)
     }
 
+    /// Keep the statement made for a version (first writer wins). Written
+    /// into a zero-filled blob in place, so megabytes are not copied into a
+    /// bound parameter first.
     pub(crate) fn set_statement(&self, version_id: i64, bytes: &[u8]) -> Result<()> {
-        self.conn
+        let tx = self.write_tx().ctx("begin statement")?;
+        let n = tx
             .execute(
-                "UPDATE versions SET statement = ?2 WHERE id = ?1 AND statement IS NULL",
-                params![version_id, bytes],
+                "UPDATE versions SET statement = zeroblob(?2) WHERE id = ?1 AND statement IS NULL",
+                params![version_id, bytes.len() as i64],
             )
             .ctx("record statement")?;
-        Ok(())
+        if n == 1 {
+            let mut blob = tx
+                .blob_open(
+                    rusqlite::MAIN_DB,
+                    "versions",
+                    "statement",
+                    version_id,
+                    false,
+                )
+                .ctx("open statement blob")?;
+            std::io::Write::write_all(&mut blob, bytes).map_err(|e| {
+                crate::error::Error::Db(crate::error::DbError::new("write statement", e))
+            })?;
+        }
+        tx.commit().ctx("commit statement")
     }
 
     pub(crate) fn bundle(&self, bundle_id: &str) -> Result<Option<AcceptedBundle>> {

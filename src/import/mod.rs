@@ -429,7 +429,7 @@ fn record(
         }
         _ => now.clone(),
     };
-    let mut new = NewVersion {
+    let new = NewVersion {
         name: opts.name.clone(),
         label: label.clone(),
         manifest_digest: p.manifest_digest,
@@ -456,7 +456,9 @@ fn record(
             .map(|a| (a, p.decision.allowed_unsafe.clone())),
         registered_at,
     };
-    new.statement = crate::statement::Statement::of(&new.as_record(), &new.files).to_bytes();
+    // The statement is a function of these records: it is made (and kept)
+    // when first needed — by `sign` or `export` — not held here beside
+    // every file record of a large model.
     let event = crate::event::EventDraft::new(
         crate::event::EventKind::Import,
         format!("{}@{}", new.name, new.label),

@@ -20,34 +20,56 @@ struct Entry<'a> {
     size: u64,
 }
 
-#[derive(Serialize)]
-struct Doc<'a> {
-    #[serde(rename = "mediaType")]
-    media_type: &'static str,
-    files: Vec<Entry<'a>>,
-}
-
 /// The canonical manifest bytes for a set of files (order does not matter).
 pub fn canonical_bytes(files: &[FileRecord]) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_canonical(files, &mut out).expect("writing to memory cannot fail");
+    out
+}
+
+/// Write the canonical bytes to `w` (the entries are made one at a time,
+/// so a manifest of a hundred thousand files is never held whole).
+fn write_canonical(files: &[FileRecord], w: &mut dyn std::io::Write) -> std::io::Result<()> {
     let mut sorted: Vec<&FileRecord> = files.iter().collect();
     sorted.sort_by(|a, b| a.path.as_str().as_bytes().cmp(b.path.as_str().as_bytes()));
-    let doc = Doc {
-        media_type: MEDIA_TYPE,
-        files: sorted
-            .into_iter()
-            .map(|f| Entry {
+    w.write_all(br#"{"mediaType":"#)?;
+    serde_json::to_writer(&mut *w, MEDIA_TYPE)?;
+    w.write_all(br#","files":["#)?;
+    for (i, f) in sorted.into_iter().enumerate() {
+        if i > 0 {
+            w.write_all(b",")?;
+        }
+        serde_json::to_writer(
+            &mut *w,
+            &Entry {
                 path: f.path.as_str(),
                 sha256: f.sha256.to_hex(),
                 size: f.size,
-            })
-            .collect(),
-    };
-    serde_json::to_vec(&doc).expect("serialising plain strings and numbers cannot fail")
+            },
+        )?;
+    }
+    w.write_all(b"]}")
 }
 
-/// The manifest digest of a set of files.
+/// The manifest digest of a set of files, hashed as it is written.
 pub fn digest(files: &[FileRecord]) -> Sha256Digest {
-    Sha256Digest::of(&canonical_bytes(files))
+    struct Hashing(crate::digest::Hasher);
+    impl std::io::Write for Hashing {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut h = Hashing(crate::digest::Hasher::new());
+    write_canonical(
+        files,
+        &mut std::io::BufWriter::with_capacity(64 << 10, &mut h),
+    )
+    .expect("hashing cannot fail");
+    h.0.finish()
 }
 
 #[cfg(test)]
@@ -63,6 +85,19 @@ mod tests {
             upstream_check: None,
             safety: None,
         }
+    }
+
+    #[test]
+    fn the_bytes_are_the_documented_json() {
+        let files = [rec("b", b"1"), rec("a", b"2")];
+        let bytes = canonical_bytes(&files);
+        let want = format!(
+            r#"{{"mediaType":"{MEDIA_TYPE}","files":[{{"path":"a","sha256":"{}","size":1}},{{"path":"b","sha256":"{}","size":1}}]}}"#,
+            Sha256Digest::of(b"2").to_hex(),
+            Sha256Digest::of(b"1").to_hex()
+        );
+        assert_eq!(String::from_utf8(bytes.clone()).unwrap(), want);
+        assert_eq!(digest(&files), Sha256Digest::of(&bytes));
     }
 
     #[test]

@@ -365,7 +365,18 @@ pub fn signers<'k, K>(
     id_of: impl Fn(&K) -> KeyId,
     public: impl Fn(&K) -> &PublicKey,
 ) -> Vec<(&'k K, Vec<u8>)> {
-    let msg = pae(payload_type, payload);
+    signers_of(&pae(payload_type, payload), sigs, keys, id_of, public)
+}
+
+/// [`signers`] over a message already in PAE form (so a caller that also
+/// checks each signature itself builds the message once).
+pub fn signers_of<'k, K>(
+    msg: &[u8],
+    sigs: &[EnvelopeSignature],
+    keys: &'k [K],
+    id_of: impl Fn(&K) -> KeyId,
+    public: impl Fn(&K) -> &PublicKey,
+) -> Vec<(&'k K, Vec<u8>)> {
     let mut seen = std::collections::HashSet::new();
     keys.iter()
         .filter_map(|k| {
@@ -378,7 +389,7 @@ pub fn signers<'k, K>(
                 .iter()
                 .find(|s| s.keyid.eq_ignore_ascii_case(&hex))
                 .and_then(|s| B64.decode(&s.sig).ok())?;
-            public(k).verify(&msg, &sig).then_some((k, sig))
+            public(k).verify(msg, &sig).then_some((k, sig))
         })
         .collect()
 }

@@ -34,7 +34,7 @@ use crate::error::{Error, Result};
 use crate::event::{EventDraft, EventKind};
 use crate::records::{ApprovalRecord, Role, TrustSource, TrustedKey, VersionRecord};
 use crate::registry::Registry;
-use crate::signing::{KeyId, KeySource, PublicKey, claimed, pae, signers};
+use crate::signing::{KeyId, KeySource, PublicKey, claimed, pae};
 use crate::statement::{PAYLOAD_TYPE, Statement};
 use root::CheckedRoot;
 
@@ -375,8 +375,7 @@ pub struct ApprovalView {
 
 /// Every approval of `v` with its status, and how many are live.
 pub fn approval_status(reg: &Registry, v: &VersionRecord) -> Result<(Vec<ApprovalView>, usize)> {
-    let bytes = statement_bytes(reg, v)?;
-    let msg = pae(PAYLOAD_TYPE, &bytes);
+    let msg = pae(PAYLOAD_TYPE, &statement_bytes(reg, v)?);
     let trusted = reg.db.trusted_keys()?;
     let approvals = reg.db.approvals(v.id)?;
     let out = approvals
@@ -409,15 +408,8 @@ pub fn approval_status(reg: &Registry, v: &VersionRecord) -> Result<(Vec<Approva
         .into_iter()
         .filter(|k| !k.revoked && k.roles.can_approve())
         .collect();
-    let live = signers(
-        PAYLOAD_TYPE,
-        &bytes,
-        &sigs,
-        &approvers,
-        |k| k.key_id,
-        |k| &k.public_key,
-    )
-    .len();
+    let live =
+        crate::signing::signers_of(&msg, &sigs, &approvers, |k| k.key_id, |k| &k.public_key).len();
     Ok((out, live))
 }
 

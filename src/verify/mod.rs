@@ -57,17 +57,17 @@ pub fn verify_store(
         versions: versions.len(),
         ..Default::default()
     };
-    let mut users: BTreeMap<Sha256Digest, Vec<(String, FileRecord)>> = BTreeMap::new();
+    // Each distinct blob once, with its size; which files use a blob is
+    // looked up again only for the blobs that fail (a hundred thousand
+    // files are not kept in memory twice).
+    let mut sizes: BTreeMap<Sha256Digest, u64> = BTreeMap::new();
     for v in versions {
         for f in reg.files(v)? {
             report.files += 1;
-            users
-                .entry(f.sha256)
-                .or_default()
-                .push((format!("{}@{}", v.name, v.label), f));
+            sizes.entry(f.sha256).or_insert(f.size);
         }
     }
-    let blobs: Vec<(Sha256Digest, u64)> = users.iter().map(|(d, u)| (*d, u[0].1.size)).collect();
+    let blobs: Vec<(Sha256Digest, u64)> = sizes.into_iter().collect();
     let mut to_hash = Vec::new();
     let mut states: HashMap<Sha256Digest, BlobState> = HashMap::new();
     for (d, size) in &blobs {
@@ -137,7 +137,8 @@ pub fn verify_store(
             });
         }
     }
-    for (d, uses) in &users {
+    let mut failed: BTreeMap<Sha256Digest, (FindingKind, String)> = BTreeMap::new();
+    for (d, _) in &blobs {
         let (kind, detail) = match &states[d] {
             BlobState::Trusted => {
                 report.trusted_blobs += 1;
@@ -154,14 +155,21 @@ pub fn verify_store(
             ),
             BlobState::Bad(why) => (FindingKind::Modified, why.clone()),
         };
-        for (subject, f) in uses {
-            report.findings.push(Finding {
-                subject: subject.clone(),
-                path: f.path.to_string(),
-                kind,
-                severity: Severity::Error,
-                detail: detail.clone(),
-            });
+        failed.insert(*d, (kind, detail));
+    }
+    if !failed.is_empty() {
+        for v in versions {
+            for f in reg.files(v)? {
+                if let Some((kind, detail)) = failed.get(&f.sha256) {
+                    report.findings.push(Finding {
+                        subject: format!("{}@{}", v.name, v.label),
+                        path: f.path.to_string(),
+                        kind: *kind,
+                        severity: Severity::Error,
+                        detail: detail.clone(),
+                    });
+                }
+            }
         }
     }
     Ok(report)
