@@ -176,6 +176,103 @@ impl<R: Read> Read for HashingReader<R> {
 /// not grow with the model.
 pub const CHUNK: usize = 1 << 20;
 
+/// The piece size new imports record: 256 MiB (`AIRLOCK_PIECE_MIB`
+/// overrides it, at least 1 MiB, a whole number of chunks).
+pub const PIECE_SIZE: u64 = 256 << 20;
+
+/// The piece size for new records.
+pub fn piece_size() -> u64 {
+    std::env::var("AIRLOCK_PIECE_MIB")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .filter(|m| (1..=1 << 20).contains(m))
+        .map_or(PIECE_SIZE, |m| m << 20)
+}
+
+/// The sha256 of each fixed-size piece of a file (the last one may be
+/// shorter). Recorded beside the file's own sha256 for files larger than
+/// one piece, so a single large file can be verified on every core: the
+/// pieces were derived from the bytes whose whole digest matched, so
+/// checking every piece proves the same bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pieces {
+    /// The piece size in bytes.
+    pub size: u64,
+    /// The digest of each piece, in order.
+    pub sha256: Vec<Sha256Digest>,
+}
+
+impl Pieces {
+    /// How many pieces of `size` bytes a file of `len` bytes has.
+    pub fn count(len: u64, size: u64) -> u64 {
+        if size == 0 { 0 } else { len.div_ceil(size) }
+    }
+
+    /// Byte range of piece `i` of a file of `len` bytes.
+    pub fn range(&self, i: usize, len: u64) -> (u64, u64) {
+        let start = i as u64 * self.size;
+        (start, (start + self.size).min(len))
+    }
+
+    /// Whether the list fits a file of `len` bytes (right count, sane size).
+    pub fn fits(&self, len: u64) -> bool {
+        self.size >= CHUNK as u64
+            && len > self.size
+            && Pieces::count(len, self.size) == self.sha256.len() as u64
+    }
+}
+
+/// Hashes pieces as bytes stream past (the same pass as the whole digest).
+pub(crate) struct PieceHasher {
+    size: u64,
+    current: Hasher,
+    filled: u64,
+    done: Vec<Sha256Digest>,
+    total: u64,
+}
+
+impl PieceHasher {
+    pub(crate) fn new(size: u64) -> Self {
+        PieceHasher {
+            size: size.max(1),
+            current: Hasher::new(),
+            filled: 0,
+            done: Vec::new(),
+            total: 0,
+        }
+    }
+
+    pub(crate) fn update(&mut self, mut bytes: &[u8]) {
+        self.total += bytes.len() as u64;
+        while !bytes.is_empty() {
+            let room = (self.size - self.filled) as usize;
+            let take = room.min(bytes.len());
+            self.current.update(&bytes[..take]);
+            self.filled += take as u64;
+            bytes = &bytes[take..];
+            if self.filled == self.size {
+                let h = std::mem::take(&mut self.current);
+                self.done.push(h.finish());
+                self.filled = 0;
+            }
+        }
+    }
+
+    /// The pieces, or `None` for a file of one piece or less.
+    pub(crate) fn finish(mut self) -> Option<Pieces> {
+        if self.total <= self.size {
+            return None;
+        }
+        if self.filled > 0 {
+            self.done.push(self.current.finish());
+        }
+        Some(Pieces {
+            size: self.size,
+            sha256: self.done,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,5 +338,57 @@ mod tests {
         assert_eq!(d.prefixed().parse::<Sha256Digest>().unwrap(), d);
         assert!("abc".parse::<Sha256Digest>().is_err());
         assert!("z".repeat(64).parse::<Sha256Digest>().is_err());
+    }
+
+    proptest::proptest! {
+        /// Pieces agree with whole-file hashing: for any size, piece size and
+        /// split of the stream, each piece digest is the digest of exactly
+        /// its byte range; the list is absent for a file of one piece or
+        /// less; and a changed byte changes the whole digest and exactly the
+        /// piece that holds it.
+        #[test]
+        fn pieces_and_whole_file_agree(
+            data in proptest::collection::vec(proptest::num::u8::ANY, 0..5000),
+            size in 1u64..700,
+            cuts in proptest::collection::vec(0usize..5000, 0..10),
+            flip in 0usize..5000,
+        ) {
+            let hash = |bytes: &[u8]| {
+                let mut cuts: Vec<usize> = cuts.iter().map(|c| (*c).min(bytes.len())).collect();
+                cuts.sort();
+                let mut p = PieceHasher::new(size);
+                let mut at = 0;
+                for c in cuts.into_iter().chain([bytes.len()]) {
+                    p.update(&bytes[at..c]);
+                    at = c;
+                }
+                p.finish()
+            };
+            let got = hash(&data);
+            if data.len() as u64 <= size {
+                proptest::prop_assert!(got.is_none());
+                return Ok(());
+            }
+            let got = got.unwrap();
+            proptest::prop_assert_eq!(got.sha256.len() as u64, Pieces::count(data.len() as u64, size));
+            for (k, d) in got.sha256.iter().enumerate() {
+                let (a, b) = got.range(k, data.len() as u64);
+                proptest::prop_assert_eq!(*d, Sha256Digest::of(&data[a as usize..b as usize]));
+            }
+            let at = flip % data.len();
+            let mut changed = data.clone();
+            changed[at] ^= 0x5a;
+            let other = hash(&changed).unwrap();
+            let differing: Vec<usize> = got
+                .sha256
+                .iter()
+                .zip(&other.sha256)
+                .enumerate()
+                .filter(|(_, (a, b))| a != b)
+                .map(|(k, _)| k)
+                .collect();
+            proptest::prop_assert_eq!(differing, vec![at / size as usize]);
+            proptest::prop_assert_ne!(Sha256Digest::of(&data), Sha256Digest::of(&changed));
+        }
     }
 }

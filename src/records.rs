@@ -140,6 +140,10 @@ pub struct FileRecord {
     /// What inspecting the file found (absent for records made before).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub safety: Option<FileSafety>,
+    /// The digests of its fixed-size pieces, for a file larger than one
+    /// piece whose blob was stored with them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pieces: Option<crate::digest::Pieces>,
 }
 
 /// A file's inspection, as recorded.

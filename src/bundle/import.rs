@@ -31,7 +31,7 @@
 //!     records versions, approvals, blobs, revocations, the bundle and the
 //!     events; if it fails the new blobs go again.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
 
@@ -148,6 +148,8 @@ struct Staged<'s> {
     approved: HashMap<usize, Approved>,
     revocations: Vec<Revocation>,
     staging: Staging<'s>,
+    /// The checked piece list of each blob whose statement signs one.
+    pieces: HashMap<Sha256Digest, crate::digest::Pieces>,
 }
 
 /// Import a bundle file (or the first volume of a set).
@@ -590,6 +592,7 @@ fn read_members<'s>(
         approved: HashMap::new(),
         revocations: Vec::new(),
         staging: Staging::new(&reg.store)?,
+        pieces: HashMap::new(),
     };
     let total: u64 = idx
         .members
@@ -609,7 +612,8 @@ fn read_members<'s>(
     crate::fsio::ensure_room(&reg.store.tmp_dir(), new_bytes, "this bundle's new blobs")?;
     let bar = progress.start("import", total);
     let replace_if = |d: &Sha256Digest, st: &BlobStat| known.get(d) != Some(st);
-    let mut wanted: Option<HashSet<Sha256Digest>> = None;
+    let mut wanted: Option<HashMap<Sha256Digest, Option<crate::digest::Pieces>>> = None;
+    let mut pieces_of: HashMap<Sha256Digest, crate::digest::Pieces> = HashMap::new();
     for (k, m) in idx.members.iter().enumerate() {
         let entry = next_entry(entries, &m.name)?;
         check_entry(&entry, &m.name, m.size, None)?;
@@ -644,12 +648,12 @@ fn read_members<'s>(
                     Some(w) => w,
                     None => wanted.insert(needed_blobs(&staged.approved)?),
                 };
-                if !wanted.remove(&d) {
+                let Some(claimed) = wanted.remove(&d) else {
                     return Err(Error::Hostile {
                         what: format!("member `{}`", m.name),
                         reason: "it is not a file or licence text of any version in the bundle (or it is listed twice)".into(),
                     });
-                }
+                };
                 let what = format!("member `{}`", m.name);
                 let expected_size = m.size;
                 let check = |found: &Sha256Digest, _: Option<&str>, size: u64| {
@@ -674,9 +678,10 @@ fn read_members<'s>(
                     what: &what,
                     check: &check,
                     replace_if: &replace_if,
+                    piece: claimed.as_ref().map(|p| p.size),
                 };
                 let mut entry = entry;
-                staged
+                let got = staged
                     .staging
                     .ingest(&mut entry, &spec, &*bar)
                     .map_err(|e| match e {
@@ -690,22 +695,57 @@ fn read_members<'s>(
                         }
                         other => other,
                     })?;
+                // The signed piece list must be the bytes' own (the same
+                // pass computed them): it is what later verifications trust.
+                if let Some(claim) = claimed {
+                    if got.pieces.as_ref() != Some(&claim) {
+                        let at = got
+                            .pieces
+                            .as_ref()
+                            .and_then(|p| {
+                                p.sha256.iter().zip(&claim.sha256).position(|(a, b)| a != b)
+                            })
+                            .map_or("the list".to_string(), |i| format!("piece {i}"));
+                        return Err(Error::Hostile {
+                            what: format!("member `{}`", m.name),
+                            reason: format!(
+                                "the statement's piece digests do not match its bytes ({at} differs)"
+                            ),
+                        });
+                    }
+                    pieces_of.insert(d, claim);
+                }
             }
         }
     }
     bar.finish();
+    staged.pieces = pieces_of;
     Ok(staged)
 }
 
-/// The blobs the approved statements need: every file and licence text.
-fn needed_blobs(approved: &HashMap<usize, Approved>) -> Result<HashSet<Sha256Digest>> {
-    let mut out = HashSet::new();
+/// Every blob the statements name, with the piece list they sign for it
+/// (two statements signing different lists for one blob is hostile).
+fn needed_blobs(
+    approved: &HashMap<usize, Approved>,
+) -> Result<HashMap<Sha256Digest, Option<crate::digest::Pieces>>> {
+    let mut out: HashMap<Sha256Digest, Option<crate::digest::Pieces>> = HashMap::new();
     for a in approved.values() {
         for f in a.statement.file_records()? {
-            out.insert(f.sha256);
+            let slot = out.entry(f.sha256).or_insert(None);
+            match (&slot, f.pieces) {
+                (_, None) => {}
+                (None, Some(p)) => *slot = Some(p),
+                (Some(have), Some(p)) if *have == p => {}
+                (Some(_), Some(_)) => {
+                    return Err(Error::Hostile {
+                        what: format!("blob {}", f.sha256),
+                        reason: "two statements sign different piece lists for it".into(),
+                    });
+                }
+            }
         }
         if let Some(l) = a.statement.license_digest()? {
-            out.insert(l);
+            out.entry(l).or_insert(None);
         }
     }
     Ok(out)
@@ -904,7 +944,7 @@ fn commit(
     idx: &CheckedIndex,
     index_sha: &Sha256Digest,
     exporter: &TrustedKey,
-    staged: Staged<'_>,
+    mut staged: Staged<'_>,
     judged: Judged,
     now: &Now,
     opts: &BundleOptions,
@@ -925,6 +965,7 @@ fn commit(
             ));
         }
     }
+    let pieces = std::mem::take(&mut staged.pieces);
     let committed = staged.staging.commit()?;
     outcome.new_blobs = committed.created.len();
     let mut rows = Vec::new();
@@ -938,6 +979,7 @@ fn commit(
                 sha256: d,
                 size: m.size,
                 stat,
+                pieces: pieces.get(&d).cloned(),
             });
             outcome.blobs += 1;
             outcome.bytes += m.size;

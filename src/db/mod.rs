@@ -62,6 +62,11 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
         "0007_pending",
         include_str!("../../schema/0007_pending.sql"),
     ),
+    (
+        8,
+        "0008_pieces",
+        include_str!("../../schema/0008_pieces.sql"),
+    ),
 ];
 
 /// SQLite's `application_id` of a registry database: "ARLK".
@@ -159,6 +164,13 @@ fn identify(conn: &Connection, path: &Path) -> Result<u32> {
     Ok(version)
 }
 
+/// A recorded piece list, if it is one that fits a blob of `len` bytes
+/// (anything else is ignored: the blob is then hashed whole).
+fn pieces_of(json: Option<String>, len: u64) -> Option<crate::digest::Pieces> {
+    let p: crate::digest::Pieces = serde_json::from_str(&json?).ok()?;
+    p.fits(len).then_some(p)
+}
+
 /// Apply the migrations newer than `current`, each in its own write
 /// transaction that re-reads the version first: processes opening an old
 /// database at once apply each step once (the others wait, then skip it).
@@ -198,11 +210,13 @@ fn immutable_uri(path: &Path) -> String {
 }
 
 /// A blob row: its size and the stat it had when last known good.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct BlobRow {
     pub(crate) sha256: Sha256Digest,
     pub(crate) size: u64,
     pub(crate) stat: BlobStat,
+    /// Piece digests, when known (kept once recorded).
+    pub(crate) pieces: Option<crate::digest::Pieces>,
 }
 
 /// An open registry database.
@@ -264,18 +278,21 @@ pub(crate) fn version_from_row(r: &Row<'_>) -> rusqlite::Result<VersionRecord> {
 fn upsert_blobs(tx: &rusqlite::Transaction<'_>, blobs: &[BlobRow], now: &str) -> Result<()> {
     for b in blobs {
         tx.execute(
-            "INSERT INTO blobs (sha256, size, stored_at, stat_ino, stat_mtime_ns, stat_ctime_ns, verified_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?3)
+            "INSERT INTO blobs (sha256, size, stored_at, stat_ino, stat_mtime_ns, stat_ctime_ns, verified_at, pieces)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?3, ?7)
              ON CONFLICT (sha256) DO UPDATE SET stat_ino = excluded.stat_ino,
                stat_mtime_ns = excluded.stat_mtime_ns, stat_ctime_ns = excluded.stat_ctime_ns,
-               verified_at = excluded.verified_at",
+               verified_at = excluded.verified_at, pieces = COALESCE(blobs.pieces, excluded.pieces)",
             params![
                 b.sha256.to_hex(),
                 b.size as i64,
                 now,
                 b.stat.ino as i64,
                 b.stat.mtime_ns,
-                b.stat.ctime_ns
+                b.stat.ctime_ns,
+                b.pieces
+                    .as_ref()
+                    .map(|p| serde_json::to_string(p).expect("plain JSON"))
             ],
         )
         .ctx("record blob")?;
@@ -616,8 +633,10 @@ impl Db {
         let mut st = self
             .conn
             .prepare(
-                "SELECT path, size, sha256, format, upstream_check, verdict, findings, tensors,
-                   parameters, dtypes FROM files WHERE version_id = ?1 ORDER BY path",
+                "SELECT f.path, f.size, f.sha256, f.format, f.upstream_check, f.verdict, f.findings,
+                   f.tensors, f.parameters, f.dtypes, b.pieces
+                 FROM files f LEFT JOIN blobs b ON b.sha256 = f.sha256
+                 WHERE f.version_id = ?1 ORDER BY f.path",
             )
             .ctx("prepare files query")?;
         st.query_map([version_id], |r| {
@@ -640,6 +659,7 @@ impl Db {
                         dtypes: conv(serde_json::from_str(&r.get::<_, String>(9)?))?,
                     }),
                 },
+                pieces: pieces_of(r.get(10)?, r.get::<_, i64>(1)? as u64),
             })
         })
         .ctx("query files")?
@@ -718,7 +738,7 @@ impl Db {
     pub(crate) fn blob(&self, d: &Sha256Digest) -> Result<Option<BlobRow>> {
         self.conn
             .query_row(
-                "SELECT size, stat_ino, stat_mtime_ns, stat_ctime_ns FROM blobs WHERE sha256 = ?1",
+                "SELECT size, stat_ino, stat_mtime_ns, stat_ctime_ns, pieces FROM blobs WHERE sha256 = ?1",
                 [d.to_hex()],
                 |r| {
                     let size = r.get::<_, i64>(0)? as u64;
@@ -731,6 +751,7 @@ impl Db {
                             mtime_ns: r.get(2)?,
                             ctime_ns: r.get(3)?,
                         },
+                        pieces: pieces_of(r.get(4)?, size),
                     })
                 },
             )

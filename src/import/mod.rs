@@ -299,6 +299,7 @@ fn prepare(
                 format: crate::formats::Format::Other,
                 upstream_check: (!checked.is_empty()).then(|| checked.join("; ")),
                 safety: None,
+                pieces: ing.pieces.clone(),
             }
         })
         .collect();
@@ -383,11 +384,11 @@ fn derived_label(existing: &[VersionRecord], revision: Option<&str>) -> String {
 fn blob_rows(reg: &Registry, p: &Prepared) -> Result<Vec<crate::db::BlobRow>> {
     let mut rows = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    for (d, size) in p
+    for (d, size, pieces) in p
         .files
         .iter()
-        .map(|f| (f.sha256, Some(f.size)))
-        .chain(p.license_sha256.map(|d| (d, None)))
+        .map(|f| (f.sha256, Some(f.size), f.pieces.clone()))
+        .chain(p.license_sha256.map(|d| (d, None, None)))
     {
         if !seen.insert(d) {
             continue;
@@ -400,6 +401,7 @@ fn blob_rows(reg: &Registry, p: &Prepared) -> Result<Vec<crate::db::BlobRow>> {
             sha256: d,
             size: size.unwrap_or(stat.size),
             stat,
+            pieces,
         });
     }
     Ok(rows)
@@ -577,6 +579,7 @@ fn ingest_one(
         what: &what,
         check: &check,
         replace_if,
+        piece: Some(crate::digest::piece_size()),
     };
     // Bytes the store most likely holds already are hashed, not written:
     // a no-op re-import needs no free space. Only if they turn out to
@@ -584,7 +587,14 @@ fn ingest_one(
     if let Some(d) = predicted {
         let mut f = open_regular(&sf.path)?;
         let git_len = spec.want_git_sha1.then_some(spec.size_hint);
-        let s = store::stream(&mut f, spec.what, git_len, &mut store::discard(), bar)?;
+        let s = store::stream_pieces(
+            &mut f,
+            spec.what,
+            git_len,
+            spec.piece,
+            &mut store::discard(),
+            bar,
+        )?;
         (spec.check)(&s.sha256, s.git_sha1.as_deref(), s.size)?;
         if s.sha256 == d {
             return Ok(s);
@@ -637,6 +647,7 @@ fn licence(
                 what: &what,
                 check: &ok,
                 replace_if: &keep,
+                piece: None,
             };
             let ing = staging.ingest(&mut f, &spec, &crate::progress::NoProgress)?;
             Some(ing.sha256)

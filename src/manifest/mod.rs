@@ -84,6 +84,7 @@ mod tests {
             format: crate::formats::Format::Other,
             upstream_check: None,
             safety: None,
+            pieces: None,
         }
     }
 

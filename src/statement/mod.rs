@@ -45,6 +45,11 @@ pub struct PredicateFile {
     pub sha256: String,
     /// Size in bytes.
     pub size: u64,
+    /// The digests of its fixed-size pieces (files larger than one piece,
+    /// imported with them): signed with the rest, so the isolated side can
+    /// verify one large file on every core.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pieces: Option<crate::digest::Pieces>,
 }
 
 /// Where the version came from.
@@ -142,6 +147,7 @@ impl Statement {
                         path: f.path.to_string(),
                         sha256: f.sha256.to_hex(),
                         size: f.size,
+                        pieces: f.pieces.clone(),
                     })
                     .collect(),
                 source: PredicateSource {
@@ -247,6 +253,20 @@ impl Statement {
                     format: crate::formats::Format::Other,
                     upstream_check: None,
                     safety: None,
+                    pieces: match &f.pieces {
+                        Some(p) if !p.fits(f.size) => {
+                            return Err(Error::Hostile {
+                                what: f.path.clone(),
+                                reason: format!(
+                                    "a piece list of {} digests of {} bytes does not fit a file of {} bytes",
+                                    p.sha256.len(),
+                                    p.size,
+                                    f.size
+                                ),
+                            });
+                        }
+                        p => p.clone(),
+                    },
                 })
             })
             .collect()

@@ -19,7 +19,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::{IngestSpec, Ingested, Store, direct, set_read_only, stream, sync_dir};
+use super::{IngestSpec, Ingested, Store, direct, set_read_only, stream_pieces, sync_dir};
 use crate::digest::Sha256Digest;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
@@ -96,10 +96,10 @@ impl<'s> Staging<'s> {
                 std::io::Write::write_all(&mut out, chunk)
                     .map_err(|e| Error::io("write", &tmp_path, e))
             });
-            stream(src, spec.what, git_len, &mut sink, progress)?
+            stream_pieces(src, spec.what, git_len, spec.piece, &mut sink, progress)?
         } else {
             direct::write_through(tmp.as_file(), &tmp_path, true, |sink| {
-                stream(src, spec.what, git_len, sink, progress)
+                stream_pieces(src, spec.what, git_len, spec.piece, sink, progress)
             })?
         };
         (spec.check)(&s.sha256, s.git_sha1.as_deref(), s.size)?;

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::clock::now_rfc3339;
 use crate::digest::Sha256Digest;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::finding::{Finding, FindingKind, Severity};
 use crate::progress::ProgressFactory;
 use crate::records::{FileRecord, VersionRecord};
@@ -69,10 +69,14 @@ pub fn verify_store(
     }
     let blobs: Vec<(Sha256Digest, u64)> = sizes.into_iter().collect();
     let mut to_hash = Vec::new();
+    let mut pieces: HashMap<Sha256Digest, crate::digest::Pieces> = HashMap::new();
     let mut states: HashMap<Sha256Digest, BlobState> = HashMap::new();
     for (d, size) in &blobs {
         let stat = reg.store.stat(d)?;
         let recorded = reg.db.blob(d)?;
+        if let Some(p) = recorded.as_ref().and_then(|r| r.pieces.clone()) {
+            pieces.insert(*d, p);
+        }
         match stat {
             None => {
                 states.insert(*d, BlobState::Missing);
@@ -91,20 +95,33 @@ pub fn verify_store(
     }
     let total: u64 = to_hash.iter().map(|(_, s)| s).sum();
     let bar = progress.start("verify", total);
-    let store = &reg.store;
-    let hashed = crate::parallel::map_all(&to_hash, |(d, _)| store.rehash(d, &*bar));
+    let paths: Vec<std::path::PathBuf> = to_hash
+        .iter()
+        .map(|(d, _)| reg.store.blob_path(d))
+        .collect();
+    let checks: Vec<ByteCheck<'_>> = to_hash
+        .iter()
+        .zip(&paths)
+        .map(|((d, size), path)| ByteCheck {
+            path,
+            len: *size,
+            sha256: *d,
+            pieces: pieces.get(d),
+        })
+        .collect();
+    let hashed = check_bytes(&checks, &*bar);
     bar.finish();
     let now = now_rfc3339();
     let mut marks = Vec::new();
     for ((d, size), r) in to_hash.iter().zip(hashed) {
         let state = match r {
-            Ok((found, _)) if found == *d => {
+            Ok(Seen::Good) => {
                 if let Some(st) = reg.store.stat(d)? {
                     marks.push((*d, st));
                 }
                 BlobState::Good(*size)
             }
-            Ok((found, _)) => BlobState::Bad(format!("expected sha256 {d}, found {found}")),
+            Ok(Seen::Bad(detail)) => BlobState::Bad(detail),
             Err(e) => BlobState::Bad(format!("unreadable: {e}")),
         };
         states.insert(*d, state);
@@ -261,22 +278,29 @@ pub(crate) fn check_folder(
     }
     let total: u64 = to_hash.iter().map(|(s, _)| s.size).sum();
     let bar = progress.start("verify", total);
-    let results = crate::parallel::map_all(&to_hash, |(sf, _)| {
-        crate::fsio::open_regular(&sf.path).and_then(|f| hash_reader(f, &sf.path, &*bar))
-    });
+    let checks: Vec<ByteCheck<'_>> = to_hash
+        .iter()
+        .map(|(sf, rec)| ByteCheck {
+            path: &sf.path,
+            len: rec.size,
+            sha256: rec.sha256,
+            pieces: rec.pieces.as_ref(),
+        })
+        .collect();
+    let results = check_bytes(&checks, &*bar);
     bar.finish();
     for ((sf, rec), r) in to_hash.iter().zip(results) {
         match r {
-            Ok((d, n)) if d == rec.sha256 => {
+            Ok(Seen::Good) => {
                 report.ok += 1;
-                report.hashed_bytes += n;
+                report.hashed_bytes += rec.size;
             }
-            Ok((d, _)) => report.findings.push(Finding {
+            Ok(Seen::Bad(detail)) => report.findings.push(Finding {
                 subject: subject.to_string(),
                 path: sf.rel.to_string(),
                 kind: FindingKind::Modified,
                 severity: Severity::Error,
-                detail: format!("expected sha256 {}, found {d}", rec.sha256),
+                detail,
             }),
             Err(e) => report.findings.push(Finding {
                 subject: subject.to_string(),
@@ -291,4 +315,113 @@ pub(crate) fn check_folder(
         .findings
         .sort_by(|a, b| (a.path.as_str(), a.kind).cmp(&(b.path.as_str(), b.kind)));
     Ok(report)
+}
+
+/// Bytes to check against a recorded digest: a whole file, or — when its
+/// piece digests are recorded — each piece on its own, so one large file is
+/// hashed on every core.
+pub(crate) struct ByteCheck<'a> {
+    /// The file to read (opened without following a final symlink).
+    pub(crate) path: &'a Path,
+    /// Its recorded size (the caller has checked the size already).
+    pub(crate) len: u64,
+    /// Its recorded sha256.
+    pub(crate) sha256: Sha256Digest,
+    /// Its recorded pieces, if any.
+    pub(crate) pieces: Option<&'a crate::digest::Pieces>,
+}
+
+/// What checking one file's bytes found.
+pub(crate) enum Seen {
+    /// Every byte matches.
+    Good,
+    /// These bytes differ (the detail names the piece where there is one).
+    Bad(String),
+}
+
+/// Check every file in `checks` on every core: whole files by their sha256,
+/// files with pieces piece by piece (the same proof: the pieces were derived
+/// from the bytes whose whole digest matched). Results in input order;
+/// `Err` is a file that could not be read.
+pub(crate) fn check_bytes(
+    checks: &[ByteCheck<'_>],
+    progress: &dyn crate::progress::Progress,
+) -> Vec<Result<Seen>> {
+    // One unit per whole file, or per piece.
+    let units: Vec<(usize, Option<usize>)> = checks
+        .iter()
+        .enumerate()
+        .flat_map(|(i, c)| match c.pieces.filter(|p| p.fits(c.len)) {
+            Some(p) => (0..p.sha256.len())
+                .map(|k| (i, Some(k)))
+                .collect::<Vec<_>>(),
+            None => vec![(i, None)],
+        })
+        .collect();
+    let found = crate::parallel::map_all(&units, |&(i, piece)| -> Result<Option<String>> {
+        let c = &checks[i];
+        match piece {
+            None => {
+                let f = crate::fsio::open_regular(c.path)?;
+                let (d, _) = hash_reader(f, c.path, progress)?;
+                Ok((d != c.sha256).then(|| format!("expected sha256 {}, found {d}", c.sha256)))
+            }
+            Some(k) => {
+                let p = c.pieces.expect("a piece unit has pieces");
+                let (start, end) = p.range(k, c.len);
+                let d = hash_range(c.path, start, end, progress)?;
+                let want = p.sha256[k];
+                Ok((d != want).then(|| {
+                    format!(
+                        "piece {k} of {} (bytes {start}..{end}) differs: expected sha256 {want}, found {d}",
+                        p.sha256.len()
+                    )
+                }))
+            }
+        }
+    });
+    let mut out: Vec<Result<Seen>> = checks.iter().map(|_| Ok(Seen::Good)).collect();
+    for ((i, _), r) in units.iter().zip(found) {
+        let slot = &mut out[*i];
+        match (r, &slot) {
+            (Err(e), Ok(_)) => *slot = Err(e),
+            (Ok(Some(detail)), Ok(Seen::Good)) => *slot = Ok(Seen::Bad(detail)),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The sha256 of bytes `start..end` of the file at `path`.
+fn hash_range(
+    path: &Path,
+    start: u64,
+    end: u64,
+    progress: &dyn crate::progress::Progress,
+) -> Result<Sha256Digest> {
+    use std::os::unix::fs::FileExt;
+    let f = crate::fsio::open_regular(path)?;
+    let mut h = crate::digest::Hasher::new();
+    let mut buf = vec![0u8; crate::digest::CHUNK];
+    let mut at = start;
+    while at < end {
+        let want = ((end - at) as usize).min(buf.len());
+        let n = f
+            .read_at(&mut buf[..want], at)
+            .map_err(|e| Error::io("read", path, e))?;
+        if n == 0 {
+            return Err(Error::io(
+                "read",
+                path,
+                std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("ends before byte {end}"),
+                ),
+            ));
+        }
+        h.update(&buf[..n]);
+        progress.inc(n as u64);
+        at += n as u64;
+    }
+    Ok(h.finish())
 }

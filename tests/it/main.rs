@@ -15,6 +15,7 @@ mod import;
 mod inputs;
 mod interrupt;
 mod peers;
+mod pieces;
 mod reliability;
 mod safety;
 mod trust;
