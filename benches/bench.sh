@@ -4,9 +4,14 @@
 #
 #   benches/bench.sh [--size-gib N] [--files N] [--runs N] [--dir DIR]
 #                    [--small-files N] [--versions N]
-#                    [--only import,verify,checkout,export,bundle,hostile,scale]
+#                    [--only import,verify,checkout,export,bundle,hostile,one,scale]
 #
 # Defaults: 4 GiB in 4 files, 3 runs, a folder under ${TMPDIR:-/tmp}.
+# `one` (not in the default set): one file of --size-gib GiB, verify --deep
+# against a single-thread `openssl dgst` of it (pieces on every core).
+# Limits are measured in the same run: the pure two-core SHA-256 rate
+# (`openssl speed -multi 2 -evp sha256`) for verify, and a `dd` direct-I/O
+# copy of the same blob bytes from a cold cache for export.
 # `scale` (not in the default set): a model of --small-files small files
 # (default 100,000) through import, export, bundle import and verify against
 # cp/tar/sha256sum, and list/show/audit/log on a registry of --versions
@@ -145,6 +150,11 @@ for run in $(seq 1 "$RUNS"); do
     time_cmd verify "$AIRLOCK" --home "$HOME_DIR" --no-progress verify --deep --all
     warm "${SHARDS[@]}"
     time_cmd openssl bash -c "$(declare -p FIRST SECOND); $(declare -f openssl_pair); openssl_pair"
+    # The hardware's limit: pure two-core SHA-256 over 16 KiB blocks, no
+    # I/O; recorded as the seconds it would take for the same bytes.
+    rate=$(openssl speed -seconds 3 -multi 2 -evp sha256 2>/dev/null | awk '/^sha256/ {v=$NF; sub(/k$/, "", v); print v * 1000}')
+    bytes=$(du -sb "$MODEL" | cut -f1)
+    awk -v b="$bytes" -v r="$rate" 'BEGIN { printf "%.2f 0\n", b / r }' >>"$RESULTS/pure_sha256"
     # the cost of the safety inspection (headers and opcode streams only)
     warm_tree "$HOME_DIR/store"
     time_cmd inspect "$AIRLOCK" --home "$HOME_DIR" inspect bench/model
@@ -164,6 +174,15 @@ for run in $(seq 1 "$RUNS"); do
     warm_tree "$HOME_DIR/store"
     time_cmd export "$AIRLOCK" --home "$HOME_DIR" --no-progress export bench/model --key "$KEYS/exporter.key" --out "$DIR/bundle.airlock"
     sync
+    # The disk's limit: the same blob bytes copied with direct I/O both
+    # ways, from a cold cache (dropped when this runs as root), and export
+    # from the same cold cache.
+    if [ -w /proc/sys/vm/drop_caches ]; then
+        rm -f "$DIR/bundle.airlock"; sync; echo 3 >/proc/sys/vm/drop_caches
+        time_cmd export_cold "$AIRLOCK" --home "$HOME_DIR" --no-progress export bench/model --key "$KEYS/exporter.key" --out "$DIR/bundle.airlock"
+        sync; echo 3 >/proc/sys/vm/drop_caches
+        time_cmd dd_direct sh -c 'for b in $(find "$1" -type f -size +1M); do dd if="$b" of="$2" bs=8M iflag=direct oflag=direct status=none; done; rm -f "$2"' sh "$HOME_DIR/store/sha256" "$DIR/dd.out"
+    fi
     warm_tree "$MODEL"
     time_cmd tar_cf tar cf "$DIR/ref.tar" -C "$MODEL" .
     sync
@@ -222,6 +241,37 @@ PY
     time_refusal honest_refusal "$AIRLOCK" --home "$HOSTILE_HOME" --no-progress import "$DIR/stranger.airlock"
     fi
 done
+
+# One big file: verify --deep (pieces on every core) against one openssl.
+if want one; then
+    ONE="$DIR/one-model"; OH="$DIR/one-home"
+    mkdir -p "$ONE"
+    f="$ONE/model.safetensors"
+    bytes=$(( SIZE_GIB * 1024 * 1024 * 1024 ))
+    if [ "$(stat -c %s "$f" 2>/dev/null)" != "$bytes" ]; then
+        echo "# making one file of $SIZE_GIB GiB in $ONE"
+        python3 - "$f" "$bytes" <<'PY'
+import json, struct, sys
+path, total = sys.argv[1], int(sys.argv[2])
+n = total - 8 - 128
+header = json.dumps({"w": {"dtype": "U8", "shape": [n], "data_offsets": [0, n]}}).encode()
+header += b" " * (128 - len(header))
+with open(path, "wb") as f:
+    f.write(struct.pack("<Q", len(header)) + header)
+PY
+        openssl enc -aes-128-ctr -pass "pass:airlock-bench-one" -nosalt -pbkdf2 </dev/zero 2>/dev/null \
+            | head -c "$(( bytes - 136 ))" >>"$f" || true
+    fi
+    chmod -R u+w "$OH" 2>/dev/null || true; rm -rf "$OH"
+    "$AIRLOCK" --home "$OH" --no-progress import "$ONE" --name bench/one >/dev/null
+    for run in $(seq 1 "$RUNS"); do
+        warm_tree "$OH/store"
+        time_cmd one_verify "$AIRLOCK" --home "$OH" --no-progress verify --deep --all
+        warm "$f"
+        time_cmd one_openssl openssl dgst -sha256 "$f"
+    done
+    chmod -R u+w "$OH" 2>/dev/null || true; rm -rf "$OH"
+fi
 
 # The scale group: many small files, and a registry of many versions.
 if want scale; then
@@ -330,6 +380,9 @@ row() { # label ref_label airlock_text ref_text
     printf '%-34s %9s %7s MiB   %-28s %9s %7s MiB %7s\n' "$3" "$(secs "$1")" "$(rss_mib "$1")" "$4" "$(secs "$2")" "$(rss_mib "$2")" "$(ratio "$(secs "$1")" "$(secs "$2")")"
 }
 row verify openssl "verify --deep" "2x openssl dgst -sha256"
+row verify pure_sha256 "verify --deep" "pure 2-core SHA-256 (no I/O)"
+row one_verify one_openssl "verify --deep (one file)" "openssl dgst (one thread)"
+row export_cold dd_direct "export (cold cache)" "dd direct I/O of the blobs"
 row inspect verify "inspect (safety checks)" "verify --deep (hashing)"
 row import cp "import" "cp -r"
 row import cp_sync "import" "cp -r && sync"
@@ -348,6 +401,15 @@ row r_list r_sqlite_count "list ($VERSIONS versions)" "python: count 1M file row
 row r_show r_sqlite_count "show (one of $VERSIONS)" "python: count 1M file rows"
 row r_audit r_sqlite_count "audit (1,000 deployments)" "python: count 1M file rows"
 row r_log r_sqlite_count "log ($VERSIONS events)" "python: count 1M file rows"
+if [ -s "$RESULTS/pure_sha256" ]; then
+    echo "goal: verify --deep >= 0.9 of the pure two-core SHA-256 rate: $(ratio "$(secs pure_sha256)" "$(secs verify)")"
+fi
+if [ -s "$RESULTS/one_verify" ]; then
+    echo "goal: one file, verify --deep >= 1.8x faster than one openssl: $(ratio "$(secs one_openssl)" "$(secs one_verify)")x"
+fi
+if [ -s "$RESULTS/export_cold" ]; then
+    echo "goal: export (cold) <= 1.25x dd direct I/O: $(ratio "$(secs export_cold)" "$(secs dd_direct)")x"
+fi
 if [ -s "$RESULTS/s_import" ]; then
     echo "goal: import of $SMALL_FILES small files <= 2x cp -r: $(ratio "$(secs s_import)" "$(secs s_cp)")x"
     echo "goal: peak RSS <= 64 MiB: import $(rss_mib s_import), export $(rss_mib s_export), import BUNDLE $(rss_mib s_bundle_import), verify --deep $(rss_mib s_verify) MiB"
