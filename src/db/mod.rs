@@ -164,6 +164,26 @@ fn identify(conn: &Connection, path: &Path) -> Result<u32> {
     Ok(version)
 }
 
+/// Write a statement into the zero-filled blob its row was given (blob I/O
+/// in place: binding megabytes of statement as a parameter would copy them).
+pub(crate) fn write_statement(
+    tx: &rusqlite::Transaction<'_>,
+    version_id: i64,
+    bytes: &[u8],
+) -> Result<()> {
+    let mut blob = tx
+        .blob_open(
+            rusqlite::MAIN_DB,
+            "versions",
+            "statement",
+            version_id,
+            false,
+        )
+        .ctx("open statement blob")?;
+    std::io::Write::write_all(&mut blob, bytes)
+        .map_err(|e| Error::Db(DbError::new("write statement", e)))
+}
+
 /// A recorded piece list, if it is one that fits a blob of `len` bytes
 /// (anything else is ignored: the blob is then hashed whole).
 fn pieces_of(json: Option<String>, len: u64) -> Option<crate::digest::Pieces> {
@@ -347,17 +367,7 @@ fn insert_one(tx: &rusqlite::Transaction<'_>, v: &NewVersion, now: &str) -> Resu
         .ctx("record version")?;
     let version_id = tx.last_insert_rowid();
     if !v.statement.is_empty() {
-        let mut blob = tx
-            .blob_open(
-                rusqlite::MAIN_DB,
-                "versions",
-                "statement",
-                version_id,
-                false,
-            )
-            .ctx("open statement blob")?;
-        std::io::Write::write_all(&mut blob, &v.statement)
-            .map_err(|e| Error::Db(DbError::new("write statement", e)))?;
+        write_statement(tx, version_id, &v.statement)?;
     }
     {
         let mut st = tx

@@ -467,18 +467,7 @@ impl Db {
             )
             .ctx("record statement")?;
         if n == 1 {
-            let mut blob = tx
-                .blob_open(
-                    rusqlite::MAIN_DB,
-                    "versions",
-                    "statement",
-                    version_id,
-                    false,
-                )
-                .ctx("open statement blob")?;
-            std::io::Write::write_all(&mut blob, bytes).map_err(|e| {
-                crate::error::Error::Db(crate::error::DbError::new("write statement", e))
-            })?;
+            super::write_statement(&tx, version_id, bytes)?;
         }
         tx.commit().ctx("commit statement")
     }

@@ -110,10 +110,6 @@ fn pieces_are_recorded_and_name_the_damaged_piece() {
 /// isolated home that trusts the keys. `tamper` edits the source database
 /// before the approval.
 fn crossing(env: &Env, tamper: impl FnOnce(&rusqlite::Connection)) -> (PathBuf, PathBuf, Vec<u8>) {
-    let keys = env.path("keys");
-    for who in ["alice", "exporter"] {
-        crate::gap::keygen(env, &keys, who);
-    }
     let (dir, bytes) = model(env, "m", 2);
     cmd_at(env, &env.home)
         .arg("import")
@@ -122,24 +118,7 @@ fn crossing(env: &Env, tamper: impl FnOnce(&rusqlite::Connection)) -> (PathBuf, 
         .assert()
         .success();
     tamper(&rusqlite::Connection::open(env.home.join("registry.db")).unwrap());
-    let bundle = env.path("big.airlock");
-    env.sign_and_export(
-        "acme/big",
-        &[keys.join("alice.key")],
-        &keys.join("exporter.key"),
-        &bundle,
-    );
-    let iso = env.path("iso");
-    env.cmd_at(&iso)
-        .args(["trust", "add", "--role", "exporter", "--name", "exp"])
-        .arg(keys.join("exporter.pub"))
-        .assert()
-        .success();
-    env.cmd_at(&iso)
-        .args(["trust", "add", "--name", "alice"])
-        .arg(keys.join("alice.pub"))
-        .assert()
-        .success();
+    let (iso, bundle) = env.cross("acme/big");
     (iso, bundle, bytes)
 }
 

@@ -1265,32 +1265,7 @@ fn checkout_refuses_a_file_whose_name_claims_a_format_it_does_not_have() {
 fn bundle_import_refuses_a_file_whose_name_claims_a_format_it_does_not_have() {
     let env = Env::new();
     renamed_claim(&env);
-    let keys = env.path("keys");
-    for who in ["alice", "exporter"] {
-        env.cmd()
-            .args(["keys", "generate", "--name", who, "--out"])
-            .arg(keys.join(who))
-            .assert()
-            .success();
-    }
-    let bundle = env.path("claim.airlock");
-    env.sign_and_export(
-        "acme/claim",
-        &[keys.join("alice.key")],
-        &keys.join("exporter.key"),
-        &bundle,
-    );
-    let iso = env.path("iso");
-    env.cmd_at(&iso)
-        .args(["trust", "add", "--role", "exporter", "--name", "exp"])
-        .arg(keys.join("exporter.pub"))
-        .assert()
-        .success();
-    env.cmd_at(&iso)
-        .args(["trust", "add", "--name", "alice"])
-        .arg(keys.join("alice.pub"))
-        .assert()
-        .success();
+    let (iso, bundle) = env.cross("acme/claim");
     for extra in [&[][..], &["--allow-unsafe", "--reason", "try anyway"][..]] {
         env.cmd_at(&iso)
             .arg("import")

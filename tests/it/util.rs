@@ -65,6 +65,37 @@ impl Env {
             .success();
     }
 
+    /// Approve `reference` with a key `alice` and export it signed by a key
+    /// `exporter` (both made under `keys/` if missing); returns an isolated
+    /// home `iso` that trusts both, and the bundle.
+    pub(crate) fn cross(&self, reference: &str) -> (PathBuf, PathBuf) {
+        let keys = self.path("keys");
+        for who in ["alice", "exporter"] {
+            if !keys.join(format!("{who}.key")).exists() {
+                crate::gap::keygen(self, &keys, who);
+            }
+        }
+        let bundle = self.path("crossing.airlock");
+        self.sign_and_export(
+            reference,
+            &[keys.join("alice.key")],
+            &keys.join("exporter.key"),
+            &bundle,
+        );
+        let iso = self.path("iso");
+        self.cmd_at(&iso)
+            .args(["trust", "add", "--role", "exporter", "--name", "exp"])
+            .arg(keys.join("exporter.pub"))
+            .assert()
+            .success();
+        self.cmd_at(&iso)
+            .args(["trust", "add", "--name", "alice"])
+            .arg(keys.join("alice.pub"))
+            .assert()
+            .success();
+        (iso, bundle)
+    }
+
     /// Run with `--json` and parse stdout.
     pub(crate) fn json(&self, args: &[&str]) -> serde_json::Value {
         self.json_at(&self.home, args)
