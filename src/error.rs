@@ -216,6 +216,21 @@ pub enum Error {
         reason: String,
     },
 
+    /// A registry refused or failed a request.
+    #[error("registry `{registry}` repository `{repository}`: {what}{}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
+    Registry {
+        /// `host[:port]`.
+        registry: String,
+        /// The repository.
+        repository: String,
+        /// The HTTP status, when there was an answer.
+        status: Option<u16>,
+        /// What was being done and what came back.
+        what: String,
+        /// The next step, where there is one.
+        hint: Option<&'static str>,
+    },
+
     /// Another airlock process holds the writer lock.
     #[error("the home `{}` is locked by another airlock process ({holder}) and stayed locked while this one waited", path.display())]
     Locked {
@@ -290,7 +305,8 @@ impl Error {
             | Error::NotFound { .. }
             | Error::NoRegistry { .. }
             | Error::Unsafe { .. }
-            | Error::Locked { .. } => Class::Operational,
+            | Error::Locked { .. }
+            | Error::Registry { .. } => Class::Operational,
         }
     }
 
@@ -330,6 +346,7 @@ impl Error {
             Error::NotABundle { .. } => {
                 "a model folder is imported by its folder path; a bundle is the `.airlock` file (or its `.001` volume)"
             }
+            Error::Registry { hint: Some(h), .. } => h,
             Error::Hostile { .. } | Error::DigestMismatch { .. } => {
                 "do not use this copy; get a fresh one from the source and compare its sha256"
             }

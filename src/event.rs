@@ -54,11 +54,15 @@ pub enum EventKind {
     Revoke,
     /// The clock was found behind the registry's time mark.
     ClockBehind,
+    /// A version was pushed to an OCI registry or written as an OCI layout.
+    Push,
+    /// A version arrived from an OCI registry or an OCI layout.
+    Pull,
 }
 
 impl EventKind {
     /// Every kind, for parsing.
-    pub const ALL: [EventKind; 16] = [
+    pub const ALL: [EventKind; 18] = [
         EventKind::Init,
         EventKind::Import,
         EventKind::ImportBundle,
@@ -75,6 +79,8 @@ impl EventKind {
         EventKind::TrustRoot,
         EventKind::Revoke,
         EventKind::ClockBehind,
+        EventKind::Push,
+        EventKind::Pull,
     ];
 
     /// The kind as recorded in the log.
@@ -96,6 +102,8 @@ impl EventKind {
             EventKind::TrustRoot => "trust-root",
             EventKind::Revoke => "revoke",
             EventKind::ClockBehind => "clock-behind",
+            EventKind::Push => "push",
+            EventKind::Pull => "pull",
         }
     }
 

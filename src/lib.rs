@@ -84,6 +84,7 @@ pub mod log;
 pub mod maintenance;
 pub mod manifest;
 pub mod name;
+pub mod oci;
 pub(crate) mod parallel;
 pub mod pending;
 pub mod progress;

@@ -206,6 +206,8 @@ pub struct GcReport {
     pub leftovers: Vec<crate::pending::Leftover>,
     /// Of those, deployments whose copy was in place and got its record.
     pub deployments_finished: usize,
+    /// Blobs an interrupted pull kept for a resume (`HOME/pulls/`), removed.
+    pub removed_pull_blobs: usize,
     /// The unreferenced blobs' digests.
     pub blobs: Vec<Sha256Digest>,
 }
@@ -260,6 +262,18 @@ pub fn gc(reg: &Registry, dry_run: bool) -> Result<GcReport> {
     } else {
         reg.store.clear_temps()?
     };
+    // What interrupted pulls kept for a resume (under the writer lock, so
+    // no pull is running).
+    let pulls = reg.home().join("pulls");
+    if let Ok(dirs) = std::fs::read_dir(&pulls) {
+        for d in dirs.flatten() {
+            r.removed_pull_blobs += std::fs::read_dir(d.path()).map_or(0, |e| e.count());
+            if !dry_run {
+                crate::pending::remove_path(&d.path())
+                    .map_err(|e| Error::io("remove", d.path(), e))?;
+            }
+        }
+    }
     // Outputs whose writers died: a deployment whose copy is in place is
     // finished (recorded); everything else they made is removed.
     for l in crate::pending::leftovers(reg)? {

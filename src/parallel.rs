@@ -23,12 +23,22 @@ pub(crate) fn try_map<T: Sync, R: Send>(
     items: &[T],
     f: impl Fn(&T) -> Result<R> + Sync,
 ) -> Result<Vec<R>> {
+    try_map_with(workers(items.len()), items, f)
+}
+
+/// [`try_map`] with `threads` workers (network transfers want more than
+/// the cores).
+pub(crate) fn try_map_with<T: Sync, R: Send>(
+    threads: usize,
+    items: &[T],
+    f: impl Fn(&T) -> Result<R> + Sync,
+) -> Result<Vec<R>> {
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let first_err: Mutex<Option<(usize, Error)>> = Mutex::new(None);
     let slots: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|s| {
-        for _ in 0..workers(items.len()) {
+        for _ in 0..threads.min(items.len()).max(1) {
             s.spawn(|| {
                 while !failed.load(Ordering::Relaxed) {
                     let i = next.fetch_add(1, Ordering::Relaxed);

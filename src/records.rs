@@ -69,6 +69,8 @@ pub enum Origin {
     Directory,
     /// Arrived in a signed bundle.
     Bundle,
+    /// Arrived from an OCI registry or image layout.
+    Oci,
 }
 
 impl Origin {
@@ -77,6 +79,7 @@ impl Origin {
         match self {
             Origin::Directory => "directory",
             Origin::Bundle => "bundle",
+            Origin::Oci => "oci",
         }
     }
 }
@@ -87,6 +90,7 @@ impl FromStr for Origin {
         match s {
             "directory" => Ok(Origin::Directory),
             "bundle" => Ok(Origin::Bundle),
+            "oci" => Ok(Origin::Oci),
             _ => Err(Error::input(format!("unknown origin `{s}`"))),
         }
     }
@@ -563,4 +567,23 @@ pub struct ApprovalRecord {
     pub signature: Vec<u8>,
     /// When it was signed.
     pub signed_at: String,
+}
+
+/// One push or pull of a version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OciLocation {
+    /// `push` or `pull`.
+    pub direction: String,
+    /// `host[:port]`, or `oci-layout`.
+    pub registry: String,
+    /// The repository, or the layout's folder.
+    pub repository: String,
+    /// The tag, if any.
+    pub tag: Option<String>,
+    /// The model manifest's digest there (hex).
+    pub manifest_digest: String,
+    /// When.
+    pub at: String,
+    /// Who.
+    pub by: String,
 }

@@ -80,6 +80,8 @@ pub struct VersionDetails {
     pub deployments: Vec<crate::records::Deployment>,
     /// A signed revocation of it, recorded here (in force or not).
     pub revoked: Option<crate::trust::revocation::RevocationView>,
+    /// Where it was pushed to and pulled from over OCI, oldest first.
+    pub oci_locations: Vec<crate::records::OciLocation>,
 }
 
 /// The details of `v`.
@@ -117,6 +119,7 @@ pub fn show(reg: &Registry, v: &VersionRecord) -> Result<VersionDetails> {
         approvals,
         deployments: crate::deploy::of_version(reg, v)?,
         revoked: crate::trust::revocation::of_version(reg, v)?,
+        oci_locations: reg.db.oci_locations(v.id)?,
     })
 }
 
@@ -141,6 +144,8 @@ pub struct Listed {
     pub imported_at: String,
     /// Whether a revocation of it is in force.
     pub revoked: bool,
+    /// Where it came from over OCI (`host/repository@sha256:…`), if it did.
+    pub pulled_from: Option<String>,
 }
 
 /// Every version, by name then import order, with its live approvals.
@@ -150,6 +155,7 @@ pub fn list(reg: &Registry) -> Result<Vec<Listed>> {
     // `verify` and `checkout` check them again), and which versions have a
     // revocation at all — so ten thousand versions list in well under 0.2 s.
     let approved = reg.db.trusted_approval_counts()?;
+    let pulled = reg.db.pulled_from()?;
     let revocable: std::collections::HashSet<(String, String, String)> = reg
         .db
         .revocations()?
@@ -174,6 +180,7 @@ pub fn list(reg: &Registry) -> Result<Vec<Listed>> {
                 disclosure: v.disclosure.to_string(),
                 approvals: live,
                 revoked,
+                pulled_from: pulled.get(&v.id).cloned(),
                 imported_at: v.imported_at,
             })
         })

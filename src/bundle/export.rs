@@ -24,7 +24,7 @@ use crate::progress::ProgressFactory;
 use crate::records::VersionRecord;
 use crate::registry::Registry;
 use crate::signing::{KeySource, pae};
-use crate::statement::{Envelope, EnvelopeSignature, PAYLOAD_TYPE};
+use crate::statement::EnvelopeSignature;
 
 /// How to write a bundle.
 #[derive(Debug, Clone)]
@@ -193,16 +193,9 @@ fn collect(reg: &Registry, versions: &[VersionRecord]) -> Result<Contents> {
     };
     let mut seen = HashSet::new();
     for (i, v) in versions.iter().enumerate() {
-        let payload = crate::trust::statement_bytes(reg, v)?;
-        let approvals = reg.db.approvals(v.id)?;
-        let sigs: Vec<_> = approvals
-            .iter()
-            .map(|a| (a.key_id, a.signature.clone()))
-            .collect();
-        let env = Envelope::new(PAYLOAD_TYPE, &payload, &sigs);
+        let (env, approvals) = crate::trust::envelope_bytes(reg, v)?;
         let name = format!("statements/{i}.dsse.json");
-        c.statements
-            .push((name.clone(), serde_json::to_vec(&env).expect("plain JSON")));
+        c.statements.push((name.clone(), env));
         c.versions.push(IndexVersion {
             name: v.name.to_string(),
             version: v.label.clone(),

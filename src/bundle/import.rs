@@ -43,9 +43,9 @@ use super::members::{
 };
 use super::volumes::VolumeReader;
 use super::{
-    CheckedIndex, CheckedMember, CheckedVersion, INDEX_CAP, INDEX_NAME, INDEX_PAYLOAD_TYPE,
-    IndexSignature, MAX_MEMBERS, MAX_ROOTS, MEMBER_LIST_BYTES_EACH, MEMBER_LIST_NAME, MemberKind,
-    SIG_CAP, SIG_NAME, STATEMENT_CAP, claimed_ids,
+    CheckedIndex, CheckedMember, INDEX_CAP, INDEX_NAME, INDEX_PAYLOAD_TYPE, IndexSignature,
+    MAX_MEMBERS, MAX_ROOTS, MEMBER_LIST_BYTES_EACH, MEMBER_LIST_NAME, MemberKind, SIG_CAP,
+    SIG_NAME, STATEMENT_CAP, claimed_ids,
 };
 use crate::actor::actor;
 use crate::clock::now_rfc3339;
@@ -53,7 +53,7 @@ use crate::db::{AcceptedBundle, BlobRow};
 use crate::digest::{CHUNK, Sha256Digest};
 use crate::error::{Error, Result};
 use crate::event::{EventDraft, EventKind};
-use crate::name::VersionSelector;
+use crate::name::{VersionLabel, VersionSelector};
 use crate::progress::ProgressFactory;
 use crate::records::{Allowance, ApprovalRecord, Disclosure, NewVersion, Origin, TrustedKey};
 use crate::registry::Registry;
@@ -130,10 +130,14 @@ pub struct BundleOutcome {
     pub warnings: Vec<String>,
 }
 
-struct Approved {
-    statement: Statement,
-    bytes: Vec<u8>,
-    approvals: Vec<ApprovalRecord>,
+/// A statement whose approvals met the policy.
+pub(crate) struct Approved {
+    /// The parsed statement.
+    pub(crate) statement: Statement,
+    /// Its exact bytes (the DSSE payload).
+    pub(crate) bytes: Vec<u8>,
+    /// The approvals that counted.
+    pub(crate) approvals: Vec<ApprovalRecord>,
 }
 
 /// What comes before the members.
@@ -766,19 +770,31 @@ fn ensure_nothing_follows(entries: &mut Entries<'_>) -> Result<()> {
 }
 
 /// The signed order of a version: its statement's registration time, else
-/// (a statement made before it was recorded) the bundle's creation.
-fn registered_at(statement: &Statement, idx: &CheckedIndex) -> String {
+/// (a statement made before it was recorded) the carrier's creation.
+fn registered_at(statement: &Statement, created: &str) -> String {
     statement
         .predicate
         .registered_at
         .clone()
-        .unwrap_or_else(|| idx.raw.created.clone())
+        .unwrap_or_else(|| created.to_string())
 }
 
 /// What step 10 decided for each version: its record if new, and whether
 /// it was let in as a downgrade.
 struct Judged {
     news: Vec<(NewVersion, Option<String>)>,
+}
+
+/// How a signed version arrived, for its record.
+pub(crate) struct Carrier {
+    /// The origin recorded.
+    pub(crate) origin: Origin,
+    /// The layout recorded (`bundle`, `oci`).
+    pub(crate) layout: &'static str,
+    /// The bundle it arrived in.
+    pub(crate) bundle_id: Option<String>,
+    /// The carrier's creation time: the order of a statement without one.
+    pub(crate) created: String,
 }
 
 /// 10. For each version: a label already holding other content is refused;
@@ -794,82 +810,130 @@ fn judge_versions(
     outcome: &mut BundleOutcome,
 ) -> Result<Judged> {
     let mut news = Vec::new();
+    let carrier = Carrier {
+        origin: Origin::Bundle,
+        layout: "bundle",
+        bundle_id: Some(idx.raw.bundle_id.clone()),
+        created: idx.raw.created.clone(),
+    };
     for v in &idx.versions {
         let a = &staged.approved[&v.statement_member];
-        let existing = reg
-            .db
-            .find_version(&v.name, &VersionSelector::Label(v.label.clone()))?;
-        if let Some(e) = &existing
-            && e.manifest_digest != v.manifest_digest
-        {
-            return Err(Error::VersionConflict {
-                name: v.name.to_string(),
-                label: v.label.to_string(),
-                existing: e.manifest_digest,
-                new: v.manifest_digest,
-                integrity: true,
-            });
-        }
+        let existing = existing_version(reg, &v.name, &v.label, &v.manifest_digest)?;
         outcome.versions.push(ImportedVersion {
             name: v.name.to_string(),
             version: v.label.to_string(),
             manifest_digest: v.manifest_digest.to_hex(),
             approvals: a.approvals.len(),
-            created: existing.is_none(),
+            created: !existing,
         });
-        if existing.is_some() {
+        if existing {
             continue;
         }
-        let order = registered_at(&a.statement, idx);
-        let newest = reg
-            .db
-            .find_version(&v.name, &VersionSelector::Newest)?
-            .filter(|n| n.registered_at > order);
-        let downgrade = match (newest, &opts.allow_downgrade) {
-            (None, _) => None,
-            (Some(n), Some(reason)) => {
-                outcome.warnings.push(format!(
-                    "{}@{} is older than {}@{} (registered {} before {}): accepted as a downgrade ({reason})",
-                    v.name, v.label, n.name, n.label, order, n.registered_at
-                ));
-                Some(n.label)
-            }
-            (Some(n), None) => {
-                return Err(Error::Untrusted {
-                    what: format!("{}@{}", v.name, v.label),
-                    reason: format!(
-                        "downgrade: it was registered at {order}, before {}@{} ({}), the newest this registry holds; `--allow-downgrade --reason TEXT` accepts it, logged",
-                        n.name, n.label, n.registered_at
-                    ),
-                });
-            }
-        };
-        let new = new_version(reg, idx, v, a, &staged.staging, opts, &mut outcome.warnings)?;
+        let order = registered_at(&a.statement, &carrier.created);
+        let downgrade = judge_order(reg, &v.name, &v.label, &order, opts, &mut outcome.warnings)?;
+        let new = new_version(
+            reg,
+            &carrier,
+            a,
+            &staged.staging,
+            opts,
+            &mut outcome.warnings,
+        )?;
         news.push((new, downgrade));
     }
     Ok(Judged { news })
 }
 
-/// 10, for one new version: its record, from its approved statement.
-fn new_version(
+/// Whether this registry holds the version already (true), or not (false);
+/// its label holding other content is refused.
+pub(crate) fn existing_version(
     reg: &Registry,
-    idx: &CheckedIndex,
-    v: &CheckedVersion,
+    name: &crate::name::ModelName,
+    label: &VersionLabel,
+    manifest_digest: &Sha256Digest,
+) -> Result<bool> {
+    let existing = reg
+        .db
+        .find_version(name, &VersionSelector::Label(label.clone()))?;
+    match existing {
+        Some(e) if e.manifest_digest != *manifest_digest => Err(Error::VersionConflict {
+            name: name.to_string(),
+            label: label.to_string(),
+            existing: e.manifest_digest,
+            new: *manifest_digest,
+            integrity: true,
+        }),
+        Some(_) => Ok(true),
+        None => Ok(false),
+    }
+}
+
+/// A new version older (by its signed order) than the newest of its model
+/// here is refused unless `--allow-downgrade`; returns the label it was let
+/// in under, if it was a downgrade.
+pub(crate) fn judge_order(
+    reg: &Registry,
+    name: &crate::name::ModelName,
+    label: &VersionLabel,
+    order: &str,
+    opts: &BundleOptions,
+    warnings: &mut Vec<String>,
+) -> Result<Option<String>> {
+    let newest = reg
+        .db
+        .find_version(name, &VersionSelector::Newest)?
+        .filter(|n| n.registered_at.as_str() > order);
+    match (newest, &opts.allow_downgrade) {
+        (None, _) => Ok(None),
+        (Some(n), Some(reason)) => {
+            warnings.push(format!(
+                "{name}@{label} is older than {}@{} (registered {order} before {}): accepted as a downgrade ({reason})",
+                n.name, n.label, n.registered_at
+            ));
+            Ok(Some(n.label))
+        }
+        (Some(n), None) => Err(Error::Untrusted {
+            what: format!("{name}@{label}"),
+            reason: format!(
+                "downgrade: it was registered at {order}, before {}@{} ({}), the newest this registry holds; `--allow-downgrade --reason TEXT` accepts it, logged",
+                n.name, n.label, n.registered_at
+            ),
+        }),
+    }
+}
+
+/// 10, for one new version: its record, from its approved statement (the
+/// statement names it; its files and licence text must be staged or
+/// stored, and pass the safety policy).
+pub(crate) fn new_version(
+    reg: &Registry,
+    carrier: &Carrier,
     a: &Approved,
     staging: &Staging<'_>,
     opts: &BundleOptions,
     warnings: &mut Vec<String>,
 ) -> Result<NewVersion> {
-    let subject = format!("{}@{}", v.name, v.label);
     let p = &a.statement.predicate;
+    let name: crate::name::ModelName = p.name.parse().map_err(|e: Error| Error::Hostile {
+        what: "statement".into(),
+        reason: e.to_string(),
+    })?;
+    let manifest_digest: Sha256Digest =
+        p.manifest_digest
+            .parse()
+            .map_err(|e: crate::digest::ParseDigestError| Error::Hostile {
+                what: format!("{name}@{}", p.version),
+                reason: e.to_string(),
+            })?;
+    let subject = format!("{name}@{}", p.version);
     let mut files = a.statement.file_records()?;
     for f in &files {
         if !staging.has(&f.sha256)? {
             return Err(Error::Hostile {
                 what: subject,
                 reason: format!(
-                    "file `{}` (sha256 {}) is not carried by the bundle",
-                    f.path, f.sha256
+                    "file `{}` (sha256 {}) is not carried by the {}",
+                    f.path, f.sha256, carrier.layout
                 ),
             });
         }
@@ -887,30 +951,30 @@ fn new_version(
     {
         return Err(Error::Hostile {
             what: subject,
-            reason: format!("licence text {l} is not carried by the bundle"),
+            reason: format!("licence text {l} is not carried by the {}", carrier.layout),
         });
     }
-    let registered = registered_at(&a.statement, idx);
+    let registered = registered_at(&a.statement, &carrier.created);
     let approvals = a
         .approvals
         .iter()
         .cloned()
         .map(|mut ap| {
             // The signed statement is the only signed time an approval
-            // follows; the exporter's index is never believed about it.
+            // follows; the carrier is never believed about it.
             ap.signed_at = registered.clone();
             ap
         })
         .collect();
     Ok(NewVersion {
-        name: v.name.clone(),
-        label: v.label.to_string(),
-        manifest_digest: v.manifest_digest,
+        name,
+        label: p.version.clone(),
+        manifest_digest,
         imported_at: now_rfc3339(),
         imported_by: actor(),
         registry: reg.name().to_string(),
-        origin: Origin::Bundle,
-        layout: "bundle".into(),
+        origin: carrier.origin,
+        layout: carrier.layout.into(),
         source_url: p.source.url.clone(),
         revision: p.source.revision.clone(),
         license_id: p.license.id.clone(),
@@ -920,14 +984,14 @@ fn new_version(
             .status
             .parse::<Disclosure>()
             .map_err(|e| Error::Hostile {
-                what: v.name.to_string(),
+                what: subject.clone(),
                 reason: e.to_string(),
             })?,
         disclosure_notes: p.data_disclosure.notes.clone(),
         owner: p.owner.clone(),
         files,
         statement: a.bytes.clone(),
-        bundle_id: Some(idx.raw.bundle_id.clone()),
+        bundle_id: carrier.bundle_id.clone(),
         approvals,
         allowance,
         registered_at: registered,
@@ -1045,8 +1109,17 @@ fn commit(
         imported_at: now_s.clone(),
         imported_by: actor(),
     };
-    reg.db
-        .insert_versions(&news, &rows, &now_s, Some(&accepted), &rev_rows, &events)?;
+    reg.db.insert_versions(
+        &news,
+        &rows,
+        &now_s,
+        &crate::db::Arrival {
+            bundle: Some(&accepted),
+            revocations: &rev_rows,
+            oci: &[],
+        },
+        &events,
+    )?;
     committed.keep();
     Ok(outcome)
 }
@@ -1063,6 +1136,35 @@ fn check_statement(
     required: usize,
 ) -> Result<Approved> {
     let what = format!("member `{}`", m.name);
+    let v = idx
+        .versions
+        .iter()
+        .find(|v| v.statement_member == member)
+        .ok_or_else(|| Error::Hostile {
+            what: what.clone(),
+            reason: "no version in the index names this statement".into(),
+        })?;
+    check_envelope(
+        bytes,
+        &what,
+        Some((&v.name, &v.label, &v.manifest_digest)),
+        approvers,
+        required,
+    )
+}
+
+/// One DSSE envelope of a version's statement, however it arrived (a
+/// bundle member, an OCI referrer): its structure, agreement with what the
+/// carrier says it is (`expect`: name, label, manifest digest), and
+/// approvals by distinct trusted approver keys, at least `required`.
+pub(crate) fn check_envelope(
+    bytes: &[u8],
+    what: &str,
+    expect: Option<(&crate::name::ModelName, &VersionLabel, &Sha256Digest)>,
+    approvers: &[TrustedKey],
+    required: usize,
+) -> Result<Approved> {
+    let what = what.to_string();
     let env: Envelope = serde_json::from_slice(bytes).map_err(|e| Error::Hostile {
         what: what.clone(),
         reason: format!("not a DSSE envelope: {e}"),
@@ -1088,24 +1190,17 @@ fn check_statement(
     }
     let payload = env.payload_bytes(&what)?;
     let statement = Statement::parse(&payload, &what)?;
-    let v = idx
-        .versions
-        .iter()
-        .find(|v| v.statement_member == member)
-        .ok_or_else(|| Error::Hostile {
-            what: what.clone(),
-            reason: "no version in the index names this statement".into(),
-        })?;
     let p = &statement.predicate;
-    if p.name != v.name.as_str()
-        || p.version != v.label.as_str()
-        || p.manifest_digest != v.manifest_digest.to_hex()
+    if let Some((name, label, digest)) = expect
+        && (p.name != name.as_str()
+            || p.version != label.as_str()
+            || p.manifest_digest != digest.to_hex())
     {
         return Err(Error::Hostile {
             what,
             reason: format!(
-                "the statement is for {}@{} ({}), the index says {}@{} ({})",
-                p.name, p.version, p.manifest_digest, v.name, v.label, v.manifest_digest
+                "the statement is for {}@{} ({}), the carrier says {name}@{label} ({digest})",
+                p.name, p.version, p.manifest_digest
             ),
         });
     }
@@ -1128,7 +1223,7 @@ fn check_statement(
     .collect();
     if approvals.len() < required {
         return Err(Error::NotApproved {
-            what: format!("{}@{}", v.name, v.label),
+            what: format!("{}@{}", p.name, p.version),
             reason: format!(
                 "{} valid approval(s) by distinct trusted approver keys, the policy requires {required} ({} signature(s) in the statement)",
                 approvals.len(),

@@ -68,8 +68,12 @@ pub(crate) enum Command {
     Sign(SignArgs),
     /// Revoke a version: a signed revocation that travels in later bundles
     Revoke(RevokeArgs),
-    /// Write a signed bundle of one or more versions
+    /// Write a signed bundle of one or more versions (or an OCI image layout)
     Export(ExportArgs),
+    /// Push versions to an OCI registry as ModelPack artifacts with their signed statements
+    Push(PushArgs),
+    /// Pull a version from an OCI registry, verified like a bundle
+    Pull(PullArgs),
     /// Check out a verified copy and record the deployment (or record one)
     Deploy(DeployArgs),
     /// End a deployment record (history is kept)
@@ -403,18 +407,79 @@ pub(crate) struct ExportArgs {
     /// Versions to export (NAME[@VERSION])
     #[arg(required = true)]
     pub(crate) references: Vec<String>,
-    /// The exporter's private key
-    #[arg(long, value_name = "KEYFILE")]
-    pub(crate) key: PathBuf,
-    /// The bundle file (volumes are OUT.001, OUT.002, … with --volume-size)
+    /// The exporter's private key (bundles)
+    #[arg(long, value_name = "KEYFILE", required_if_eq("format", "bundle"))]
+    pub(crate) key: Option<PathBuf>,
+    /// The bundle file (volumes are OUT.001, OUT.002, … with --volume-size),
+    /// or the folder of an OCI image layout
     #[arg(long, value_name = "FILE")]
     pub(crate) out: PathBuf,
+    /// What to write: a signed airlock bundle, or an OCI image layout of
+    /// ModelPack artifacts (approvals travel in each version's statement)
+    #[arg(long, value_enum, default_value = "bundle")]
+    pub(crate) format: ExportFormat,
     /// Split into volumes of at most SIZE (e.g. 4G, 700MB, 25GB)
     #[arg(long, value_name = "SIZE")]
     pub(crate) volume_size: Option<String>,
     /// Days until the bundle expires
     #[arg(long, value_name = "DAYS", default_value_t = 30)]
     pub(crate) expires_in_days: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ExportFormat {
+    /// A signed `.airlock` bundle
+    Bundle,
+    /// An OCI image layout folder
+    OciLayout,
+}
+
+/// How to reach an OCI registry.
+#[derive(Debug, Args)]
+pub(crate) struct RegistryArgs {
+    /// Speak plain HTTP (a local registry without TLS)
+    #[arg(long)]
+    pub(crate) plain_http: bool,
+    /// PEM certificates to trust besides the system roots (an enclave CA)
+    #[arg(long, value_name = "CA.pem")]
+    pub(crate) ca_file: Option<PathBuf>,
+    /// The registry user [default: the Docker config's credentials, else anonymous]
+    #[arg(long, requires = "password_stdin")]
+    pub(crate) username: Option<String>,
+    /// Read the password (or token) from stdin
+    #[arg(long, requires = "username")]
+    pub(crate) password_stdin: bool,
+    /// Transfers at once
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub(crate) jobs: usize,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PushArgs {
+    /// Versions to push (NAME[@VERSION]), then the destination
+    /// oci://HOST[:PORT]/REPO[:TAG] (without a tag, each version goes under its label)
+    #[arg(required = true, num_args = 2.., value_name = "REF… oci://HOST/REPO[:TAG]")]
+    pub(crate) args: Vec<String>,
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("permission").args(["allow_unsafe", "allow_downgrade"]).multiple(true)))]
+pub(crate) struct PullArgs {
+    /// oci://HOST[:PORT]/REPO[:TAG|@sha256:DIGEST]
+    pub(crate) source: String,
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
+    /// Let in files the safety policy refuses; needs --reason, recorded
+    #[arg(long, requires = "reason")]
+    pub(crate) allow_unsafe: bool,
+    /// Accept a version older than the newest of its model here; needs --reason, logged
+    #[arg(long, requires = "reason")]
+    pub(crate) allow_downgrade: bool,
+    /// Why (recorded; goes with --allow-unsafe or --allow-downgrade)
+    #[arg(long, value_name = "TEXT", requires = "permission")]
+    pub(crate) reason: Option<String>,
 }
 
 #[derive(Debug, Args)]

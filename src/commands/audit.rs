@@ -122,6 +122,9 @@ pub(crate) fn run(ctx: &Ctx, a: AuditArgs) -> anyhow::Result<ExitStatus> {
                     r.status,
                     r.deployed_by
                 ));
+                if let Some(from) = &r.pulled_from {
+                    ctx.printer.line(format!("  pulled from {from}"));
+                }
                 if let Some(rv) = &r.revoked {
                     ctx.printer.line(format!(
                         "REVOKED    {}@{} at {}: {}",

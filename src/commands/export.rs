@@ -5,16 +5,15 @@ use airlock::signing::FileKey;
 use indicatif::HumanBytes;
 
 use super::{Ctx, ExitStatus, parse_ref};
-use crate::cli::ExportArgs;
+use crate::cli::{ExportArgs, ExportFormat};
 
 pub(crate) fn run(ctx: &Ctx, a: ExportArgs) -> anyhow::Result<ExitStatus> {
-    let key = FileKey::load(&a.key)?;
+    if a.format == ExportFormat::OciLayout {
+        return layout(ctx, a);
+    }
+    let key = FileKey::load(a.key.as_deref().expect("clap requires --key for bundles"))?;
     let reg = ctx.open_existing()?;
-    let versions = a
-        .references
-        .iter()
-        .map(|r| Ok(reg.resolve(&parse_ref(r)?)?))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let versions = resolve_all(&reg, &a.references)?;
     let mut opts = ExportOptions::new(a.out);
     opts.volume_size = a
         .volume_size
@@ -38,4 +37,37 @@ pub(crate) fn run(ctx: &Ctx, a: ExportArgs) -> anyhow::Result<ExitStatus> {
         ctx.printer.line(format!("wrote {f}"));
     }
     Ok(ExitStatus::Success)
+}
+
+/// `export … --format oci-layout --out DIR`.
+fn layout(ctx: &Ctx, a: ExportArgs) -> anyhow::Result<ExitStatus> {
+    if a.volume_size.is_some() || a.key.is_some() {
+        return Err(airlock::Error::usage(
+            "an OCI layout carries the approvals in each statement: `--key` and `--volume-size` are for bundles",
+        )
+        .into());
+    }
+    let reg = ctx.open_existing()?;
+    let versions = resolve_all(&reg, &a.references)?;
+    let out = airlock::oci::layout::export_layout(&reg, &versions, &a.out, &ctx.progress)?;
+    ctx.printer.json(&out)?;
+    for v in &out.versions {
+        ctx.printer.line(format!(
+            "wrote {} as {}:{} (manifest sha256:{}, {} approval(s))",
+            v.version, out.out, v.tag, v.oci_manifest_digest, v.approvals
+        ));
+    }
+    ctx.printer
+        .line(format!("{} blobs, {}", out.blobs, HumanBytes(out.bytes)));
+    Ok(ExitStatus::Success)
+}
+
+/// Every reference, resolved.
+pub(crate) fn resolve_all(
+    reg: &airlock::registry::Registry,
+    refs: &[String],
+) -> anyhow::Result<Vec<airlock::records::VersionRecord>> {
+    refs.iter()
+        .map(|r| Ok(reg.resolve(&parse_ref(r)?)?))
+        .collect()
 }

@@ -22,10 +22,11 @@ pub(crate) fn run(ctx: &Ctx, a: GcArgs) -> anyhow::Result<ExitStatus> {
     }
     let verb = if r.dry_run { "would remove" } else { "removed" };
     ctx.printer.line(format!(
-        "{verb} {} blob(s) ({}), {} temp file(s) and what {} unfinished output(s) left{}",
+        "{verb} {} blob(s) ({}), {} temp file(s), {} blob(s) kept by interrupted pulls and what {} unfinished output(s) left{}",
         r.removed_blobs,
         HumanBytes(r.removed_bytes),
         r.removed_temp_files,
+        r.removed_pull_blobs,
         r.leftovers.len(),
         if r.deployments_finished > 0 {
             format!(

@@ -12,6 +12,9 @@ pub(crate) fn run(ctx: &Ctx, a: ImportArgs) -> anyhow::Result<ExitStatus> {
     if a.dir.is_file() && (claims_bundle(&a.dir) || airlock::bundle::is_bundle(&a.dir)?) {
         return bundle(ctx, &a);
     }
+    if airlock::oci::pull::is_layout(&a.dir) {
+        return layout(ctx, &a);
+    }
     if a.allow_downgrade || a.now.is_some() {
         return Err(airlock::Error::usage(
             "`--allow-downgrade` and `--now` apply to bundles, not to folders",
@@ -84,8 +87,8 @@ fn claims_bundle(p: &std::path::Path) -> bool {
         })
 }
 
-/// `import FILE.airlock`: a signed bundle.
-fn bundle(ctx: &Ctx, a: &ImportArgs) -> anyhow::Result<ExitStatus> {
+/// The permissions a carried (signed) version may be imported with.
+fn carried_options(a: &ImportArgs) -> anyhow::Result<airlock::bundle::import::BundleOptions> {
     if a.name.is_some()
         || a.repo.is_some()
         || a.version_label.is_some()
@@ -98,7 +101,7 @@ fn bundle(ctx: &Ctx, a: &ImportArgs) -> anyhow::Result<ExitStatus> {
         )
         .into());
     }
-    let opts = airlock::bundle::import::BundleOptions {
+    Ok(airlock::bundle::import::BundleOptions {
         allow_unsafe: super::allowance(
             a.allow_unsafe,
             a.reason.as_deref().filter(|_| a.allow_unsafe),
@@ -109,7 +112,20 @@ fn bundle(ctx: &Ctx, a: &ImportArgs) -> anyhow::Result<ExitStatus> {
             .as_deref()
             .map(|t| airlock::clock::parse_flag("--now", t))
             .transpose()?,
-    };
+    })
+}
+
+/// `import OCI_LAYOUT_DIR`: every ModelPack version of an OCI image layout.
+fn layout(ctx: &Ctx, a: &ImportArgs) -> anyhow::Result<ExitStatus> {
+    let opts = carried_options(a)?;
+    let mut reg = ctx.open()?;
+    let out = airlock::oci::pull::import_layout(&mut reg, &a.dir, None, &opts, &ctx.progress)?;
+    super::pull::report(ctx, &out)
+}
+
+/// `import FILE.airlock`: a signed bundle.
+fn bundle(ctx: &Ctx, a: &ImportArgs) -> anyhow::Result<ExitStatus> {
+    let opts = carried_options(a)?;
     let mut reg = ctx.open()?;
     let out = airlock::bundle::import::import_bundle(&mut reg, &a.dir, &opts, &ctx.progress)?;
     for r in &out.roots_applied {

@@ -16,6 +16,8 @@ mod keys;
 mod license;
 mod list;
 mod log;
+mod pull;
+mod push;
 mod revoke;
 mod scan;
 mod show;
@@ -148,6 +150,8 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Sign(a) => sign::run(&ctx, a),
         Command::Revoke(a) => revoke::run(&ctx, a),
         Command::Export(a) => export::run(&ctx, a),
+        Command::Push(a) => push::run(&ctx, a),
+        Command::Pull(a) => pull::run(&ctx, a),
         Command::Deploy(a) => audit::deploy(&ctx, a),
         Command::Undeploy(a) => audit::undeploy(&ctx, a),
         Command::Audit(a) => audit::run(&ctx, a),

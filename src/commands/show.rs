@@ -69,6 +69,25 @@ pub(crate) fn run(ctx: &Ctx, a: RefArgs) -> anyhow::Result<ExitStatus> {
     if let Some(b) = &doc.bundle_id {
         p.line(format!("  bundle       {b}"));
     }
+    for l in &doc.oci_locations {
+        let (verb, word) = if l.direction == "pull" {
+            ("pulled", "from")
+        } else {
+            ("pushed", "to")
+        };
+        p.line(format!(
+            "  oci          {verb} {word} {}/{}{} @sha256:{} ({} by {})",
+            l.registry,
+            l.repository,
+            l.tag
+                .as_deref()
+                .map(|t| format!(":{t}"))
+                .unwrap_or_default(),
+            l.manifest_digest,
+            l.at,
+            l.by
+        ));
+    }
     if doc.approvals.is_empty() {
         p.line("  approvals    none");
     } else {

@@ -19,8 +19,10 @@ use crate::records::{FileRecord, FileSafety, NewVersion, VersionRecord};
 use crate::store::BlobStat;
 
 mod audit;
+mod oci;
 mod pending;
 mod trust;
+pub(crate) use oci::OciLocationRow;
 pub(crate) use pending::PendingRow;
 pub(crate) use trust::{AcceptedBundle, ExportRecord, RevocationRow, RootApplication};
 
@@ -34,6 +36,17 @@ impl<T> Ctx<T> for rusqlite::Result<T> {
     fn ctx(self, context: &str) -> Result<T> {
         self.map_err(|source| Error::Db(DbError::new(context, source)))
     }
+}
+
+/// How versions being recorded arrived, besides their own records.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Arrival<'a> {
+    /// The bundle they came in.
+    pub(crate) bundle: Option<&'a AcceptedBundle>,
+    /// The revocations it carried.
+    pub(crate) revocations: &'a [RevocationRow],
+    /// Where they were pulled from.
+    pub(crate) oci: &'a [OciLocationRow],
 }
 
 /// The embedded migrations, in order. The number is the `user_version` a
@@ -67,6 +80,7 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
         "0008_pieces",
         include_str!("../../schema/0008_pieces.sql"),
     ),
+    (9, "0009_oci", include_str!("../../schema/0009_oci.sql")),
 ];
 
 /// SQLite's `application_id` of a registry database: "ARLK".
@@ -701,30 +715,34 @@ impl Db {
             std::slice::from_ref(v),
             blobs,
             now,
-            None,
-            &[],
+            &Arrival::default(),
             std::slice::from_ref(event),
         )?[0])
     }
 
-    /// Record versions, their files, approvals and blobs, the bundle they
-    /// came in and the revocations it carried, in one transaction: all
-    /// visible at once or none.
+    /// Record versions, their files, approvals and blobs, how they came
+    /// (the bundle and the revocations it carried, or the OCI location), in
+    /// one transaction: all visible at once or none.
     pub(crate) fn insert_versions(
         &self,
         vs: &[NewVersion],
         blobs: &[BlobRow],
         now: &str,
-        bundle: Option<&AcceptedBundle>,
-        revocations: &[RevocationRow],
+        arrival: &Arrival<'_>,
         events: &[EventDraft],
     ) -> Result<Vec<i64>> {
+        let Arrival {
+            bundle,
+            revocations,
+            oci: oci_rows,
+        } = *arrival;
         let tx = self.write_tx().ctx("begin import transaction")?;
         upsert_blobs(&tx, blobs, now)?;
         let mut ids = Vec::new();
         for v in vs {
             ids.push(insert_one(&tx, v, now)?);
         }
+        oci::insert(&tx, oci_rows)?;
         if let Some(b) = bundle {
             trust::record_bundle(&tx, b)?;
         }

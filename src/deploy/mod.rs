@@ -289,6 +289,8 @@ pub struct AuditRow {
     pub revoked: Option<crate::trust::revocation::RevocationView>,
     /// What the last check found wrong with the copy.
     pub findings: Vec<Finding>,
+    /// Where the version came from over OCI (`registry/repository@sha256:…`).
+    pub pulled_from: Option<String>,
 }
 
 /// The audit: active deployments, filtered.
@@ -325,6 +327,7 @@ pub fn audit(
         verified: verify,
         ..Default::default()
     };
+    let pulled = reg.db.pulled_from()?;
     for d in reg.db.deployments(true)? {
         if host.is_some_and(|h| h != d.host) {
             continue;
@@ -364,6 +367,7 @@ pub fn audit(
             status: d.last_status.unwrap_or(DeployStatus::Unverified),
             revoked: crate::trust::revocation::in_force(reg, &v)?,
             findings: Vec::new(),
+            pulled_from: pulled.get(&v.id).cloned(),
         };
         if verify {
             if d.host != here {

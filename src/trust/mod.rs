@@ -271,6 +271,20 @@ pub fn statement_bytes(reg: &Registry, v: &VersionRecord) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// A version's statement with every recorded approval, as the DSSE
+/// envelope bytes that travel (bundle member, OCI referrer layer), and the
+/// approvals it carries.
+pub fn envelope_bytes(reg: &Registry, v: &VersionRecord) -> Result<(Vec<u8>, Vec<ApprovalRecord>)> {
+    let payload = statement_bytes(reg, v)?;
+    let approvals = reg.db.approvals(v.id)?;
+    let sigs: Vec<_> = approvals
+        .iter()
+        .map(|a| (a.key_id, a.signature.clone()))
+        .collect();
+    let env = crate::statement::Envelope::new(crate::statement::PAYLOAD_TYPE, &payload, &sigs);
+    Ok((serde_json::to_vec(&env).expect("plain JSON"), approvals))
+}
+
 /// Sign a version's statement and record the approval.
 pub fn sign(
     reg: &mut Registry,

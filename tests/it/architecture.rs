@@ -162,6 +162,7 @@ fn graph(src_dir: &Path) -> BTreeMap<String, BTreeSet<String>> {
 /// crates may appear").
 const CRATE_HOMES: &[(&str, &[&str])] = &[
     ("rusqlite", &["db"]),
+    ("ureq", &["oci"]),
     ("clap", &["cli", "main"]),
     ("indicatif", &["reporter", "commands"]),
     ("tar", &["bundle", "formats"]),

@@ -14,6 +14,7 @@ mod hf_layouts;
 mod import;
 mod inputs;
 mod interrupt;
+mod oci;
 mod peers;
 mod pieces;
 mod reliability;

@@ -68,22 +68,49 @@ fn run(cmd: &mut Command) {
     );
 }
 
-/// The `strace` binary (the reliability suite's kill injector): found on
-/// the PATH, else installed with `apt-get install strace` when running as
-/// root, else a loud failure naming that command.
+/// The `strace` binary (the reliability suite's kill injector).
 pub(crate) fn strace() -> PathBuf {
+    debian_tool("strace", "strace", &["-V"])
+}
+
+/// The Debian `docker-registry` server (distribution 2.8), the registry the
+/// OCI tests push to and pull from.
+pub(crate) fn docker_registry() -> PathBuf {
+    debian_tool("docker-registry", "docker-registry", &["--version"])
+}
+
+/// `skopeo`, the independent OCI client the OCI tests compare with.
+pub(crate) fn skopeo() -> PathBuf {
+    debian_tool("skopeo", "skopeo", &["--version"])
+}
+
+/// `htpasswd` (apache2-utils), which makes the registry's bcrypt password file.
+pub(crate) fn htpasswd() -> PathBuf {
+    debian_tool("htpasswd", "apache2-utils", &["-nbB", "probe", "probe"])
+}
+
+/// `openssl`, which makes the TLS test registry's CA and certificate.
+pub(crate) fn openssl() -> PathBuf {
+    debian_tool("openssl", "openssl", &["version"])
+}
+
+/// A tool from a Debian package: found on the PATH, else installed with
+/// `apt-get install PACKAGE` when running as root, else a loud failure
+/// naming that command.
+fn debian_tool(binary: &str, package: &str, probe: &[&str]) -> PathBuf {
     let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
     fs::create_dir_all(root).expect("create target tmp dir");
-    let lock = fs::File::create(root.join("strace.lock")).expect("create strace lock file");
-    lock.lock().expect("lock strace provisioning");
+    let lock =
+        fs::File::create(root.join(format!("{package}.lock"))).expect("create apt lock file");
+    lock.lock().expect("lock apt provisioning");
     let works = || {
-        Command::new("strace")
-            .arg("-V")
+        Command::new(binary)
+            .args(probe)
             .output()
             .is_ok_and(|o| o.status.success())
     };
     if works() {
-        return PathBuf::from("strace");
+        return PathBuf::from(binary);
     }
     let root_user = Command::new("id")
         .arg("-u")
@@ -91,23 +118,26 @@ pub(crate) fn strace() -> PathBuf {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
     assert!(
         root_user,
-        "MISSING TEST DEPENDENCY: strace is not installed and this is not root; run `apt-get install strace`"
+        "MISSING TEST DEPENDENCY: {binary} is not installed and this is not root; run `apt-get install {package}`"
     );
+    // One apt-get at a time over all packages (dpkg's own lock).
+    let apt_lock = fs::File::create(root.join("apt.lock")).expect("create apt lock file");
+    apt_lock.lock().expect("lock apt");
     let apt = |args: &[&str]| {
         let mut c = Command::new("apt-get");
         c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
         c
     };
-    if !apt(&["install", "-y", "-q", "strace"])
+    if !apt(&["install", "-y", "-q", package])
         .output()
         .is_ok_and(|o| o.status.success())
     {
         run(&mut apt(&["update", "-q"]));
-        run(&mut apt(&["install", "-y", "-q", "strace"]));
+        run(&mut apt(&["install", "-y", "-q", package]));
     }
     assert!(
         works(),
-        "MISSING TEST DEPENDENCY: `apt-get install strace` ran but `strace -V` still fails"
+        "MISSING TEST DEPENDENCY: `apt-get install {package}` ran but `{binary}` still fails"
     );
-    PathBuf::from("strace")
+    PathBuf::from(binary)
 }
