@@ -741,19 +741,11 @@ impl Client {
         }
     }
 
-    /// The referrers of `subject` with artifact type `artifact_type`: the
-    /// referrers API, else the referrers tag.
-    pub(crate) fn referrers(
-        &self,
-        subject: &Sha256Digest,
-        artifact_type: &str,
-    ) -> Result<(Vec<Descriptor>, bool)> {
+    /// The referrers of `subject`: the referrers API, else the referrers tag.
+    pub(crate) fn referrers(&self, subject: &Sha256Digest) -> Result<(Vec<Descriptor>, bool)> {
         let a = self.send(
             "GET",
-            &format!(
-                "referrers/sha256:{subject}?artifactType={}",
-                percent(artifact_type)
-            ),
+            &format!("referrers/sha256:{subject}"),
             &[("Accept", INDEX)],
             &Body::None,
         )?;

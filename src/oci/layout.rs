@@ -159,7 +159,12 @@ impl Source for Layout {
             .index
             .manifests
             .iter()
-            .filter(|d| d.artifact_type.as_deref() == Some(STATEMENT_ARTIFACT))
+            .filter(|d| {
+                matches!(
+                    d.artifact_type.as_deref(),
+                    Some(STATEMENT_ARTIFACT | super::REVOCATION_ARTIFACT)
+                )
+            })
             .cloned()
             .collect();
         if let Some(bytes) = self.manifest(&referrers_tag(subject), super::SMALL_CAP)? {
@@ -306,13 +311,15 @@ pub fn export_layout(
             write_small(bytes)?;
         }
         write_small(&a.manifest)?;
-        write_small(&a.referrer)?;
         let mut model = a.manifest_descriptor();
         model.annotations.insert(REF_NAME.into(), a.tag.clone());
         index.manifests.push(model);
-        index.manifests.push(a.referrer_descriptor());
         let mut tag_index = ImageIndex::new();
-        tag_index.manifests.push(a.referrer_descriptor());
+        for (bytes, desc) in a.referrers() {
+            write_small(bytes)?;
+            index.manifests.push(desc.clone());
+            tag_index.manifests.push(desc);
+        }
         let tag_bytes = serde_json::to_vec(&tag_index).expect("plain JSON");
         let td = write_small(&tag_bytes)?;
         let mut desc = Descriptor {

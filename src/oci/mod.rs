@@ -54,6 +54,8 @@ pub const CODE: &str = "application/vnd.cncf.model.code.v1.raw";
 pub const FILEPATH: &str = "org.cncf.model.filepath";
 /// The artifact type of the referrer carrying a version's statement.
 pub const STATEMENT_ARTIFACT: &str = "application/vnd.airlock.statement.v1+json";
+/// The artifact type of the referrer carrying a signed version revocation.
+pub const REVOCATION_ARTIFACT: &str = "application/vnd.airlock.revocation.v1+json";
 /// The layer holding the DSSE envelope.
 pub const DSSE_LAYER: &str = "application/vnd.dsse.envelope.v1+json";
 /// The layer holding the licence text (when it is not one of the files).
@@ -335,6 +337,9 @@ pub struct Artifact {
     pub blobs: Vec<(Sha256Digest, u64)>,
     /// Approvals in the envelope.
     pub approvals: usize,
+    /// A signed revocation of the version recorded here: its envelope and
+    /// the referrer manifest carrying it.
+    pub revocation: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Artifact {
@@ -356,13 +361,30 @@ impl Artifact {
         d
     }
 
-    /// The small blobs kept in memory: config, envelope, empty config.
-    pub fn small_blobs(&self) -> [(&[u8], Sha256Digest); 3] {
-        [
+    /// The small blobs kept in memory: config, envelope, empty config,
+    /// and a revocation's envelope.
+    pub fn small_blobs(&self) -> Vec<(&[u8], Sha256Digest)> {
+        let mut out: Vec<(&[u8], Sha256Digest)> = vec![
             (&self.config, Sha256Digest::of(&self.config)),
             (&self.envelope, Sha256Digest::of(&self.envelope)),
             (EMPTY_BYTES, Sha256Digest::of(EMPTY_BYTES)),
-        ]
+        ];
+        if let Some((env, _)) = &self.revocation {
+            out.push((env, Sha256Digest::of(env)));
+        }
+        out
+    }
+
+    /// The referrer manifests with their descriptors: the statement, and a
+    /// revocation if there is one.
+    pub fn referrers(&self) -> Vec<(&[u8], Descriptor)> {
+        let mut out = vec![(self.referrer.as_slice(), self.referrer_descriptor())];
+        if let Some((_, m)) = &self.revocation {
+            let mut d = Descriptor::of(MANIFEST, &Sha256Digest::of(m), m.len() as u64);
+            d.artifact_type = Some(REVOCATION_ARTIFACT.into());
+            out.push((m.as_slice(), d));
+        }
+        out
     }
 }
 
@@ -482,19 +504,33 @@ pub fn artifact(reg: &Registry, v: &VersionRecord) -> Result<Artifact> {
     }
     let mut subject = Descriptor::of(MANIFEST, &manifest_digest, manifest.len() as u64);
     subject.artifact_type = Some(MODEL_ARTIFACT.into());
-    let referrer = Manifest {
-        schema_version: 2,
-        media_type: Some(MANIFEST.into()),
-        artifact_type: Some(STATEMENT_ARTIFACT.into()),
-        config: Descriptor::of(
-            EMPTY,
-            &Sha256Digest::of(EMPTY_BYTES),
-            EMPTY_BYTES.len() as u64,
-        ),
-        layers: ref_layers,
-        subject: Some(subject),
-        annotations: BTreeMap::new(),
+    let referrer_of = |artifact_type: &str, layers: Vec<Descriptor>| {
+        let m = Manifest {
+            schema_version: 2,
+            media_type: Some(MANIFEST.into()),
+            artifact_type: Some(artifact_type.into()),
+            config: Descriptor::of(
+                EMPTY,
+                &Sha256Digest::of(EMPTY_BYTES),
+                EMPTY_BYTES.len() as u64,
+            ),
+            layers,
+            subject: Some(subject.clone()),
+            annotations: BTreeMap::new(),
+        };
+        serde_json::to_vec(&m).expect("plain JSON")
     };
+    let referrer = referrer_of(STATEMENT_ARTIFACT, ref_layers);
+    let revocation = reg
+        .db
+        .revocation(v.name.as_str(), &v.label, &v.manifest_digest.to_hex())?
+        .map(|row| {
+            let env = crate::trust::revocation::Revocation::from_row(&row)?.bytes();
+            let layer = Descriptor::of(DSSE_LAYER, &Sha256Digest::of(&env), env.len() as u64);
+            let m = referrer_of(REVOCATION_ARTIFACT, vec![layer]);
+            Ok::<_, Error>((env, m))
+        })
+        .transpose()?;
     Ok(Artifact {
         subject: format!("{}@{}", v.name, v.label),
         tag: default_tag(&v.label),
@@ -502,9 +538,10 @@ pub fn artifact(reg: &Registry, v: &VersionRecord) -> Result<Artifact> {
         manifest,
         manifest_digest,
         envelope,
-        referrer: serde_json::to_vec(&referrer).expect("plain JSON"),
+        referrer,
         blobs,
         approvals: approvals.len(),
+        revocation,
     })
 }
 

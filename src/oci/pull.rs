@@ -34,7 +34,8 @@ use super::client::Client;
 use super::layout::Layout;
 use super::{
     DSSE_LAYER, Descriptor, FILEPATH, LICENSE_LAYER, MANIFEST, MANIFEST_CAP, MAX_REFERRERS,
-    MODEL_ARTIFACT, MODEL_CONFIG, Manifest, OciRef, SMALL_CAP, STATEMENT_ARTIFACT,
+    MODEL_ARTIFACT, MODEL_CONFIG, Manifest, OciRef, REVOCATION_ARTIFACT, SMALL_CAP,
+    STATEMENT_ARTIFACT,
 };
 use crate::bundle::STATEMENT_CAP;
 use crate::bundle::import::{
@@ -49,6 +50,7 @@ use crate::records::OciLocation;
 use crate::records::Origin;
 use crate::registry::Registry;
 use crate::store::{BlobStat, IngestSpec, Staging};
+use crate::trust::revocation::{self, REVOCATION_CAP, Revocation};
 
 /// Where an OCI artifact is read from.
 pub(crate) trait Source: Sync {
@@ -70,7 +72,7 @@ impl Source for Client {
         Ok(self.get_manifest(reference, cap)?.map(|(b, _)| b))
     }
     fn referrers(&self, subject: &Sha256Digest) -> Result<(Vec<Descriptor>, &'static str)> {
-        let (list, api) = Client::referrers(self, subject, STATEMENT_ARTIFACT)?;
+        let (list, api) = Client::referrers(self, subject)?;
         Ok((
             list,
             if api {
@@ -268,8 +270,9 @@ fn statement_of(
     reg: &Registry,
     source: &dyn Source,
     digest: &Sha256Digest,
+    listed: &[Descriptor],
+    how: &str,
 ) -> Result<(Approved, Option<Descriptor>, String)> {
-    let (listed, how) = source.referrers(digest)?;
     let candidates: Vec<&Descriptor> = listed
         .iter()
         .filter(|d| {
@@ -375,6 +378,106 @@ fn statement_of(
     }
 }
 
+/// A referrer of `subject` with artifact type `artifact_type`: its manifest
+/// and the bytes of its DSSE envelope layer (capped, digest-checked); `None`
+/// when it refers to another manifest or is of another type.
+fn referrer_envelope(
+    source: &dyn Source,
+    d: &Descriptor,
+    subject: &Sha256Digest,
+    artifact_type: &str,
+    cap: u64,
+) -> Result<Option<(Manifest, Vec<u8>)>> {
+    let rd = d.sha256("referrer")?;
+    let what = format!("referrer sha256:{rd}");
+    let bytes = source
+        .manifest(&format!("sha256:{rd}"), SMALL_CAP)?
+        .ok_or_else(|| hostile(&what, "listed but absent"))?;
+    if Sha256Digest::of(&bytes) != rd {
+        return Err(Error::DigestMismatch {
+            what: what.clone(),
+            expected: rd.to_hex(),
+            found: Sha256Digest::of(&bytes).to_hex(),
+        });
+    }
+    let m: Manifest = serde_json::from_slice(&bytes)
+        .map_err(|e| hostile(&what, format!("not an OCI image manifest: {e}")))?;
+    if m.artifact_type.as_deref() != Some(artifact_type) {
+        return Ok(None);
+    }
+    match &m.subject {
+        Some(s) if s.sha256(&what)? == *subject => {}
+        _ => return Ok(None),
+    }
+    let env = m
+        .layers
+        .iter()
+        .find(|l| l.media_type == DSSE_LAYER)
+        .ok_or_else(|| hostile(&what, "no DSSE envelope layer"))?;
+    if env.size > cap {
+        return Err(hostile(
+            &what,
+            format!("an envelope of {} bytes, over the {cap} allowed", env.size),
+        ));
+    }
+    let ed = env.sha256(&what)?;
+    let mut bytes = Vec::new();
+    source
+        .blob(&ed)?
+        .take(cap + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::Input(format!("reading envelope sha256:{ed}: {e}")))?;
+    let found = Sha256Digest::of(&bytes);
+    if found != ed {
+        return Err(Error::DigestMismatch {
+            what: format!("envelope layer of {what}"),
+            expected: ed.to_hex(),
+            found: found.to_hex(),
+        });
+    }
+    Ok(Some((m, bytes)))
+}
+
+/// The signed revocations of this version among the referrers (their
+/// signatures are judged like a bundle's: recorded, in force only with
+/// enough trusted approvals).
+fn revocations_of(
+    source: &dyn Source,
+    listed: &[Descriptor],
+    digest: &Sha256Digest,
+    a: &Approved,
+) -> Result<Vec<Revocation>> {
+    let p = &a.statement.predicate;
+    let mut out = Vec::new();
+    for d in listed
+        .iter()
+        .filter(|d| d.artifact_type.as_deref() == Some(REVOCATION_ARTIFACT))
+        .take(MAX_REFERRERS)
+    {
+        let what = format!("revocation referrer {}", d.digest);
+        let Some((_, bytes)) =
+            referrer_envelope(source, d, digest, REVOCATION_ARTIFACT, REVOCATION_CAP)?
+        else {
+            continue;
+        };
+        let r = revocation::parse(&bytes, &what)?;
+        if r.doc.name != p.name
+            || r.doc.version != p.version
+            || r.doc.manifest_digest != p.manifest_digest
+        {
+            return Err(hostile(
+                &what,
+                format!(
+                    "it revokes {}@{} ({}), not the version this manifest carries",
+                    r.doc.name, r.doc.version, r.doc.manifest_digest
+                ),
+            ));
+        }
+        out.push(r);
+    }
+    Ok(out)
+}
+
 /// Step 3: the layers are exactly the signed files.
 fn check_layers(m: &Manifest, digest: &Sha256Digest, a: &Approved) -> Result<()> {
     let signed: HashMap<&str, (&str, u64)> = a
@@ -453,8 +556,10 @@ pub(crate) fn intake(
     warnings: &mut Vec<String>,
 ) -> Result<PulledVersion> {
     let (_, digest, m) = model_manifest(source, reference)?;
-    let (approved, licence, how) = statement_of(reg, source, &digest)?;
+    let (listed, how) = source.referrers(&digest)?;
+    let (approved, licence, how) = statement_of(reg, source, &digest, &listed, how)?;
     check_layers(&m, &digest, &approved)?;
+    let revocations = revocations_of(source, &listed, &digest, &approved)?;
     let p = &approved.statement.predicate;
     let name: crate::name::ModelName = p.name.parse()?;
     let label: crate::name::VersionLabel = p.version.parse()?;
@@ -499,8 +604,32 @@ pub(crate) fn intake(
         resumed_blobs: 0,
         statement_from: how,
     };
+    let received = revocation::receive(reg, &revocations)?;
+    let keys = reg.db.trusted_keys()?;
+    let required = crate::trust::approvals_required(reg)? as usize;
+    for (r, _) in &received {
+        if revocation::approvals(r, &keys) >= required {
+            warnings.push(format!(
+                "{}@{} is revoked ({}, {}): a signed revocation came with it; checkout and deploy refuse it",
+                r.doc.name, r.doc.version, r.doc.reason, r.doc.revoked_at
+            ));
+        }
+    }
+    let rev_rows: Vec<_> = received.iter().map(|(r, _)| r.row()).collect();
+    let mut events = vec![event];
+    events.extend(received.into_iter().map(|(_, e)| e));
     if existing_version(reg, &name, &label, &manifest_digest)? {
-        reg.db.record_oci(&[location], &[event])?;
+        reg.db.insert_versions(
+            &[],
+            &[],
+            &crate::clock::now_rfc3339(),
+            &crate::db::Arrival {
+                bundle: None,
+                revocations: &rev_rows,
+                oci: &[location],
+            },
+            &events,
+        )?;
         return Ok(out);
     }
     let carrier = Carrier {
@@ -670,9 +799,8 @@ pub(crate) fn intake(
             pieces: pieces.get(&d).cloned(),
         });
     }
-    let mut event = event;
     if let Some(over) = downgrade {
-        event.details["downgrade"] =
+        events[0].details["downgrade"] =
             serde_json::json!({ "over": over, "reason": opts.allow_downgrade });
     }
     let now = crate::clock::now_rfc3339();
@@ -681,10 +809,11 @@ pub(crate) fn intake(
         &rows,
         &now,
         &crate::db::Arrival {
+            bundle: None,
+            revocations: &rev_rows,
             oci: &[location],
-            ..Default::default()
         },
-        &[event],
+        &events,
     )?;
     committed.keep();
     out.created = true;

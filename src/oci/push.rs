@@ -53,6 +53,8 @@ pub struct PushedVersion {
     /// Whether the registry indexed the referrer itself (referrers API);
     /// false: the referrers tag was written.
     pub referrers_api: bool,
+    /// Whether a signed revocation of the version went with it.
+    pub revocation: bool,
 }
 
 /// What `push` did.
@@ -197,12 +199,24 @@ pub fn push(
     for ((a, v), tag) in arts.iter().zip(versions).zip(&tags) {
         client.put_manifest(tag, MANIFEST, &a.manifest)?;
         let rd = Sha256Digest::of(&a.referrer);
-        let indexed = client.put_manifest(&format!("sha256:{rd}"), MANIFEST, &a.referrer)?;
-        if !indexed {
+        let mut indexed = true;
+        let mut unlisted = Vec::new();
+        for (bytes, desc) in a.referrers() {
+            let d = Sha256Digest::of(bytes);
+            if !client.put_manifest(&format!("sha256:{d}"), MANIFEST, bytes)? {
+                indexed = false;
+                unlisted.push(desc);
+            }
+        }
+        if !unlisted.is_empty() {
             let mut idx: ImageIndex = client.tag_index(&a.manifest_digest)?;
-            let desc = a.referrer_descriptor();
-            if !idx.manifests.iter().any(|m| m.digest == desc.digest) {
-                idx.manifests.push(desc);
+            let before = idx.manifests.len();
+            for desc in unlisted {
+                if !idx.manifests.iter().any(|m| m.digest == desc.digest) {
+                    idx.manifests.push(desc);
+                }
+            }
+            if idx.manifests.len() > before {
                 let bytes = serde_json::to_vec(&idx).expect("plain JSON");
                 client.put_manifest(&referrers_tag(&a.manifest_digest), INDEX, &bytes)?;
             }
@@ -227,6 +241,7 @@ pub fn push(
                 "registry": r.registry, "repository": r.repository, "tag": tag,
                 "oci_manifest_digest": a.manifest_digest.to_hex(),
                 "statement_digest": rd.to_hex(), "approvals": a.approvals,
+                "revocation": a.revocation.is_some(),
             }),
         ));
         outcome.versions.push(PushedVersion {
@@ -236,6 +251,7 @@ pub fn push(
             statement_digest: rd.to_hex(),
             approvals: a.approvals,
             referrers_api: indexed,
+            revocation: a.revocation.is_some(),
         });
     }
     reg.db.record_oci(&rows, &events)?;

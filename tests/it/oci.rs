@@ -638,6 +638,88 @@ fn tls_and_basic_auth_with_flags_or_the_docker_config() {
     );
     let v: serde_json::Value = serde_json::from_slice(&pulled.stdout).unwrap();
     assert_eq!(v["versions"][0]["created"], true);
+
+    // A credential helper named by the Docker config (`credsStore`).
+    let bin = s.env.path("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let helper = bin.join("docker-credential-airlocktest");
+    fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\nread host\n[ \"$host\" = \"127.0.0.1:{}\" ] || exit 1\necho '{{\"ServerURL\":\"'$host'\",\"Username\":\"{USER}\",\"Secret\":\"{PASSWORD}\"}}'\n",
+            server.port
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&helper, fs::Permissions::from_mode(0o755)).unwrap();
+    let helped = s.env.path("docker-helper");
+    fs::create_dir_all(&helped).unwrap();
+    fs::write(
+        helped.join("config.json"),
+        r#"{"credsStore":"airlocktest"}"#,
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let third = s.env.path("iso3");
+    s.env
+        .cmd_at(&third)
+        .args(["trust", "add", "--name", "alice"])
+        .arg(s.keys.join("alice.pub"))
+        .assert()
+        .success();
+    s.env
+        .cmd_at(&third)
+        .env("DOCKER_CONFIG", &helped)
+        .env("PATH", path)
+        .args(["pull", &dest, "--ca-file"])
+        .arg(&ca)
+        .assert()
+        .success();
+}
+
+#[test]
+fn a_revocation_travels_with_a_push_and_a_pull() {
+    let server = Server::plain();
+    let s = sides(true);
+    s.env
+        .cmd()
+        .args([
+            "revoke",
+            "acme/tiny@v1",
+            "--reason",
+            "weights leaked a secret",
+            "--key",
+        ])
+        .arg(s.keys.join("alice.key"))
+        .assert()
+        .success();
+    let dest = server.url("team/tiny:v1");
+    let pushed = s.env.json(&["push", "acme/tiny@v1", &dest, "--plain-http"]);
+    assert_eq!(pushed["versions"][0]["revocation"], true, "{pushed}");
+    let pulled = s.env.json_at(&s.iso, &["pull", &dest, "--plain-http"]);
+    let warnings = pulled["warnings"].to_string();
+    assert!(
+        warnings.contains("revoked") && warnings.contains("weights leaked a secret"),
+        "{pulled}"
+    );
+    let shown = s.env.json_at(&s.iso, &["show", "acme/tiny@v1"]);
+    assert_eq!(
+        shown["revoked"]["reason"], "weights leaked a secret",
+        "{shown}"
+    );
+    let out = s
+        .env
+        .cmd_at(&s.iso)
+        .args(["checkout", "acme/tiny@v1"])
+        .arg(s.env.path("co"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a revoked version was checked out");
 }
 
 fn base64_encode(b: &[u8]) -> String {
