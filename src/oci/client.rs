@@ -332,7 +332,10 @@ impl Client {
             .tls_config(tls)
             .max_redirects(5)
             .timeout_connect(Some(Duration::from_secs(30)))
+            // A registry that stops talking is an error, never a hang.
             .timeout_recv_response(Some(Duration::from_secs(300)))
+            .timeout_per_read(Some(Duration::from_secs(120)))
+            .timeout_per_write(Some(Duration::from_secs(120)))
             .user_agent(concat!("airlock/", env!("CARGO_PKG_VERSION")))
             .max_idle_connections_per_host(conn.jobs.max(4))
             .build()
@@ -484,7 +487,11 @@ impl Client {
             for (k, v) in headers {
                 builder = builder.header(*k, *v);
             }
-            if let Some(a) = &auth {
+            // Credentials go only to the registry itself, never to a host
+            // an answer's Location names.
+            if let Some(a) = &auth
+                && url.starts_with(&format!("{}/", self.base))
+            {
                 builder = builder.header("Authorization", a.as_str());
             }
             let result = match body {

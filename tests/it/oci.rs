@@ -722,6 +722,134 @@ fn a_revocation_travels_with_a_push_and_a_pull() {
     assert!(!out.status.success(), "a revoked version was checked out");
 }
 
+/// A token-auth front for a plain registry, the way Harbor, Quay and the
+/// hosted registries ask: `401` with a Bearer challenge, a token service
+/// that wants basic credentials, then every request with the token is
+/// passed through (bodies streamed both ways).
+const TOKEN_FRONT: &str = r#"
+import base64, http.client, http.server, socketserver, sys, urllib.parse
+upstream = int(sys.argv[1]); user, password = sys.argv[2], sys.argv[3]
+TOKEN = "tok-" + base64.b16encode(password.encode()).decode()
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a): pass
+    def reply(self, code, body=b"", headers=()):
+        self.send_response(code)
+        for k, v in headers: self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD": self.wfile.write(body)
+    def handle_any(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        if self.path.startswith("/token"):
+            q = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
+            want = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+            ok = self.headers.get("Authorization") == want and q.get("service") == ["airlock-test"]                 and any(s.startswith("repository:") for s in q.get("scope", []))
+            return self.reply(200, ('{"token":"%s"}' % TOKEN).encode()) if ok else self.reply(401)
+        if self.headers.get("Authorization") != "Bearer " + TOKEN:
+            self.rfile.read(n)
+            host = self.headers.get("Host")
+            return self.reply(401, b"{}", [("WWW-Authenticate",
+                f'Bearer realm="http://{host}/token",service="airlock-test",scope="repository:x:pull"')])
+        c = http.client.HTTPConnection("127.0.0.1", upstream)
+        c.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+        for k, v in self.headers.items():
+            if k.lower() not in ("authorization", "connection"): c.putheader(k, v)
+        c.endheaders()
+        left = n
+        while left > 0:
+            b = self.rfile.read(min(left, 1 << 20)); c.send(b); left -= len(b)
+        r = c.getresponse()
+        self.send_response(r.status)
+        for k, v in r.getheaders():
+            if k.lower() not in ("connection", "transfer-encoding"): self.send_header(k, v)
+        length = r.getheader("Content-Length")
+        if length is None and self.command != "HEAD":
+            body = r.read(); self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+        else:
+            self.end_headers()
+            while self.command != "HEAD":
+                b = r.read(1 << 20)
+                if not b: break
+                self.wfile.write(b)
+        c.close()
+    do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = handle_any
+class S(socketserver.ThreadingMixIn, http.server.HTTPServer): daemon_threads = True
+s = S(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+"#;
+
+#[test]
+fn bearer_token_auth_through_a_token_service() {
+    use std::io::BufRead;
+    let server = Server::plain();
+    let mut front = Command::new(crate::peers::python())
+        .arg("-c")
+        .arg(TOKEN_FRONT)
+        .args([server.port.to_string().as_str(), USER, PASSWORD])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(front.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line.trim().parse().expect("the token front's port");
+    let s = sides(true);
+    let dest = format!("oci://127.0.0.1:{port}/team/tiny:v1");
+    let no_docker = s.env.path("no-docker");
+    let out = s
+        .env
+        .cmd()
+        .env("DOCKER_CONFIG", &no_docker)
+        .args(["push", "acme/tiny@v1", &dest, "--plain-http"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("401"));
+    s.env
+        .cmd()
+        .env("DOCKER_CONFIG", &no_docker)
+        .args([
+            "push",
+            "acme/tiny@v1",
+            &dest,
+            "--plain-http",
+            "--username",
+            USER,
+            "--password-stdin",
+        ])
+        .write_stdin(PASSWORD)
+        .assert()
+        .success();
+    let pulled = s
+        .env
+        .cmd_at(&s.iso)
+        .env("DOCKER_CONFIG", &no_docker)
+        .args([
+            "--json",
+            "pull",
+            &dest,
+            "--plain-http",
+            "--username",
+            USER,
+            "--password-stdin",
+        ])
+        .write_stdin(PASSWORD)
+        .output()
+        .unwrap();
+    let _ = front.kill();
+    let _ = front.wait();
+    assert!(
+        pulled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pulled.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&pulled.stdout).unwrap();
+    assert_eq!(v["versions"][0]["created"], true);
+}
+
 fn base64_encode(b: &[u8]) -> String {
     const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
