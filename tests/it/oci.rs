@@ -390,6 +390,62 @@ fn push_then_pull_gives_the_same_bytes_and_skopeo_agrees() {
 }
 
 #[test]
+fn large_blobs_go_up_in_chunks_and_other_repositories_mount_them() {
+    let server = Server::plain();
+    let s = sides(true);
+    // 1 MiB chunks: the 3 MiB shards go up as three PATCHes each.
+    let first = s
+        .env
+        .cmd()
+        .env("AIRLOCK_OCI_CHUNK_MIB", "1")
+        .args([
+            "--json",
+            "push",
+            "acme/tiny@v1",
+            &server.url("team/a"),
+            "--plain-http",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let first: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert_eq!(first["mounted_blobs"], 0);
+    let files = files_of(&s.env, &s.env.home);
+    for (_, sha, size) in &files {
+        assert_eq!(fs::metadata(server.blob_data(sha)).unwrap().len(), *size);
+    }
+    // Another repository of the same registry mounts every file blob.
+    let second = s.env.json(&[
+        "push",
+        "acme/tiny@v1",
+        &server.url("team/b"),
+        "--plain-http",
+    ]);
+    let distinct: std::collections::HashSet<_> = files.iter().map(|f| &f.1).collect();
+    assert!(
+        second["mounted_blobs"].as_u64().unwrap() >= distinct.len() as u64,
+        "{second}"
+    );
+    assert!(
+        second["uploaded_bytes"].as_u64().unwrap() < 64 << 10,
+        "{second}"
+    );
+    let pulled = s
+        .env
+        .json_at(&s.iso, &["pull", &server.url("team/b:v1"), "--plain-http"]);
+    assert_eq!(pulled["versions"][0]["created"], true);
+    s.env
+        .cmd_at(&s.iso)
+        .args(["verify", "--all", "--deep"])
+        .assert()
+        .success();
+}
+
+#[test]
 fn pull_refuses_a_blob_changed_in_the_registry_storage() {
     let server = Server::plain();
     let s = sides(true);
@@ -725,10 +781,14 @@ fn a_revocation_travels_with_a_push_and_a_pull() {
 /// A token-auth front for a plain registry, the way Harbor, Quay and the
 /// hosted registries ask: `401` with a Bearer challenge, a token service
 /// that wants basic credentials, then every request with the token is
-/// passed through (bodies streamed both ways).
+/// passed through (bodies streamed both ways). It also speaks the OCI 1.1
+/// referrers API that distribution 2.8 lacks: a manifest put with a
+/// `subject` is answered with `OCI-Subject` and listed by
+/// `GET /v2/<repo>/referrers/<digest>`.
 const TOKEN_FRONT: &str = r#"
-import base64, http.client, http.server, socketserver, sys, urllib.parse
+import base64, hashlib, http.client, http.server, json, re, socketserver, sys, urllib.parse
 upstream = int(sys.argv[1]); user, password = sys.argv[2], sys.argv[3]
+REFERRERS = {}
 TOKEN = "tok-" + base64.b16encode(password.encode()).decode()
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -751,16 +811,35 @@ class H(http.server.BaseHTTPRequestHandler):
             host = self.headers.get("Host")
             return self.reply(401, b"{}", [("WWW-Authenticate",
                 f'Bearer realm="http://{host}/token",service="airlock-test",scope="repository:x:pull"')])
+        m = re.match(r"^/v2/(.+)/referrers/(sha256:[0-9a-f]{64})", self.path)
+        if m and self.command == "GET":
+            body = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                               "manifests": REFERRERS.get((m.group(1), m.group(2)), [])}).encode()
+            return self.reply(200, body, [("Content-Type", "application/vnd.oci.image.index.v1+json")])
+        subject = None
+        if self.command == "PUT" and "/manifests/" in self.path:
+            data = self.rfile.read(n); n = 0
+            try: doc = json.loads(data)
+            except Exception: doc = {}
+            if isinstance(doc, dict) and isinstance(doc.get("subject"), dict):
+                subject = doc["subject"]["digest"]
+                repo = self.path[len("/v2/"):self.path.index("/manifests/")]
+                REFERRERS.setdefault((repo, subject), []).append({
+                    "mediaType": doc.get("mediaType"), "size": len(data),
+                    "digest": "sha256:" + hashlib.sha256(data).hexdigest(),
+                    "artifactType": doc.get("artifactType")})
         c = http.client.HTTPConnection("127.0.0.1", upstream)
         c.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
         for k, v in self.headers.items():
             if k.lower() not in ("authorization", "connection"): c.putheader(k, v)
         c.endheaders()
+        if self.command == "PUT" and "/manifests/" in self.path: c.send(data)
         left = n
         while left > 0:
             b = self.rfile.read(min(left, 1 << 20)); c.send(b); left -= len(b)
         r = c.getresponse()
         self.send_response(r.status)
+        if subject and r.status == 201: self.send_header("OCI-Subject", subject)
         for k, v in r.getheaders():
             if k.lower() not in ("connection", "transfer-encoding"): self.send_header(k, v)
         length = r.getheader("Content-Length")
@@ -808,21 +887,36 @@ fn bearer_token_auth_through_a_token_service() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("401"));
-    s.env
+    let pushed = s
+        .env
         .cmd()
         .env("DOCKER_CONFIG", &no_docker)
-        .args([
-            "push",
-            "acme/tiny@v1",
-            &dest,
-            "--plain-http",
-            "--username",
-            USER,
-            "--password-stdin",
-        ])
+        .args(["--json", "push", "acme/tiny@v1", &dest, "--plain-http"])
+        .args(["--username", USER, "--password-stdin"])
         .write_stdin(PASSWORD)
-        .assert()
-        .success();
+        .output()
+        .unwrap();
+    assert!(
+        pushed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pushed.stderr)
+    );
+    let pushed: serde_json::Value = serde_json::from_slice(&pushed.stdout).unwrap();
+    assert_eq!(pushed["versions"][0]["referrers_api"], true, "{pushed}");
+    // The registry listed the referrer: no referrers tag was written.
+    let tag = format!(
+        "sha256-{}",
+        pushed["versions"][0]["oci_manifest_digest"]
+            .as_str()
+            .unwrap()
+    );
+    assert!(
+        !server
+            .storage
+            .join("docker/registry/v2/repositories/team/tiny/_manifests/tags")
+            .join(&tag)
+            .exists()
+    );
     let pulled = s
         .env
         .cmd_at(&s.iso)
@@ -848,6 +942,7 @@ fn bearer_token_auth_through_a_token_service() {
     );
     let v: serde_json::Value = serde_json::from_slice(&pulled.stdout).unwrap();
     assert_eq!(v["versions"][0]["created"], true);
+    assert_eq!(v["versions"][0]["statement_from"], "the referrers API");
 }
 
 fn base64_encode(b: &[u8]) -> String {
