@@ -74,12 +74,14 @@ pub enum Error {
     },
 
     /// Something named does not exist.
-    #[error("{what} not found: `{name}`")]
+    #[error("{what} not found: `{name}`{}", if known.is_empty() { String::new() } else { format!(" (there are: {})", known.join(", ")) })]
     NotFound {
         /// What kind of thing (`version`, `model`, `key`, …).
         what: &'static str,
         /// The name it was looked up by.
         name: String,
+        /// What does exist of that kind, where it is short to say.
+        known: Vec<String>,
     },
 
     /// The home holds no registry yet.
@@ -274,6 +276,7 @@ impl Error {
         Error::NotFound {
             what,
             name: name.into(),
+            known: Vec::new(),
         }
     }
 
@@ -307,6 +310,33 @@ impl Error {
             | Error::Unsafe { .. }
             | Error::Locked { .. }
             | Error::Registry { .. } => Class::Operational,
+        }
+    }
+
+    /// A stable name of the variant, for scripts (`--json` errors).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Io { .. } => "io",
+            Error::Db(_) => "database",
+            Error::Input(_) => "input",
+            Error::Usage(_) => "usage",
+            Error::System { .. } => "system",
+            Error::NotFound { .. } => "not-found",
+            Error::NoRegistry { .. } => "no-registry",
+            Error::NotARegistry { .. } => "not-a-registry",
+            Error::RecordsLost { .. } => "records-lost",
+            Error::VersionConflict { .. } => "version-conflict",
+            Error::DigestMismatch { .. } => "digest-mismatch",
+            Error::UpstreamMismatch { .. } => "upstream-mismatch",
+            Error::Unsafe { .. } => "unsafe",
+            Error::Hostile { .. } => "hostile",
+            Error::NotABundle { .. } => "not-a-bundle",
+            Error::Untrusted { .. } => "untrusted",
+            Error::UnknownSigner { .. } => "unknown-signer",
+            Error::NotApproved { .. } => "not-approved",
+            Error::Policy { .. } => "policy",
+            Error::Locked { .. } => "locked",
+            Error::Registry { .. } => "registry",
         }
     }
 

@@ -108,3 +108,9 @@ pub use error::{Error, Result};
 pub fn prepare_process() {
     fsio::ignore_file_size_signal();
 }
+
+/// `--actor LABEL`: recorded as a claim beside the OS account (never
+/// instead of it) in every change this process records.
+pub fn claim_actor(label: &str) {
+    actor::claim(label);
+}

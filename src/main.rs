@@ -18,9 +18,23 @@ fn main() -> ExitCode {
         Err(e) => {
             let _ = e.print();
             // clap: 0 for --help/--version, 2 for usage errors.
-            return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
+            let code = e.exit_code().clamp(0, 255) as u8;
+            if code != 0 && std::env::args_os().any(|a| a == "--json") {
+                let text = e.to_string();
+                let message = text
+                    .lines()
+                    .map(str::trim)
+                    .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more"))
+                    .filter(|l| !l.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let message = message.trim_start_matches("error: ");
+                printer::Printer::json_error("usage", message, None, code);
+            }
+            return ExitCode::from(code);
         }
     };
+    let json = cli.global.json;
     match commands::run(cli) {
         Ok(status) => ExitCode::from(status.code()),
         Err(err) => {
@@ -35,8 +49,14 @@ fn main() -> ExitCode {
                 }
             }
             let lib = err.downcast_ref::<airlock::Error>();
-            printer::Printer::error(&msg, lib.and_then(|e| e.hint()).as_deref());
-            ExitCode::from(lib.map(|e| e.class().exit_code()).unwrap_or(1))
+            let hint = lib.and_then(|e| e.hint());
+            let code = lib.map(|e| e.class().exit_code()).unwrap_or(1);
+            printer::Printer::error(&msg, hint.as_deref());
+            if json {
+                let kind = lib.map(|e| e.kind()).unwrap_or("error");
+                printer::Printer::json_error(kind, &msg, hint.as_deref(), code);
+            }
+            ExitCode::from(code)
         }
     }
 }

@@ -102,6 +102,16 @@ impl Printer {
         }
     }
 
+    /// With `--json`, a failure is also one JSON object on stdout:
+    /// `{"error": {"kind", "message", "hint", "exit_code"}}`.
+    pub(crate) fn json_error(kind: &str, message: &str, hint: Option<&str>, exit_code: u8) {
+        let doc = serde_json::json!({
+            "error": { "kind": kind, "message": message, "hint": hint, "exit_code": exit_code }
+        });
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{doc}");
+    }
+
     fn err(&self, s: &str) {
         // Talk on a closed stderr is lost; the data and exit code still stand.
         let _ = writeln!(std::io::stderr().lock(), "{s}");

@@ -227,7 +227,32 @@ impl Registry {
             VersionSelector::Newest => "model",
             _ => "version",
         };
-        Err(Error::not_found(what, r.to_string()))
+        // Name what exists: the model's versions, else the models.
+        let mut known: Vec<String> = self
+            .db
+            .versions_of(&r.name)?
+            .into_iter()
+            .map(|v| format!("{}@{}", v.name, v.label))
+            .collect();
+        if known.is_empty() {
+            known = self
+                .db
+                .all_versions()?
+                .into_iter()
+                .map(|v| v.name.to_string())
+                .collect();
+            known.dedup();
+        }
+        if known.len() > 20 {
+            let more = known.len() - 20;
+            known.truncate(20);
+            known.push(format!("… {more} more (`airlock list`)"));
+        }
+        Err(Error::NotFound {
+            what,
+            name: r.to_string(),
+            known,
+        })
     }
 
     /// The files of a version, by path.

@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(
     name = "airlock",
-    version,
+    version = env!("AIRLOCK_VERSION_TEXT"),
     about = "Carry open-weights ML models into isolated networks with proof of what they are"
 )]
 pub(crate) struct Cli {
@@ -19,6 +19,7 @@ pub(crate) struct Cli {
 }
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global flags")]
 pub(crate) struct GlobalArgs {
     /// The registry home [default: $AIRLOCK_HOME, else the platform data dir]
     #[arg(long, global = true, value_name = "DIR")]
@@ -35,6 +36,10 @@ pub(crate) struct GlobalArgs {
     /// No progress bars or progress lines
     #[arg(long, global = true)]
     pub(crate) no_progress: bool,
+    /// A name recorded beside the OS account as who made a change (a claim:
+    /// the account is always recorded)
+    #[arg(long, global = true, value_name = "LABEL")]
+    pub(crate) actor: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -70,6 +75,14 @@ pub(crate) enum Command {
     Revoke(RevokeArgs),
     /// Write a signed bundle of one or more versions (or an OCI image layout)
     Export(ExportArgs),
+    /// Shell completions for bash, zsh, fish, powershell or elvish, on stdout
+    #[command(
+        after_help = "Examples:\n  airlock completions bash > /etc/bash_completion.d/airlock\n  airlock completions zsh > \"${fpath[1]}/_airlock\""
+    )]
+    Completions(CompletionsArgs),
+    /// The man page (roff), on stdout
+    #[command(after_help = "Example:\n  airlock man > /usr/local/share/man/man1/airlock.1")]
+    Man,
     /// Push versions to an OCI registry as ModelPack artifacts with their signed statements
     Push(PushArgs),
     /// Pull a version from an OCI registry, verified like a bundle
@@ -424,6 +437,24 @@ pub(crate) struct ExportArgs {
     /// Days until the bundle expires
     #[arg(long, value_name = "DAYS", default_value_t = 30)]
     pub(crate) expires_in_days: u32,
+}
+
+/// Write the completion script for `shell`.
+pub(crate) fn completions(shell: clap_complete::Shell, out: &mut dyn std::io::Write) {
+    use clap::CommandFactory;
+    clap_complete::generate(shell, &mut Cli::command(), "airlock", out);
+}
+
+/// Write the man page (roff).
+pub(crate) fn man(out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    clap_mangen::Man::new(Cli::command()).render(out)
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell
+    pub(crate) shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

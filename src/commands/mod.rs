@@ -129,7 +129,28 @@ pub(crate) fn parse_ref(s: &str) -> anyhow::Result<Reference> {
 }
 
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
+    // Help texts need no home.
+    match &cli.command {
+        Command::Completions(a) => {
+            // Made in memory (a few tens of KB): the generator panics on a
+            // write error, and a closed pipe must be a plain success.
+            let mut text = Vec::new();
+            crate::cli::completions(a.shell, &mut text);
+            std::io::Write::write_all(&mut std::io::stdout().lock(), &text)?;
+            return Ok(ExitStatus::Success);
+        }
+        Command::Man => {
+            let mut text = Vec::new();
+            crate::cli::man(&mut text)?;
+            std::io::Write::write_all(&mut std::io::stdout().lock(), &text)?;
+            return Ok(ExitStatus::Success);
+        }
+        _ => {}
+    }
     let g = cli.global;
+    if let Some(label) = &g.actor {
+        airlock::claim_actor(label);
+    }
     let ctx = Ctx {
         home: resolve_home(g.home)?,
         printer: Printer::new(g.json, g.quiet, g.verbose),
@@ -151,6 +172,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Revoke(a) => revoke::run(&ctx, a),
         Command::Export(a) => export::run(&ctx, a),
         Command::Push(a) => push::run(&ctx, a),
+        Command::Completions(_) | Command::Man => unreachable!("answered above"),
         Command::Pull(a) => pull::run(&ctx, a),
         Command::Deploy(a) => audit::deploy(&ctx, a),
         Command::Undeploy(a) => audit::undeploy(&ctx, a),

@@ -129,7 +129,12 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in walkdir::WalkDir::new(dir).sort_by_file_name() {
         let e = e.expect("walk src");
-        if e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "rs") {
+        // `src/build.rs` is the build script (Cargo.toml `build`), not a
+        // module of the crate.
+        if e.file_type().is_file()
+            && e.path().extension().is_some_and(|x| x == "rs")
+            && e.path() != dir.join("build.rs")
+        {
             out.push(e.into_path());
         }
     }
@@ -164,6 +169,8 @@ const CRATE_HOMES: &[(&str, &[&str])] = &[
     ("rusqlite", &["db"]),
     ("ureq", &["oci"]),
     ("clap", &["cli", "main"]),
+    ("clap_complete", &["cli"]),
+    ("clap_mangen", &["cli"]),
     ("indicatif", &["reporter", "commands"]),
     ("tar", &["bundle", "formats"]),
     ("ed25519_dalek", &["signing"]),

@@ -13,6 +13,7 @@ mod gap;
 mod hf_layouts;
 mod import;
 mod inputs;
+mod interop;
 mod interrupt;
 mod oci;
 mod peers;

@@ -1,0 +1,171 @@
+//! Issue 14 (in part): errors a script can read, and who is recorded.
+
+use crate::util::Env;
+
+/// The one JSON document a failed `--json` command prints on stdout.
+fn json_failure(out: &std::process::Output) -> serde_json::Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.lines().count(),
+        1,
+        "one line of JSON on stdout: {text}"
+    );
+    serde_json::from_str(&text).expect("stdout is JSON")
+}
+
+#[test]
+fn json_errors_on_stdout_with_the_exit_code_unchanged() {
+    let env = Env::new();
+    // No registry yet: operational, exit 1.
+    let out = env
+        .cmd()
+        .args(["--json", "show", "acme/tiny"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let e = json_failure(&out);
+    assert_eq!(e["error"]["kind"], "no-registry");
+    assert_eq!(e["error"]["exit_code"], 1);
+    assert!(
+        e["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("airlock init")
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no registry at")
+    );
+
+    // An unknown version: the message lists the versions that exist.
+    let model = env.model("model", 3);
+    env.cmd()
+        .arg("import")
+        .arg(&model)
+        .args(["--name", "acme/tiny", "--version", "v1"])
+        .assert()
+        .success();
+    let out = env
+        .cmd()
+        .args(["--json", "show", "acme/tiny@v9"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let e = json_failure(&out);
+    assert_eq!(e["error"]["kind"], "not-found");
+    let msg = e["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("acme/tiny@v9") && msg.contains("acme/tiny@v1"),
+        "{msg}"
+    );
+    let out = env.cmd().args(["show", "acme/other"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("there are: acme/tiny"));
+
+    // An integrity failure keeps exit 3.
+    let fake = env.path("fake.airlock");
+    std::fs::write(&fake, b"not a tar stream at all, but named like a bundle").unwrap();
+    let out = env
+        .cmd()
+        .arg("--json")
+        .arg("import")
+        .arg(&fake)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(json_failure(&out)["error"]["exit_code"], 3);
+
+    // A usage error keeps exit 2, and says what was missing.
+    let out = env
+        .cmd()
+        .args(["--json", "sign", "acme/tiny"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let e = json_failure(&out);
+    assert_eq!(e["error"]["kind"], "usage");
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("--key"),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_actor_is_the_os_account_and_a_label_is_only_a_claim() {
+    let env = Env::new();
+    let me = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
+    let me = String::from_utf8_lossy(&me.stdout).trim().to_string();
+    env.cmd()
+        .env("USER", "alice-the-ciso")
+        .arg("init")
+        .assert()
+        .success();
+    env.cmd()
+        .env("USER", "alice-the-ciso")
+        .args([
+            "--actor",
+            "Alice (CISO)",
+            "trust",
+            "policy",
+            "--approvals",
+            "1",
+        ])
+        .assert()
+        .success();
+    let log = env.json(&["log"]);
+    let events = log["events"].as_array().expect("events");
+    let actors: Vec<&str> = events
+        .iter()
+        .map(|e| e["actor"].as_str().unwrap())
+        .collect();
+    assert!(actors[0].starts_with(&format!("{me}@")), "{actors:?}");
+    assert!(!actors[0].contains("alice-the-ciso"), "{actors:?}");
+    assert!(
+        actors[1].starts_with(&format!("{me}@"))
+            && actors[1].ends_with("(claims \"Alice (CISO)\")"),
+        "{actors:?}"
+    );
+}
+
+#[test]
+fn completions_man_page_and_version_with_the_commit() {
+    let env = Env::new();
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = env.cmd().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("airlock") && text.contains("push"),
+            "{shell}: {text:.200}"
+        );
+    }
+    let out = env.cmd().args(["completions", "tcsh"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = env.cmd().arg("man").output().unwrap();
+    assert!(out.status.success());
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        page.contains(".TH airlock 1") && page.contains("verify"),
+        "{page:.300}"
+    );
+    // Neither needs a home.
+    assert!(!env.home.exists());
+    let out = env.cmd().arg("--version").output().unwrap();
+    let v = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        v.starts_with(&format!("airlock {}", env!("CARGO_PKG_VERSION"))),
+        "{v}"
+    );
+    let from_git = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if from_git {
+        assert!(v.contains("(commit "), "{v}");
+    }
+}
