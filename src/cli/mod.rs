@@ -45,35 +45,67 @@ pub(crate) struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Create the home (store, database, policy file)
+    #[command(after_help = "Example:\n  airlock init --name enclave-a")]
     Init(InitArgs),
     /// Import a model folder (plain or Hugging Face download) or a signed bundle
     #[command(disable_version_flag = true)]
+    #[command(
+        after_help = "Examples:\n  airlock import ./Llama-3.1-8B-Instruct --name meta-llama/Llama-3.1-8B-Instruct --license llama3.1 --owner ml-platform\n  airlock import /media/disc/llama.airlock.001"
+    )]
     Import(ImportArgs),
     /// Models and versions, one line each
+    #[command(after_help = "Examples:\n  airlock list\n  airlock --json list")]
     List,
     /// One version: files, provenance, licence, disclosure, owner
+    #[command(
+        after_help = "Examples:\n  airlock show meta-llama/Llama-3.1-8B-Instruct@v3\n  airlock --json show mistralai/Mistral-7B-v0.3"
+    )]
     Show(RefArgs),
     /// Re-check stored bytes (or a folder with --path) against the records
+    #[command(
+        after_help = "Examples:\n  airlock verify --all --deep\n  airlock verify --path /srv/models/llama meta-llama/Llama-3.1-8B-Instruct"
+    )]
     Verify(VerifyArgs),
     /// Materialise a verified, read-only copy
+    #[command(
+        after_help = "Examples:\n  airlock checkout meta-llama/Llama-3.1-8B-Instruct /srv/models/llama\n  airlock checkout mistralai/Mistral-7B-v0.3 ~/.cache/huggingface/hub --layout hf"
+    )]
     Checkout(CheckoutArgs),
     /// Check that the store and the database agree
+    #[command(after_help = "Example:\n  airlock fsck")]
     Fsck,
     /// Remove blobs no version references
+    #[command(after_help = "Examples:\n  airlock gc --dry-run\n  airlock gc")]
     Gc(GcArgs),
     /// What each weight file is: format, tensors, dtypes, parameters, safety
+    #[command(
+        after_help = "Examples:\n  airlock inspect ./download/model.safetensors\n  airlock inspect meta-llama/Llama-3.1-8B-Instruct"
+    )]
     Inspect(InspectArgs),
     /// Make ed25519 key pairs
     #[command(subcommand)]
+    #[command(after_help = "Example:\n  airlock keys generate --out keys/alice --name alice")]
     Keys(KeysCommand),
     /// This registry's trust store and approval policy
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  airlock trust add keys/alice.pub --name alice --role approver\n  airlock trust policy --approvals 2"
+    )]
     Trust(TrustCommand),
     /// Approve a version: sign its statement
+    #[command(
+        after_help = "Example:\n  airlock sign meta-llama/Llama-3.1-8B-Instruct@v3 --key keys/alice.key"
+    )]
     Sign(SignArgs),
     /// Revoke a version: a signed revocation that travels in later bundles
+    #[command(
+        after_help = "Example:\n  airlock revoke meta-llama/Llama-3.1-8B-Instruct@v2 --key keys/alice.key --reason \"superseded: tokenizer bug\""
+    )]
     Revoke(RevokeArgs),
     /// Write a signed bundle of one or more versions (or an OCI image layout)
+    #[command(
+        after_help = "Examples:\n  airlock export meta-llama/Llama-3.1-8B-Instruct --key keys/exporter.key --out llama.airlock --volume-size 25GB\n  airlock export mistralai/Mistral-7B-v0.3 --format oci-layout --out ./mistral-oci"
+    )]
     Export(ExportArgs),
     /// Shell completions for bash, zsh, fish, powershell or elvish, on stdout
     #[command(
@@ -84,25 +116,53 @@ pub(crate) enum Command {
     #[command(after_help = "Example:\n  airlock man > /usr/local/share/man/man1/airlock.1")]
     Man,
     /// Push versions to an OCI registry as ModelPack artifacts with their signed statements
+    #[command(
+        after_help = "Example:\n  airlock push meta-llama/Llama-3.1-8B-Instruct@v3 oci://registry.enclave:5000/models/llama --ca-file ca.pem"
+    )]
     Push(PushArgs),
     /// Pull a version from an OCI registry, verified like a bundle
+    #[command(
+        after_help = "Examples:\n  airlock pull oci://registry.enclave:5000/models/llama:v3 --ca-file ca.pem\n  airlock pull oci://127.0.0.1:5000/models/llama@sha256:<digest> --plain-http"
+    )]
     Pull(PullArgs),
     /// Check out a verified copy and record the deployment (or record one)
+    #[command(
+        after_help = "Examples:\n  airlock deploy meta-llama/Llama-3.1-8B-Instruct /srv/models/llama --env prod --note \"chat service\"\n  airlock deploy mistralai/Mistral-7B-v0.3 --record-only --host gpu-07 --path /models/mistral"
+    )]
     Deploy(DeployArgs),
     /// End a deployment record (history is kept)
+    #[command(
+        after_help = "Example:\n  airlock undeploy meta-llama/Llama-3.1-8B-Instruct --host gpu-07 --path /srv/models/llama"
+    )]
     Undeploy(UndeployArgs),
     /// Deployments: where, what, licence, approvals; --verify re-hashes them
+    #[command(
+        after_help = "Examples:\n  airlock audit --verify\n  airlock audit --host gpu-07 --format markdown"
+    )]
     Audit(AuditArgs),
     /// Identify the files of a folder by their hash
+    #[command(after_help = "Example:\n  airlock scan /srv/models")]
     Scan(ScanArgs),
     /// Licence terms and the organisation's licence policy
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  airlock license show meta-llama/Llama-3.1-8B-Instruct\n  airlock license check meta-llama/Llama-3.1-8B-Instruct --policy policy.toml"
+    )]
     License(LicenseCommand),
     /// The append-only, hash-chained event log
+    #[command(
+        after_help = "Examples:\n  airlock log --verify\n  airlock log checkpoint --key keys/auditor.key"
+    )]
     Log(LogArgs),
     /// A CycloneDX 1.6 ML-BOM for a version
+    #[command(
+        after_help = "Example:\n  airlock bom meta-llama/Llama-3.1-8B-Instruct --out llama.cdx.json"
+    )]
     Bom(BomArgs),
     /// The whole story on a small generated model
+    #[command(
+        after_help = "Examples:\n  cargo run --release -- demo\n  airlock demo --dir ./airlock-demo"
+    )]
     Demo(DemoArgs),
 }
 
@@ -176,9 +236,13 @@ pub(crate) struct ScanArgs {
 #[derive(Debug, Subcommand)]
 pub(crate) enum LicenseCommand {
     /// A version's licence: id, terms, the stored text
-    Show { reference: String },
+    Show {
+        /// NAME[@VERSION]
+        reference: String,
+    },
     /// Evaluate a version against the licence policy (exit 4 when it forbids)
     Check {
+        /// NAME[@VERSION]
         reference: String,
         /// The policy file [default: policy.toml in the home]
         #[arg(long, value_name = "FILE")]
@@ -674,5 +738,44 @@ mod tests {
                 .unwrap_err();
             assert_eq!(err.kind(), clap::error::ErrorKind::DisplayHelp, "{name}");
         }
+    }
+
+    /// Every command and subcommand, with its path (`trust add`).
+    fn all(cmd: &clap::Command, path: String, out: &mut Vec<(String, clap::Command)>) {
+        for sub in cmd.get_subcommands() {
+            let p = format!("{path} {}", sub.get_name()).trim().to_string();
+            out.push((p.clone(), sub.clone()));
+            all(sub, p, out);
+        }
+    }
+
+    #[test]
+    fn every_argument_has_a_help_line() {
+        let mut cmds = Vec::new();
+        all(&Cli::command(), String::new(), &mut cmds);
+        let mut missing = Vec::new();
+        for (path, cmd) in &cmds {
+            if cmd.get_about().is_none() {
+                missing.push(format!("{path}: no about"));
+            }
+            for a in cmd.get_arguments() {
+                if a.get_help().is_none() && !matches!(a.get_id().as_str(), "help" | "version") {
+                    missing.push(format!("{path}: {}", a.get_id()));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "without help: {missing:#?}");
+        // Every top-level command ends its help with examples.
+        let cmd = Cli::command();
+        let without: Vec<&str> = cmd
+            .get_subcommands()
+            .filter(|c| c.get_name() != "help")
+            .filter(|c| {
+                !c.get_after_help()
+                    .is_some_and(|h| h.to_string().starts_with("Example"))
+            })
+            .map(|c| c.get_name())
+            .collect();
+        assert!(without.is_empty(), "without examples: {without:?}");
     }
 }
