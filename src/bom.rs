@@ -1,9 +1,13 @@
 //! `bom REF`: a CycloneDX 1.6 JSON ML-BOM built from the records — a
-//! `machine-learning-model` component with every file's sha256 (as `file`
-//! sub-components), the licence (SPDX id where one exists, else its name,
-//! with the full text kept), provenance as external references and
-//! properties, the training-data disclosure, the approvals and the safety
-//! verdicts. Deterministic apart from the timestamp.
+//! `machine-learning-model` component with the manifest digest as its hash,
+//! a `purl` (`pkg:huggingface/ORG/NAME@REVISION` for a Hub model), the
+//! upstream author as supplier and author (the owner stays a property), a
+//! `modelCard` (architecture family and class from `config.json`, parameter
+//! and tensor counts and dtypes from the inspection, datasets from the model
+//! card), every file's sha256 (as `file` sub-components), the licence (SPDX
+//! id where one exists, else its name, with the full text kept), provenance
+//! as external references and properties, the training-data disclosure, the
+//! approvals and the safety verdicts. Deterministic apart from the timestamp.
 
 use serde_json::{Value, json};
 
@@ -32,6 +36,118 @@ fn serial(v: &VersionRecord) -> String {
         &h[17..20],
         &h[20..32]
     )
+}
+
+/// Whether the version came from the Hugging Face Hub (its URL, or a
+/// download layout of the Hub's tools).
+fn from_hub(v: &VersionRecord) -> bool {
+    v.source_url
+        .as_deref()
+        .is_some_and(|u| u.contains("huggingface.co/"))
+        || matches!(
+            v.layout.as_str(),
+            "hf-cache" | "hf-snapshot" | "hf-local-dir"
+        )
+}
+
+/// `pkg:huggingface/ORG/NAME@REVISION` (the revision when known).
+fn purl(v: &VersionRecord) -> String {
+    let enc = |s: &str| -> String {
+        s.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/') {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect()
+    };
+    let mut p = format!("pkg:huggingface/{}", enc(v.name.as_str()));
+    if let Some(r) = &v.revision {
+        p.push('@');
+        p.push_str(&enc(r));
+    }
+    p
+}
+
+/// A small JSON or text file of the version, read from the store (capped).
+fn small_file(
+    reg: &Registry,
+    files: &[crate::records::FileRecord],
+    path: &str,
+    cap: u64,
+) -> Option<Vec<u8>> {
+    let f = files.iter().find(|f| f.path.as_str() == path)?;
+    let mut r = std::io::Read::take(reg.store.open_blob(&f.sha256).ok()?, cap);
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut r, &mut out).ok()?;
+    Some(out)
+}
+
+/// The CycloneDX `modelCard`: what the records and the files know.
+fn model_card(
+    reg: &Registry,
+    v: &VersionRecord,
+    files: &[crate::records::FileRecord],
+) -> Result<Value> {
+    let mut params = serde_json::Map::new();
+    if let Some(cfg) = small_file(reg, files, "config.json", 1 << 20)
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+    {
+        if let Some(t) = cfg.get("model_type").and_then(Value::as_str) {
+            params.insert("architectureFamily".into(), json!(t));
+        }
+        if let Some(a) = cfg
+            .get("architectures")
+            .and_then(|a| a.get(0))
+            .and_then(Value::as_str)
+        {
+            params.insert("modelArchitecture".into(), json!(a));
+        }
+    }
+    let card = small_file(reg, files, "README.md", 256 << 10).and_then(|b| crate::card::parse(&b));
+    if let Some(c) = &card
+        && !c.datasets.is_empty()
+    {
+        params.insert(
+            "datasets".into(),
+            json!(
+                c.datasets
+                    .iter()
+                    .map(|d| json!({ "type": "dataset", "name": d }))
+                    .collect::<Vec<_>>()
+            ),
+        );
+    }
+    let mut parameters = 0u64;
+    let mut tensors = 0u64;
+    let mut dtypes = std::collections::BTreeSet::new();
+    for f in files {
+        if let Some(s) = &f.safety {
+            parameters += s.parameters;
+            tensors += s.tensors;
+            dtypes.extend(s.dtypes.iter().cloned());
+        }
+    }
+    let mut props = vec![
+        json!({ "name": "airlock:parameters", "value": parameters.to_string() }),
+        json!({ "name": "airlock:tensors", "value": tensors.to_string() }),
+    ];
+    if !dtypes.is_empty() {
+        props.push(json!({ "name": "airlock:dtypes", "value": dtypes.into_iter().collect::<Vec<_>>().join(",") }));
+    }
+    if let Some(c) = &card {
+        for b in &c.base_models {
+            props.push(json!({ "name": "airlock:base_model", "value": b }));
+        }
+    }
+    props.push(json!({ "name": "airlock:data_disclosure", "value": v.disclosure.as_str() }));
+    Ok(json!({
+        "bom-ref": format!("{}@{}#model-card", v.name, v.label),
+        "modelParameters": params,
+        "properties": props,
+    }))
 }
 
 /// The CycloneDX 1.6 ML-BOM of `v`, from the records: the model component with its licence (text included), provenance and disclosure properties, and one component per file with its sha256.
@@ -90,9 +206,16 @@ pub fn bom(reg: &Registry, v: &VersionRecord) -> Result<Value> {
             ),
         ));
     }
+    let hub = from_hub(v);
     let mut ext = Vec::new();
     if let Some(u) = &v.source_url {
         ext.push(json!({ "type": "distribution", "url": u, "comment": "where the model was downloaded from" }));
+    } else if hub {
+        let mut u = format!("https://huggingface.co/{}", v.name);
+        if let Some(r) = &v.revision {
+            u.push_str(&format!("/tree/{r}"));
+        }
+        ext.push(json!({ "type": "distribution", "url": u, "comment": "the Hugging Face repository the download layout names" }));
     }
     if let Some(t) = &terms {
         ext.push(json!({ "type": "license", "url": t.source }));
@@ -129,9 +252,20 @@ pub fn bom(reg: &Registry, v: &VersionRecord) -> Result<Value> {
         "properties": props,
         "components": children,
     });
-    if let Some(o) = &v.owner {
-        component["supplier"] = json!({ "name": o });
+    // The upstream author: the organisation of a hub id (`meta-llama/…`).
+    if let Some((org, _)) = v.name.as_str().split_once('/') {
+        let mut supplier = json!({ "name": org });
+        if hub {
+            supplier["url"] = json!([format!("https://huggingface.co/{org}")]);
+        }
+        component["supplier"] = supplier;
+        component["authors"] = json!([{ "name": org }]);
     }
+    component["hashes"] = json!([{ "alg": "SHA-256", "content": v.manifest_digest.to_hex() }]);
+    if hub {
+        component["purl"] = json!(purl(v));
+    }
+    component["modelCard"] = model_card(reg, v, &files)?;
     if !ext.is_empty() {
         component["externalReferences"] = json!(ext);
     }
