@@ -24,6 +24,8 @@
 //! | | [`scan`] | identifying a folder's files by hash |
 //! | | [`bom`] | CycloneDX 1.6 ML-BOM from the records |
 //! | | [`pending`] | outputs outside the store written all or nothing, and what dead runs left |
+//! | | [`oci`] | versions as ModelPack artifacts: `push`, `pull`, OCI image layouts |
+//! | | [`oms`] | OpenSSF model signing: ECDSA keys, OMS signatures from the stored digests |
 //! | inputs | [`import`] | `import DIR`: the one-pass ingest and the label rules |
 //! | | [`trust`] | trust store, approval policy, `sign`, which approvals count |
 //! | | [`license`] | the licence catalogue (data), the policy check, the kept text |
@@ -85,6 +87,7 @@ pub mod maintenance;
 pub mod manifest;
 pub mod name;
 pub mod oci;
+pub mod oms;
 pub(crate) mod parallel;
 pub mod pending;
 pub mod progress;

@@ -295,9 +295,29 @@ pub(crate) enum KeysCommand {
         #[arg(long, value_name = "PREFIX")]
         out: PathBuf,
         /// A name for the key, written as a comment in the public key file
+        /// (ed25519)
         #[arg(long)]
         name: Option<String>,
+        /// ed25519 for approvals and bundles; p256 or p384 (ECDSA) for
+        /// OpenSSF model signatures (`sign --format oms`)
+        #[arg(long, value_enum, default_value = "ed25519")]
+        algorithm: KeyAlgorithm,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum KeyAlgorithm {
+    Ed25519,
+    P256,
+    P384,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SignFormat {
+    /// An airlock approval recorded in this registry
+    Approval,
+    /// An OpenSSF model-signing signature file (needs a p256/p384 key, --out)
+    Oms,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -477,6 +497,12 @@ pub(crate) struct SignArgs {
     /// The private key file (PKCS#8 PEM, mode 0600)
     #[arg(long, value_name = "KEYFILE")]
     pub(crate) key: PathBuf,
+    /// An airlock approval, or an OpenSSF model signature written to --out
+    #[arg(long, value_enum, default_value = "approval")]
+    pub(crate) format: SignFormat,
+    /// Where the OMS signature goes (a new file), with --format oms
+    #[arg(long, value_name = "FILE", required_if_eq("format", "oms"))]
+    pub(crate) out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -4,9 +4,28 @@ use airlock::signing::FileKey;
 use serde_json::json;
 
 use super::{Ctx, ExitStatus, parse_ref};
-use crate::cli::SignArgs;
+use crate::cli::{SignArgs, SignFormat};
 
 pub(crate) fn run(ctx: &Ctx, a: SignArgs) -> anyhow::Result<ExitStatus> {
+    if a.format == SignFormat::Oms {
+        let key = airlock::oms::EcKey::load(&a.key)?;
+        let reg = ctx.open_existing()?;
+        let v = reg.resolve(&parse_ref(&a.reference)?)?;
+        let out = a
+            .out
+            .as_deref()
+            .expect("clap requires --out with --format oms");
+        let s = airlock::oms::sign(&reg, &v, &key, out)?;
+        ctx.printer.json(&s)?;
+        ctx.printer.line(format!(
+            "wrote the OpenSSF model signature of {} ({} files, key hint {}) to {}",
+            s.version, s.resources, s.key_id, s.out
+        ));
+        return Ok(ExitStatus::Success);
+    }
+    if a.out.is_some() {
+        return Err(airlock::Error::usage("--out goes with --format oms").into());
+    }
     let key = FileKey::load(&a.key)?;
     let mut reg = ctx.open_existing()?;
     let v = reg.resolve(&parse_ref(&a.reference)?)?;

@@ -183,35 +183,7 @@ impl FileKey {
     /// owns or that group or others can read. The checks are made on the
     /// opened file, so the file judged is the file read.
     pub fn load(path: &Path) -> Result<FileKey> {
-        use std::os::unix::fs::MetadataExt;
-        let f = crate::fsio::open_regular(path)?;
-        let meta = f.metadata().map_err(|e| Error::io("stat", path, e))?;
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut std::io::Read::take(f, 64 * 1024), &mut text)
-            .map_err(|e| Error::io("read key", path, e))?;
-        if text.contains("-----BEGIN PUBLIC KEY-----") {
-            return Err(Error::input(format!(
-                "`{}` is a public key; `--key` takes the private key file (the `.key` of the pair)",
-                path.display()
-            )));
-        }
-        let me = crate::actor::euid();
-        if meta.uid() != me {
-            return Err(Error::input(format!(
-                "private key `{}` belongs to another user (uid {}, this process runs as uid {me}); a key file must be the signer's own",
-                path.display(),
-                meta.uid()
-            )));
-        }
-        let mode = meta.permissions().mode();
-        if mode & 0o077 != 0 {
-            return Err(Error::input(format!(
-                "private key `{}` is readable by group or others (mode {:o}); run `chmod 600 {}`",
-                path.display(),
-                mode & 0o777,
-                path.display()
-            )));
-        }
+        let text = private_key_text(path)?;
         let key = SigningKey::from_pkcs8_pem(text.trim()).map_err(|e| {
             Error::input(format!(
                 "`{}` is not an ed25519 PKCS#8 private key: {e}",
@@ -278,6 +250,42 @@ pub struct GeneratedKey {
     pub public_key: String,
     /// The name written into the public key file.
     pub name: Option<String>,
+}
+
+/// The text of a private key file, refused unless it is the signer's own
+/// (owned by this process's user, not readable by group or others) and not
+/// a public key given by mistake.
+pub fn private_key_text(path: &Path) -> Result<String> {
+    use std::os::unix::fs::MetadataExt;
+    let f = crate::fsio::open_regular(path)?;
+    let meta = f.metadata().map_err(|e| Error::io("stat", path, e))?;
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::Read::take(f, 64 * 1024), &mut text)
+        .map_err(|e| Error::io("read key", path, e))?;
+    if text.contains("-----BEGIN PUBLIC KEY-----") {
+        return Err(Error::input(format!(
+            "`{}` is a public key; `--key` takes the private key file (the `.key` of the pair)",
+            path.display()
+        )));
+    }
+    let me = crate::actor::euid();
+    if meta.uid() != me {
+        return Err(Error::input(format!(
+            "private key `{}` belongs to another user (uid {}, this process runs as uid {me}); a key file must be the signer's own",
+            path.display(),
+            meta.uid()
+        )));
+    }
+    let mode = meta.permissions().mode();
+    if mode & 0o077 != 0 {
+        return Err(Error::input(format!(
+            "private key `{}` is readable by group or others (mode {:o}); run `chmod 600 {}`",
+            path.display(),
+            mode & 0o777,
+            path.display()
+        )));
+    }
+    Ok(text)
 }
 
 /// A new key pair at `PREFIX.key` (0600) and `PREFIX.pub`. Refuses to

@@ -171,6 +171,8 @@ const CRATE_HOMES: &[(&str, &[&str])] = &[
     ("clap", &["cli", "main"]),
     ("clap_complete", &["cli"]),
     ("clap_mangen", &["cli"]),
+    ("p256", &["oms"]),
+    ("p384", &["oms"]),
     ("indicatif", &["reporter", "commands"]),
     ("tar", &["bundle", "formats"]),
     ("ed25519_dalek", &["signing"]),

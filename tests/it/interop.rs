@@ -267,3 +267,123 @@ print(c.purl, list(c.hashes)[0].content, 'modelCard' in json.loads(text)['compon
         "{read}"
     );
 }
+
+/// `model_signing verify key DIR --signature SIG --public_key PUB` (the
+/// real OpenSSF tool, model-signing 1.1.1 from the test venv).
+fn oms_verify(
+    dir: &std::path::Path,
+    sig: &std::path::Path,
+    public: &std::path::Path,
+) -> std::process::Output {
+    let python = crate::peers::python();
+    let tool = python.parent().unwrap().join("model_signing");
+    std::process::Command::new(tool)
+        .args(["verify", "key"])
+        .arg(dir)
+        .arg("--signature")
+        .arg(sig)
+        .arg("--public_key")
+        .arg(public)
+        .output()
+        .expect("run model_signing")
+}
+
+#[test]
+fn oms_signatures_from_the_stored_digests_verify_with_model_signing() {
+    let env = Env::new();
+    let model = env.model("model", 21);
+    env.cmd()
+        .arg("import")
+        .arg(&model)
+        .args(["--name", "acme/tiny", "--version", "v1"])
+        .assert()
+        .success();
+    for algo in ["p256", "p384"] {
+        let prefix = env.path(&format!("keys/{algo}"));
+        let g = env.json(&[
+            "keys",
+            "generate",
+            "--algorithm",
+            algo,
+            "--out",
+            prefix.to_str().unwrap(),
+        ]);
+        assert_eq!(g["algorithm"], algo);
+        let sig = env.path(&format!("{algo}.sig"));
+        let s = env.json(&[
+            "sign",
+            "acme/tiny@v1",
+            "--format",
+            "oms",
+            "--key",
+            &format!("{}.key", prefix.display()),
+            "--out",
+            sig.to_str().unwrap(),
+        ]);
+        assert_eq!(s["resources"], 7);
+        assert_eq!(s["key_id"], g["key_id"]);
+        let co = env.path(&format!("co-{algo}"));
+        env.cmd()
+            .args(["checkout", "acme/tiny@v1"])
+            .arg(&co)
+            .assert()
+            .success();
+        let public = std::path::PathBuf::from(format!("{}.pub", prefix.display()));
+        let ok = oms_verify(&co, &sig, &public);
+        assert!(
+            ok.status.success(),
+            "{algo}: {}{}",
+            String::from_utf8_lossy(&ok.stdout),
+            String::from_utf8_lossy(&ok.stderr)
+        );
+        // One byte changed after signing: the OMS tool refuses it.
+        let f = co.join("config.json");
+        let mut perms = std::fs::metadata(&co).unwrap().permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        perms.set_readonly(false);
+        std::fs::set_permissions(&co, perms.clone()).unwrap();
+        std::fs::set_permissions(&f, perms).unwrap();
+        crate::util::flip_byte(&f, 3);
+        let bad = oms_verify(&co, &sig, &public);
+        assert!(!bad.status.success(), "{algo}: a tampered copy verified");
+        // Another key does not verify it either.
+        let other = env.path(&format!("keys/other-{algo}"));
+        env.cmd()
+            .args(["keys", "generate", "--algorithm", algo, "--out"])
+            .arg(&other)
+            .assert()
+            .success();
+        let co2 = env.path(&format!("co2-{algo}"));
+        env.cmd()
+            .args(["checkout", "acme/tiny@v1"])
+            .arg(&co2)
+            .assert()
+            .success();
+        let wrong = oms_verify(
+            &co2,
+            &sig,
+            &std::path::PathBuf::from(format!("{}.pub", other.display())),
+        );
+        assert!(
+            !wrong.status.success(),
+            "{algo}: verified with the wrong key"
+        );
+    }
+    // An ed25519 key cannot make an OMS signature; the message says why.
+    env.cmd()
+        .args(["keys", "generate", "--out"])
+        .arg(env.path("keys/ed"))
+        .assert()
+        .success();
+    let out = env
+        .cmd()
+        .args(["sign", "acme/tiny@v1", "--format", "oms", "--out"])
+        .arg(env.path("ed.sig"))
+        .arg("--key")
+        .arg(env.path("keys/ed.key"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--algorithm p256"));
+    assert!(!env.path("ed.sig").exists());
+}
