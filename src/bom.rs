@@ -195,6 +195,17 @@ pub fn bom(reg: &Registry, v: &VersionRecord) -> Result<Value> {
     if let Some(b) = &v.bundle_id {
         props.push(prop("bundle_id", b));
     }
+    for c in reg.db.oms_checks(v.id)? {
+        props.push(prop(
+            "oms_signature",
+            format!(
+                "{} {}: {}",
+                c.path,
+                c.status,
+                c.signer.as_deref().unwrap_or("-")
+            ),
+        ));
+    }
     let (views, live) = crate::trust::approval_status(reg, v)?;
     props.push(prop("approvals_live", live.to_string()));
     for a in &views {

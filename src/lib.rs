@@ -25,10 +25,10 @@
 //! | | [`bom`] | CycloneDX 1.6 ML-BOM from the records |
 //! | | [`pending`] | outputs outside the store written all or nothing, and what dead runs left |
 //! | | [`oci`] | versions as ModelPack artifacts: `push`, `pull`, OCI image layouts |
-//! | | [`oms`] | OpenSSF model signing: ECDSA keys, OMS signatures from the stored digests |
 //! | inputs | [`import`] | `import DIR`: the one-pass ingest and the label rules |
 //! | | [`trust`] | trust store, approval policy, `sign`, which approvals count |
 //! | | [`license`] | the licence catalogue (data), the policy check, the kept text |
+//! | | [`oms`] | OpenSSF model signing: ECDSA keys, signatures from the stored digests, their check at import |
 //! | facade | [`registry`] | an opened home: database, store, name, writer lock |
 //! | | [`safety`] | the model-file safety policy (malformed → 3, unsafe → 4 unless allowed), `inspect` |
 //! | database | `db` | all SQL; migrations from `schema/` (internal) |
@@ -55,7 +55,7 @@
 //!     version: None, source_url: None, revision: None, license_id: None,
 //!     license_file: None, disclosure: airlock::records::Disclosure::Unknown,
 //!     data_notes: None, owner: Some("ml-platform".into()), link: false,
-//!     allow_unsafe: None,
+//!     allow_unsafe: None, oms_signature: None,
 //! };
 //! let out = import::import_dir(&mut reg, &model, &opts, &NoProgress).unwrap();
 //! assert_eq!(out.version, "v1");

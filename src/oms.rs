@@ -287,6 +287,409 @@ pub fn sign(reg: &Registry, v: &VersionRecord, key: &EcKey, out: &Path) -> Resul
     })
 }
 
+/// The file name OMS tools write a model's signature to.
+pub const SIGNATURE_NAME: &str = "model.sig";
+/// Cap on a signature file read into memory.
+pub const SIG_CAP: u64 = 16 << 20;
+/// The registry setting holding the OMS policy.
+const POLICY_KEY: &str = "oms_policy";
+
+/// How OpenSSF model signatures are judged at import (`trust policy --oms`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OmsPolicy {
+    /// A signature present must verify with a trusted model signer and
+    /// cover exactly the files (the default).
+    Verify,
+    /// A signature present is checked and the result recorded, but a
+    /// failure is only a warning.
+    Informative,
+    /// Like `verify`, and a model without a signature is refused (exit 4).
+    Required,
+}
+
+impl OmsPolicy {
+    /// The policy as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OmsPolicy::Verify => "verify",
+            OmsPolicy::Informative => "informative",
+            OmsPolicy::Required => "required",
+        }
+    }
+}
+
+/// This registry's OMS policy.
+pub fn policy(reg: &Registry) -> Result<OmsPolicy> {
+    Ok(match reg.db.get_setting(POLICY_KEY)?.as_deref() {
+        Some("informative") => OmsPolicy::Informative,
+        Some("required") => OmsPolicy::Required,
+        _ => OmsPolicy::Verify,
+    })
+}
+
+/// Set the OMS policy (logged).
+pub fn set_policy(reg: &Registry, p: OmsPolicy) -> Result<()> {
+    let event = crate::event::EventDraft::new(
+        crate::event::EventKind::TrustPolicy,
+        POLICY_KEY,
+        json!({ "oms": p.as_str() }),
+    );
+    reg.db.set_setting_logged(POLICY_KEY, p.as_str(), &event)
+}
+
+/// A verifying key of a trusted signer.
+enum Verifier {
+    P256(p256::ecdsa::VerifyingKey),
+    P384(p384::ecdsa::VerifyingKey),
+}
+
+impl Verifier {
+    fn from_pem(pem: &str) -> Option<Verifier> {
+        use p256::pkcs8::DecodePublicKey;
+        if let Ok(k) = p256::ecdsa::VerifyingKey::from_public_key_pem(pem.trim()) {
+            return Some(Verifier::P256(k));
+        }
+        p384::ecdsa::VerifyingKey::from_public_key_pem(pem.trim())
+            .ok()
+            .map(Verifier::P384)
+    }
+
+    fn pem(&self) -> Option<String> {
+        match self {
+            Verifier::P256(k) => k.to_public_key_pem(LineEnding::LF).ok(),
+            Verifier::P384(k) => k.to_public_key_pem(LineEnding::LF).ok(),
+        }
+    }
+
+    fn verify(&self, msg: &[u8], der: &[u8]) -> bool {
+        use p256::ecdsa::signature::Verifier as _;
+        match self {
+            Verifier::P256(k) => {
+                p256::ecdsa::Signature::from_der(der).is_ok_and(|s| k.verify(msg, &s).is_ok())
+            }
+            Verifier::P384(k) => {
+                p384::ecdsa::Signature::from_der(der).is_ok_and(|s| k.verify(msg, &s).is_ok())
+            }
+        }
+    }
+}
+
+/// Trust the ECDSA public key in `pubfile` as a model signer.
+pub fn trust_signer(
+    reg: &Registry,
+    pubfile: &Path,
+    name: &str,
+) -> Result<(crate::records::OmsSigner, bool)> {
+    let text = crate::fsio::read_small(pubfile, 64 << 10)?;
+    let v = Verifier::from_pem(&text).ok_or_else(|| {
+        Error::input(format!(
+            "`{}` is not an ECDSA P-256 or P-384 public key (SPKI PEM), which OMS model signers use",
+            pubfile.display()
+        ))
+    })?;
+    let pem = v
+        .pem()
+        .ok_or_else(|| Error::system("encode the public key", "PEM"))?;
+    let signer = crate::records::OmsSigner {
+        key_id: Sha256Digest::of(pem.as_bytes()).to_hex(),
+        algorithm: match v {
+            Verifier::P256(_) => "p256",
+            Verifier::P384(_) => "p384",
+        }
+        .into(),
+        public_pem: pem,
+        name: name.to_string(),
+        added_at: crate::clock::now_rfc3339(),
+        revoked: false,
+    };
+    let event = crate::event::EventDraft::new(
+        crate::event::EventKind::TrustAdd,
+        signer.key_id.clone(),
+        json!({ "name": name, "role": "model-signer", "algorithm": signer.algorithm }),
+    );
+    let added = reg
+        .db
+        .add_oms_signer(&signer, &crate::actor::actor(), &event)?;
+    Ok((signer, added))
+}
+
+/// Stop trusting a model signer; `None` when no signer has that id.
+pub fn revoke_signer(
+    reg: &Registry,
+    key_id: &str,
+    reason: Option<&str>,
+) -> Result<Option<crate::records::OmsSigner>> {
+    let event = crate::event::EventDraft::new(
+        crate::event::EventKind::TrustRevoke,
+        key_id.to_string(),
+        json!({ "role": "model-signer", "reason": reason }),
+    );
+    reg.db.revoke_oms_signer(
+        &key_id.to_ascii_lowercase(),
+        &crate::clock::now_rfc3339(),
+        reason,
+        &event,
+    )
+}
+
+/// The model signers, revoked ones included.
+pub fn signers(reg: &Registry) -> Result<Vec<crate::records::OmsSigner>> {
+    reg.db.oms_signers()
+}
+
+fn hostile(what: &str, reason: impl Into<String>) -> Error {
+    Error::Hostile {
+        what: what.to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// Verify an OMS signature (`what` names it) against the trusted signers
+/// and the files it must cover (their stored digests: no byte is read
+/// again). Returns the signer.
+fn verify_against(
+    bytes: &[u8],
+    what: &str,
+    files: &[crate::records::FileRecord],
+    signers: &[crate::records::OmsSigner],
+) -> Result<crate::records::OmsSigner> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let doc: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| hostile(what, format!("not a JSON Sigstore bundle: {e}")))?;
+    let media = doc.get("mediaType").and_then(|m| m.as_str()).unwrap_or("");
+    if !media.starts_with("application/vnd.dev.sigstore.bundle") {
+        return Err(hostile(
+            what,
+            format!("media type `{media}` is not a Sigstore bundle"),
+        ));
+    }
+    let material = doc.get("verificationMaterial").cloned().unwrap_or_default();
+    if material.get("certificate").is_some() || material.get("x509CertificateChain").is_some() {
+        return Err(Error::Untrusted {
+            what: what.into(),
+            reason: "a certificate-mode OMS signature; this airlock verifies key-mode signatures (trusted with `trust add KEY.pub --role model-signer`) only".into(),
+        });
+    }
+    let hint = material
+        .pointer("/publicKey/hint")
+        .and_then(|h| h.as_str())
+        .filter(|h| !h.is_empty());
+    let env = doc
+        .get("dsseEnvelope")
+        .ok_or_else(|| hostile(what, "no DSSE envelope"))?;
+    if env.get("payloadType").and_then(|t| t.as_str()) != Some(PAYLOAD_TYPE) {
+        return Err(hostile(what, format!("payload type is not {PAYLOAD_TYPE}")));
+    }
+    let payload = env
+        .get("payload")
+        .and_then(|p| p.as_str())
+        .and_then(|p| b64.decode(p).ok())
+        .ok_or_else(|| hostile(what, "the payload is not base64"))?;
+    let sigs: Vec<Vec<u8>> = env
+        .get("signatures")
+        .and_then(|s| s.as_array())
+        .map(|a| {
+            a.iter()
+                .take(16)
+                .filter_map(|s| s.get("sig").and_then(|x| x.as_str()))
+                .filter_map(|s| b64.decode(s).ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    if sigs.is_empty() {
+        return Err(hostile(what, "no signature in the envelope"));
+    }
+    let candidates: Vec<&crate::records::OmsSigner> = signers
+        .iter()
+        .filter(|s| !s.revoked && hint.is_none_or(|h| h.eq_ignore_ascii_case(&s.key_id)))
+        .collect();
+    if candidates.is_empty() {
+        return Err(Error::UnknownSigner {
+            what: what.into(),
+            reason: format!(
+                "signed by {}, not a model signer this registry trusts (`airlock trust add KEY.pub --role model-signer`; `trust policy --oms informative` makes OMS signatures informative)",
+                hint.map_or("an unnamed key".to_string(), |h| format!(
+                    "the key with hint {h}"
+                ))
+            ),
+        });
+    }
+    let msg = pae(PAYLOAD_TYPE, &payload);
+    let signer = candidates
+        .iter()
+        .find(|s| {
+            Verifier::from_pem(&s.public_pem).is_some_and(|v| sigs.iter().any(|d| v.verify(&msg, d)))
+        })
+        .ok_or_else(|| Error::Untrusted {
+            what: what.into(),
+            reason: format!(
+                "the signature does not verify with {}: the signed statement was changed, or another key signed it",
+                candidates.iter().map(|s| format!("`{}` ({})", s.name, &s.key_id[..16])).collect::<Vec<_>>().join(", ")
+            ),
+        })?;
+    // The signed statement: its resources must be exactly the files.
+    let st: serde_json::Value = serde_json::from_slice(&payload)
+        .map_err(|e| hostile(what, format!("the statement is not JSON: {e}")))?;
+    let ptype = st
+        .get("predicateType")
+        .and_then(|t| t.as_str())
+        .unwrap_or("");
+    if ptype != PREDICATE_TYPE {
+        return Err(hostile(
+            what,
+            format!("predicate type `{ptype}` is not {PREDICATE_TYPE}"),
+        ));
+    }
+    let resources = st
+        .pointer("/predicate/resources")
+        .and_then(|r| r.as_array())
+        .ok_or_else(|| hostile(what, "the statement lists no resources"))?;
+    let mut root = Vec::with_capacity(resources.len() * 32);
+    let mut signed: std::collections::HashMap<&str, Sha256Digest> =
+        std::collections::HashMap::new();
+    for r in resources {
+        let name = r
+            .get("name")
+            .and_then(|n| n.as_str())
+            .ok_or_else(|| hostile(what, "a resource without a name"))?;
+        if r.get("algorithm").and_then(|a| a.as_str()) != Some("sha256") {
+            return Err(hostile(
+                what,
+                format!("resource `{name}` is not hashed with sha256"),
+            ));
+        }
+        let d: Sha256Digest = r
+            .get("digest")
+            .and_then(|d| d.as_str())
+            .and_then(|d| d.parse().ok())
+            .ok_or_else(|| hostile(what, format!("resource `{name}` has no sha256 digest")))?;
+        root.extend_from_slice(d.as_bytes());
+        if signed.insert(name, d).is_some() {
+            return Err(hostile(what, format!("resource `{name}` is listed twice")));
+        }
+    }
+    let subject = st
+        .pointer("/subject/0/digest/sha256")
+        .and_then(|d| d.as_str())
+        .unwrap_or("");
+    if subject != Sha256Digest::of(&root).to_hex() {
+        return Err(hostile(
+            what,
+            "the subject digest is not the digest of the resources",
+        ));
+    }
+    let mut covered = 0;
+    for f in files.iter().filter(|f| !ignored(f.path.as_str())) {
+        match signed.get(f.path.as_str()) {
+            Some(d) if *d == f.sha256 => covered += 1,
+            Some(d) => {
+                return Err(Error::DigestMismatch {
+                    what: format!("file `{}` (OpenSSF model signature {what})", f.path),
+                    expected: d.to_hex(),
+                    found: f.sha256.to_hex(),
+                });
+            }
+            None => {
+                return Err(hostile(
+                    what,
+                    format!(
+                        "file `{}` is not covered by the signature (added after signing?)",
+                        f.path
+                    ),
+                ));
+            }
+        }
+    }
+    if covered != signed.len() {
+        let present: std::collections::HashSet<&str> =
+            files.iter().map(|f| f.path.as_str()).collect();
+        let missing = signed
+            .keys()
+            .find(|k| !present.contains(**k))
+            .copied()
+            .unwrap_or("?");
+        return Err(hostile(
+            what,
+            format!("file `{missing}` is signed but missing"),
+        ));
+    }
+    Ok((*signer).clone())
+}
+
+/// Judge the OMS signature `bytes` of a model whose files are `files`
+/// (the signature file itself left out) under this registry's policy: a
+/// verified signature, or — under `informative` — a recorded failure.
+pub(crate) fn check(
+    reg: &Registry,
+    what: &str,
+    bytes: &[u8],
+    files: &[crate::records::FileRecord],
+    warnings: &mut Vec<String>,
+) -> Result<crate::records::OmsCheck> {
+    let policy = policy(reg)?;
+    let at = crate::clock::now_rfc3339();
+    match verify_against(bytes, what, files, &reg.db.oms_signers()?) {
+        Ok(s) => Ok(crate::records::OmsCheck {
+            path: what.to_string(),
+            key_id: Some(s.key_id.clone()),
+            signer: Some(s.name.clone()),
+            status: "verified".into(),
+            detail: format!(
+                "{} files, signed by `{}` ({})",
+                files.iter().filter(|f| !ignored(f.path.as_str())).count(),
+                s.name,
+                s.algorithm
+            ),
+            at,
+        }),
+        Err(e) if policy == OmsPolicy::Informative => {
+            warnings.push(format!(
+                "OpenSSF model signature not verified (policy: informative): {e}"
+            ));
+            Ok(crate::records::OmsCheck {
+                path: what.to_string(),
+                key_id: None,
+                signer: None,
+                status: "informative".into(),
+                detail: e.to_string(),
+                at,
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// For a model arriving with its files recorded (`files`, read through
+/// `path_of`): the OMS check of its `model.sig`, if it has one, else
+/// `None` — or a refusal when the policy requires one.
+pub(crate) fn check_files(
+    reg: &Registry,
+    subject: &str,
+    files: &[crate::records::FileRecord],
+    path_of: &dyn Fn(&Sha256Digest) -> PathBuf,
+    warnings: &mut Vec<String>,
+) -> Result<Option<crate::records::OmsCheck>> {
+    let Some(sig) = files.iter().find(|f| f.path.as_str() == SIGNATURE_NAME) else {
+        if policy(reg)? == OmsPolicy::Required {
+            return Err(Error::Policy {
+                what: subject.to_string(),
+                reason: format!(
+                    "the OMS policy requires an OpenSSF model signature (`{SIGNATURE_NAME}`, or `--oms-signature FILE` at import) and there is none"
+                ),
+            });
+        }
+        return Ok(None);
+    };
+    let bytes = crate::fsio::read_small(&path_of(&sig.sha256), SIG_CAP)?;
+    let rest: Vec<crate::records::FileRecord> = files
+        .iter()
+        .filter(|f| f.path.as_str() != SIGNATURE_NAME)
+        .cloned()
+        .collect();
+    check(reg, SIGNATURE_NAME, bytes.as_bytes(), &rest, warnings).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -269,6 +269,8 @@ pub struct NewVersion {
     pub allowance: Option<(Allowance, Vec<String>)>,
     /// When it was registered where it was first imported.
     pub registered_at: String,
+    /// The OpenSSF model signature its files were checked against.
+    pub oms: Option<OmsCheck>,
 }
 
 impl NewVersion {
@@ -586,4 +588,39 @@ pub struct OciLocation {
     pub at: String,
     /// Who.
     pub by: String,
+}
+
+/// An ECDSA key trusted to sign models (OpenSSF model signing, key mode).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OmsSigner {
+    /// The OMS key hint: sha256 of its SPKI PEM (hex).
+    pub key_id: String,
+    /// `p256` or `p384`.
+    pub algorithm: String,
+    /// The public key (SPKI PEM).
+    #[serde(skip)]
+    pub public_pem: String,
+    /// Who holds it.
+    pub name: String,
+    /// When it was trusted.
+    pub added_at: String,
+    /// Whether it was revoked.
+    pub revoked: bool,
+}
+
+/// An OpenSSF model signature a version's files were checked against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OmsCheck {
+    /// The signature file (a path in the model, or the file given).
+    pub path: String,
+    /// The trusted signer's key id, when verified.
+    pub key_id: Option<String>,
+    /// The signer's name, when verified.
+    pub signer: Option<String>,
+    /// `verified`, or `informative` (the policy let an unverified one pass).
+    pub status: String,
+    /// What was found.
+    pub detail: String,
+    /// When.
+    pub at: String,
 }

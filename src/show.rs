@@ -82,6 +82,8 @@ pub struct VersionDetails {
     pub revoked: Option<crate::trust::revocation::RevocationView>,
     /// Where it was pushed to and pulled from over OCI, oldest first.
     pub oci_locations: Vec<crate::records::OciLocation>,
+    /// The OpenSSF model signatures its files were checked against.
+    pub oms_signatures: Vec<crate::records::OmsCheck>,
 }
 
 /// The details of `v`.
@@ -120,6 +122,7 @@ pub fn show(reg: &Registry, v: &VersionRecord) -> Result<VersionDetails> {
         deployments: crate::deploy::of_version(reg, v)?,
         revoked: crate::trust::revocation::of_version(reg, v)?,
         oci_locations: reg.db.oci_locations(v.id)?,
+        oms_signatures: reg.db.oms_checks(v.id)?,
     })
 }
 

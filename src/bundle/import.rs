@@ -945,6 +945,9 @@ pub(crate) fn new_version(
     let allowance = allow
         .filter(|_| !decision.allowed_unsafe.is_empty())
         .map(|a| (a.clone(), decision.allowed_unsafe.clone()));
+    // An OpenSSF model signature among the files is checked again here,
+    // against this registry's model signers and policy.
+    let oms = crate::oms::check_files(reg, &subject, &files, &|d| staging.path(d), warnings)?;
     let license_sha256 = a.statement.license_digest()?;
     if let Some(l) = license_sha256
         && !staging.has(&l)?
@@ -995,6 +998,7 @@ pub(crate) fn new_version(
         approvals,
         allowance,
         registered_at: registered,
+        oms,
     })
 }
 

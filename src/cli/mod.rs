@@ -306,6 +306,13 @@ pub(crate) enum KeysCommand {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OmsPolicyArg {
+    Verify,
+    Informative,
+    Required,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum KeyAlgorithm {
     Ed25519,
     P256,
@@ -325,6 +332,8 @@ pub(crate) enum RoleArg {
     Approver,
     Exporter,
     Any,
+    /// An ECDSA key that signs OpenSSF model signatures
+    ModelSigner,
 }
 
 #[derive(Debug, Subcommand)]
@@ -365,6 +374,11 @@ pub(crate) enum TrustCommand {
         /// Distinct trusted approver signatures a bundle version needs (1 to 100)
         #[arg(long, value_name = "K")]
         approvals: Option<u32>,
+        /// OpenSSF model signatures at import: verify (a signature present
+        /// must verify; default), informative (failures only warn), required
+        /// (a model without one is refused, exit 4)
+        #[arg(long, value_enum, value_name = "MODE")]
+        oms: Option<OmsPolicyArg>,
         /// Break-glass: change the policy of a registry that has a signed root (logged)
         #[arg(long)]
         local: bool,
@@ -659,6 +673,10 @@ pub(crate) struct ImportArgs {
     /// Hard-link files into the store instead of copying, where possible
     #[arg(long)]
     pub(crate) link: bool,
+    /// An OpenSSF model signature kept outside the folder, checked against
+    /// the files [default: `model.sig` in the folder, if there is one]
+    #[arg(long, value_name = "FILE")]
+    pub(crate) oms_signature: Option<PathBuf>,
     /// Let in files the safety policy refuses (dangerous pickles, unsafe
     /// templates); needs --reason, recorded with who
     #[arg(long, requires = "reason")]

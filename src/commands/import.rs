@@ -39,6 +39,7 @@ pub(crate) fn run(ctx: &Ctx, a: ImportArgs) -> anyhow::Result<ExitStatus> {
         owner: a.owner,
         link: a.link,
         allow_unsafe: super::allowance(a.allow_unsafe, a.reason.as_deref())?,
+        oms_signature: a.oms_signature,
     };
     let mut reg = ctx.open()?;
     let many = plan.len() > 1;
@@ -90,6 +91,7 @@ fn claims_bundle(p: &std::path::Path) -> bool {
 /// The permissions a carried (signed) version may be imported with.
 fn carried_options(a: &ImportArgs) -> anyhow::Result<airlock::bundle::import::BundleOptions> {
     if a.name.is_some()
+        || a.oms_signature.is_some()
         || a.repo.is_some()
         || a.version_label.is_some()
         || a.license.is_some()

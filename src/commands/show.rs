@@ -69,6 +69,12 @@ pub(crate) fn run(ctx: &Ctx, a: RefArgs) -> anyhow::Result<ExitStatus> {
     if let Some(b) = &doc.bundle_id {
         p.line(format!("  bundle       {b}"));
     }
+    for c in &doc.oms_signatures {
+        p.line(format!(
+            "  OMS          {} {}: {}",
+            c.path, c.status, c.detail
+        ));
+    }
     for l in &doc.oci_locations {
         let (verb, word) = if l.direction == "pull" {
             ("pulled", "from")

@@ -6,11 +6,28 @@ use airlock::trust::chain::{self, InitSpec, RootEdit, parse_exporter};
 use serde_json::json;
 
 use super::{Ctx, ExitStatus};
-use crate::cli::{RoleArg, TrustCommand, TrustInitArgs, TrustRootCommand, TrustRootEditArgs};
+use crate::cli::{
+    OmsPolicyArg, RoleArg, TrustCommand, TrustInitArgs, TrustRootCommand, TrustRootEditArgs,
+};
 
 pub(crate) fn run(ctx: &Ctx, cmd: TrustCommand) -> anyhow::Result<ExitStatus> {
     let p = &ctx.printer;
     match cmd {
+        TrustCommand::Add {
+            pubfile,
+            name,
+            role: RoleArg::ModelSigner,
+            ..
+        } => {
+            let reg = ctx.open()?;
+            let (k, added) = airlock::oms::trust_signer(&reg, &pubfile, &name)?;
+            p.json(&json!({ "model_signer": k, "added": added }))?;
+            let verb = if added { "trusted" } else { "already trusted" };
+            p.line(format!(
+                "{verb} {} key {} `{}` as a model signer (OpenSSF model signatures)",
+                k.algorithm, k.key_id, k.name
+            ));
+        }
         TrustCommand::Add {
             pubfile,
             name,
@@ -23,6 +40,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: TrustCommand) -> anyhow::Result<ExitStatus> {
                 RoleArg::Approver => Role::Approver,
                 RoleArg::Exporter => Role::Exporter,
                 RoleArg::Any => Role::Any,
+                RoleArg::ModelSigner => unreachable!("handled above"),
             };
             let origins = (!origins.is_empty()).then_some(origins);
             let (k, added) = airlock::trust::add(&reg, &pubfile, &name, role, origins, local)?;
@@ -50,6 +68,15 @@ pub(crate) fn run(ctx: &Ctx, cmd: TrustCommand) -> anyhow::Result<ExitStatus> {
             for k in &list.keys {
                 p.line(key_line(k));
             }
+            for k in &list.model_signers {
+                p.line(format!(
+                    "{}  model-signer ({}) {:<16} {}",
+                    k.key_id,
+                    k.algorithm,
+                    k.name,
+                    if k.revoked { "revoked" } else { "active" }
+                ));
+            }
             p.line(format!(
                 "policy: {} approval(s) required",
                 list.approvals_required
@@ -61,6 +88,11 @@ pub(crate) fn run(ctx: &Ctx, cmd: TrustCommand) -> anyhow::Result<ExitStatus> {
             local,
         } => {
             let reg = ctx.open_existing()?;
+            if let Some(k) = airlock::oms::revoke_signer(&reg, &key_id, reason.as_deref())? {
+                p.json(&json!({ "model_signer": k }))?;
+                p.line(format!("revoked model signer {} `{}`", k.key_id, k.name));
+                return Ok(ExitStatus::Success);
+            }
             let k = airlock::trust::revoke(&reg, &key_id, reason.as_deref(), local)?;
             p.json(&json!({ "key": k }))?;
             p.line(format!(
@@ -68,15 +100,34 @@ pub(crate) fn run(ctx: &Ctx, cmd: TrustCommand) -> anyhow::Result<ExitStatus> {
                 k.key_id, k.name
             ));
         }
-        TrustCommand::Policy { approvals, local } => {
+        TrustCommand::Policy {
+            approvals,
+            local,
+            oms,
+        } => {
             let reg = ctx.open()?;
             if let Some(k) = approvals {
                 airlock::trust::set_approvals_required(&reg, k, local)?;
             }
+            if let Some(m) = oms {
+                airlock::oms::set_policy(
+                    &reg,
+                    match m {
+                        OmsPolicyArg::Verify => airlock::oms::OmsPolicy::Verify,
+                        OmsPolicyArg::Informative => airlock::oms::OmsPolicy::Informative,
+                        OmsPolicyArg::Required => airlock::oms::OmsPolicy::Required,
+                    },
+                )?;
+            }
             let k = airlock::trust::approvals_required(&reg)?;
-            p.json(&json!({ "approvals_required": k }))?;
+            let o = airlock::oms::policy(&reg)?;
+            p.json(&json!({ "approvals_required": k, "oms": o }))?;
             p.line(format!(
                 "a version from a bundle needs {k} approval(s) by distinct trusted approver keys"
+            ));
+            p.line(format!(
+                "OpenSSF model signatures at import: {}",
+                o.as_str()
             ));
         }
         TrustCommand::Init(a) => return init(ctx, a),

@@ -20,6 +20,7 @@ use crate::store::BlobStat;
 
 mod audit;
 mod oci;
+mod oms;
 mod pending;
 mod trust;
 pub(crate) use oci::OciLocationRow;
@@ -81,6 +82,7 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
         include_str!("../../schema/0008_pieces.sql"),
     ),
     (9, "0009_oci", include_str!("../../schema/0009_oci.sql")),
+    (10, "0010_oms", include_str!("../../schema/0010_oms.sql")),
 ];
 
 /// SQLite's `application_id` of a registry database: "ARLK".
@@ -380,6 +382,9 @@ fn insert_one(tx: &rusqlite::Transaction<'_>, v: &NewVersion, now: &str) -> Resu
         )
         .ctx("record version")?;
     let version_id = tx.last_insert_rowid();
+    if let Some(c) = &v.oms {
+        oms::insert(tx, version_id, c)?;
+    }
     if !v.statement.is_empty() {
         write_statement(tx, version_id, &v.statement)?;
     }

@@ -199,6 +199,7 @@ fn scenario(root: &Path, s: &mut Story<'_>) -> Result<bool> {
         owner: Some("ml-platform@example.org".into()),
         link: false,
         allow_unsafe: None,
+        oms_signature: None,
     };
     let out = import_dir(&mut reg, &download, &opts, &NoProgress)?;
     let v = reg.resolve(&"acme/tiny-llama".parse()?)?;

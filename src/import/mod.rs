@@ -49,6 +49,9 @@ pub struct ImportOptions {
     pub link: bool,
     /// `--allow-unsafe --reason`: let unsafe files in, recorded with who and why.
     pub allow_unsafe: Option<Allowance>,
+    /// `--oms-signature FILE`: an OpenSSF model signature kept outside the
+    /// folder, checked at import (a `model.sig` inside is found by itself).
+    pub oms_signature: Option<std::path::PathBuf>,
 }
 
 /// What an import did.
@@ -95,6 +98,7 @@ struct Prepared {
     license_sha256: Option<Sha256Digest>,
     notes: Vec<String>,
     decision: crate::safety::Decision,
+    oms: Option<crate::records::OmsCheck>,
 }
 
 /// What the label rules decided.
@@ -163,7 +167,8 @@ pub fn import_dir(
     let (src, revision) = read_source(dir, opts)?;
     let staging = Staging::new(&reg.store)?;
     let ingested = ingest_all(reg, &src, opts, progress, &staging)?;
-    let p = prepare(src, revision, &ingested, opts, &staging)?;
+    let mut p = prepare(src, revision, &ingested, opts, &staging)?;
+    oms_check(reg, opts, &mut p, &staging)?;
     match choose_label(reg, opts, &p)? {
         Label::Same(v) => heal(reg, &v, p, staging),
         Label::New(label) => record(reg, opts, p, label, staging),
@@ -332,7 +337,39 @@ fn prepare(
         license_sha256,
         notes,
         decision,
+        oms: None,
     })
+}
+
+/// 3b. An OpenSSF model signature — `model.sig` among the files, or the
+///     file `--oms-signature` names — checked against the digests just
+///     computed (no second read) and this registry's model signers.
+fn oms_check(
+    reg: &Registry,
+    opts: &ImportOptions,
+    p: &mut Prepared,
+    staging: &Staging<'_>,
+) -> Result<()> {
+    let mut warnings = Vec::new();
+    let subject = opts.name.to_string();
+    p.oms = match &opts.oms_signature {
+        Some(path) => {
+            let bytes = crate::fsio::read_small(path, crate::oms::SIG_CAP)?;
+            let what = path.display().to_string();
+            Some(crate::oms::check(
+                reg,
+                &what,
+                bytes.as_bytes(),
+                &p.files,
+                &mut warnings,
+            )?)
+        }
+        None => {
+            crate::oms::check_files(reg, &subject, &p.files, &|d| staging.path(d), &mut warnings)?
+        }
+    };
+    p.decision.warnings.extend(warnings);
+    Ok(())
 }
 
 /// 4. The label: explicit, else the revision's first 12 hex, else the next
@@ -457,6 +494,7 @@ fn record(
             .filter(|_| !p.decision.allowed_unsafe.is_empty())
             .map(|a| (a, p.decision.allowed_unsafe.clone())),
         registered_at,
+        oms: p.oms.clone(),
     };
     // The statement is a function of these records: it is made (and kept)
     // when first needed — by `sign` or `export` — not held here beside

@@ -144,6 +144,8 @@ pub struct TrustList {
     pub keys: Vec<TrustedKey>,
     /// Approvals a bundle version needs.
     pub approvals_required: u32,
+    /// ECDSA keys trusted to sign OpenSSF model signatures.
+    pub model_signers: Vec<crate::records::OmsSigner>,
 }
 
 /// The trust store and the approval policy.
@@ -151,6 +153,7 @@ pub fn list(reg: &Registry) -> Result<TrustList> {
     Ok(TrustList {
         keys: reg.db.trusted_keys()?,
         approvals_required: approvals_required(reg)?,
+        model_signers: reg.db.oms_signers()?,
     })
 }
 

@@ -387,3 +387,207 @@ fn oms_signatures_from_the_stored_digests_verify_with_model_signing() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--algorithm p256"));
     assert!(!env.path("ed.sig").exists());
 }
+
+/// `model_signing sign key DIR` writing `DIR/model.sig` with `key`.
+fn oms_sign(dir: &std::path::Path, key: &std::path::Path) {
+    let python = crate::peers::python();
+    let tool = python.parent().unwrap().join("model_signing");
+    let out = std::process::Command::new(tool)
+        .args(["sign", "key"])
+        .arg(dir)
+        .arg("--private_key")
+        .arg(key)
+        .arg("--signature")
+        .arg(dir.join("model.sig"))
+        .output()
+        .expect("run model_signing");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn oms_signatures_are_verified_at_import_and_across_a_bundle() {
+    let env = Env::new();
+    let keys = env.path("keys");
+    for k in ["publisher", "stranger"] {
+        env.cmd()
+            .args(["keys", "generate", "--algorithm", "p256", "--out"])
+            .arg(keys.join(k))
+            .assert()
+            .success();
+    }
+    let model = env.model("model", 31);
+    oms_sign(&model, &keys.join("publisher.key"));
+    // Not trusted yet: refused, naming the signature and the way out.
+    let out = env
+        .cmd()
+        .arg("import")
+        .arg(&model)
+        .args(["--name", "acme/signed"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not a model signer"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.cmd()
+        .args([
+            "trust",
+            "add",
+            "--role",
+            "model-signer",
+            "--name",
+            "publisher",
+        ])
+        .arg(keys.join("publisher.pub"))
+        .assert()
+        .success();
+    let listed = env.json(&["trust", "list"]);
+    assert_eq!(listed["model_signers"][0]["name"], "publisher");
+    env.cmd()
+        .arg("import")
+        .arg(&model)
+        .args(["--name", "acme/signed", "--version", "v1"])
+        .assert()
+        .success();
+    let shown = env.json(&["show", "acme/signed@v1"]);
+    assert_eq!(shown["oms_signatures"][0]["status"], "verified", "{shown}");
+    assert_eq!(shown["oms_signatures"][0]["signer"], "publisher");
+    let bom = env.json(&["bom", "acme/signed@v1"]);
+    assert!(bom.to_string().contains("model.sig verified: publisher"));
+
+    // Changed after signing: refused, naming the file.
+    let tampered = env.path("tampered");
+    let cp = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(&model)
+        .arg(&tampered)
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    std::fs::write(
+        tampered.join("config.json"),
+        b"{\"model_type\": \"llama\", \"changed\": true}\n",
+    )
+    .unwrap();
+    let out = env
+        .cmd()
+        .arg("import")
+        .arg(&tampered)
+        .args(["--name", "acme/signed", "--version", "v2"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("config.json"));
+    // A file added after signing is not covered.
+    let added = env.path("added");
+    let cp = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(&model)
+        .arg(&added)
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    std::fs::write(added.join("extra.py"), b"print('hi')\n").unwrap();
+    let out = env
+        .cmd()
+        .arg("import")
+        .arg(&added)
+        .args(["--name", "acme/signed", "--version", "v3"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("extra.py"));
+    // Signed by a key nobody trusts: refused.
+    let strange = env.model("strange", 32);
+    oms_sign(&strange, &keys.join("stranger.key"));
+    let out = env
+        .cmd()
+        .arg("import")
+        .arg(&strange)
+        .args(["--name", "acme/strange"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    // Informative: recorded and warned, not refused.
+    env.cmd()
+        .args(["trust", "policy", "--oms", "informative"])
+        .assert()
+        .success();
+    let out = env
+        .cmd()
+        .arg("import")
+        .arg(&strange)
+        .args(["--name", "acme/strange"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not verified (policy: informative)"));
+    assert_eq!(
+        env.json(&["show", "acme/strange"])["oms_signatures"][0]["status"],
+        "informative"
+    );
+    // Required: a model without a signature is a policy refusal.
+    env.cmd()
+        .args(["trust", "policy", "--oms", "required"])
+        .assert()
+        .success();
+    let plain = env.model("plain", 33);
+    let out = env
+        .cmd()
+        .arg("import")
+        .arg(&plain)
+        .args(["--name", "acme/plain"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    env.cmd()
+        .args(["trust", "policy", "--oms", "verify"])
+        .assert()
+        .success();
+
+    // Across a bundle the signature (a model file) is verified again on the
+    // isolated side, against its own model signers.
+    let (iso, bundle) = env.cross("acme/signed@v1");
+    let out = env
+        .cmd_at(&iso)
+        .arg("import")
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("model.sig"));
+    env.cmd_at(&iso)
+        .args([
+            "trust",
+            "add",
+            "--role",
+            "model-signer",
+            "--name",
+            "publisher",
+        ])
+        .arg(keys.join("publisher.pub"))
+        .assert()
+        .success();
+    env.cmd_at(&iso)
+        .arg("import")
+        .arg(&bundle)
+        .assert()
+        .success();
+    let shown = env.json_at(&iso, &["show", "acme/signed@v1"]);
+    assert_eq!(shown["oms_signatures"][0]["status"], "verified");
+}
