@@ -4,7 +4,7 @@
 #
 #   benches/bench.sh [--size-gib N] [--files N] [--runs N] [--dir DIR]
 #                    [--small-files N] [--versions N]
-#                    [--only import,verify,checkout,export,bundle,hostile,one,scale,oci]
+#                    [--only import,verify,checkout,export,bundle,hostile,one,scale,oci,oms]
 #
 # Defaults: 4 GiB in 4 files, 3 runs, a folder under ${TMPDIR:-/tmp}.
 # `one` (not in the default set): one file of --size-gib GiB, verify --deep
@@ -20,6 +20,11 @@
 # through a local `docker-registry` (distribution 2.8, started here on a
 # random port, fresh storage per timing) against `skopeo copy` of the same
 # files (an OCI layout to the registry, and back into a layout).
+# `oms` (not in the default set): the same model signed with OpenSSF
+# `model_signing sign key` (MODEL_SIGNING=path to the tool, else the test
+# venv's under target/tmp): import of the signed folder against import of
+# the unsigned one (the signature is checked in the same pass), and
+# `verify --path` against `model_signing verify key` on the same folder.
 # Needs: cargo, openssl, python3, GNU time (/usr/bin/time), GNU tar, coreutils.
 # The page cache is warmed right before every timing (cat > /dev/null), so
 # each tool reads from memory; writes are measured as the tools do them
@@ -59,7 +64,7 @@ trap cleanup EXIT
 
 want() { case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 BIG=0
-for g in import verify checkout export bundle hostile oci; do want "$g" && BIG=1; done
+for g in import verify checkout export bundle hostile oci oms; do want "$g" && BIG=1; done
 
 MODEL="$DIR/model"
 PER_FILE_MIB=$(( SIZE_GIB * 1024 / FILES ))
@@ -289,6 +294,33 @@ if want oci; then
     kill "$REG_PID"; wait "$REG_PID" 2>/dev/null || true; REG_PID=""
 fi
 
+# OMS: a signed import against an unsigned one, verify --path against
+# model_signing verify key.
+if want oms; then
+    MS="${MODEL_SIGNING:-$PWD/target/tmp/peers-venv/bin/model_signing}"
+    [ -x "$MS" ] || { echo "the oms group needs model_signing (pip install model-signing==1.1.1 pyopenssl; MODEL_SIGNING=path), or run cargo test once to provision target/tmp/peers-venv" >&2; exit 1; }
+    SIGNED="$DIR/signed-model"
+    rm -rf "$SIGNED"; cp -r "$MODEL" "$SIGNED"
+    rm -rf "$DIR/omskeys"; "$AIRLOCK" --home "$DIR/keyhome" -q keys generate --algorithm p256 --out "$DIR/omskeys/pub" >/dev/null
+    "$MS" sign key "$SIGNED" --private_key "$DIR/omskeys/pub.key" --signature "$SIGNED/model.sig" >/dev/null 2>&1
+    for run in $(seq 1 "$RUNS"); do
+        echo "# oms run $run of $RUNS"
+        for which in unsigned signed; do
+            h="$DIR/oms-home-$which"; chmod -R u+w "$h" 2>/dev/null || true; rm -rf "$h"
+            "$AIRLOCK" --home "$h" -q trust add "$DIR/omskeys/pub.pub" --name publisher --role model-signer >/dev/null
+            src="$MODEL"; [ "$which" = signed ] && src="$SIGNED"
+            sync; warm_tree "$src"
+            time_cmd "oms_import_$which" "$AIRLOCK" --home "$h" --no-progress import "$src" --name bench/oms
+            sync
+        done
+        warm_tree "$SIGNED"
+        time_cmd oms_verify_path "$AIRLOCK" --home "$DIR/oms-home-signed" --no-progress verify --path "$SIGNED" bench/oms
+        warm_tree "$SIGNED"
+        time_cmd oms_ms_verify "$MS" verify key "$SIGNED" --signature "$SIGNED/model.sig" --public_key "$DIR/omskeys/pub.pub"
+    done
+    chmod -R u+w "$DIR"/oms-home-* 2>/dev/null || true; rm -rf "$DIR"/oms-home-* "$SIGNED"
+fi
+
 # One big file: verify --deep (pieces on every core) against one openssl.
 if want one; then
     ONE="$DIR/one-model"; OH="$DIR/one-home"
@@ -442,6 +474,8 @@ row hostile honest_refusal "refuse the worst hostile index" "refuse a 1-signatur
 row oci_push skopeo_push "push to a registry" "skopeo copy layout -> registry"
 row oci_pull skopeo_pull "pull from a registry" "skopeo copy registry -> layout"
 row oci_pull skopeo_pull_sync "pull from a registry" "skopeo copy ... && sync"
+row oms_import_signed oms_import_unsigned "import, OMS-signed" "import, unsigned"
+row oms_verify_path oms_ms_verify "verify --path (signed folder)" "model_signing verify key"
 row s_import s_cp "import ($SMALL_FILES small files)" "cp -r"
 row s_import s_cp_sync "import ($SMALL_FILES small files)" "cp -r && sync"
 row s_export s_tar_cf "export ($SMALL_FILES small files)" "tar cf"
@@ -467,6 +501,9 @@ fi
 if [ -s "$RESULTS/oci_push" ]; then
     echo "goal: push <= 1.1x skopeo: $(ratio "$(secs oci_push)" "$(secs skopeo_push)")x; pull <= 1.1x skopeo: $(ratio "$(secs oci_pull)" "$(secs skopeo_pull)")x"
     echo "goal: peak RSS <= 32 MiB: push $(rss_mib oci_push), pull $(rss_mib oci_pull) MiB (skopeo: $(rss_mib skopeo_push), $(rss_mib skopeo_pull))"
+fi
+if [ -s "$RESULTS/oms_import_signed" ]; then
+    echo "goal: OMS-signed import <= 1.05x unsigned: $(ratio "$(secs oms_import_signed)" "$(secs oms_import_unsigned)")x; verify --path >= 1.5x faster than model_signing verify key: $(ratio "$(secs oms_ms_verify)" "$(secs oms_verify_path)")x"
 fi
 if [ -s "$RESULTS/r_list" ]; then
     echo "goal: list <= 0.2 s: $(secs r_list) s; show <= 0.05 s: $(secs r_show) s"

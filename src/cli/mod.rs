@@ -793,6 +793,51 @@ mod tests {
         }
     }
 
+    /// `--help` of every command against `tests/snapshots/help/<path>.txt`
+    /// (`AIRLOCK_UPDATE_SNAPSHOTS=1` rewrites them after a deliberate
+    /// change; review the diff).
+    #[test]
+    fn help_matches_the_snapshots() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/help");
+        let update = std::env::var_os("AIRLOCK_UPDATE_SNAPSHOTS").is_some();
+        let mut root = Cli::command().term_width(100);
+        root.build();
+        let mut cmds = vec![(String::from("airlock"), root.clone())];
+        all(&root, String::new(), &mut cmds);
+        let mut stale = Vec::new();
+        for (path, mut cmd) in cmds {
+            if path.split(' ').any(|p| p == "help") {
+                continue;
+            }
+            let name = if path == "airlock" {
+                path.clone()
+            } else {
+                format!("airlock {path}")
+            };
+            let text = cmd
+                .clone()
+                .bin_name(&name)
+                .term_width(100)
+                .render_long_help()
+                .to_string();
+            let _ = &mut cmd;
+            let file = dir.join(format!("{}.txt", name.replace(' ', "_")));
+            if update {
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(&file, &text).unwrap();
+                continue;
+            }
+            match std::fs::read_to_string(&file) {
+                Ok(want) if want == text => {}
+                _ => stale.push(file.display().to_string()),
+            }
+        }
+        assert!(
+            stale.is_empty(),
+            "help differs from its snapshot (rerun with AIRLOCK_UPDATE_SNAPSHOTS=1 after a deliberate change): {stale:#?}"
+        );
+    }
+
     #[test]
     fn every_argument_has_a_help_line() {
         let mut cmds = Vec::new();

@@ -591,3 +591,58 @@ fn oms_signatures_are_verified_at_import_and_across_a_bundle() {
     let shown = env.json_at(&iso, &["show", "acme/signed@v1"]);
     assert_eq!(shown["oms_signatures"][0]["status"], "verified");
 }
+
+/// `--json` failures against `tests/snapshots/errors/<case>.json`, the
+/// temp folder written as `<TMP>` (`AIRLOCK_UPDATE_SNAPSHOTS=1` rewrites).
+#[test]
+fn json_errors_match_the_snapshots() {
+    let env = Env::new();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/errors");
+    let update = std::env::var_os("AIRLOCK_UPDATE_SNAPSHOTS").is_some();
+    let model = env.model("model", 5);
+    let mut cases: Vec<(&str, Vec<String>)> = vec![
+        ("no-registry", vec!["show".into(), "acme/tiny".into()]),
+        ("usage", vec!["sign".into(), "acme/tiny".into()]),
+    ];
+    let run = |args: &[String]| {
+        let out = env.cmd().arg("--json").args(args).output().unwrap();
+        let tmp = env.tmp.path().display().to_string();
+        String::from_utf8_lossy(&out.stdout).replace(&tmp, "<TMP>")
+    };
+    let mut got = Vec::new();
+    for (name, args) in cases.drain(..) {
+        got.push((name, run(&args)));
+    }
+    env.cmd()
+        .arg("import")
+        .arg(&model)
+        .args(["--name", "acme/tiny", "--version", "v1"])
+        .assert()
+        .success();
+    for (name, args) in [
+        (
+            "not-found",
+            vec!["show".to_string(), "acme/tiny@v7".to_string()],
+        ),
+        (
+            "unknown-ref-name",
+            vec!["show".to_string(), "Bad Name".to_string()],
+        ),
+    ] {
+        got.push((name, run(&args)));
+    }
+    let mut stale = Vec::new();
+    for (name, text) in got {
+        let file = dir.join(format!("{name}.json"));
+        if update {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&file, &text).unwrap();
+        } else if std::fs::read_to_string(&file).ok().as_deref() != Some(text.as_str()) {
+            stale.push(format!("{name}: {text}"));
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "JSON errors differ from their snapshots: {stale:#?}"
+    );
+}
