@@ -117,3 +117,43 @@ impl Printer {
         let _ = writeln!(std::io::stderr().lock(), "{s}");
     }
 }
+
+/// Lay out rows (the first one the header) in columns sized to their
+/// content: two spaces between columns, the last one not padded.
+pub(crate) fn columns(rows: &[Vec<String>]) -> Vec<String> {
+    let n = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let mut widths = vec![0usize; n];
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    rows.iter()
+        .map(|r| {
+            let mut line = String::new();
+            for (i, c) in r.iter().enumerate() {
+                if i + 1 == r.len() {
+                    line.push_str(c);
+                } else {
+                    line.push_str(c);
+                    line.push_str(&" ".repeat(widths[i] - c.chars().count() + 2));
+                }
+            }
+            line.trim_end().to_string()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn columns_fit_their_content() {
+        let rows = vec![
+            vec!["NAME".to_string(), "V".into(), "X".into()],
+            vec!["a-very-long-name".to_string(), "v12".into(), "end".into()],
+        ];
+        let out = super::columns(&rows);
+        assert_eq!(out[0], "NAME              V    X");
+        assert_eq!(out[1], "a-very-long-name  v12  end");
+    }
+}

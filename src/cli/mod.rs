@@ -236,11 +236,15 @@ pub(crate) struct ScanArgs {
 #[derive(Debug, Subcommand)]
 pub(crate) enum LicenseCommand {
     /// A version's licence: id, terms, the stored text
+    #[command(after_help = "Example:\n  airlock license show meta-llama/Llama-3.1-8B-Instruct")]
     Show {
         /// NAME[@VERSION]
         reference: String,
     },
     /// Evaluate a version against the licence policy (exit 4 when it forbids)
+    #[command(
+        after_help = "Examples:\n  airlock license check meta-llama/Llama-3.1-8B-Instruct\n  airlock license check mistralai/Mistral-7B-v0.3 --policy /etc/airlock/policy.toml"
+    )]
     Check {
         /// NAME[@VERSION]
         reference: String,
@@ -271,6 +275,7 @@ pub(crate) struct LogArgs {
 #[derive(Debug, Subcommand)]
 pub(crate) enum LogCommand {
     /// Sign the current head of the log
+    #[command(after_help = "Example:\n  airlock log checkpoint --key keys/auditor.key")]
     Checkpoint {
         /// The private key that signs the checkpoint
         #[arg(long, value_name = "KEYFILE")]
@@ -290,6 +295,9 @@ pub(crate) struct BomArgs {
 #[derive(Debug, Subcommand)]
 pub(crate) enum KeysCommand {
     /// A new key pair: PREFIX.key (mode 0600) and PREFIX.pub
+    #[command(
+        after_help = "Examples:\n  airlock keys generate --out keys/alice --name alice\n  airlock keys generate --algorithm p256 --out keys/publisher"
+    )]
     Generate {
         /// Path prefix of the two files
         #[arg(long, value_name = "PREFIX")]
@@ -339,6 +347,9 @@ pub(crate) enum RoleArg {
 #[derive(Debug, Subcommand)]
 pub(crate) enum TrustCommand {
     /// Trust a public key for a role (locally; `--local` once a signed root exists)
+    #[command(
+        after_help = "Examples:\n  airlock trust add keys/alice.pub --name alice --role approver\n  airlock trust add keys/publisher.pub --name publisher --role model-signer"
+    )]
     Add {
         /// The public key file (SPKI PEM)
         pubfile: PathBuf,
@@ -357,8 +368,10 @@ pub(crate) enum TrustCommand {
         local: bool,
     },
     /// The trusted keys
+    #[command(after_help = "Examples:\n  airlock trust list\n  airlock --json trust list")]
     List,
     /// Stop trusting a key, everywhere, at once (the record is kept)
+    #[command(after_help = "Example:\n  airlock trust revoke 114edcc3 --reason \"laptop lost\"")]
     Revoke {
         /// The key id (or a unique prefix of at least 8 hex)
         key_id: String,
@@ -370,6 +383,9 @@ pub(crate) enum TrustCommand {
         local: bool,
     },
     /// Show or set how many distinct trusted approvals a version needs
+    #[command(
+        after_help = "Examples:\n  airlock trust policy --approvals 2\n  airlock trust policy --oms required"
+    )]
     Policy {
         /// Distinct trusted approver signatures a bundle version needs (1 to 100)
         #[arg(long, value_name = "K")]
@@ -384,16 +400,24 @@ pub(crate) enum TrustCommand {
         local: bool,
     },
     /// The ceremony: install trust root version 1 (once)
+    #[command(
+        after_help = "Examples:\n  airlock trust init --root-key keys/carol.pub --root-key keys/dave.pub --threshold 2 --exporter keys/exporter.pub --approver keys/alice.pub --out root.json\n  airlock trust init --root root.json"
+    )]
     Init(TrustInitArgs),
     /// The trust root: version, expiry, keys, thresholds, origins and their floors
+    #[command(after_help = "Example:\n  airlock trust status")]
     Status,
     /// Apply the next trust root version (signed by the old and new root keys)
+    #[command(after_help = "Example:\n  airlock trust update 2.root.json")]
     Update {
         /// The root file (`N.root.json` from `trust root edit` + `trust root sign`)
         file: PathBuf,
     },
     /// Prepare and sign trust root versions (on the connected side)
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  airlock trust root edit --add-approver keys/bob.pub --out 2.root.json\n  airlock trust root sign 2.root.json --key keys/carol.key"
+    )]
     Root(TrustRootCommand),
 }
 
@@ -432,8 +456,12 @@ pub(crate) struct TrustInitArgs {
 #[derive(Debug, Subcommand)]
 pub(crate) enum TrustRootCommand {
     /// Write the next root version, unsigned, with changes
+    #[command(
+        after_help = "Example:\n  airlock trust root edit --add-approver keys/bob.pub --out 2.root.json"
+    )]
     Edit(TrustRootEditArgs),
     /// Add a signature to a root file (a threshold of old and new root keys)
+    #[command(after_help = "Example:\n  airlock trust root sign 2.root.json --key keys/carol.key")]
     Sign {
         /// The root file, signed in place
         file: PathBuf,
@@ -854,16 +882,15 @@ mod tests {
             }
         }
         assert!(missing.is_empty(), "without help: {missing:#?}");
-        // Every top-level command ends its help with examples.
-        let cmd = Cli::command();
-        let without: Vec<&str> = cmd
-            .get_subcommands()
-            .filter(|c| c.get_name() != "help")
-            .filter(|c| {
+        // Every command ends its help with examples.
+        let without: Vec<&str> = cmds
+            .iter()
+            .filter(|(p, _)| !p.split(' ').any(|s| s == "help"))
+            .filter(|(_, c)| {
                 !c.get_after_help()
                     .is_some_and(|h| h.to_string().starts_with("Example"))
             })
-            .map(|c| c.get_name())
+            .map(|(p, _)| p.as_str())
             .collect();
         assert!(without.is_empty(), "without examples: {without:?}");
     }

@@ -83,9 +83,9 @@ pub(crate) fn run(ctx: &Ctx, a: AuditArgs) -> anyhow::Result<ExitStatus> {
         ReportFormat::Table => {
             if audit.deployments.is_empty() {
                 ctx.printer.info("no active deployments");
-            } else {
-                ctx.printer.line(format!(
-                    "{:<12} {:<28} {:<30} {:<10} {:<12} {:<24} {:<20} {:<10} {}",
+            }
+            let mut rows = vec![
+                [
                     "HOST",
                     "PATH",
                     "MODEL",
@@ -94,23 +94,24 @@ pub(crate) fn run(ctx: &Ctx, a: AuditArgs) -> anyhow::Result<ExitStatus> {
                     "APPROVED BY",
                     "DEPLOYED",
                     "STATUS",
-                    "BY"
-                ));
-            }
+                    "BY",
+                ]
+                .map(String::from)
+                .to_vec(),
+            ];
             for r in &audit.deployments {
-                ctx.printer.line(format!(
-                    "{:<12} {:<28} {:<30} {:<10} {:<12} {:<24} {:<20} {:<10} {}",
-                    r.host,
-                    r.path,
+                rows.push(vec![
+                    r.host.clone(),
+                    r.path.clone(),
                     format!("{}@{}", r.name, r.version),
-                    r.environment.as_deref().unwrap_or("-"),
+                    r.environment.clone().unwrap_or_else(|| "-".into()),
                     format!(
-                        "{} {}",
+                        "{}{}",
                         r.license.as_deref().unwrap_or("-"),
                         if r.license_verdict == airlock::license::Verdict::Allowed {
                             ""
                         } else {
-                            "!"
+                            " !"
                         }
                     ),
                     if r.approvals.is_empty() {
@@ -118,10 +119,17 @@ pub(crate) fn run(ctx: &Ctx, a: AuditArgs) -> anyhow::Result<ExitStatus> {
                     } else {
                         r.approvals.join(", ")
                     },
-                    r.deployed_at,
-                    r.status,
-                    r.deployed_by
-                ));
+                    r.deployed_at.clone(),
+                    r.status.to_string(),
+                    r.deployed_by.clone(),
+                ]);
+            }
+            let lines = crate::printer::columns(&rows);
+            if !audit.deployments.is_empty() {
+                ctx.printer.line(&lines[0]);
+            }
+            for (r, line) in audit.deployments.iter().zip(lines.iter().skip(1)) {
+                ctx.printer.line(line);
                 if let Some(from) = &r.pulled_from {
                     ctx.printer.line(format!("  pulled from {from}"));
                 }

@@ -68,6 +68,9 @@ pub(crate) fn run(ctx: &Ctx, a: ImportArgs) -> anyhow::Result<ExitStatus> {
         ));
         ctx.printer
             .line(format!("manifest sha256:{}", out.manifest_digest));
+        if ctx.printer.verbose {
+            report_files(ctx, &reg, &out.name, &out.version)?;
+        }
         outs.push(out);
     }
     if many {
@@ -76,6 +79,39 @@ pub(crate) fn run(ctx: &Ctx, a: ImportArgs) -> anyhow::Result<ExitStatus> {
         ctx.printer.json(&outs[0])?;
     }
     Ok(ExitStatus::Success)
+}
+
+/// `-v`: each file of an imported version, and the steps it went through.
+fn report_files(
+    ctx: &Ctx,
+    reg: &airlock::registry::Registry,
+    name: &airlock::name::ModelName,
+    label: &str,
+) -> anyhow::Result<()> {
+    let v = reg.resolve(&format!("{name}@{label}").parse()?)?;
+    let shown = airlock::show::show(reg, &v)?;
+    ctx.printer.detail(format!(
+        "steps: layout read ({}), every file hashed once (sha256), upstream hashes checked, formats inspected under the safety policy, blobs staged then renamed into the store, records committed in one transaction",
+        shown.source.layout
+    ));
+    for f in &shown.files {
+        ctx.printer.detail(format!(
+            "  {}  {}  {}  sha256:{}{}",
+            f.path,
+            HumanBytes(f.size),
+            f.format,
+            f.sha256,
+            f.upstream_check
+                .as_deref()
+                .map(|u| format!("  (upstream: {u})"))
+                .unwrap_or_default()
+        ));
+    }
+    for c in &shown.oms_signatures {
+        ctx.printer
+            .detail(format!("  OMS {} {}: {}", c.path, c.status, c.detail));
+    }
+    Ok(())
 }
 
 /// A file named like a bundle (`*.airlock`, `*.airlock.001`) is judged as
@@ -165,6 +201,12 @@ fn bundle(ctx: &Ctx, a: &ImportArgs) -> anyhow::Result<ExitStatus> {
             "{verb} {}@{} with {} trusted approval(s)",
             v.name, v.version, v.approvals
         ));
+        if ctx.printer.verbose && v.created {
+            ctx.printer.detail(
+                "steps: trust roots applied, exporter signature, origin, replay and freshness checked; statement approvals counted; every blob hashed against the signed digest while staged; downgrade and safety rules; one commit",
+            );
+            report_files(ctx, &reg, &v.name.parse()?, &v.version)?;
+        }
     }
     ctx.printer.line(format!(
         "{} blobs ({}), {} new",

@@ -17,24 +17,39 @@ pub(crate) fn run(ctx: &Ctx) -> anyhow::Result<ExitStatus> {
         ctx.printer
             .info("no models registered (hint: `airlock import DIR --name NAME`)");
     } else {
-        ctx.printer.line(format!(
-            "{:<40} {:<14} {:>10} {:<14} {:<10} {:>9}  IMPORTED",
-            "NAME", "VERSION", "SIZE", "LICENCE", "DISCLOSURE", "APPROVALS"
-        ));
-    }
-    for r in &rows {
-        ctx.printer.line(
-            format!(
-                "{:<40} {:<14} {:>10} {:<14} {:<10} {:>9}  {}",
-                r.name,
-                r.version,
+        let mut table = vec![
+            [
+                "NAME",
+                "VERSION",
+                "SIZE",
+                "LICENCE",
+                "DISCLOSURE",
+                "APPROVALS",
+                "IMPORTED",
+                "",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ];
+        for r in &rows {
+            table.push(vec![
+                r.name.clone(),
+                r.version.clone(),
                 HumanBytes(r.size).to_string(),
-                r.license.as_deref().unwrap_or("-"),
-                r.disclosure,
-                r.approvals,
-                r.imported_at
-            ) + if r.revoked { "  REVOKED" } else { "" },
-        );
+                r.license.clone().unwrap_or_else(|| "-".into()),
+                r.disclosure.clone(),
+                r.approvals.to_string(),
+                r.imported_at.clone(),
+                if r.revoked {
+                    "REVOKED".into()
+                } else {
+                    String::new()
+                },
+            ]);
+        }
+        for line in crate::printer::columns(&table) {
+            ctx.printer.line(line);
+        }
     }
     ctx.printer.json(&ListDoc { versions: rows })?;
     Ok(ExitStatus::Success)

@@ -646,3 +646,51 @@ fn json_errors_match_the_snapshots() {
         "JSON errors differ from their snapshots: {stale:#?}"
     );
 }
+
+#[test]
+fn verbose_import_reports_each_file_and_tables_fit_their_content() {
+    let env = Env::new();
+    let model = env.model("model", 41);
+    let out = env
+        .cmd()
+        .args(["-v", "import"])
+        .arg(&model)
+        .args([
+            "--name",
+            "acme/a-rather-long-model-name-for-columns",
+            "--version",
+            "v1",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    for f in [
+        "config.json",
+        "tokenizer.json",
+        "model-00001-of-00002.safetensors",
+    ] {
+        assert!(err.contains(f), "{f} not reported: {err}");
+    }
+    assert!(err.contains("steps:"));
+    let (iso, bundle) = env.cross("acme/a-rather-long-model-name-for-columns@v1");
+    let out = env
+        .cmd_at(&iso)
+        .args(["-v", "import"])
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("model-00002-of-00002.safetensors") && err.contains("signed digest"),
+        "{err}"
+    );
+    // The list's columns line up whatever the name's length.
+    let list = env.cmd().arg("list").output().unwrap();
+    let text = String::from_utf8_lossy(&list.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0].find("VERSION"), lines[1].find("v1 "), "{text}");
+    assert_eq!(lines[0].find("IMPORTED"), lines[1].find("20"), "{text}");
+}
