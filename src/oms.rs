@@ -453,6 +453,7 @@ fn verify_against(
     what: &str,
     files: &[crate::records::FileRecord],
     signers: &[crate::records::OmsSigner],
+    cas: &[(String, String, String)],
 ) -> Result<crate::records::OmsSigner> {
     let b64 = base64::engine::general_purpose::STANDARD;
     let doc: serde_json::Value = serde_json::from_slice(bytes)
@@ -465,12 +466,7 @@ fn verify_against(
         ));
     }
     let material = doc.get("verificationMaterial").cloned().unwrap_or_default();
-    if material.get("certificate").is_some() || material.get("x509CertificateChain").is_some() {
-        return Err(Error::Untrusted {
-            what: what.into(),
-            reason: "a certificate-mode OMS signature; this airlock verifies key-mode signatures (trusted with `trust add KEY.pub --role model-signer`) only".into(),
-        });
-    }
+    let chain = certificate_chain(&material, what)?;
     let hint = material
         .pointer("/publicKey/hint")
         .and_then(|h| h.as_str())
@@ -500,6 +496,35 @@ fn verify_against(
     if sigs.is_empty() {
         return Err(hostile(what, "no signature in the envelope"));
     }
+    let msg = pae(PAYLOAD_TYPE, &payload);
+    let cert_signer;
+    let signer = if let Some(chain) = chain {
+        cert_signer = verify_chain(&chain, cas, what)?;
+        if !sigs.iter().any(|d| cert_signer.1.verify(&msg, d)) {
+            return Err(Error::Untrusted {
+                what: what.into(),
+                reason: format!(
+                    "the signature does not verify with the key of its certificate `{}`",
+                    cert_signer.0.name
+                ),
+            });
+        }
+        &cert_signer.0
+    } else {
+        key_signer(signers, hint, &sigs, &msg, what)?
+    };
+    check_statement(&payload, what, files)?;
+    Ok(signer.clone())
+}
+
+/// Key mode: the trusted signer (by hint) whose key verifies a signature.
+fn key_signer<'s>(
+    signers: &'s [crate::records::OmsSigner],
+    hint: Option<&str>,
+    sigs: &[Vec<u8>],
+    msg: &[u8],
+    what: &str,
+) -> Result<&'s crate::records::OmsSigner> {
     let candidates: Vec<&crate::records::OmsSigner> = signers
         .iter()
         .filter(|s| !s.revoked && hint.is_none_or(|h| h.eq_ignore_ascii_case(&s.key_id)))
@@ -515,11 +540,11 @@ fn verify_against(
             ),
         });
     }
-    let msg = pae(PAYLOAD_TYPE, &payload);
-    let signer = candidates
+    candidates
         .iter()
+        .copied()
         .find(|s| {
-            Verifier::from_pem(&s.public_pem).is_some_and(|v| sigs.iter().any(|d| v.verify(&msg, d)))
+            Verifier::from_pem(&s.public_pem).is_some_and(|v| sigs.iter().any(|d| v.verify(msg, d)))
         })
         .ok_or_else(|| Error::Untrusted {
             what: what.into(),
@@ -527,9 +552,13 @@ fn verify_against(
                 "the signature does not verify with {}: the signed statement was changed, or another key signed it",
                 candidates.iter().map(|s| format!("`{}` ({})", s.name, &s.key_id[..16])).collect::<Vec<_>>().join(", ")
             ),
-        })?;
-    // The signed statement: its resources must be exactly the files.
-    let st: serde_json::Value = serde_json::from_slice(&payload)
+        })
+}
+
+/// The signed statement: its resources must be exactly the files (their
+/// stored digests), the subject the digest of the resources.
+fn check_statement(payload: &[u8], what: &str, files: &[crate::records::FileRecord]) -> Result<()> {
+    let st: serde_json::Value = serde_json::from_slice(payload)
         .map_err(|e| hostile(what, format!("the statement is not JSON: {e}")))?;
     let ptype = st
         .get("predicateType")
@@ -614,7 +643,214 @@ fn verify_against(
             format!("file `{missing}` is signed but missing"),
         ));
     }
-    Ok((*signer).clone())
+    Ok(())
+}
+
+/// The DER certificates of a certificate-mode signature (leaf first), if
+/// it is one.
+fn certificate_chain(material: &serde_json::Value, what: &str) -> Result<Option<Vec<Vec<u8>>>> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let raw: Vec<&serde_json::Value> = if let Some(list) = material
+        .pointer("/x509CertificateChain/certificates")
+        .and_then(|c| c.as_array())
+    {
+        list.iter().take(10).collect()
+    } else if let Some(c) = material.get("certificate") {
+        vec![c]
+    } else {
+        return Ok(None);
+    };
+    let certs = raw
+        .iter()
+        .map(|c| {
+            c.get("rawBytes")
+                .and_then(|r| r.as_str())
+                .and_then(|r| b64.decode(r).ok())
+                .ok_or_else(|| hostile(what, "a certificate that is not base64 DER"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if certs.is_empty() {
+        return Err(hostile(what, "an empty certificate chain"));
+    }
+    Ok(Some(certs))
+}
+
+/// A certificate's public key, as a verifier (P-256 or P-384).
+fn cert_key(c: &x509_cert::Certificate) -> Option<Verifier> {
+    use p256::pkcs8::DecodePublicKey;
+    use x509_cert::der::Encode;
+    let spki = c
+        .tbs_certificate()
+        .subject_public_key_info()
+        .to_der()
+        .ok()?;
+    if let Ok(k) = p256::ecdsa::VerifyingKey::from_public_key_der(&spki) {
+        return Some(Verifier::P256(k));
+    }
+    p384::ecdsa::VerifyingKey::from_public_key_der(&spki)
+        .ok()
+        .map(Verifier::P384)
+}
+
+/// Whether `issuer`'s key made `cert`'s signature (ECDSA with SHA-256 or
+/// SHA-384, as the key's curve signs).
+fn issued_by(cert: &x509_cert::Certificate, issuer: &x509_cert::Certificate) -> bool {
+    use x509_cert::der::Encode;
+    if cert.tbs_certificate().issuer() != issuer.tbs_certificate().subject() {
+        return false;
+    }
+    let (Some(key), Ok(tbs)) = (cert_key(issuer), cert.tbs_certificate().to_der()) else {
+        return false;
+    };
+    let Some(sig) = cert.signature().as_bytes() else {
+        return false;
+    };
+    key.verify(&tbs, sig)
+}
+
+fn is_ca(c: &x509_cert::Certificate) -> bool {
+    matches!(
+        c.tbs_certificate().get_extension::<x509_cert::ext::pkix::BasicConstraints>(),
+        Ok(Some((_, b))) if b.ca
+    )
+}
+
+/// Certificate mode: the leaf must chain (through the intermediates the
+/// signature carries) to a CA trusted with `trust add-ca`, every
+/// certificate valid when the leaf was issued (the time model-signing
+/// judges at), the leaf allowed to sign (digitalSignature or codeSigning).
+/// Returns the signer and its key.
+fn verify_chain(
+    chain: &[Vec<u8>],
+    cas: &[(String, String, String)],
+    what: &str,
+) -> Result<(crate::records::OmsSigner, Verifier)> {
+    use x509_cert::der::{Decode, DecodePem};
+    let certs = chain
+        .iter()
+        .map(|d| x509_cert::Certificate::from_der(d))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| hostile(what, format!("a certificate that does not parse: {e}")))?;
+    let anchors: Vec<(String, x509_cert::Certificate)> = cas
+        .iter()
+        .filter_map(|(_, name, pem)| {
+            x509_cert::Certificate::from_pem(pem.as_bytes())
+                .ok()
+                .map(|c| (name.clone(), c))
+        })
+        .collect();
+    let leaf = &certs[0];
+    let subject = leaf.tbs_certificate().subject().to_string();
+    let untrusted = |reason: String| Error::Untrusted {
+        what: what.into(),
+        reason,
+    };
+    if anchors.is_empty() {
+        return Err(untrusted(format!(
+            "a certificate-mode signature by `{subject}`, and this registry trusts no CA for model signatures (`airlock trust add-ca CA.pem --name N`)"
+        )));
+    }
+    let at = leaf
+        .tbs_certificate()
+        .validity()
+        .not_before
+        .to_unix_duration();
+    let valid = |c: &x509_cert::Certificate| {
+        let v = c.tbs_certificate().validity();
+        v.not_before.to_unix_duration() <= at && at <= v.not_after.to_unix_duration()
+    };
+    let mut current = leaf;
+    let mut anchor_name = None;
+    for _ in 0..8 {
+        if !valid(current) {
+            return Err(untrusted(format!(
+                "certificate `{}` was not valid when the signing certificate was issued",
+                current.tbs_certificate().subject()
+            )));
+        }
+        if let Some((name, _)) = anchors
+            .iter()
+            .find(|(_, a)| valid(a) && issued_by(current, a))
+        {
+            anchor_name = Some(name.clone());
+            break;
+        }
+        match certs[1..]
+            .iter()
+            .find(|c| !std::ptr::eq(*c, current) && is_ca(c) && issued_by(current, c))
+        {
+            Some(next) => current = next,
+            None => break,
+        }
+    }
+    let Some(anchor) = anchor_name else {
+        return Err(untrusted(format!(
+            "the certificate `{subject}` does not chain to a CA this registry trusts for model signatures"
+        )));
+    };
+    let may_sign = matches!(
+        leaf.tbs_certificate().get_extension::<x509_cert::ext::pkix::KeyUsage>(),
+        Ok(Some((_, k))) if k.digital_signature()
+    ) || matches!(
+        leaf.tbs_certificate().get_extension::<x509_cert::ext::pkix::ExtendedKeyUsage>(),
+        Ok(Some((_, e))) if e.0.iter().any(|o| o.to_string() == "1.3.6.1.5.5.7.3.3")
+    );
+    if !may_sign {
+        return Err(untrusted(format!(
+            "the certificate `{subject}` may not sign (neither digitalSignature nor codeSigning)"
+        )));
+    }
+    let key = cert_key(leaf).ok_or_else(|| {
+        untrusted(format!(
+            "the certificate `{subject}` has no P-256 or P-384 key"
+        ))
+    })?;
+    Ok((
+        crate::records::OmsSigner {
+            key_id: Sha256Digest::of(&chain[0]).to_hex(),
+            algorithm: match key {
+                Verifier::P256(_) => "p256",
+                Verifier::P384(_) => "p384",
+            }
+            .into(),
+            public_pem: String::new(),
+            name: format!("{subject} (CA `{anchor}`)"),
+            added_at: String::new(),
+            revoked: false,
+        },
+        key,
+    ))
+}
+
+/// Trust a CA (PEM certificate) for certificate-mode OMS signatures.
+/// Returns its id (sha256 of its DER), subject, and whether it was new.
+pub fn trust_ca(reg: &Registry, pem_file: &Path, name: &str) -> Result<(String, String, bool)> {
+    use x509_cert::der::{DecodePem, Encode};
+    let text = crate::fsio::read_small(pem_file, 256 << 10)?;
+    let c = x509_cert::Certificate::from_pem(text.as_bytes()).map_err(|e| {
+        Error::input(format!(
+            "`{}` is not a PEM certificate: {e}",
+            pem_file.display()
+        ))
+    })?;
+    if !is_ca(&c) {
+        return Err(Error::input(format!(
+            "`{}` is not a CA certificate (basicConstraints CA:TRUE)",
+            pem_file.display()
+        )));
+    }
+    let der = c
+        .to_der()
+        .map_err(|e| Error::system("encode the certificate", e))?;
+    let id = Sha256Digest::of(&der).to_hex();
+    let subject = c.tbs_certificate().subject().to_string();
+    let event = crate::event::EventDraft::new(
+        crate::event::EventKind::TrustAdd,
+        id.clone(),
+        json!({ "name": name, "role": "model-signing-ca", "subject": subject }),
+    );
+    let added = reg.db.add_oms_ca(&id, name, &subject, &text, &event)?;
+    Ok((id, subject, added))
 }
 
 /// Judge the OMS signature `bytes` of a model whose files are `files`
@@ -629,7 +865,13 @@ pub(crate) fn check(
 ) -> Result<crate::records::OmsCheck> {
     let policy = policy(reg)?;
     let at = crate::clock::now_rfc3339();
-    match verify_against(bytes, what, files, &reg.db.oms_signers()?) {
+    match verify_against(
+        bytes,
+        what,
+        files,
+        &reg.db.oms_signers()?,
+        &reg.db.oms_cas()?,
+    ) {
         Ok(s) => Ok(crate::records::OmsCheck {
             path: what.to_string(),
             key_id: Some(s.key_id.clone()),

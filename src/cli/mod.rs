@@ -367,6 +367,18 @@ pub(crate) enum TrustCommand {
         #[arg(long)]
         local: bool,
     },
+    /// Trust a CA for OpenSSF model signatures in certificate mode
+    #[command(
+        name = "add-ca",
+        after_help = "Example:\n  airlock trust add-ca /etc/pki/model-signing-ca.pem --name ml-release-ca"
+    )]
+    AddCa {
+        /// The CA certificate (PEM, basicConstraints CA:TRUE)
+        pem: PathBuf,
+        /// A name for the CA
+        #[arg(long)]
+        name: String,
+    },
     /// The trusted keys
     #[command(after_help = "Examples:\n  airlock trust list\n  airlock --json trust list")]
     List,

@@ -58,6 +58,15 @@ pub(crate) fn run(ctx: &Ctx, cmd: TrustCommand) -> anyhow::Result<ExitStatus> {
                 }
             ));
         }
+        TrustCommand::AddCa { pem, name } => {
+            let reg = ctx.open()?;
+            let (id, subject, added) = airlock::oms::trust_ca(&reg, &pem, &name)?;
+            p.json(&json!({ "ca": { "key_id": id, "name": name, "subject": subject }, "added": added }))?;
+            p.line(format!(
+                "{} CA {id} `{name}` ({subject}) for OpenSSF model signatures",
+                if added { "trusted" } else { "already trusted" }
+            ));
+        }
         TrustCommand::List => {
             let reg = ctx.open_read()?;
             let list = airlock::trust::list(&reg)?;

@@ -83,6 +83,11 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
     ),
     (9, "0009_oci", include_str!("../../schema/0009_oci.sql")),
     (10, "0010_oms", include_str!("../../schema/0010_oms.sql")),
+    (
+        11,
+        "0011_oms_cas",
+        include_str!("../../schema/0011_oms_cas.sql"),
+    ),
 ];
 
 /// SQLite's `application_id` of a registry database: "ARLK".

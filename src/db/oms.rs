@@ -116,4 +116,39 @@ impl Db {
         .collect::<rusqlite::Result<Vec<_>>>()
         .ctx("read OMS checks")
     }
+
+    /// Trust a CA for certificate-mode OMS signatures; false when already.
+    pub(crate) fn add_oms_ca(
+        &self,
+        key_id: &str,
+        name: &str,
+        subject: &str,
+        pem: &str,
+        event: &crate::event::EventDraft,
+    ) -> Result<bool> {
+        self.logged(event, |tx| {
+            let n = tx
+                .execute(
+                    "INSERT INTO oms_cas (key_id, name, subject, cert_pem, added_at, added_by)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (key_id) DO NOTHING",
+                    params![key_id, name, subject, pem, event.time, event.actor],
+                )
+                .ctx("trust CA")?;
+            Ok(n == 1)
+        })
+    }
+
+    /// The CAs trusted for OMS signatures: (key id, name, PEM), unrevoked.
+    pub(crate) fn oms_cas(&self) -> Result<Vec<(String, String, String)>> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT key_id, name, cert_pem FROM oms_cas WHERE revoked_at IS NULL ORDER BY key_id",
+            )
+            .ctx("read CAs")?;
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .ctx("read CAs")?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .ctx("read CAs")
+    }
 }

@@ -173,6 +173,7 @@ const CRATE_HOMES: &[(&str, &[&str])] = &[
     ("clap_mangen", &["cli"]),
     ("p256", &["oms"]),
     ("p384", &["oms"]),
+    ("x509_cert", &["oms"]),
     ("indicatif", &["reporter", "commands"]),
     ("tar", &["bundle", "formats"]),
     ("ed25519_dalek", &["signing"]),

@@ -694,3 +694,169 @@ fn verbose_import_reports_each_file_and_tables_fit_their_content() {
     assert_eq!(lines[0].find("VERSION"), lines[1].find("v1 "), "{text}");
     assert_eq!(lines[0].find("IMPORTED"), lines[1].find("20"), "{text}");
 }
+
+/// A CA and a leaf certificate it issued (`usage`: the leaf's extensions),
+/// made with openssl under `dir`.
+fn make_pki(dir: &std::path::Path, usage: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    let ssl = |args: &[&str]| {
+        let out = std::process::Command::new(crate::peers::openssl())
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    let mut a = vec!["req", "-x509"];
+    a.extend(ec);
+    a.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "3",
+        "-subj",
+        "/CN=ML Release CA",
+    ]);
+    ssl(&a);
+    let mut a = vec!["req"];
+    a.extend(ec);
+    a.extend([
+        "-keyout",
+        "leaf.key",
+        "-out",
+        "leaf.csr",
+        "-subj",
+        "/CN=release-bot",
+    ]);
+    ssl(&a);
+    std::fs::write(dir.join("ext"), usage).unwrap();
+    ssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "leaf.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext",
+    ]);
+}
+
+#[test]
+fn oms_certificate_mode_chains_to_a_trusted_ca() {
+    let env = Env::new();
+    let pki = env.path("pki");
+    make_pki(
+        &pki,
+        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=codeSigning\n",
+    );
+    let other = env.path("other-pki");
+    make_pki(
+        &other,
+        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n",
+    );
+    let model = env.model("model", 51);
+    let python = crate::peers::python();
+    let tool = python.parent().unwrap().join("model_signing");
+    let out = std::process::Command::new(tool)
+        .args(["sign", "certificate"])
+        .arg(&model)
+        .arg("--private_key")
+        .arg(pki.join("leaf.key"))
+        .arg("--signing_certificate")
+        .arg(pki.join("leaf.pem"))
+        .arg("--certificate_chain")
+        .arg(pki.join("ca.pem"))
+        .arg("--signature")
+        .arg(model.join("model.sig"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // No CA trusted, then another CA: refused.
+    let out = env
+        .cmd()
+        .arg("import")
+        .arg(&model)
+        .args(["--name", "acme/cert"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("trusts no CA"));
+    env.cmd()
+        .args(["trust", "add-ca", "--name", "other"])
+        .arg(other.join("ca.pem"))
+        .assert()
+        .success();
+    let out = env
+        .cmd()
+        .arg("import")
+        .arg(&model)
+        .args(["--name", "acme/cert"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("does not chain"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A leaf certificate is not a CA.
+    let out = env
+        .cmd()
+        .args(["trust", "add-ca", "--name", "leaf"])
+        .arg(pki.join("leaf.pem"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    // The issuing CA trusted: verified, the signer named by its certificate.
+    env.cmd()
+        .args(["trust", "add-ca", "--name", "release"])
+        .arg(pki.join("ca.pem"))
+        .assert()
+        .success();
+    env.cmd()
+        .arg("import")
+        .arg(&model)
+        .args(["--name", "acme/cert"])
+        .assert()
+        .success();
+    let shown = env.json(&["show", "acme/cert"]);
+    let c = &shown["oms_signatures"][0];
+    assert_eq!(c["status"], "verified");
+    assert!(c["signer"].as_str().unwrap().contains("release-bot"), "{c}");
+    // Changed after signing: refused.
+    std::fs::write(model.join("tokenizer.json"), b"{}").unwrap();
+    let out = env
+        .cmd()
+        .arg("import")
+        .arg(&model)
+        .args(["--name", "acme/cert", "--version", "v9"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tokenizer.json"));
+}
