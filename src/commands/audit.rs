@@ -133,6 +133,10 @@ pub(crate) fn run(ctx: &Ctx, a: AuditArgs) -> anyhow::Result<ExitStatus> {
                 if let Some(from) = &r.pulled_from {
                     ctx.printer.line(format!("  pulled from {from}"));
                 }
+                if let Some(s) = &r.oms_signer {
+                    ctx.printer
+                        .line(format!("  OpenSSF model signature by {s}"));
+                }
                 if let Some(rv) = &r.revoked {
                     ctx.printer.line(format!(
                         "REVOKED    {}@{} at {}: {}",

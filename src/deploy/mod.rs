@@ -291,6 +291,9 @@ pub struct AuditRow {
     pub findings: Vec<Finding>,
     /// Where the version came from over OCI (`registry/repository@sha256:…`).
     pub pulled_from: Option<String>,
+    /// The signer of the OpenSSF model signature its files were verified
+    /// against, if any.
+    pub oms_signer: Option<String>,
 }
 
 /// The audit: active deployments, filtered.
@@ -368,6 +371,12 @@ pub fn audit(
             revoked: crate::trust::revocation::in_force(reg, &v)?,
             findings: Vec::new(),
             pulled_from: pulled.get(&v.id).cloned(),
+            oms_signer: reg
+                .db
+                .oms_checks(v.id)?
+                .into_iter()
+                .find(|c| c.status == "verified")
+                .and_then(|c| c.signer),
         };
         if verify {
             if d.host != here {

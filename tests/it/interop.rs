@@ -460,6 +460,16 @@ fn oms_signatures_are_verified_at_import_and_across_a_bundle() {
     assert_eq!(shown["oms_signatures"][0]["signer"], "publisher");
     let bom = env.json(&["bom", "acme/signed@v1"]);
     assert!(bom.to_string().contains("model.sig verified: publisher"));
+    env.cmd()
+        .args(["deploy", "acme/signed@v1"])
+        .arg(env.path("deployed"))
+        .assert()
+        .success();
+    let audit = env.json(&["audit"]);
+    assert_eq!(
+        audit["deployments"][0]["oms_signer"], "publisher",
+        "{audit}"
+    );
 
     // Changed after signing: refused, naming the file.
     let tampered = env.path("tampered");
