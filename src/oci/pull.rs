@@ -287,70 +287,24 @@ fn statement_of(
     let mut best: Option<(Approved, Option<Descriptor>)> = None;
     let mut first_err: Option<Error> = None;
     for d in candidates {
-        let rd = d.sha256("referrer")?;
-        let what = format!("statement referrer sha256:{rd}");
-        let attempt = (|| -> Result<(Approved, Option<Descriptor>)> {
-            let bytes = source
-                .manifest(&format!("sha256:{rd}"), SMALL_CAP)?
-                .ok_or_else(|| hostile(&what, "listed but absent"))?;
-            if Sha256Digest::of(&bytes) != rd {
-                return Err(Error::DigestMismatch {
-                    what: what.clone(),
-                    expected: rd.to_hex(),
-                    found: Sha256Digest::of(&bytes).to_hex(),
-                });
-            }
-            let m: Manifest = serde_json::from_slice(&bytes)
-                .map_err(|e| hostile(&what, format!("not an OCI image manifest: {e}")))?;
-            if m.artifact_type.as_deref() != Some(STATEMENT_ARTIFACT) {
-                return Err(hostile(&what, "not an airlock statement"));
-            }
-            let subject = m
-                .subject
-                .as_ref()
-                .ok_or_else(|| hostile(&what, "it has no subject"))?;
-            if subject.sha256(&what)? != *digest {
-                return Err(hostile(
-                    &what,
-                    format!("its subject is {}, not sha256:{digest}", subject.digest),
-                ));
-            }
-            let env = m
-                .layers
-                .iter()
-                .find(|l| l.media_type == DSSE_LAYER)
-                .ok_or_else(|| hostile(&what, "no DSSE envelope layer"))?;
-            if env.size > STATEMENT_CAP {
-                return Err(hostile(
-                    &what,
-                    format!("an envelope of {} bytes, over the cap", env.size),
-                ));
-            }
-            let ed = env.sha256(&what)?;
-            let mut bytes = Vec::new();
-            source
-                .blob(&ed)?
-                .take(STATEMENT_CAP + 1)
-                .read_to_end(&mut bytes)
-                .map_err(|e| Error::Input(format!("reading envelope sha256:{ed}: {e}")))?;
-            let found = Sha256Digest::of(&bytes);
-            if found != ed {
-                return Err(Error::DigestMismatch {
-                    what: format!("envelope layer of {what}"),
-                    expected: ed.to_hex(),
-                    found: found.to_hex(),
-                });
-            }
+        let what = format!("statement referrer {}", d.digest);
+        let attempt = (|| -> Result<Option<(Approved, Option<Descriptor>)>> {
+            let Some((m, bytes)) =
+                referrer_envelope(source, d, digest, STATEMENT_ARTIFACT, STATEMENT_CAP)?
+            else {
+                return Ok(None);
+            };
             let a = check_envelope(&bytes, &what, None, &approvers, required)?;
             let licence = m
                 .layers
                 .iter()
                 .find(|l| l.media_type == LICENSE_LAYER)
                 .cloned();
-            Ok((a, licence))
+            Ok(Some((a, licence)))
         })();
         match attempt {
-            Ok(found) => {
+            Ok(None) => {}
+            Ok(Some(found)) => {
                 if best
                     .as_ref()
                     .is_none_or(|(b, _)| found.0.approvals.len() > b.approvals.len())

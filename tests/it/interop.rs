@@ -705,84 +705,19 @@ fn verbose_import_reports_each_file_and_tables_fit_their_content() {
     assert_eq!(lines[0].find("IMPORTED"), lines[1].find("20"), "{text}");
 }
 
-/// A CA and a leaf certificate it issued (`usage`: the leaf's extensions),
-/// made with openssl under `dir`.
-fn make_pki(dir: &std::path::Path, usage: &str) {
-    std::fs::create_dir_all(dir).unwrap();
-    let ssl = |args: &[&str]| {
-        let out = std::process::Command::new(crate::peers::openssl())
-            .current_dir(dir)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-    ];
-    let mut a = vec!["req", "-x509"];
-    a.extend(ec);
-    a.extend([
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-days",
-        "3",
-        "-subj",
-        "/CN=ML Release CA",
-    ]);
-    ssl(&a);
-    let mut a = vec!["req"];
-    a.extend(ec);
-    a.extend([
-        "-keyout",
-        "leaf.key",
-        "-out",
-        "leaf.csr",
-        "-subj",
-        "/CN=release-bot",
-    ]);
-    ssl(&a);
-    std::fs::write(dir.join("ext"), usage).unwrap();
-    ssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "leaf.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "leaf.pem",
-        "-days",
-        "2",
-        "-extfile",
-        "ext",
-    ]);
-}
-
 #[test]
 fn oms_certificate_mode_chains_to_a_trusted_ca() {
     let env = Env::new();
     let pki = env.path("pki");
-    make_pki(
+    crate::util::make_pki(
         &pki,
+        "release-bot",
         "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=codeSigning\n",
     );
     let other = env.path("other-pki");
-    make_pki(
+    crate::util::make_pki(
         &other,
+        "release-bot",
         "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n",
     );
     let model = env.model("model", 51);

@@ -23,19 +23,6 @@ pub(crate) struct Server {
 pub(crate) const USER: &str = "fleet";
 pub(crate) const PASSWORD: &str = "s3cret-Passw0rd";
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new(crate::peers::openssl())
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("MISSING TEST DEPENDENCY: openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 impl Server {
     /// A plain-HTTP registry without auth.
     pub(crate) fn plain() -> Server {
@@ -55,61 +42,10 @@ impl Server {
         let mut ca = None;
         if secure {
             let d = dir.path();
-            let ec = [
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-            ];
-            let mut a = vec!["req", "-x509"];
-            a.extend(ec);
-            a.extend([
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.pem",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=airlock test CA",
-            ]);
-            openssl(d, &a);
-            let mut a = vec!["req"];
-            a.extend(ec);
-            a.extend([
-                "-keyout",
-                "srv.key",
-                "-out",
-                "srv.csr",
-                "-subj",
-                "/CN=127.0.0.1",
-            ]);
-            openssl(d, &a);
-            fs::write(
-                d.join("ext"),
-                "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-            )
-            .unwrap();
-            openssl(
+            crate::util::make_pki(
                 d,
-                &[
-                    "x509",
-                    "-req",
-                    "-in",
-                    "srv.csr",
-                    "-CA",
-                    "ca.pem",
-                    "-CAkey",
-                    "ca.key",
-                    "-CAcreateserial",
-                    "-out",
-                    "srv.pem",
-                    "-days",
-                    "2",
-                    "-extfile",
-                    "ext",
-                ],
+                "127.0.0.1",
+                "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
             );
             let out = Command::new(crate::peers::htpasswd())
                 .args(["-nbB", USER, PASSWORD])
@@ -132,8 +68,8 @@ impl Server {
             let tls = if secure {
                 format!(
                     "  tls:\n    certificate: {}\n    key: {}\n",
-                    dir.path().join("srv.pem").display(),
-                    dir.path().join("srv.key").display()
+                    dir.path().join("leaf.pem").display(),
+                    dir.path().join("leaf.key").display()
                 )
             } else {
                 String::new()

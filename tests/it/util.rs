@@ -318,3 +318,72 @@ pub(crate) fn tree_json(files: &[(&str, Vec<u8>, bool)]) -> String {
         .collect();
     serde_json::to_string(&entries).unwrap()
 }
+
+/// A CA (`ca.pem`, `ca.key`) and a leaf certificate it issued (`leaf.pem`,
+/// `leaf.key`, subject `CN=<cn>`, `ext`: the leaf's extensions), EC P-256,
+/// made with openssl under `dir`.
+pub(crate) fn make_pki(dir: &Path, cn: &str, ext: &str) {
+    fs::create_dir_all(dir).unwrap();
+    let ssl = |args: &[&str]| {
+        let out = std::process::Command::new(crate::peers::openssl())
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    let mut a = vec!["req", "-x509"];
+    a.extend(ec);
+    a.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "3",
+        "-subj",
+        "/CN=airlock test CA",
+    ]);
+    ssl(&a);
+    let subj = format!("/CN={cn}");
+    let mut a = vec!["req"];
+    a.extend(ec);
+    a.extend([
+        "-keyout",
+        "leaf.key",
+        "-out",
+        "leaf.csr",
+        "-subj",
+        subj.as_str(),
+    ]);
+    ssl(&a);
+    fs::write(dir.join("ext"), ext).unwrap();
+    ssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "leaf.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext",
+    ]);
+}
