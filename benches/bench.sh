@@ -66,18 +66,10 @@ want() { case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 BIG=0
 for g in import verify checkout export bundle hostile oci oms; do want "$g" && BIG=1; done
 
-MODEL="$DIR/model"
-PER_FILE_MIB=$(( SIZE_GIB * 1024 / FILES ))
-mkdir -p "$MODEL"
-[ "$BIG" = 1 ] && echo "# making $FILES files of $PER_FILE_MIB MiB in $MODEL"
-for i in $(seq 1 "$FILES"); do
-    [ "$BIG" = 1 ] || break
-    f="$MODEL/model-$(printf %05d "$i")-of-$(printf %05d "$FILES").safetensors"
-    [ -f "$f" ] && continue
-    bytes=$(( PER_FILE_MIB * 1024 * 1024 ))
-    # A valid safetensors file: one U8 tensor over pseudo-random bytes
-    # (AES-CTR keystream, generated at memory speed).
-    python3 - "$f" "$bytes" <<'PY'
+# make_safetensors FILE BYTES SEED: a valid safetensors file, one U8 tensor
+# over pseudo-random bytes (AES-CTR keystream, generated at memory speed).
+make_safetensors() {
+    python3 - "$1" "$2" <<'PY'
 import json, struct, sys
 path, total = sys.argv[1], int(sys.argv[2])
 n = total - 8 - 128
@@ -86,9 +78,20 @@ header += b" " * (128 - len(header))
 with open(path, "wb") as f:
     f.write(struct.pack("<Q", len(header)) + header)
 PY
-    openssl enc -aes-128-ctr -pass "pass:airlock-bench-$i" -nosalt -pbkdf2 </dev/zero 2>/dev/null \
-        | head -c "$(( bytes - 136 ))" >>"$f" || true  # openssl ends on SIGPIPE
-    [ "$(stat -c %s "$f")" = "$bytes" ] || { echo "could not make $f" >&2; exit 1; }
+    openssl enc -aes-128-ctr -pass "pass:$3" -nosalt -pbkdf2 </dev/zero 2>/dev/null \
+        | head -c "$(( $2 - 136 ))" >>"$1" || true  # openssl ends on SIGPIPE
+    [ "$(stat -c %s "$1")" = "$2" ] || { echo "could not make $1" >&2; exit 1; }
+}
+
+MODEL="$DIR/model"
+PER_FILE_MIB=$(( SIZE_GIB * 1024 / FILES ))
+mkdir -p "$MODEL"
+[ "$BIG" = 1 ] && echo "# making $FILES files of $PER_FILE_MIB MiB in $MODEL"
+for i in $(seq 1 "$FILES"); do
+    [ "$BIG" = 1 ] || break
+    f="$MODEL/model-$(printf %05d "$i")-of-$(printf %05d "$FILES").safetensors"
+    [ -f "$f" ] && continue
+    make_safetensors "$f" $(( PER_FILE_MIB * 1024 * 1024 )) "airlock-bench-$i"
 done
 echo '{"model_type":"bench"}' >"$MODEL/config.json"
 
@@ -329,17 +332,7 @@ if want one; then
     bytes=$(( SIZE_GIB * 1024 * 1024 * 1024 ))
     if [ "$(stat -c %s "$f" 2>/dev/null)" != "$bytes" ]; then
         echo "# making one file of $SIZE_GIB GiB in $ONE"
-        python3 - "$f" "$bytes" <<'PY'
-import json, struct, sys
-path, total = sys.argv[1], int(sys.argv[2])
-n = total - 8 - 128
-header = json.dumps({"w": {"dtype": "U8", "shape": [n], "data_offsets": [0, n]}}).encode()
-header += b" " * (128 - len(header))
-with open(path, "wb") as f:
-    f.write(struct.pack("<Q", len(header)) + header)
-PY
-        openssl enc -aes-128-ctr -pass "pass:airlock-bench-one" -nosalt -pbkdf2 </dev/zero 2>/dev/null \
-            | head -c "$(( bytes - 136 ))" >>"$f" || true
+        make_safetensors "$f" "$bytes" airlock-bench-one
     fi
     chmod -R u+w "$OH" 2>/dev/null || true; rm -rf "$OH"
     "$AIRLOCK" --home "$OH" --no-progress import "$ONE" --name bench/one >/dev/null

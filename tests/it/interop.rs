@@ -268,6 +268,24 @@ print(c.purl, list(c.hashes)[0].content, 'modelCard' in json.loads(text)['compon
     );
 }
 
+/// `import DIR ARGS…` in `env`'s home, its output kept.
+fn import_out(env: &Env, dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    env.cmd()
+        .arg("import")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The OpenSSF `model_signing` tool of the test venv (model-signing 1.1.1).
+fn model_signing() -> std::path::PathBuf {
+    crate::peers::python()
+        .parent()
+        .unwrap()
+        .join("model_signing")
+}
+
 /// `model_signing verify key DIR --signature SIG --public_key PUB` (the
 /// real OpenSSF tool, model-signing 1.1.1 from the test venv).
 fn oms_verify(
@@ -275,8 +293,7 @@ fn oms_verify(
     sig: &std::path::Path,
     public: &std::path::Path,
 ) -> std::process::Output {
-    let python = crate::peers::python();
-    let tool = python.parent().unwrap().join("model_signing");
+    let tool = model_signing();
     std::process::Command::new(tool)
         .args(["verify", "key"])
         .arg(dir)
@@ -390,8 +407,7 @@ fn oms_signatures_from_the_stored_digests_verify_with_model_signing() {
 
 /// `model_signing sign key DIR` writing `DIR/model.sig` with `key`.
 fn oms_sign(dir: &std::path::Path, key: &std::path::Path) {
-    let python = crate::peers::python();
-    let tool = python.parent().unwrap().join("model_signing");
+    let tool = model_signing();
     let out = std::process::Command::new(tool)
         .args(["sign", "key"])
         .arg(dir)
@@ -422,13 +438,7 @@ fn oms_signatures_are_verified_at_import_and_across_a_bundle() {
     let model = env.model("model", 31);
     oms_sign(&model, &keys.join("publisher.key"));
     // Not trusted yet: refused, naming the signature and the way out.
-    let out = env
-        .cmd()
-        .arg("import")
-        .arg(&model)
-        .args(["--name", "acme/signed"])
-        .output()
-        .unwrap();
+    let out = import_out(&env, &model, &["--name", "acme/signed"]);
     assert_eq!(out.status.code(), Some(3));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("not a model signer"),
@@ -485,13 +495,11 @@ fn oms_signatures_are_verified_at_import_and_across_a_bundle() {
         b"{\"model_type\": \"llama\", \"changed\": true}\n",
     )
     .unwrap();
-    let out = env
-        .cmd()
-        .arg("import")
-        .arg(&tampered)
-        .args(["--name", "acme/signed", "--version", "v2"])
-        .output()
-        .unwrap();
+    let out = import_out(
+        &env,
+        &tampered,
+        &["--name", "acme/signed", "--version", "v2"],
+    );
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("config.json"));
     // A file added after signing is not covered.
@@ -504,38 +512,20 @@ fn oms_signatures_are_verified_at_import_and_across_a_bundle() {
         .unwrap();
     assert!(cp.success());
     std::fs::write(added.join("extra.py"), b"print('hi')\n").unwrap();
-    let out = env
-        .cmd()
-        .arg("import")
-        .arg(&added)
-        .args(["--name", "acme/signed", "--version", "v3"])
-        .output()
-        .unwrap();
+    let out = import_out(&env, &added, &["--name", "acme/signed", "--version", "v3"]);
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("extra.py"));
     // Signed by a key nobody trusts: refused.
     let strange = env.model("strange", 32);
     oms_sign(&strange, &keys.join("stranger.key"));
-    let out = env
-        .cmd()
-        .arg("import")
-        .arg(&strange)
-        .args(["--name", "acme/strange"])
-        .output()
-        .unwrap();
+    let out = import_out(&env, &strange, &["--name", "acme/strange"]);
     assert_eq!(out.status.code(), Some(3));
     // Informative: recorded and warned, not refused.
     env.cmd()
         .args(["trust", "policy", "--oms", "informative"])
         .assert()
         .success();
-    let out = env
-        .cmd()
-        .arg("import")
-        .arg(&strange)
-        .args(["--name", "acme/strange"])
-        .output()
-        .unwrap();
+    let out = import_out(&env, &strange, &["--name", "acme/strange"]);
     assert!(
         out.status.success(),
         "{}",
@@ -552,13 +542,7 @@ fn oms_signatures_are_verified_at_import_and_across_a_bundle() {
         .assert()
         .success();
     let plain = env.model("plain", 33);
-    let out = env
-        .cmd()
-        .arg("import")
-        .arg(&plain)
-        .args(["--name", "acme/plain"])
-        .output()
-        .unwrap();
+    let out = import_out(&env, &plain, &["--name", "acme/plain"]);
     assert_eq!(out.status.code(), Some(4));
     env.cmd()
         .args(["trust", "policy", "--oms", "verify"])
@@ -721,8 +705,7 @@ fn oms_certificate_mode_chains_to_a_trusted_ca() {
         "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n",
     );
     let model = env.model("model", 51);
-    let python = crate::peers::python();
-    let tool = python.parent().unwrap().join("model_signing");
+    let tool = model_signing();
     let out = std::process::Command::new(tool)
         .args(["sign", "certificate"])
         .arg(&model)
@@ -742,13 +725,7 @@ fn oms_certificate_mode_chains_to_a_trusted_ca() {
         String::from_utf8_lossy(&out.stderr)
     );
     // No CA trusted, then another CA: refused.
-    let out = env
-        .cmd()
-        .arg("import")
-        .arg(&model)
-        .args(["--name", "acme/cert"])
-        .output()
-        .unwrap();
+    let out = import_out(&env, &model, &["--name", "acme/cert"]);
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("trusts no CA"));
     env.cmd()
@@ -756,13 +733,7 @@ fn oms_certificate_mode_chains_to_a_trusted_ca() {
         .arg(other.join("ca.pem"))
         .assert()
         .success();
-    let out = env
-        .cmd()
-        .arg("import")
-        .arg(&model)
-        .args(["--name", "acme/cert"])
-        .output()
-        .unwrap();
+    let out = import_out(&env, &model, &["--name", "acme/cert"]);
     assert_eq!(out.status.code(), Some(3));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("does not chain"),
@@ -795,13 +766,7 @@ fn oms_certificate_mode_chains_to_a_trusted_ca() {
     assert!(c["signer"].as_str().unwrap().contains("release-bot"), "{c}");
     // Changed after signing: refused.
     std::fs::write(model.join("tokenizer.json"), b"{}").unwrap();
-    let out = env
-        .cmd()
-        .arg("import")
-        .arg(&model)
-        .args(["--name", "acme/cert", "--version", "v9"])
-        .output()
-        .unwrap();
+    let out = import_out(&env, &model, &["--name", "acme/cert", "--version", "v9"]);
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("tokenizer.json"));
 }
