@@ -84,6 +84,31 @@ pub(crate) fn ignore_file_size_signal() {
     }
 }
 
+/// Hand large buffers back to the system when they are freed. glibc's
+/// default raises its mmap threshold to the largest block freed so far (up
+/// to 32 MiB), after which a many-megabyte statement or index freed early
+/// stays in the heap and a later one is added on top; a fixed 4 MiB
+/// threshold keeps every such buffer its own mapping, returned on free,
+/// while the 1 MiB read buffers stay in the heap (measured: `verify --deep`
+/// of 100,000 files, peak RSS 140 → 97 MiB, same time).
+#[cfg(target_env = "gnu")]
+#[allow(unsafe_code)] // audited: one libc call, SAFETY below
+pub(crate) fn return_large_buffers() {
+    // SAFETY: mallopt only sets an allocator parameter; called before any
+    // other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
+        // What glibc's own adjustment would pair with it: free space at
+        // the top of a heap is kept up to twice the threshold, so a reused
+        // read buffer is not unmapped and faulted in again for every file.
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 8 << 20);
+    }
+}
+
+/// Other C libraries: their allocator's defaults.
+#[cfg(not(target_env = "gnu"))]
+pub(crate) fn return_large_buffers() {}
+
 /// `renameat2(from, to, flags)`; `Unsupported` where the kernel or the file
 /// system does not offer the flag.
 #[allow(unsafe_code)] // audited: one libc call, SAFETY below

@@ -110,6 +110,7 @@ pub use error::{Error, Result};
 /// `SIGXFSZ` that kills the process mid-write.
 pub fn prepare_process() {
     fsio::ignore_file_size_signal();
+    fsio::return_large_buffers();
 }
 
 /// `--actor LABEL`: recorded as a claim beside the OS account (never

@@ -131,20 +131,36 @@ pub struct Decision {
     pub allowed_unsafe: Vec<String>,
 }
 
+/// One inspected file as the policy sees it.
+#[derive(Clone, Copy)]
+pub struct Judged<'a> {
+    /// The path in the model (shown in findings).
+    pub rel: &'a str,
+    /// The format its bytes are.
+    pub format: formats::Format,
+    /// The worst severity found.
+    pub verdict: Verdict,
+    /// Everything found.
+    pub findings: &'a [formats::SafetyFinding],
+}
+
+/// How many files are inspected at once: their targets and full
+/// inspections are held per batch, not for a whole model of a hundred
+/// thousand files.
+pub(crate) const BATCH: usize = 1024;
+
 /// Apply the policy. `allow` lets unsafe (never malformed) files through.
 /// `subject` (a version, `name@label`) prefixes the file named in an error.
-pub fn decide(
-    targets: &[Target],
-    results: &[Inspection],
-    allow: Option<&Allowance>,
-    subject: Option<&str>,
-) -> Result<Decision> {
+pub fn decide<'a, I>(files: I, allow: Option<&Allowance>, subject: Option<&str>) -> Result<Decision>
+where
+    I: Iterator<Item = Judged<'a>> + Clone,
+{
     let mut d = Decision::default();
-    let name = |t: &Target| match subject {
+    let name = |t: &Judged<'_>| match subject {
         Some(s) => format!("{s}: {}", t.rel),
-        None => t.rel.clone(),
+        None => t.rel.to_string(),
     };
-    let describe = |i: &Inspection, at_least: Verdict| {
+    let describe = |i: &Judged<'_>, at_least: Verdict| {
         i.findings
             .iter()
             .filter(|f| f.severity >= at_least)
@@ -152,49 +168,47 @@ pub fn decide(
             .collect::<Vec<_>>()
             .join("; ")
     };
-    for (t, i) in targets.iter().zip(results) {
-        if i.verdict == Verdict::Malformed {
-            return Err(Error::Hostile {
-                what: name(t),
-                reason: format!(
-                    "malformed {}: {}",
-                    i.format.as_str(),
-                    describe(i, Verdict::Malformed)
-                ),
-            });
-        }
+    if let Some(i) = files.clone().find(|i| i.verdict == Verdict::Malformed) {
+        return Err(Error::Hostile {
+            what: name(&i),
+            reason: format!(
+                "malformed {}: {}",
+                i.format.as_str(),
+                describe(&i, Verdict::Malformed)
+            ),
+        });
     }
-    let unsafe_files: Vec<(&Target, &Inspection)> = targets
-        .iter()
-        .zip(results)
-        .filter(|(_, i)| i.verdict == Verdict::Unsafe)
-        .collect();
-    if !unsafe_files.is_empty() {
+    let mut unsafe_files = files.clone().filter(|i| i.verdict == Verdict::Unsafe);
+    if let Some(first) = unsafe_files.next() {
         if allow.is_none() {
-            let (t, i) = unsafe_files[0];
-            let more = if unsafe_files.len() > 1 {
-                format!(" (and {} more file(s))", unsafe_files.len() - 1)
+            let others = unsafe_files.count();
+            let more = if others > 0 {
+                format!(" (and {others} more file(s))")
             } else {
                 String::new()
             };
             return Err(Error::Policy {
-                what: name(t),
+                what: name(&first),
                 reason: format!(
                     "{}{more}; `--allow-unsafe --reason TEXT` lets it in and records who and why",
-                    describe(i, Verdict::Unsafe)
+                    describe(&first, Verdict::Unsafe)
                 ),
             });
         }
-        d.allowed_unsafe = unsafe_files.iter().map(|(t, _)| t.rel.clone()).collect();
+        d.allowed_unsafe = files
+            .clone()
+            .filter(|i| i.verdict == Verdict::Unsafe)
+            .map(|i| i.rel.to_string())
+            .collect();
     }
-    for (t, i) in targets.iter().zip(results) {
+    for i in files {
         for f in i.findings.iter().filter(|f| f.severity == Verdict::Warning) {
-            d.warnings.push(format!("{}: {}", t.rel, f.message));
+            d.warnings.push(format!("{}: {}", i.rel, f.message));
         }
         for f in i.findings.iter().filter(|f| f.severity == Verdict::Unsafe) {
             if allow.is_some() {
                 d.warnings
-                    .push(format!("{}: ALLOWED UNSAFE: {}", t.rel, f.message));
+                    .push(format!("{}: ALLOWED UNSAFE: {}", i.rel, f.message));
             }
         }
     }
@@ -209,19 +223,31 @@ pub(crate) fn check_stored(
     allow: Option<&Allowance>,
     subject: Option<&str>,
 ) -> Result<Decision> {
-    let targets: Vec<Target> = files
-        .iter()
-        .map(|f| Target {
-            rel: f.path.to_string(),
-            path: path_of(&f.sha256),
-            size: f.size,
-        })
-        .collect();
-    let inspections = inspect_all(&targets);
-    let decision = decide(&targets, &inspections, allow, subject)?;
-    for (f, i) in files.iter_mut().zip(&inspections) {
-        f.format = i.format;
-        f.safety = Some(FileSafety::of(i));
+    for chunk in files.chunks_mut(BATCH) {
+        let targets: Vec<Target> = chunk
+            .iter()
+            .map(|f| Target {
+                rel: f.path.to_string(),
+                path: path_of(&f.sha256),
+                size: f.size,
+            })
+            .collect();
+        for (f, i) in chunk.iter_mut().zip(inspect_all(&targets)) {
+            f.format = i.format;
+            f.safety = Some(FileSafety::of(&i));
+        }
     }
-    Ok(decision)
+    decide(
+        files.iter().filter_map(|f| {
+            let s = f.safety.as_ref()?;
+            Some(Judged {
+                rel: f.path.as_str(),
+                format: f.format,
+                verdict: s.verdict,
+                findings: &s.findings,
+            })
+        }),
+        allow,
+        subject,
+    )
 }

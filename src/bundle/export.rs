@@ -247,37 +247,44 @@ fn sign_index(
     let expires_t = created_t + time::Duration::days(i64::from(opts.expires_in_days));
     let mut id = [0u8; 16];
     getrandom::fill(&mut id).map_err(|e| Error::system("read system randomness", e))?;
-    let mut members: Vec<IndexMember> = c
-        .statements
-        .iter()
-        .map(|(n, b)| IndexMember {
-            name: n.clone(),
-            size: b.len() as u64,
-            sha256: Sha256Digest::of(b).to_hex(),
-        })
-        .collect();
-    members.extend(c.payload().map(|(n, d, size)| IndexMember {
-        name: n.clone(),
-        size: *size,
-        sha256: d.to_hex(),
-    }));
+    let listed = || {
+        c.statements
+            .iter()
+            .map(|(n, b)| IndexMember {
+                name: n.clone(),
+                size: b.len() as u64,
+                sha256: Sha256Digest::of(b).to_hex(),
+            })
+            .chain(c.payload().map(|(n, d, size)| IndexMember {
+                name: n.clone(),
+                size: *size,
+                sha256: d.to_hex(),
+            }))
+    };
+    // The list as JSON, one member at a time into one buffer sized for it
+    // (the bytes `serde_json::to_vec` of the whole list would make).
+    let count = c.statements.len() + c.payload().count();
+    let mut list_bytes = Vec::with_capacity(2 + count * 176);
+    list_bytes.push(b'[');
+    for (i, m) in listed().enumerate() {
+        if i > 0 {
+            list_bytes.push(b',');
+        }
+        serde_json::to_writer(&mut list_bytes, &m).expect("plain JSON");
+    }
+    list_bytes.push(b']');
     // Many members: the list goes in a member of its own after the
     // signature, described (size, digest, count) by the signed index.
-    let mut member_list = None;
-    let list_bytes = serde_json::to_vec(&members).expect("plain JSON");
-    if list_bytes.len() > super::INLINE_MEMBERS_MAX {
-        member_list = Some((
-            super::MemberList {
-                size: list_bytes.len() as u64,
-                sha256: Sha256Digest::of(&list_bytes).to_hex(),
-                count: members.len() as u64,
-            },
-            list_bytes,
-        ));
-        members = Vec::new();
+    let (members, member_list) = if list_bytes.len() > super::INLINE_MEMBERS_MAX {
+        let described = super::MemberList {
+            size: list_bytes.len() as u64,
+            sha256: Sha256Digest::of(&list_bytes).to_hex(),
+            count: count as u64,
+        };
+        (Vec::new(), Some((described, list_bytes)))
     } else {
-        drop(list_bytes);
-    }
+        (listed().collect(), None)
+    };
     let index = Index {
         format: FORMAT.into(),
         bundle_id: hex::encode(id),

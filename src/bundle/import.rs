@@ -57,7 +57,7 @@ use crate::name::{VersionLabel, VersionSelector};
 use crate::progress::ProgressFactory;
 use crate::records::{Allowance, ApprovalRecord, Disclosure, NewVersion, Origin, TrustedKey};
 use crate::registry::Registry;
-use crate::signing::signers;
+use crate::signing::{signers, signers_of};
 use crate::statement::{Envelope, PAYLOAD_TYPE, Statement};
 use crate::store::{BlobStat, IngestSpec, Staging};
 use crate::trust::floors::{self, MAX_CLOCK_SKEW, Now};
@@ -132,8 +132,11 @@ pub struct BundleOutcome {
 
 /// A statement whose approvals met the policy.
 pub(crate) struct Approved {
-    /// The parsed statement.
+    /// The parsed statement (its subject and file lists left empty: the
+    /// files are `files`).
     pub(crate) statement: Statement,
+    /// Its files, as records.
+    pub(crate) files: Vec<crate::records::FileRecord>,
     /// Its exact bytes (the DSSE payload).
     pub(crate) bytes: Vec<u8>,
     /// The approvals that counted.
@@ -190,7 +193,8 @@ pub fn import_bundle(
     let staged = read_members(reg, &mut entries, &idx, progress)?;
     ensure_nothing_follows(&mut entries)?;
     outcome.volumes = archive.into_inner().into_inner().volumes;
-    let judged = judge_versions(reg, &idx, &staged, opts, &mut outcome)?;
+    let mut staged = staged;
+    let judged = judge_versions(reg, &idx, &mut staged, opts, &mut outcome)?;
     commit(
         reg, &idx, &index_sha, &exporter, staged, judged, &now, opts, outcome,
     )
@@ -643,7 +647,7 @@ fn read_members<'s>(
                     let what = format!("member `{}`", m.name);
                     staged.revocations.push(revocation::parse(&bytes, &what)?);
                 } else {
-                    let a = check_statement(idx, k, m, &bytes, &approvers, required)?;
+                    let a = check_statement(idx, k, m, bytes, &approvers, required)?;
                     staged.approved.insert(k, a);
                 }
             }
@@ -734,12 +738,12 @@ fn needed_blobs(
 ) -> Result<HashMap<Sha256Digest, Option<crate::digest::Pieces>>> {
     let mut out: HashMap<Sha256Digest, Option<crate::digest::Pieces>> = HashMap::new();
     for a in approved.values() {
-        for f in a.statement.file_records()? {
+        for f in &a.files {
             let slot = out.entry(f.sha256).or_insert(None);
-            match (&slot, f.pieces) {
+            match (&slot, &f.pieces) {
                 (_, None) => {}
-                (None, Some(p)) => *slot = Some(p),
-                (Some(have), Some(p)) if *have == p => {}
+                (None, Some(p)) => *slot = Some(p.clone()),
+                (Some(have), Some(p)) if have == p => {}
                 (Some(_), Some(_)) => {
                     return Err(Error::Hostile {
                         what: format!("blob {}", f.sha256),
@@ -805,7 +809,7 @@ pub(crate) struct Carrier {
 fn judge_versions(
     reg: &Registry,
     idx: &CheckedIndex,
-    staged: &Staged<'_>,
+    staged: &mut Staged<'_>,
     opts: &BundleOptions,
     outcome: &mut BundleOutcome,
 ) -> Result<Judged> {
@@ -817,7 +821,12 @@ fn judge_versions(
         created: idx.raw.created.clone(),
     };
     for v in &idx.versions {
-        let a = &staged.approved[&v.statement_member];
+        // Each version names its own statement member (the index check
+        // refuses two naming one), so each is taken once.
+        let a = staged
+            .approved
+            .remove(&v.statement_member)
+            .expect("every version's statement was read and approved");
         let existing = existing_version(reg, &v.name, &v.label, &v.manifest_digest)?;
         outcome.versions.push(ImportedVersion {
             name: v.name.to_string(),
@@ -908,12 +917,18 @@ pub(crate) fn judge_order(
 pub(crate) fn new_version(
     reg: &Registry,
     carrier: &Carrier,
-    a: &Approved,
+    a: Approved,
     staging: &Staging<'_>,
     opts: &BundleOptions,
     warnings: &mut Vec<String>,
 ) -> Result<NewVersion> {
-    let p = &a.statement.predicate;
+    let Approved {
+        statement,
+        mut files,
+        bytes,
+        approvals,
+    } = a;
+    let p = &statement.predicate;
     let name: crate::name::ModelName = p.name.parse().map_err(|e: Error| Error::Hostile {
         what: "statement".into(),
         reason: e.to_string(),
@@ -926,7 +941,6 @@ pub(crate) fn new_version(
                 reason: e.to_string(),
             })?;
     let subject = format!("{name}@{}", p.version);
-    let mut files = a.statement.file_records()?;
     for f in &files {
         if !staging.has(&f.sha256)? {
             return Err(Error::Hostile {
@@ -948,7 +962,7 @@ pub(crate) fn new_version(
     // An OpenSSF model signature among the files is checked again here,
     // against this registry's model signers and policy.
     let oms = crate::oms::check_files(reg, &subject, &files, &|d| staging.path(d), warnings)?;
-    let license_sha256 = a.statement.license_digest()?;
+    let license_sha256 = statement.license_digest()?;
     if let Some(l) = license_sha256
         && !staging.has(&l)?
     {
@@ -957,11 +971,9 @@ pub(crate) fn new_version(
             reason: format!("licence text {l} is not carried by the {}", carrier.layout),
         });
     }
-    let registered = registered_at(&a.statement, &carrier.created);
-    let approvals = a
-        .approvals
-        .iter()
-        .cloned()
+    let registered = registered_at(&statement, &carrier.created);
+    let approvals = approvals
+        .into_iter()
         .map(|mut ap| {
             // The signed statement is the only signed time an approval
             // follows; the carrier is never believed about it.
@@ -993,7 +1005,7 @@ pub(crate) fn new_version(
         disclosure_notes: p.data_disclosure.notes.clone(),
         owner: p.owner.clone(),
         files,
-        statement: a.bytes.clone(),
+        statement: bytes,
         bundle_id: carrier.bundle_id.clone(),
         approvals,
         allowance,
@@ -1135,7 +1147,7 @@ fn check_statement(
     idx: &CheckedIndex,
     member: usize,
     m: &CheckedMember,
-    bytes: &[u8],
+    bytes: Vec<u8>,
     approvers: &[TrustedKey],
     required: usize,
 ) -> Result<Approved> {
@@ -1162,38 +1174,36 @@ fn check_statement(
 /// carrier says it is (`expect`: name, label, manifest digest), and
 /// approvals by distinct trusted approver keys, at least `required`.
 pub(crate) fn check_envelope(
-    bytes: &[u8],
+    bytes: Vec<u8>,
     what: &str,
     expect: Option<(&crate::name::ModelName, &VersionLabel, &Sha256Digest)>,
     approvers: &[TrustedKey],
     required: usize,
 ) -> Result<Approved> {
     let what = what.to_string();
-    let env: Envelope = serde_json::from_slice(bytes).map_err(|e| Error::Hostile {
-        what: what.clone(),
-        reason: format!("not a DSSE envelope: {e}"),
-    })?;
-    if env.payload_type != PAYLOAD_TYPE {
+    let (payload_type, signatures, payload) = Envelope::open(bytes, &what)?;
+    if payload_type != PAYLOAD_TYPE {
         return Err(Error::Hostile {
             what,
-            reason: format!(
-                "payload type `{}`, expected `{PAYLOAD_TYPE}`",
-                env.payload_type
-            ),
+            reason: format!("payload type `{payload_type}`, expected `{PAYLOAD_TYPE}`"),
         });
     }
-    if env.signatures.len() > revocation::MAX_SIGNATURES {
+    if signatures.len() > revocation::MAX_SIGNATURES {
         return Err(Error::Hostile {
             what,
             reason: format!(
                 "{} signatures, more than the {} a statement may carry",
-                env.signatures.len(),
+                signatures.len(),
                 revocation::MAX_SIGNATURES
             ),
         });
     }
-    let payload = env.payload_bytes(&what)?;
-    let statement = Statement::parse(&payload, &what)?;
+    // The signed message built in the payload's buffer; the payload is
+    // its tail, and is all that is kept.
+    let payload_len = payload.len();
+    let mut msg = crate::signing::pae_owned(PAYLOAD_TYPE, payload);
+    let head = msg.len() - payload_len;
+    let (statement, files) = Statement::parse(&msg[head..], &what)?;
     let p = &statement.predicate;
     if let Some((name, label, digest)) = expect
         && (p.name != name.as_str()
@@ -1208,10 +1218,9 @@ pub(crate) fn check_envelope(
             ),
         });
     }
-    let approvals: Vec<ApprovalRecord> = signers(
-        PAYLOAD_TYPE,
-        &payload,
-        &env.signatures,
+    let approvals: Vec<ApprovalRecord> = signers_of(
+        &msg,
+        &signatures,
         approvers,
         |k| k.key_id,
         |k| &k.public_key,
@@ -1231,13 +1240,15 @@ pub(crate) fn check_envelope(
             reason: format!(
                 "{} valid approval(s) by distinct trusted approver keys, the policy requires {required} ({} signature(s) in the statement)",
                 approvals.len(),
-                env.signatures.len()
+                signatures.len()
             ),
         });
     }
+    msg.drain(..head);
     Ok(Approved {
         statement,
-        bytes: payload,
+        files,
+        bytes: msg,
         approvals,
     })
 }

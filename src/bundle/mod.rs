@@ -225,7 +225,9 @@ impl CheckedIndex {
 
     /// Check a parsed index (whose external member list, if any, has been
     /// read into `members`).
-    pub fn check(raw: Index) -> Result<CheckedIndex> {
+    /// The member list moves into the checked members (`raw.members` is
+    /// left empty): a list of a hundred thousand members is held once.
+    pub fn check(mut raw: Index) -> Result<CheckedIndex> {
         let hostile = |reason: String| Error::Hostile {
             what: INDEX_NAME.into(),
             reason,
@@ -282,15 +284,9 @@ impl CheckedIndex {
                 });
             }
         }
-        let mut names = std::collections::HashSet::new();
-        let mut members = Vec::new();
-        for (i, m) in raw.members.iter().enumerate() {
-            if !names.insert(m.name.as_str()) {
-                return Err(Error::Hostile {
-                    what: m.name.clone(),
-                    reason: "member listed twice".into(),
-                });
-            }
+        let listed = std::mem::take(&mut raw.members);
+        let mut members = Vec::with_capacity(listed.len());
+        for (i, m) in listed.into_iter().enumerate() {
             let sha256: Sha256Digest = m.sha256.parse().map_err(|_| Error::Hostile {
                 what: m.name.clone(),
                 reason: format!("bad sha256 `{}`", m.sha256),
@@ -335,12 +331,25 @@ impl CheckedIndex {
                 });
             };
             members.push(CheckedMember {
-                name: m.name.clone(),
+                name: m.name,
                 size: m.size,
                 sha256,
                 kind,
             });
         }
+        // Names unique: sorted positions, neighbours compared.
+        let mut order: Vec<u32> = (0..members.len() as u32).collect();
+        order.sort_unstable_by(|&a, &b| members[a as usize].name.cmp(&members[b as usize].name));
+        if let Some(w) = order
+            .windows(2)
+            .find(|w| members[w[0] as usize].name == members[w[1] as usize].name)
+        {
+            return Err(Error::Hostile {
+                what: members[w[1] as usize].name.clone(),
+                reason: "member listed twice".into(),
+            });
+        }
+        drop(order);
         let mut versions = Vec::new();
         let mut seen_versions = std::collections::HashSet::new();
         let mut seen_statements = std::collections::HashSet::new();
@@ -354,8 +363,7 @@ impl CheckedIndex {
                     reason: "one statement is named by two versions".into(),
                 });
             }
-            let statement_member = raw
-                .members
+            let statement_member = members
                 .iter()
                 .position(|m| m.name == v.statement && m.name.starts_with("statements/"))
                 .ok_or_else(|| Error::Hostile {

@@ -190,19 +190,32 @@ pub fn checkout(
     result?;
     // The model-file safety policy runs again, on the verified staged bytes,
     // before anything becomes visible.
-    let targets: Vec<crate::safety::Target> = plan
-        .iter()
-        .map(|p| crate::safety::Target {
-            rel: p.file.path.to_string(),
-            path: staged.join(&p.target),
-            size: p.file.size,
-        })
-        .collect();
-    let inspections = crate::safety::inspect_all(&targets);
+    let mut seen = Vec::with_capacity(plan.len());
+    for chunk in plan.chunks(crate::safety::BATCH) {
+        let targets: Vec<crate::safety::Target> = chunk
+            .iter()
+            .map(|p| crate::safety::Target {
+                rel: p.file.path.to_string(),
+                path: staged.join(&p.target),
+                size: p.file.size,
+            })
+            .collect();
+        seen.extend(
+            crate::safety::inspect_all(&targets)
+                .into_iter()
+                .map(|i| (i.format, i.verdict, i.findings)),
+        );
+    }
     let recorded = reg.db.allowance(v.id)?;
     crate::safety::decide(
-        &targets,
-        &inspections,
+        plan.iter()
+            .zip(&seen)
+            .map(|(p, (format, verdict, findings))| crate::safety::Judged {
+                rel: p.file.path.as_str(),
+                format: *format,
+                verdict: *verdict,
+                findings,
+            }),
         opts.allow_unsafe.as_ref().or(recorded.as_ref()),
         None,
     )?;

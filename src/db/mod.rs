@@ -88,6 +88,11 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
         "0011_oms_cas",
         include_str!("../../schema/0011_oms_cas.sql"),
     ),
+    (
+        12,
+        "0012_statements",
+        include_str!("../../schema/0012_statements.sql"),
+    ),
 ];
 
 /// SQLite's `application_id` of a registry database: "ARLK".
@@ -185,21 +190,26 @@ fn identify(conn: &Connection, path: &Path) -> Result<u32> {
     Ok(version)
 }
 
-/// Write a statement into the zero-filled blob its row was given (blob I/O
-/// in place: binding megabytes of statement as a parameter would copy them).
+/// Record a version's statement (first writer wins): a zero-filled blob
+/// ending its row, then the bytes written into it in place. Binding
+/// megabytes of statement as a parameter would copy them, and a zero blob
+/// followed by other columns is expanded in memory (schema 0012).
 pub(crate) fn write_statement(
     tx: &rusqlite::Transaction<'_>,
     version_id: i64,
     bytes: &[u8],
 ) -> Result<()> {
-    let mut blob = tx
-        .blob_open(
-            rusqlite::MAIN_DB,
-            "versions",
-            "statement",
-            version_id,
-            false,
+    let n = tx
+        .execute(
+            "INSERT OR IGNORE INTO statements (version_id, bytes) VALUES (?1, zeroblob(?2))",
+            params![version_id, bytes.len() as i64],
         )
+        .ctx("record statement")?;
+    if n == 0 {
+        return Ok(());
+    }
+    let mut blob = tx
+        .blob_open(rusqlite::MAIN_DB, "statements", "bytes", version_id, false)
         .ctx("open statement blob")?;
     std::io::Write::write_all(&mut blob, bytes)
         .map_err(|e| Error::Db(DbError::new("write statement", e)))
@@ -358,8 +368,8 @@ fn insert_one(tx: &rusqlite::Transaction<'_>, v: &NewVersion, now: &str) -> Resu
     tx.execute(
             "INSERT INTO versions (model_id, label, manifest_digest, total_size, imported_at,
                imported_by, registry, origin, layout, source_url, revision, license_id,
-               license_sha256, disclosure, disclosure_notes, owner, statement, bundle_id, registered_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+               license_sha256, disclosure, disclosure_notes, owner, bundle_id, registered_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
             params![
                 model_id,
                 v.label,
@@ -377,10 +387,6 @@ fn insert_one(tx: &rusqlite::Transaction<'_>, v: &NewVersion, now: &str) -> Resu
                 v.disclosure.as_str(),
                 v.disclosure_notes,
                 v.owner,
-                // A zero-filled blob of the right size, written below in
-                // place: binding megabytes of statement would copy them.
-                (!v.statement.is_empty())
-                    .then_some(rusqlite::blob::ZeroBlob(v.statement.len() as u64)),
                 v.bundle_id,
                 v.registered_at,
             ],
@@ -699,6 +705,34 @@ impl Db {
         .ctx("query files")?
         .collect::<rusqlite::Result<Vec<_>>>()
         .ctx("read files")
+    }
+
+    /// A version's file count and its distinct blobs with their sizes (what
+    /// `verify` needs, without a record per file).
+    pub(crate) fn version_blobs(
+        &self,
+        version_id: i64,
+    ) -> Result<(usize, Vec<(Sha256Digest, u64)>)> {
+        let files: i64 = self
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM files WHERE version_id = ?1",
+                [version_id],
+                |r| r.get(0),
+            )
+            .ctx("count files")?;
+        let mut st = self
+            .conn
+            .prepare("SELECT DISTINCT sha256, size FROM files WHERE version_id = ?1")
+            .ctx("prepare blob query")?;
+        let blobs = st
+            .query_map([version_id], |r| {
+                Ok((parse_digest(r.get(0)?)?, r.get::<_, i64>(1)? as u64))
+            })
+            .ctx("query blobs")?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .ctx("read blobs")?;
+        Ok((files as usize, blobs))
     }
 
     /// The `--allow-unsafe` recorded for a version, if any.

@@ -3,7 +3,7 @@
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::{Ctx, Db, conv};
-use crate::error::Result;
+use crate::error::{DbError, Error, Result};
 use crate::records::{ApprovalRecord, Roles, TrustSource, TrustedKey};
 use crate::signing::{KeyId, PublicKey};
 
@@ -444,31 +444,35 @@ impl Db {
 
     /// The exact statement bytes recorded for a version, if any.
     pub(crate) fn statement(&self, version_id: i64) -> Result<Option<Vec<u8>>> {
-        self.conn
+        // Read through blob I/O into a buffer of the exact size: a column
+        // read would hold the megabytes twice (SQLite's copy and ours).
+        // `length()` of a blob does not load it.
+        let len: Option<i64> = self
+            .conn
             .query_row(
-                "SELECT statement FROM versions WHERE id = ?1",
+                "SELECT length(bytes) FROM statements WHERE version_id = ?1",
                 [version_id],
                 |r| r.get(0),
             )
             .optional()
-            .ctx("read statement")
-            .map(Option::flatten)
+            .ctx("find statement")?;
+        let Some(len) = len else {
+            return Ok(None);
+        };
+        let mut blob = self
+            .conn
+            .blob_open(rusqlite::MAIN_DB, "statements", "bytes", version_id, true)
+            .ctx("open statement")?;
+        let mut out = Vec::with_capacity(len.max(0) as usize);
+        std::io::Read::read_to_end(&mut blob, &mut out)
+            .map_err(|e| Error::Db(DbError::new("read statement", e)))?;
+        Ok(Some(out))
     }
 
-    /// Keep the statement made for a version (first writer wins). Written
-    /// into a zero-filled blob in place, so megabytes are not copied into a
-    /// bound parameter first.
+    /// Keep the statement made for a version (first writer wins).
     pub(crate) fn set_statement(&self, version_id: i64, bytes: &[u8]) -> Result<()> {
         let tx = self.write_tx().ctx("begin statement")?;
-        let n = tx
-            .execute(
-                "UPDATE versions SET statement = zeroblob(?2) WHERE id = ?1 AND statement IS NULL",
-                params![version_id, bytes.len() as i64],
-            )
-            .ctx("record statement")?;
-        if n == 1 {
-            super::write_statement(&tx, version_id, bytes)?;
-        }
+        super::write_statement(&tx, version_id, bytes)?;
         tx.commit().ctx("commit statement")
     }
 

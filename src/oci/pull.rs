@@ -294,7 +294,7 @@ fn statement_of(
             else {
                 return Ok(None);
             };
-            let a = check_envelope(&bytes, &what, None, &approvers, required)?;
+            let a = check_envelope(bytes, &what, None, &approvers, required)?;
             let licence = m
                 .layers
                 .iter()
@@ -434,12 +434,10 @@ fn revocations_of(
 
 /// Step 3: the layers are exactly the signed files.
 fn check_layers(m: &Manifest, digest: &Sha256Digest, a: &Approved) -> Result<()> {
-    let signed: HashMap<&str, (&str, u64)> = a
-        .statement
-        .predicate
+    let signed: HashMap<&str, (Sha256Digest, u64)> = a
         .files
         .iter()
-        .map(|f| (f.path.as_str(), (f.sha256.as_str(), f.size)))
+        .map(|f| (f.path.as_str(), (f.sha256, f.size)))
         .collect();
     let mut seen = std::collections::HashSet::new();
     for (i, l) in m.layers.iter().enumerate() {
@@ -462,7 +460,7 @@ fn check_layers(m: &Manifest, digest: &Sha256Digest, a: &Approved) -> Result<()>
         let Some((sha, size)) = signed.get(path.as_str()) else {
             return Err(hostile(&what, "not a file of the signed statement"));
         };
-        if *sha != ld.to_hex() || *size != l.size {
+        if *sha != ld || *size != l.size {
             return Err(hostile(
                 &what,
                 format!(
@@ -603,11 +601,8 @@ pub(crate) fn intake(
     // Step 5: what to fetch.
     let known = reg.db.blob_stats()?;
     let mut wants: BTreeMap<Sha256Digest, Want> = BTreeMap::new();
-    for f in &approved.statement.predicate.files {
-        let d: Sha256Digest = f
-            .sha256
-            .parse()
-            .map_err(|e: crate::digest::ParseDigestError| hostile(&f.path, e.to_string()))?;
+    for f in &approved.files {
+        let d = f.sha256;
         wants.entry(d).or_insert(Want {
             digest: d,
             size: f.size,
@@ -724,7 +719,7 @@ pub(crate) fn intake(
     out.fetched_bytes = new_bytes;
 
     // Step 6.
-    let new = new_version(reg, &carrier, &approved, &staging, opts, warnings)?;
+    let new = new_version(reg, &carrier, approved, &staging, opts, warnings)?;
     let mut rows = Vec::new();
     let mut pieces: HashMap<Sha256Digest, Pieces> = HashMap::new();
     for f in &new.files {

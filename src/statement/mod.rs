@@ -168,6 +168,61 @@ impl Statement {
         }
     }
 
+    /// The exact bytes of the statement of a version, from its records:
+    /// the same bytes as `Statement::of(v, files).to_bytes()`, written one
+    /// file at a time (a statement of a hundred thousand files is not built
+    /// as a value first). The statement without files is serialised, and
+    /// each list is written into its empty brackets: a string value cannot
+    /// hold an unescaped `"subject":[]` or `"files":[]`, so the first
+    /// occurrence of each is the key.
+    pub fn bytes_of(v: &VersionRecord, files: &[FileRecord]) -> Vec<u8> {
+        let mut sorted: Vec<&FileRecord> = files.iter().collect();
+        sorted.sort_by(|a, b| a.path.as_str().as_bytes().cmp(b.path.as_str().as_bytes()));
+        let shell = serde_json::to_vec(&Statement::of(v, &[])).expect("plain JSON");
+        let find = |key: &[u8]| {
+            shell
+                .windows(key.len())
+                .position(|w| w == key)
+                .map(|at| at + key.len() - 1)
+                .expect("the shell has the key")
+        };
+        let (subjects_at, files_at) = (find(br#""subject":[]"#), find(br#""files":[]"#));
+        let estimate = shell.len()
+            + sorted
+                .iter()
+                .map(|f| 2 * f.path.as_str().len() + 220)
+                .sum::<usize>();
+        let mut out = Vec::with_capacity(estimate);
+        out.extend_from_slice(&shell[..subjects_at]);
+        for (i, f) in sorted.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            let s = Subject {
+                name: f.path.to_string(),
+                digest: SubjectDigest {
+                    sha256: f.sha256.to_hex(),
+                },
+            };
+            serde_json::to_writer(&mut out, &s).expect("plain JSON");
+        }
+        out.extend_from_slice(&shell[subjects_at..files_at]);
+        for (i, f) in sorted.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            let pf = PredicateFile {
+                path: f.path.to_string(),
+                sha256: f.sha256.to_hex(),
+                size: f.size,
+                pieces: f.pieces.clone(),
+            };
+            serde_json::to_writer(&mut out, &pf).expect("plain JSON");
+        }
+        out.extend_from_slice(&shell[files_at..]);
+        out
+    }
+
     /// The exact bytes that are signed.
     pub fn to_bytes(&self) -> Vec<u8> {
         // Sized up front: a statement of 100,000 files is megabytes, and a
@@ -186,13 +241,16 @@ impl Statement {
 
     /// Parse statement bytes received from outside, checking their structure:
     /// the types, that subjects and predicate files agree, and that the
-    /// manifest digest is the digest of the files.
-    pub fn parse(bytes: &[u8], what: &str) -> Result<Statement> {
+    /// manifest digest is the digest of the files. The files come back as
+    /// records; the returned statement's `subject` and `predicate.files`
+    /// are left empty (the exact bytes stay the statement of record), so a
+    /// statement of a hundred thousand files is held once, not three times.
+    pub fn parse(bytes: &[u8], what: &str) -> Result<(Statement, Vec<FileRecord>)> {
         let hostile = |reason: String| Error::Hostile {
             what: what.to_string(),
             reason,
         };
-        let st: Statement =
+        let st: incoming::Statement =
             serde_json::from_slice(bytes).map_err(|e| hostile(format!("not a statement: {e}")))?;
         if st.statement_type != STATEMENT_TYPE || st.predicate_type != PREDICATE_TYPE {
             return Err(hostile(format!(
@@ -200,76 +258,59 @@ impl Statement {
                 st.statement_type, st.predicate_type
             )));
         }
-        let recs = st.file_records()?;
+        let p = st.predicate;
+        let files = p.files;
+        if let Some(e) = files.error {
+            return Err(e);
+        }
+        let recs = files.records;
+        check_unique(&recs)?;
         let digest = crate::manifest::digest(&recs);
-        if digest.to_hex() != st.predicate.manifest_digest {
+        if digest.to_hex() != p.manifest_digest {
             return Err(hostile(format!(
                 "manifest digest {} does not match its files ({digest})",
-                st.predicate.manifest_digest
+                p.manifest_digest
             )));
         }
-        if let Some(t) = &st.predicate.registered_at
+        if let Some(t) = &p.registered_at
             && crate::clock::parse_canonical(t).is_none()
         {
             return Err(hostile(format!(
                 "registered_at `{t}` is not a time like 2026-11-29T19:01:09Z"
             )));
         }
-        if st.subject.len() != st.predicate.files.len()
-            || st
-                .subject
-                .iter()
-                .zip(&st.predicate.files)
-                .any(|(s, f)| s.name != f.path || s.digest.sha256 != f.sha256)
-        {
+        if st.subject.count != files.listed.count || st.subject.digest != files.listed.digest {
             return Err(hostile("subjects and predicate files disagree".into()));
         }
-        Ok(st)
+        let meta = Statement {
+            statement_type: st.statement_type,
+            subject: Vec::new(),
+            predicate_type: st.predicate_type,
+            predicate: Predicate {
+                name: p.name,
+                version: p.version,
+                manifest_digest: p.manifest_digest,
+                files: Vec::new(),
+                source: p.source,
+                license: p.license,
+                data_disclosure: p.data_disclosure,
+                owner: p.owner,
+                registered_at: p.registered_at,
+            },
+        };
+        Ok((meta, recs))
     }
 
     /// The files as records (format unknown until the bytes are seen).
     pub fn file_records(&self) -> Result<Vec<FileRecord>> {
-        let mut seen = std::collections::HashSet::new();
-        self.predicate
+        let recs = self
+            .predicate
             .files
             .iter()
-            .map(|f| {
-                if !seen.insert(f.path.as_str()) {
-                    return Err(Error::Hostile {
-                        what: f.path.clone(),
-                        reason: "duplicate file in statement".into(),
-                    });
-                }
-                Ok(FileRecord {
-                    path: f.path.parse()?,
-                    size: f.size,
-                    sha256: f
-                        .sha256
-                        .parse()
-                        .map_err(|e: crate::digest::ParseDigestError| Error::Hostile {
-                            what: f.path.clone(),
-                            reason: e.to_string(),
-                        })?,
-                    format: crate::formats::Format::Other,
-                    upstream_check: None,
-                    safety: None,
-                    pieces: match &f.pieces {
-                        Some(p) if !p.fits(f.size) => {
-                            return Err(Error::Hostile {
-                                what: f.path.clone(),
-                                reason: format!(
-                                    "a piece list of {} digests of {} bytes does not fit a file of {} bytes",
-                                    p.sha256.len(),
-                                    p.size,
-                                    f.size
-                                ),
-                            });
-                        }
-                        p => p.clone(),
-                    },
-                })
-            })
-            .collect()
+            .map(PredicateFile::record)
+            .collect::<Result<Vec<_>>>()?;
+        check_unique(&recs)?;
+        Ok(recs)
     }
 
     /// The licence text's digest, checked to be one.
@@ -286,5 +327,300 @@ impl Statement {
                     })
             })
             .transpose()
+    }
+}
+
+impl PredicateFile {
+    /// This file as a record (format unknown until the bytes are seen).
+    fn record(&self) -> Result<FileRecord> {
+        let f = self;
+        Ok(FileRecord {
+            path: f.path.parse()?,
+            size: f.size,
+            sha256: f
+                .sha256
+                .parse()
+                .map_err(|e: crate::digest::ParseDigestError| Error::Hostile {
+                    what: f.path.clone(),
+                    reason: e.to_string(),
+                })?,
+            format: crate::formats::Format::Other,
+            upstream_check: None,
+            safety: None,
+            pieces: match &f.pieces {
+                Some(p) if !p.fits(f.size) => {
+                    return Err(Error::Hostile {
+                        what: f.path.clone(),
+                        reason: format!(
+                            "a piece list of {} digests of {} bytes does not fit a file of {} bytes",
+                            p.sha256.len(),
+                            p.size,
+                            f.size
+                        ),
+                    });
+                }
+                p => p.clone(),
+            },
+        })
+    }
+}
+
+/// A path listed twice is hostile (sorted indices, not a set of strings).
+fn check_unique(recs: &[FileRecord]) -> Result<()> {
+    let mut order: Vec<u32> = (0..recs.len() as u32).collect();
+    order.sort_unstable_by(|&a, &b| {
+        recs[a as usize]
+            .path
+            .as_str()
+            .cmp(recs[b as usize].path.as_str())
+    });
+    for w in order.windows(2) {
+        let (a, b) = (&recs[w[0] as usize], &recs[w[1] as usize]);
+        if a.path == b.path {
+            return Err(Error::Hostile {
+                what: b.path.to_string(),
+                reason: "duplicate file in statement".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The shape of a statement as it is read from outside: the subject list
+/// folded into a count and a digest as it streams past, the predicate's
+/// files turned into records one at a time.
+mod incoming {
+    use serde::Deserialize;
+    use serde::de::{SeqAccess, Visitor};
+
+    use super::{PredicateDisclosure, PredicateFile, PredicateLicense, PredicateSource, Subject};
+    use crate::digest::{Hasher, Sha256Digest};
+    use crate::error::Error;
+    use crate::records::FileRecord;
+
+    #[derive(Deserialize)]
+    pub(super) struct Statement {
+        #[serde(rename = "_type")]
+        pub(super) statement_type: String,
+        pub(super) subject: Listed,
+        #[serde(rename = "predicateType")]
+        pub(super) predicate_type: String,
+        pub(super) predicate: Predicate,
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct Predicate {
+        pub(super) name: String,
+        pub(super) version: String,
+        pub(super) manifest_digest: String,
+        pub(super) files: Files,
+        pub(super) source: PredicateSource,
+        pub(super) license: PredicateLicense,
+        pub(super) data_disclosure: PredicateDisclosure,
+        pub(super) owner: Option<String>,
+        #[serde(default)]
+        pub(super) registered_at: Option<String>,
+    }
+
+    /// A list of (path, sha256) pairs as a count and the digest of the
+    /// sequence (each part length-prefixed): two lists agree exactly when
+    /// both match.
+    pub(super) struct Listed {
+        pub(super) count: u64,
+        pub(super) digest: Sha256Digest,
+    }
+
+    struct Fold {
+        count: u64,
+        h: Hasher,
+    }
+
+    impl Fold {
+        fn new() -> Fold {
+            Fold {
+                count: 0,
+                h: Hasher::new(),
+            }
+        }
+        fn add(&mut self, path: &str, sha256: &str) {
+            self.count += 1;
+            for part in [path, sha256] {
+                self.h.update(&(part.len() as u64).to_le_bytes());
+                self.h.update(part.as_bytes());
+            }
+        }
+        fn done(self) -> Listed {
+            Listed {
+                count: self.count,
+                digest: self.h.finish(),
+            }
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Listed {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Listed, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Listed;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a list of subjects")
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Listed, A::Error> {
+                    let mut fold = Fold::new();
+                    while let Some(s) = seq.next_element::<Subject>()? {
+                        fold.add(&s.name, &s.digest.sha256);
+                    }
+                    Ok(fold.done())
+                }
+            }
+            d.deserialize_seq(V)
+        }
+    }
+
+    /// The predicate's files: records, the listing folded as for the
+    /// subjects, and the first file that is not a valid record.
+    pub(super) struct Files {
+        pub(super) records: Vec<FileRecord>,
+        pub(super) listed: Listed,
+        pub(super) error: Option<Error>,
+    }
+
+    impl<'de> Deserialize<'de> for Files {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Files, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Files;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a list of files")
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Files, A::Error> {
+                    let mut fold = Fold::new();
+                    let mut records = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 16));
+                    let mut error = None;
+                    while let Some(f) = seq.next_element::<PredicateFile>()? {
+                        fold.add(&f.path, &f.sha256);
+                        match f.record() {
+                            Ok(r) if error.is_none() => records.push(r),
+                            Ok(_) => {}
+                            Err(e) => {
+                                error.get_or_insert(e);
+                            }
+                        }
+                    }
+                    records.shrink_to_fit();
+                    Ok(Files {
+                        records,
+                        listed: fold.done(),
+                        error,
+                    })
+                }
+            }
+            d.deserialize_seq(V)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::{Disclosure, Origin};
+
+    fn version(name: &str, files: &[FileRecord]) -> VersionRecord {
+        VersionRecord {
+            id: 1,
+            name: "org/model".parse().unwrap(),
+            label: name.into(),
+            manifest_digest: crate::manifest::digest(files),
+            total_size: files.iter().map(|f| f.size).sum(),
+            imported_at: "2026-12-02T10:00:00Z".into(),
+            imported_by: "tester".into(),
+            registry: "here".into(),
+            origin: Origin::Directory,
+            layout: "plain".into(),
+            source_url: Some(r#"https://example.org/"subject":[]"#.into()),
+            revision: None,
+            license_id: Some("apache-2.0".into()),
+            license_sha256: Some(Sha256Digest::of(b"licence")),
+            disclosure: Disclosure::Partial,
+            disclosure_notes: Some(r#"notes with "files":[] inside"#.into()),
+            owner: Some("team \\ \"ml\"".into()),
+            bundle_id: None,
+            registered_at: "2026-12-02T10:00:00Z".into(),
+        }
+    }
+
+    fn file(path: &str, size: u64, pieces: bool) -> FileRecord {
+        FileRecord {
+            path: path.parse().unwrap(),
+            size,
+            sha256: Sha256Digest::of(path.as_bytes()),
+            format: crate::formats::Format::Other,
+            upstream_check: None,
+            safety: None,
+            pieces: pieces.then(|| crate::digest::Pieces {
+                size: crate::digest::CHUNK as u64 * 2,
+                sha256: vec![Sha256Digest::of(b"a"), Sha256Digest::of(b"b")],
+            }),
+        }
+    }
+
+    #[test]
+    fn streamed_bytes_are_the_serialised_statement_and_parse_back() {
+        let files = vec![
+            file("z/last.bin", 3 << 20, true),
+            file("a \"quoted\" name.txt", 3, false),
+            file("ünï/côdé.json", 7, false),
+            file("files.json", 0, false),
+        ];
+        for v in [version("v1", &files), version("v\"2", &files)] {
+            let streamed = Statement::bytes_of(&v, &files);
+            assert_eq!(
+                String::from_utf8(streamed.clone()).unwrap(),
+                String::from_utf8(Statement::of(&v, &files).to_bytes()).unwrap()
+            );
+            let (meta, recs) = Statement::parse(&streamed, "test").unwrap();
+            assert_eq!(meta.predicate.name, "org/model");
+            let mut want = files.clone();
+            want.sort_by(|a, b| a.path.as_str().cmp(b.path.as_str()));
+            let got: Vec<_> = recs
+                .iter()
+                .map(|r| (r.path.to_string(), r.sha256, r.size, r.pieces.clone()))
+                .collect();
+            let want: Vec<_> = want
+                .iter()
+                .map(|r| (r.path.to_string(), r.sha256, r.size, r.pieces.clone()))
+                .collect();
+            assert_eq!(got, want);
+        }
+        let empty = version("v0", &[]);
+        assert_eq!(
+            Statement::bytes_of(&empty, &[]),
+            Statement::of(&empty, &[]).to_bytes()
+        );
+    }
+
+    #[test]
+    fn subjects_that_disagree_with_the_files_are_refused() {
+        let files = vec![file("a.bin", 1, false), file("b.bin", 2, false)];
+        let v = version("v1", &files);
+        let good = String::from_utf8(Statement::bytes_of(&v, &files)).unwrap();
+        // The second subject renamed: same count, different list.
+        let bad = good.replacen(r#"{"name":"b.bin""#, r#"{"name":"c.bin""#, 1);
+        assert_ne!(bad, good);
+        let err = Statement::parse(bad.as_bytes(), "member `s`").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("subjects and predicate files disagree"),
+            "{err}"
+        );
+        // A file listed twice (subjects and files alike) is refused by name.
+        let twice = vec![file("a.bin", 1, false), file("a.bin", 1, false)];
+        let v2 = version("v2", &twice);
+        let dup = Statement::of(&v2, &twice).to_bytes();
+        let err = Statement::parse(&dup, "member `s`").unwrap_err();
+        assert!(
+            err.to_string().contains("duplicate file in statement"),
+            "{err}"
+        );
     }
 }

@@ -34,7 +34,7 @@ use crate::error::{Error, Result};
 use crate::event::{EventDraft, EventKind};
 use crate::records::{ApprovalRecord, Role, TrustSource, TrustedKey, VersionRecord};
 use crate::registry::Registry;
-use crate::signing::{KeyId, KeySource, PublicKey, claimed, pae};
+use crate::signing::{KeyId, KeySource, PublicKey, claimed, pae_owned};
 use crate::statement::{PAYLOAD_TYPE, Statement};
 use root::CheckedRoot;
 
@@ -267,7 +267,7 @@ pub fn statement_bytes(reg: &Registry, v: &VersionRecord) -> Result<Vec<u8>> {
     if let Some(b) = reg.db.statement(v.id)? {
         return Ok(b);
     }
-    let bytes = Statement::of(v, &reg.files(v)?).to_bytes();
+    let bytes = Statement::bytes_of(v, &reg.files(v)?);
     if reg.writable() {
         reg.db.set_statement(v.id, &bytes)?;
     }
@@ -284,8 +284,8 @@ pub fn envelope_bytes(reg: &Registry, v: &VersionRecord) -> Result<(Vec<u8>, Vec
         .iter()
         .map(|a| (a.key_id, a.signature.clone()))
         .collect();
-    let env = crate::statement::Envelope::new(crate::statement::PAYLOAD_TYPE, &payload, &sigs);
-    Ok((serde_json::to_vec(&env).expect("plain JSON"), approvals))
+    let env = crate::statement::Envelope::bytes_of(crate::statement::PAYLOAD_TYPE, &payload, &sigs);
+    Ok((env, approvals))
 }
 
 /// Sign a version's statement and record the approval.
@@ -294,8 +294,7 @@ pub fn sign(
     v: &VersionRecord,
     key: &dyn KeySource,
 ) -> Result<(ApprovalRecord, bool)> {
-    let bytes = statement_bytes(reg, v)?;
-    let msg = pae(PAYLOAD_TYPE, &bytes);
+    let msg = pae_owned(PAYLOAD_TYPE, statement_bytes(reg, v)?);
     let public = key.public_key();
     let signature = key.sign(&msg)?;
     if !public.verify(&msg, &signature) {
@@ -392,7 +391,7 @@ pub struct ApprovalView {
 
 /// Every approval of `v` with its status, and how many are live.
 pub fn approval_status(reg: &Registry, v: &VersionRecord) -> Result<(Vec<ApprovalView>, usize)> {
-    let msg = pae(PAYLOAD_TYPE, &statement_bytes(reg, v)?);
+    let msg = pae_owned(PAYLOAD_TYPE, statement_bytes(reg, v)?);
     let trusted = reg.db.trusted_keys()?;
     let approvals = reg.db.approvals(v.id)?;
     let out = approvals

@@ -57,82 +57,9 @@ pub fn verify_store(
         versions: versions.len(),
         ..Default::default()
     };
-    // Each distinct blob once, with its size; which files use a blob is
-    // looked up again only for the blobs that fail (a hundred thousand
-    // files are not kept in memory twice).
-    let mut sizes: BTreeMap<Sha256Digest, u64> = BTreeMap::new();
-    for v in versions {
-        for f in reg.files(v)? {
-            report.files += 1;
-            sizes.entry(f.sha256).or_insert(f.size);
-        }
-    }
-    let blobs: Vec<(Sha256Digest, u64)> = sizes.into_iter().collect();
-    let mut to_hash = Vec::new();
-    let mut pieces: HashMap<Sha256Digest, crate::digest::Pieces> = HashMap::new();
-    let mut states: HashMap<Sha256Digest, BlobState> = HashMap::new();
-    for (d, size) in &blobs {
-        let stat = reg.store.stat(d)?;
-        let recorded = reg.db.blob(d)?;
-        if let Some(p) = recorded.as_ref().and_then(|r| r.pieces.clone()) {
-            pieces.insert(*d, p);
-        }
-        match stat {
-            None => {
-                states.insert(*d, BlobState::Missing);
-            }
-            Some(st) if st.size != *size => {
-                states.insert(
-                    *d,
-                    BlobState::Bad(format!("size is {} bytes, recorded {size}", st.size)),
-                );
-            }
-            Some(st) if !deep && recorded.is_some_and(|r| r.stat == st) => {
-                states.insert(*d, BlobState::Trusted);
-            }
-            Some(_) => to_hash.push((*d, *size)),
-        }
-    }
-    let total: u64 = to_hash.iter().map(|(_, s)| s).sum();
-    let bar = progress.start("verify", total);
-    let paths: Vec<std::path::PathBuf> = to_hash
-        .iter()
-        .map(|(d, _)| reg.store.blob_path(d))
-        .collect();
-    let checks: Vec<ByteCheck<'_>> = to_hash
-        .iter()
-        .zip(&paths)
-        .map(|((d, size), path)| ByteCheck {
-            path,
-            len: *size,
-            sha256: *d,
-            pieces: pieces.get(d),
-        })
-        .collect();
-    let hashed = check_bytes(&checks, &*bar);
-    bar.finish();
-    let now = now_rfc3339();
-    let mut marks = Vec::new();
-    for ((d, size), r) in to_hash.iter().zip(hashed) {
-        let state = match r {
-            Ok(Seen::Good) => {
-                if let Some(st) = reg.store.stat(d)? {
-                    marks.push((*d, st));
-                }
-                BlobState::Good(*size)
-            }
-            Ok(Seen::Bad(detail)) => BlobState::Bad(detail),
-            Err(e) => BlobState::Bad(format!("unreadable: {e}")),
-        };
-        states.insert(*d, state);
-    }
-    // Remembered for quick mode (one transaction), where the home can be
-    // written.
-    if reg.writable() {
-        reg.db.mark_blobs_verified(&marks, &now)?;
-    }
     // A revoked version fails; one that came in a bundle must keep enough
-    // live approvals.
+    // live approvals. Checked first: a statement of a hundred thousand
+    // files is tens of megabytes, freed before the blob lists are built.
     for v in versions {
         if let Err(e) = crate::trust::ensure_approved(reg, v) {
             let revoked = crate::trust::revocation::in_force(reg, v)?.is_some();
@@ -154,9 +81,76 @@ pub fn verify_store(
             });
         }
     }
+    // Each distinct blob once, with its size, sorted; which files use a
+    // blob is looked up again only for the blobs that fail (a hundred
+    // thousand files are not kept in memory twice).
+    let mut blobs: Vec<(Sha256Digest, u64)> = Vec::new();
+    for v in versions {
+        let (files, distinct) = reg.db.version_blobs(v.id)?;
+        report.files += files;
+        blobs.extend(distinct);
+    }
+    blobs.sort_unstable();
+    blobs.dedup_by_key(|(d, _)| *d);
+    // One state per blob, in the order of `blobs`.
+    let mut states: Vec<BlobState> = Vec::with_capacity(blobs.len());
+    let mut to_hash: Vec<usize> = Vec::new();
+    let mut pieces: HashMap<usize, crate::digest::Pieces> = HashMap::new();
+    for (i, (d, size)) in blobs.iter().enumerate() {
+        let stat = reg.store.stat(d)?;
+        let recorded = reg.db.blob(d)?;
+        if let Some(p) = recorded.as_ref().and_then(|r| r.pieces.clone()) {
+            pieces.insert(i, p);
+        }
+        states.push(match stat {
+            None => BlobState::Missing,
+            Some(st) if st.size != *size => {
+                BlobState::Bad(format!("size is {} bytes, recorded {size}", st.size))
+            }
+            Some(st) if !deep && recorded.is_some_and(|r| r.stat == st) => BlobState::Trusted,
+            Some(_) => {
+                to_hash.push(i);
+                BlobState::Trusted // replaced below by what hashing finds
+            }
+        });
+    }
+    let total: u64 = to_hash.iter().map(|&i| blobs[i].1).sum();
+    let bar = progress.start("verify", total);
+    let checks: Vec<ByteCheck<'_>> = to_hash
+        .iter()
+        .map(|&i| ByteCheck {
+            at: At::Blob(&reg.store),
+            len: blobs[i].1,
+            sha256: blobs[i].0,
+            pieces: pieces.get(&i),
+        })
+        .collect();
+    let hashed = check_bytes(&checks, &*bar);
+    drop(checks);
+    bar.finish();
+    let now = now_rfc3339();
+    let mut marks = Vec::new();
+    for (&i, r) in to_hash.iter().zip(hashed) {
+        let (d, size) = blobs[i];
+        states[i] = match r {
+            Ok(Seen::Good) => {
+                if let Some(st) = reg.store.stat(&d)? {
+                    marks.push((d, st));
+                }
+                BlobState::Good(size)
+            }
+            Ok(Seen::Bad(detail)) => BlobState::Bad(detail),
+            Err(e) => BlobState::Bad(format!("unreadable: {e}")),
+        };
+    }
+    // Remembered for quick mode (one transaction), where the home can be
+    // written.
+    if reg.writable() {
+        reg.db.mark_blobs_verified(&marks, &now)?;
+    }
     let mut failed: BTreeMap<Sha256Digest, (FindingKind, String)> = BTreeMap::new();
-    for (d, _) in &blobs {
-        let (kind, detail) = match &states[d] {
+    for ((d, _), state) in blobs.iter().zip(&states) {
+        let (kind, detail) = match state {
             BlobState::Trusted => {
                 report.trusted_blobs += 1;
                 continue;
@@ -281,7 +275,7 @@ pub(crate) fn check_folder(
     let checks: Vec<ByteCheck<'_>> = to_hash
         .iter()
         .map(|(sf, rec)| ByteCheck {
-            path: &sf.path,
+            at: At::File(&sf.path),
             len: rec.size,
             sha256: rec.sha256,
             pieces: rec.pieces.as_ref(),
@@ -321,14 +315,33 @@ pub(crate) fn check_folder(
 /// piece digests are recorded — each piece on its own, so one large file is
 /// hashed on every core.
 pub(crate) struct ByteCheck<'a> {
-    /// The file to read (opened without following a final symlink).
-    pub(crate) path: &'a Path,
+    /// Where the bytes are.
+    pub(crate) at: At<'a>,
     /// Its recorded size (the caller has checked the size already).
     pub(crate) len: u64,
     /// Its recorded sha256.
     pub(crate) sha256: Sha256Digest,
     /// Its recorded pieces, if any.
     pub(crate) pieces: Option<&'a crate::digest::Pieces>,
+}
+
+/// Where a [`ByteCheck`]'s bytes are: a file (opened without following a
+/// final symlink), or the stored blob of its digest (the path made when it
+/// is read, not held for every blob of a large run).
+pub(crate) enum At<'a> {
+    /// This file.
+    File(&'a Path),
+    /// The blob of the check's sha256 in this store.
+    Blob(&'a crate::store::Store),
+}
+
+impl ByteCheck<'_> {
+    fn path(&self) -> std::borrow::Cow<'_, Path> {
+        match self.at {
+            At::File(p) => std::borrow::Cow::Borrowed(p),
+            At::Blob(store) => std::borrow::Cow::Owned(store.blob_path(&self.sha256)),
+        }
+    }
 }
 
 /// What checking one file's bytes found.
@@ -360,16 +373,17 @@ pub(crate) fn check_bytes(
         .collect();
     let found = crate::parallel::map_all(&units, |&(i, piece)| -> Result<Option<String>> {
         let c = &checks[i];
+        let path = c.path();
         match piece {
             None => {
-                let f = crate::fsio::open_regular(c.path)?;
-                let (d, _) = hash_reader(f, c.path, progress)?;
+                let f = crate::fsio::open_regular(&path)?;
+                let (d, _) = hash_reader(f, &path, progress)?;
                 Ok((d != c.sha256).then(|| format!("expected sha256 {}, found {d}", c.sha256)))
             }
             Some(k) => {
                 let p = c.pieces.expect("a piece unit has pieces");
                 let (start, end) = p.range(k, c.len);
-                let d = hash_range(c.path, start, end, progress)?;
+                let d = hash_range(&path, start, end, progress)?;
                 let want = p.sha256[k];
                 Ok((d != want).then(|| {
                     format!(
