@@ -23,6 +23,7 @@
 //! | | [`log`] | listing the event log, its verification and checkpoints |
 //! | | [`scan`] | identifying a folder's files by hash |
 //! | | [`bom`] | CycloneDX 1.6 ML-BOM from the records |
+//! | | [`diff`] | what differs between two versions: files, tensors, licence, disclosure, approvals |
 //! | | [`pending`] | outputs outside the store written all or nothing, and what dead runs left |
 //! | | [`oci`] | versions as ModelPack artifacts: `push`, `pull`, OCI image layouts |
 //! | inputs | [`import`] | `import DIR`: the one-pass ingest and the label rules |
@@ -74,6 +75,7 @@ pub mod clock;
 pub(crate) mod db;
 pub mod demo;
 pub mod deploy;
+pub mod diff;
 pub mod digest;
 pub mod error;
 pub mod event;

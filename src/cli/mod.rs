@@ -61,6 +61,11 @@ pub(crate) enum Command {
         after_help = "Examples:\n  airlock show meta-llama/Llama-3.1-8B-Instruct@v3\n  airlock --json show mistralai/Mistral-7B-v0.3"
     )]
     Show(RefArgs),
+    /// What differs between two versions: files, tensors, licence, disclosure, owner, approvals
+    #[command(
+        after_help = "Examples:\n  airlock diff meta-llama/Llama-3.1-8B-Instruct@v2 meta-llama/Llama-3.1-8B-Instruct@v3\n  airlock --json diff acme/tiny@v1 acme/tiny"
+    )]
+    Diff(DiffArgs),
     /// Re-check stored bytes (or a folder with --path) against the records
     #[command(
         after_help = "Examples:\n  airlock verify --all --deep\n  airlock verify --path /srv/models/llama meta-llama/Llama-3.1-8B-Instruct"
@@ -737,6 +742,14 @@ pub(crate) struct ImportArgs {
 pub(crate) struct RefArgs {
     /// NAME[@VERSION]
     pub(crate) reference: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DiffArgs {
+    /// The first version, NAME[@VERSION]
+    pub(crate) from: String,
+    /// The second version, NAME[@VERSION]
+    pub(crate) to: String,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ mod audit;
 mod bom;
 mod checkout;
 mod demo;
+mod diff;
 mod export;
 mod fsck;
 mod gc;
@@ -161,6 +162,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Import(a) => import::run(&ctx, a),
         Command::List => list::run(&ctx),
         Command::Show(a) => show::run(&ctx, a),
+        Command::Diff(a) => diff::run(&ctx, a),
         Command::Verify(a) => verify::run(&ctx, a),
         Command::Checkout(a) => checkout::run(&ctx, a),
         Command::Fsck => fsck::run(&ctx),

@@ -57,38 +57,82 @@ impl<'de> serde::Deserialize<'de> for Ordered {
     }
 }
 
-/// Inspect a safetensors file of `size` bytes.
-pub fn inspect(r: &mut dyn Read, size: u64) -> Inspection {
-    let mut out = Inspection::new(super::Format::Safetensors);
+/// Read the header length and the header (capped, inside the file, UTF-8
+/// JSON opening with `{`); `Err` says what is malformed.
+fn read_header(r: &mut dyn Read, size: u64) -> Result<(u64, Ordered), String> {
     let mut len = [0u8; 8];
     if r.read_exact(&mut len).is_err() {
-        return out.malformed("shorter than the 8-byte header length");
+        return Err("shorter than the 8-byte header length".into());
     }
     let n = u64::from_le_bytes(len);
     if n > HEADER_CAP {
-        return out.malformed(format!(
+        return Err(format!(
             "header length {n} exceeds the {HEADER_CAP}-byte cap"
         ));
     }
     if n.saturating_add(8) > size {
-        return out.malformed(format!(
+        return Err(format!(
             "header length {n} points past the end of the {size}-byte file"
         ));
     }
     let mut header = vec![0u8; n as usize];
     if r.read_exact(&mut header).is_err() {
-        return out.malformed("file ends inside the header");
+        return Err("file ends inside the header".into());
     }
     let Ok(text) = std::str::from_utf8(&header) else {
-        return out.malformed("header is not UTF-8");
+        return Err("header is not UTF-8".into());
     };
     if !text.starts_with('{') {
-        return out
-            .malformed("the header does not start with `{` (the reference reader refuses it)");
+        return Err("the header does not start with `{` (the reference reader refuses it)".into());
     }
-    let entries: Ordered = match serde_json::from_str(text.trim_end_matches(' ')) {
-        Ok(e) => e,
-        Err(e) => return out.malformed(format!("header is not a JSON object: {e}")),
+    match serde_json::from_str(text.trim_end_matches(' ')) {
+        Ok(e) => Ok((n, e)),
+        Err(e) => Err(format!("header is not a JSON object: {e}")),
+    }
+}
+
+/// One tensor as its header describes it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TensorInfo {
+    /// The tensor's name.
+    pub name: String,
+    /// Its dtype (`F16`, `BF16`, …).
+    pub dtype: String,
+    /// Its shape.
+    pub shape: Vec<u64>,
+}
+
+/// The tensors a safetensors file's header lists, in header order
+/// (`__metadata__` left out); `None` when the header cannot be read.
+/// Reads only the header.
+pub fn tensor_table(r: &mut dyn Read, size: u64) -> Option<Vec<TensorInfo>> {
+    let (_, entries) = read_header(r, size).ok()?;
+    entries
+        .0
+        .into_iter()
+        .filter(|(name, _)| name != "__metadata__")
+        .map(|(name, v)| {
+            let obj = v.as_object()?;
+            Some(TensorInfo {
+                name,
+                dtype: obj.get("dtype")?.as_str()?.to_string(),
+                shape: obj
+                    .get("shape")?
+                    .as_array()?
+                    .iter()
+                    .map(|d| d.as_u64())
+                    .collect::<Option<Vec<u64>>>()?,
+            })
+        })
+        .collect()
+}
+
+/// Inspect a safetensors file of `size` bytes.
+pub fn inspect(r: &mut dyn Read, size: u64) -> Inspection {
+    let mut out = Inspection::new(super::Format::Safetensors);
+    let (n, entries) = match read_header(r, size) {
+        Ok(h) => h,
+        Err(m) => return out.malformed(m),
     };
     let data_len = size - 8 - n;
     let mut seen = std::collections::HashSet::new();

@@ -15,6 +15,7 @@ mod import;
 mod inputs;
 mod interop;
 mod interrupt;
+mod lifecycle;
 mod oci;
 mod peers;
 mod pieces;
