@@ -58,11 +58,15 @@ pub enum EventKind {
     Push,
     /// A version arrived from an OCI registry or an OCI layout.
     Pull,
+    /// An alias was set or moved.
+    AliasSet,
+    /// An alias was removed.
+    AliasRemove,
 }
 
 impl EventKind {
     /// Every kind, for parsing.
-    pub const ALL: [EventKind; 18] = [
+    pub const ALL: [EventKind; 20] = [
         EventKind::Init,
         EventKind::Import,
         EventKind::ImportBundle,
@@ -81,6 +85,8 @@ impl EventKind {
         EventKind::ClockBehind,
         EventKind::Push,
         EventKind::Pull,
+        EventKind::AliasSet,
+        EventKind::AliasRemove,
     ];
 
     /// The kind as recorded in the log.
@@ -104,6 +110,8 @@ impl EventKind {
             EventKind::ClockBehind => "clock-behind",
             EventKind::Push => "push",
             EventKind::Pull => "pull",
+            EventKind::AliasSet => "alias-set",
+            EventKind::AliasRemove => "alias-rm",
         }
     }
 

@@ -24,6 +24,7 @@
 //! | | [`scan`] | identifying a folder's files by hash |
 //! | | [`bom`] | CycloneDX 1.6 ML-BOM from the records |
 //! | | [`diff`] | what differs between two versions: files, tensors, licence, disclosure, approvals |
+//! | | [`alias`] | aliases with history (`NAME@ALIAS`, `--at TIME` from the log) |
 //! | | [`pending`] | outputs outside the store written all or nothing, and what dead runs left |
 //! | | [`oci`] | versions as ModelPack artifacts: `push`, `pull`, OCI image layouts |
 //! | inputs | [`import`] | `import DIR`: the one-pass ingest and the label rules |
@@ -67,6 +68,7 @@
 //! ```
 
 pub(crate) mod actor;
+pub mod alias;
 pub mod bom;
 pub mod bundle;
 pub mod card;

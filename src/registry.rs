@@ -223,6 +223,12 @@ impl Registry {
         if let Some(v) = self.db.find_version(&r.name, &r.version)? {
             return Ok(v);
         }
+        // `NAME@ALIAS`: a label wins over an alias of the same name.
+        if let VersionSelector::Label(l) = &r.version
+            && let Some(a) = self.db.alias(&r.name, l.as_str())?
+        {
+            return self.db.version_by_id(a.version_id);
+        }
         let what = match r.version {
             VersionSelector::Newest => "model",
             _ => "version",
@@ -233,6 +239,12 @@ impl Registry {
             .versions_of(&r.name)?
             .into_iter()
             .map(|v| format!("{}@{}", v.name, v.label))
+            .chain(
+                self.db
+                    .aliases(Some(&r.name))?
+                    .into_iter()
+                    .map(|(m, a)| format!("{m}@{} (alias of {})", a.alias, a.label)),
+            )
             .collect();
         if known.is_empty() {
             known = self

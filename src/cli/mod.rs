@@ -61,6 +61,12 @@ pub(crate) enum Command {
         after_help = "Examples:\n  airlock show meta-llama/Llama-3.1-8B-Instruct@v3\n  airlock --json show mistralai/Mistral-7B-v0.3"
     )]
     Show(RefArgs),
+    /// Aliases with history: NAME@ALIAS wherever a reference is taken
+    #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  airlock alias set acme/tiny prod v3\n  airlock alias list acme/tiny --at 2026-03-01"
+    )]
+    Alias(AliasCommand),
     /// What differs between two versions: files, tensors, licence, disclosure, owner, approvals
     #[command(
         after_help = "Examples:\n  airlock diff meta-llama/Llama-3.1-8B-Instruct@v2 meta-llama/Llama-3.1-8B-Instruct@v3\n  airlock --json diff acme/tiny@v1 acme/tiny"
@@ -315,6 +321,61 @@ pub(crate) enum KeysCommand {
         /// OpenSSF model signatures (`sign --format oms`)
         #[arg(long, value_enum, default_value = "ed25519")]
         algorithm: KeyAlgorithm,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AliasCommand {
+    /// Point ALIAS of NAME at VERSION (set or move it; logged)
+    #[command(
+        after_help = "Examples:\n  airlock alias set meta-llama/Llama-3.1-8B-Instruct prod v3\n  airlock alias set acme/tiny candidate sha256:0123456789ab"
+    )]
+    Set {
+        /// The model
+        name: String,
+        /// The alias ([A-Za-z0-9._-]; not a label the model has)
+        alias: String,
+        /// The version it points at: a label or sha256:PREFIX
+        version: String,
+    },
+    /// Remove ALIAS of NAME (logged; the history keeps it)
+    #[command(after_help = "Example:\n  airlock alias rm acme/tiny candidate")]
+    Rm {
+        /// The model
+        name: String,
+        /// The alias
+        alias: String,
+    },
+    /// The aliases of NAME (of every model without NAME), now or at a time
+    #[command(
+        after_help = "Examples:\n  airlock alias list acme/tiny\n  airlock alias list acme/tiny --at 2026-03-01T09:00:00Z"
+    )]
+    List {
+        /// The model
+        name: Option<String>,
+        /// Where the aliases pointed at this time (RFC 3339 or a date), from the log
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+    },
+    /// Every change of the aliases of NAME (or of one ALIAS), from the log
+    #[command(
+        after_help = "Examples:\n  airlock alias history acme/tiny\n  airlock alias history acme/tiny prod"
+    )]
+    History {
+        /// The model
+        name: String,
+        /// Only this alias
+        alias: Option<String>,
+    },
+    /// Show or set which aliases need an approved target
+    #[command(
+        after_help = "Examples:\n  airlock alias policy --require-approval prod,staging\n  airlock alias policy --require-approval '*'\n  airlock alias policy --require-approval none"
+    )]
+    Policy {
+        /// Comma-separated aliases (`*`: all, `none`: no alias) whose version
+        /// must carry the approvals the trust policy requires
+        #[arg(long, value_name = "ALIASES")]
+        require_approval: Option<String>,
     },
 }
 

@@ -2,6 +2,7 @@
 //! opened registry), calls one library function and renders the result via
 //! the [`Printer`]. Nothing here decides policy or touches bytes.
 
+mod alias;
 mod audit;
 mod bom;
 mod checkout;
@@ -163,6 +164,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::List => list::run(&ctx),
         Command::Show(a) => show::run(&ctx, a),
         Command::Diff(a) => diff::run(&ctx, a),
+        Command::Alias(a) => alias::run(&ctx, a),
         Command::Verify(a) => verify::run(&ctx, a),
         Command::Checkout(a) => checkout::run(&ctx, a),
         Command::Fsck => fsck::run(&ctx),

@@ -18,6 +18,7 @@ use crate::name::{ModelName, VersionSelector};
 use crate::records::{FileRecord, FileSafety, NewVersion, VersionRecord};
 use crate::store::BlobStat;
 
+mod alias;
 mod audit;
 mod oci;
 mod oms;
@@ -92,6 +93,11 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
         12,
         "0012_statements",
         include_str!("../../schema/0012_statements.sql"),
+    ),
+    (
+        13,
+        "0013_aliases",
+        include_str!("../../schema/0013_aliases.sql"),
     ),
 ];
 

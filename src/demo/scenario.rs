@@ -245,6 +245,37 @@ fn scenario(root: &Path, s: &mut Story<'_>) -> Result<bool> {
         lines.join("\n"),
     );
 
+    // 4b. A second revision: what changed, and the alias that moves.
+    let download2 = root.join("downloads/acme-tiny-llama-r2");
+    super::write_model(&download2, 8)?;
+    let out2 = import_dir(&mut reg, &download2, &opts, &NoProgress)?;
+    let v2 = reg.resolve(&format!("acme/tiny-llama@{}", out2.version).parse()?)?;
+    crate::alias::set(&reg, "prod", &v)?;
+    crate::alias::set(&reg, "prod", &v2)?;
+    let d = crate::diff::diff(&reg, &v, &v2)?;
+    let prod = reg.resolve(&"acme/tiny-llama@prod".parse()?)?;
+    let history = crate::alias::history(&reg, &v.name, Some("prod"))?;
+    s.step(
+        "connected: a second revision — airlock diff, and airlock alias set moving `prod`",
+        format!(
+            "{} → {}: {} file(s) changed, {} unchanged, {} tensor(s) with another dtype or shape
+acme/tiny-llama@prod is now {} ({} changes in the log: {})",
+            d.from,
+            d.to,
+            d.files.len(),
+            d.unchanged_files,
+            d.tensors.len(),
+            prod.label,
+            history.len(),
+            history
+                .iter()
+                .map(|c| format!("{} {}", c.change, c.version.as_deref().unwrap_or("-")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    );
+    let alias_moved = prod.id == v2.id && history.len() == 2;
+
     // 5. Export.
     let transfer = root.join("transfer");
     std::fs::create_dir_all(&transfer).map_err(|e| Error::io("create directory", &transfer, e))?;
@@ -532,6 +563,7 @@ fn scenario(root: &Path, s: &mut Story<'_>) -> Result<bool> {
     );
 
     Ok(caught_bundle
+        && alias_moved
         && nothing_visible
         && live == 2
         && caught_copy

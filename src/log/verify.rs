@@ -238,6 +238,9 @@ fn check_logged(
             );
         }
     }
+    for (subject, what) in crate::alias::unlogged(reg, events)? {
+        unlogged(subject, what);
+    }
     for k in trusted {
         let id = k.key_id.to_hex();
         let by_root = events.iter().zip(&details).any(|(e, d)| {

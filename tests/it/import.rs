@@ -380,6 +380,9 @@ fn demo_tells_the_story() {
         ))
         .stdout(predicate::str::contains(
             "checkout of the revoked version: refused (exit 3)",
+        ))
+        .stdout(predicate::str::contains(
+            "acme/tiny-llama@prod is now v2 (2 changes in the log: set v1, set v2)",
         ));
     assert!(!env.home.exists(), "the demo never touches the user's home");
 }

@@ -225,3 +225,197 @@ fn diff_names_files_tensors_fields_and_approvals_that_differ() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("v9") && err.contains("v2"), "{err}");
 }
+
+/// Wait until the clock's second changes, so events get distinct times.
+fn next_second() {
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    let start = now();
+    while now() == start {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn aliases_move_with_history_answer_for_past_times_and_are_checked_against_the_log() {
+    let env = Env::new();
+    for seed in 1..=3 {
+        let m = env.model(&format!("m{seed}"), seed);
+        env.cmd()
+            .args(["import", "--name", "acme/m"])
+            .arg(&m)
+            .assert()
+            .success();
+    }
+    let version_of = |r: &str| {
+        env.json(&["show", r])["version"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+
+    // Set, move, remove — each a second apart.
+    env.cmd()
+        .args(["alias", "set", "acme/m", "prod", "v1"])
+        .assert()
+        .success();
+    assert_eq!(version_of("acme/m@prod"), "v1");
+    next_second();
+    let moved = env.json(&["alias", "set", "acme/m", "prod", "v2"]);
+    assert_eq!(
+        (moved["version"].as_str(), moved["previous"].as_str()),
+        (Some("v2"), Some("v1"))
+    );
+    assert_eq!(version_of("acme/m@prod"), "v2");
+    env.cmd()
+        .args(["alias", "set", "acme/m", "candidate", "v3"])
+        .assert()
+        .success();
+    next_second();
+    env.cmd()
+        .args(["alias", "rm", "acme/m", "prod"])
+        .assert()
+        .success();
+    let out = env.cmd().args(["show", "acme/m@prod"]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a removed alias no longer resolves"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("acme/m@candidate (alias of v3)"));
+
+    // The history, from the log.
+    let h = env.json(&["alias", "history", "acme/m", "prod"]);
+    let changes: Vec<(String, Option<String>, Option<String>)> = h["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let s = |k: &str| c[k].as_str().map(String::from);
+            (s("change").unwrap(), s("previous"), s("version"))
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            ("set".into(), None, Some("v1".into())),
+            ("set".into(), Some("v1".into()), Some("v2".into())),
+            ("rm".into(), Some("v2".into()), None),
+        ]
+    );
+    let times: Vec<String> = h["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["time"].as_str().unwrap().to_string())
+        .collect();
+
+    // --at: which version the alias pointed at then, for three times.
+    let prod_at = |t: &str| -> Option<String> {
+        env.json(&["alias", "list", "acme/m", "--at", t])["aliases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["alias"] == "prod")
+            .map(|a| a["version"].as_str().unwrap().to_string())
+    };
+    assert_eq!(prod_at(&times[0]).as_deref(), Some("v1"));
+    assert_eq!(prod_at(&times[1]).as_deref(), Some("v2"));
+    assert_eq!(prod_at(&times[2]), None);
+    assert_eq!(prod_at("2000-01-01"), None, "before any alias");
+    let now = env.json(&["alias", "list", "acme/m"]);
+    assert_eq!(now["aliases"].as_array().unwrap().len(), 1);
+    assert_eq!(now["aliases"][0]["alias"], "candidate");
+
+    // The history survives `log --verify`, and a row moved behind airlock's
+    // back is caught by it.
+    env.cmd().args(["log", "--verify"]).assert().success();
+    {
+        let c = rusqlite::Connection::open(env.home.join("registry.db")).unwrap();
+        let n = c
+            .execute(
+                "UPDATE aliases SET version_id = (SELECT id FROM versions WHERE label = 'v1') WHERE alias = 'candidate'",
+                [],
+            )
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+    let out = env.cmd().args(["log", "--verify"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("acme/m@candidate"), "{text}");
+}
+
+#[test]
+fn alias_rules_labels_unknown_aliases_and_the_approval_policy() {
+    let env = Env::new();
+    let m = env.model("m1", 1);
+    env.cmd()
+        .args(["import", "--name", "acme/m"])
+        .arg(&m)
+        .assert()
+        .success();
+    // An alias may not be a label of the model, nor malformed.
+    env.cmd()
+        .args(["alias", "set", "acme/m", "v1", "v1"])
+        .assert()
+        .code(2);
+    env.cmd()
+        .args(["alias", "set", "acme/m", "bad/alias", "v1"])
+        .assert()
+        .code(2);
+    // Removing an alias that does not exist is an error naming it.
+    let out = env
+        .cmd()
+        .args(["alias", "rm", "acme/m", "prod"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("acme/m@prod"));
+
+    // The policy: `prod` needs an approved version.
+    env.cmd()
+        .args(["alias", "policy", "--require-approval", "prod"])
+        .assert()
+        .success();
+    let out = env
+        .cmd()
+        .args(["alias", "set", "acme/m", "prod", "v1"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("live approval"));
+    // Other aliases are free.
+    env.cmd()
+        .args(["alias", "set", "acme/m", "dev", "v1"])
+        .assert()
+        .success();
+    let keys = env.path("keys");
+    crate::gap::keygen(&env, &keys, "alice");
+    env.cmd()
+        .args(["trust", "add", "--name", "alice", "--role", "approver"])
+        .arg(keys.join("alice.pub"))
+        .assert()
+        .success();
+    env.cmd()
+        .args(["sign", "acme/m@v1", "--key"])
+        .arg(keys.join("alice.key"))
+        .assert()
+        .success();
+    env.cmd()
+        .args(["alias", "set", "acme/m", "prod", "v1"])
+        .assert()
+        .success();
+    let p = env.json(&["alias", "policy"]);
+    assert_eq!(p["require_approval"], serde_json::json!(["prod"]));
+}
