@@ -35,6 +35,9 @@ pub struct ExportOptions {
     pub volume_size: Option<u64>,
     /// Days until the bundle expires (1 to 3650).
     pub expires_in_days: u32,
+    /// A delta bundle: leave out these blobs (the receiver's holdings,
+    /// [`super::holdings::read_blobs`]); the index lists them as relied on.
+    pub delta_against: Option<HashSet<Sha256Digest>>,
 }
 
 impl ExportOptions {
@@ -44,6 +47,7 @@ impl ExportOptions {
             out,
             volume_size: None,
             expires_in_days: DEFAULT_EXPIRY_DAYS,
+            delta_against: None,
         }
     }
 }
@@ -69,6 +73,10 @@ pub struct ExportOutcome {
     pub blobs: usize,
     /// Bytes of those blobs.
     pub bytes: u64,
+    /// Blobs left out because the receiver holds them (a delta bundle).
+    pub relied_on: usize,
+    /// Bytes of those.
+    pub relied_bytes: u64,
     /// The files written (one, or one per volume).
     pub files: Vec<String>,
 }
@@ -99,6 +107,8 @@ struct Contents {
     /// `(member name, digest, size)` of licence texts, then of file blobs.
     licences: Vec<(String, Sha256Digest, u64)>,
     blobs: Vec<(String, Sha256Digest, u64)>,
+    /// Blobs needed but left out (the receiver holds them), with sizes.
+    relies_on: Vec<(Sha256Digest, u64)>,
 }
 
 impl Contents {
@@ -141,7 +151,7 @@ pub fn export(
             p.display()
         )));
     }
-    let contents = collect(reg, versions)?;
+    let contents = collect(reg, versions, opts.delta_against.as_ref())?;
     // Room for the whole bundle, checked before a sequence number is spent.
     let dir = match opts.out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -177,20 +187,28 @@ pub fn export(
             .collect(),
         blobs: contents.licences.len() + contents.blobs.len(),
         bytes: contents.payload().map(|b| b.2).sum(),
+        relied_on: contents.relies_on.len(),
+        relied_bytes: contents.relies_on.iter().map(|r| r.1).sum(),
         files: files.iter().map(|p| p.display().to_string()).collect(),
     })
 }
 
 /// 1. Each version's statement with its approvals (a DSSE envelope), and
 ///    the blobs and licence texts the versions need, each once.
-fn collect(reg: &Registry, versions: &[VersionRecord]) -> Result<Contents> {
+fn collect(
+    reg: &Registry,
+    versions: &[VersionRecord],
+    held: Option<&HashSet<Sha256Digest>>,
+) -> Result<Contents> {
     let mut c = Contents {
         roots: crate::trust::chain::carried(reg)?,
         statements: Vec::new(),
         versions: Vec::new(),
         licences: Vec::new(),
         blobs: Vec::new(),
+        relies_on: Vec::new(),
     };
+    let is_held = |d: &Sha256Digest| held.is_some_and(|h| h.contains(d));
     let mut seen = HashSet::new();
     for (i, v) in versions.iter().enumerate() {
         let (env, approvals) = crate::trust::envelope_bytes(reg, v)?;
@@ -211,7 +229,12 @@ fn collect(reg: &Registry, versions: &[VersionRecord]) -> Result<Contents> {
                 .collect(),
         });
         for f in reg.files(v)? {
-            if seen.insert(f.sha256) {
+            if !seen.insert(f.sha256) {
+                continue;
+            }
+            if is_held(&f.sha256) {
+                c.relies_on.push((f.sha256, f.size));
+            } else {
                 c.blobs
                     .push((format!("blobs/{}", f.sha256), f.sha256, f.size));
             }
@@ -224,7 +247,11 @@ fn collect(reg: &Registry, versions: &[VersionRecord]) -> Result<Contents> {
                 .stat(&l)?
                 .ok_or_else(|| Error::not_found("licence blob", l.to_hex()))?
                 .size;
-            c.licences.push((format!("licenses/{l}"), l, size));
+            if is_held(&l) {
+                c.relies_on.push((l, size));
+            } else {
+                c.licences.push((format!("licenses/{l}"), l, size));
+            }
         }
     }
     for (i, r) in crate::trust::revocation::all(reg)?.iter().enumerate() {
@@ -305,6 +332,7 @@ fn sign_index(
             })
             .collect(),
         member_list: member_list.as_ref().map(|(m, _)| m.clone()),
+        relies_on: c.relies_on.iter().map(|(d, _)| d.to_hex()).collect(),
     };
     let bytes = serde_json::to_vec_pretty(&index).expect("plain JSON");
     let sig = key.sign(&pae(INDEX_PAYLOAD_TYPE, &bytes))?;

@@ -190,6 +190,7 @@ pub fn import_bundle(
     let mut outcome = outcome_of(&idx, &exporter, false);
     outcome.roots_applied = roots_applied;
     check_freshness(reg, path, &idx, &now, &mut outcome.warnings)?;
+    check_relied(reg, &idx, progress)?;
     let staged = read_members(reg, &mut entries, &idx, progress)?;
     ensure_nothing_follows(&mut entries)?;
     outcome.volumes = archive.into_inner().into_inner().volumes;
@@ -757,6 +758,62 @@ fn needed_blobs(
         }
     }
     Ok(out)
+}
+
+/// 7b. A delta bundle: every blob it relies on must be held here and be
+///     the bytes its digest names — a blob whose stat still matches the one
+///     recorded when it was last verified is trusted, any other is hashed
+///     again. Missing or different → refused before any member is read,
+///     naming them.
+fn check_relied(reg: &Registry, idx: &CheckedIndex, progress: &dyn ProgressFactory) -> Result<()> {
+    if idx.relies_on.is_empty() {
+        return Ok(());
+    }
+    let known = reg.db.blob_stats()?;
+    let mut missing = Vec::new();
+    let mut to_hash = Vec::new();
+    for d in &idx.relies_on {
+        match (reg.store.stat(d)?, known.get(d)) {
+            (Some(st), Some(k)) if st == *k => {}
+            (Some(st), Some(_)) => to_hash.push((*d, st.size)),
+            _ => missing.push(*d),
+        }
+    }
+    let checks: Vec<crate::verify::ByteCheck<'_>> = to_hash
+        .iter()
+        .map(|(d, size)| crate::verify::ByteCheck {
+            at: crate::verify::At::Blob(&reg.store),
+            len: *size,
+            sha256: *d,
+            pieces: None,
+        })
+        .collect();
+    let bar = progress.start("check held blobs", to_hash.iter().map(|t| t.1).sum());
+    let seen = crate::verify::check_bytes(&checks, &*bar);
+    bar.finish();
+    for ((d, _), r) in to_hash.iter().zip(seen) {
+        if !matches!(r, Ok(crate::verify::Seen::Good)) {
+            missing.push(*d);
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    missing.sort();
+    let shown: Vec<String> = missing
+        .iter()
+        .take(10)
+        .map(|d| format!("sha256:{d}"))
+        .collect();
+    Err(Error::Untrusted {
+        what: format!("bundle {}", idx.raw.bundle_id),
+        reason: format!(
+            "a delta bundle relying on {} blob(s) this registry does not hold intact: {}{} — import the bundle that carried them first, or export again against this registry's holdings (`airlock holdings --out FILE`)",
+            missing.len(),
+            shown.join(", "),
+            if missing.len() > 10 { ", …" } else { "" }
+        ),
+    })
 }
 
 /// 9. Nothing may follow the last listed member.

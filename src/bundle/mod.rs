@@ -10,6 +10,7 @@
 //! byte of it. Every header has mode 0644, uid/gid 0, mtime 0.
 
 pub mod export;
+pub mod holdings;
 pub mod import;
 mod members;
 pub(crate) mod volumes;
@@ -106,6 +107,11 @@ pub struct Index {
     /// size, sha256 and entry count, all signed), and `members` is empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member_list: Option<MemberList>,
+    /// A delta bundle: the blobs (sha256 hex) its versions need that it
+    /// does not carry, because the receiver's holdings list them. The
+    /// receiver must hold each, verified, before it accepts the bundle.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relies_on: Vec<String>,
 }
 
 /// The signed description of an external member list.
@@ -190,6 +196,8 @@ pub struct CheckedIndex {
     pub versions: Vec<CheckedVersion>,
     /// The members, checked.
     pub members: Vec<CheckedMember>,
+    /// The blobs a delta bundle relies on the receiver holding.
+    pub relies_on: Vec<Sha256Digest>,
 }
 
 /// A signed time from a bundle in the one spelling (`2026-11-29T19:01:09Z`);
@@ -389,12 +397,23 @@ impl CheckedIndex {
         if versions.is_empty() {
             return Err(hostile("the bundle holds no version".into()));
         }
+        if raw.relies_on.len() as u64 > MAX_MEMBERS {
+            return Err(hostile(format!("relies on more than {MAX_MEMBERS} blobs")));
+        }
+        let relies_on = std::mem::take(&mut raw.relies_on)
+            .iter()
+            .map(|h| {
+                h.parse::<Sha256Digest>()
+                    .map_err(|_| hostile(format!("relies on `{h}`, not a sha256")))
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(CheckedIndex {
             raw,
             created,
             expires,
             versions,
             members,
+            relies_on,
         })
     }
 }

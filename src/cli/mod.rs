@@ -61,6 +61,11 @@ pub(crate) enum Command {
         after_help = "Examples:\n  airlock show meta-llama/Llama-3.1-8B-Instruct@v3\n  airlock --json show mistralai/Mistral-7B-v0.3"
     )]
     Show(RefArgs),
+    /// What this registry holds, for a delta export on the connected side
+    #[command(
+        after_help = "Examples:\n  airlock holdings --out /media/usb/holdings.json\n  airlock export acme/tiny@v2 --key keys/exporter.key --out tiny-v2.airlock --delta-against holdings.json"
+    )]
+    Holdings(HoldingsArgs),
     /// Aliases with history: NAME@ALIAS wherever a reference is taken
     #[command(subcommand)]
     #[command(
@@ -647,6 +652,17 @@ pub(crate) struct ExportArgs {
     /// Days until the bundle expires
     #[arg(long, value_name = "DAYS", default_value_t = 30)]
     pub(crate) expires_in_days: u32,
+    /// Leave out every blob the receiver holds, as its `airlock holdings`
+    /// file lists them (a delta bundle; the receiver checks it holds them)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) delta_against: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct HoldingsArgs {
+    /// The file to write (JSON: blobs, versions, last sequence per origin)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: PathBuf,
 }
 
 /// Write the completion script for `shell`.

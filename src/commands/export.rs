@@ -21,6 +21,16 @@ pub(crate) fn run(ctx: &Ctx, a: ExportArgs) -> anyhow::Result<ExitStatus> {
         .map(airlock::bundle::parse_size)
         .transpose()?;
     opts.expires_in_days = a.expires_in_days;
+    if let Some(h) = &a.delta_against {
+        let (held, blobs) = airlock::bundle::holdings::read_blobs(h)?;
+        ctx.printer.info(format!(
+            "delta against `{}` ({} blobs held, written {})",
+            held.registry,
+            blobs.len(),
+            held.created
+        ));
+        opts.delta_against = Some(blobs);
+    }
     let out = export(&reg, &versions, &key, &opts, &ctx.progress)?;
     ctx.printer.json(&out)?;
     ctx.printer.line(format!(
@@ -33,6 +43,13 @@ pub(crate) fn run(ctx: &Ctx, a: ExportArgs) -> anyhow::Result<ExitStatus> {
         out.origin,
         out.expires
     ));
+    if out.relied_on > 0 {
+        ctx.printer.line(format!(
+            "left out {} blob(s), {}, that the receiver holds (it checks them on import)",
+            out.relied_on,
+            HumanBytes(out.relied_bytes)
+        ));
+    }
     for f in &out.files {
         ctx.printer.line(format!("wrote {f}"));
     }
@@ -41,9 +58,9 @@ pub(crate) fn run(ctx: &Ctx, a: ExportArgs) -> anyhow::Result<ExitStatus> {
 
 /// `export … --format oci-layout --out DIR`.
 fn layout(ctx: &Ctx, a: ExportArgs) -> anyhow::Result<ExitStatus> {
-    if a.volume_size.is_some() || a.key.is_some() {
+    if a.volume_size.is_some() || a.key.is_some() || a.delta_against.is_some() {
         return Err(airlock::Error::usage(
-            "an OCI layout carries the approvals in each statement: `--key` and `--volume-size` are for bundles",
+            "an OCI layout carries the approvals in each statement: `--key`, `--volume-size` and `--delta-against` are for bundles",
         )
         .into());
     }
@@ -70,4 +87,19 @@ pub(crate) fn resolve_all(
     refs.iter()
         .map(|r| Ok(reg.resolve(&parse_ref(r)?)?))
         .collect()
+}
+
+/// `airlock holdings --out FILE`.
+pub(crate) fn holdings(ctx: &Ctx, a: crate::cli::HoldingsArgs) -> anyhow::Result<ExitStatus> {
+    let reg = ctx.open_read()?;
+    let out = airlock::bundle::holdings::write(&reg, &a.out)?;
+    ctx.printer.json(&out)?;
+    ctx.printer.line(format!(
+        "wrote {}: {} version(s), {} blob(s) held by `{}`",
+        out.out,
+        out.versions,
+        out.blobs,
+        reg.name()
+    ));
+    Ok(ExitStatus::Success)
 }

@@ -165,6 +165,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Show(a) => show::run(&ctx, a),
         Command::Diff(a) => diff::run(&ctx, a),
         Command::Alias(a) => alias::run(&ctx, a),
+        Command::Holdings(a) => export::holdings(&ctx, a),
         Command::Verify(a) => verify::run(&ctx, a),
         Command::Checkout(a) => checkout::run(&ctx, a),
         Command::Fsck => fsck::run(&ctx),

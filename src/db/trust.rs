@@ -476,6 +476,18 @@ impl Db {
         tx.commit().ctx("commit statement")
     }
 
+    /// The highest sequence accepted from each origin.
+    pub(crate) fn last_sequences(&self) -> Result<Vec<(String, u64)>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT origin, MAX(sequence) FROM bundles GROUP BY origin ORDER BY origin")
+            .ctx("prepare sequences query")?;
+        st.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))
+            .ctx("query sequences")?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .ctx("read sequences")
+    }
+
     pub(crate) fn bundle(&self, bundle_id: &str) -> Result<Option<AcceptedBundle>> {
         self.conn
             .query_row(

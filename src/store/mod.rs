@@ -401,6 +401,27 @@ pub(crate) fn sync_fs(path: &Path) -> Result<()> {
 }
 
 /// fsync a directory so a rename in it is durable.
+/// Write `bytes` to `path` (outside the store: a trust root, a holdings
+/// file) through a temp file beside it, fsynced, and a rename: the old file
+/// or the new one, never half of one.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".airlock-write-")
+        .tempfile_in(&dir)
+        .map_err(|e| Error::io("create temp file in", &dir, e))?;
+    std::io::Write::write_all(&mut tmp, bytes).map_err(|e| Error::io("write", tmp.path(), e))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| Error::io("fsync", tmp.path(), e))?;
+    tmp.persist(path)
+        .map_err(|e| Error::io("rename into place", path, e.error))?;
+    sync_dir(&dir)
+}
+
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     OpenOptions::new()
         .read(true)

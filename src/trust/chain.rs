@@ -188,7 +188,7 @@ pub fn init(reg: &Registry, spec: &InitSpec, out: Option<&Path>) -> Result<Appli
     })?;
     let written = match out {
         Some(p) => {
-            write_atomic(p, &root.envelope_bytes())?;
+            crate::store::write_atomic(p, &root.envelope_bytes())?;
             Some(p.display().to_string())
         }
         None => None,
@@ -488,7 +488,7 @@ pub fn edit_to_file(
         (None, None) => return Err(Error::usage("give the root to edit with `--from FILE`")),
     };
     let next = edit(&base, e)?;
-    write_atomic(out, &next.envelope_bytes())?;
+    crate::store::write_atomic(out, &next.envelope_bytes())?;
     Ok(applied(&next, Some(out.display().to_string())))
 }
 
@@ -511,31 +511,12 @@ pub fn sign_file(file: &Path, key: &dyn KeySource) -> Result<Signed> {
     // Any key may sign here (an old root key signs the version that drops
     // it); whether a signature counts is decided when the root is applied.
     let id = root.envelope.sign_with(key)?;
-    write_atomic(file, &root.envelope_bytes())?;
+    crate::store::write_atomic(file, &root.envelope_bytes())?;
     Ok(Signed {
         version: root.version(),
         key_id: id,
         signatures: root.envelope.signatures.len(),
     })
-}
-
-/// Write `bytes` to `path` through a temp file beside it and a rename.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".airlock-root-")
-        .tempfile_in(&dir)
-        .map_err(|e| Error::io("create temp file in", &dir, e))?;
-    std::io::Write::write_all(&mut tmp, bytes).map_err(|e| Error::io("write", tmp.path(), e))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| Error::io("fsync", tmp.path(), e))?;
-    tmp.persist(path)
-        .map_err(|e| Error::io("rename into place", path, e.error))?;
-    crate::store::sync_dir(&dir)
 }
 
 /// The trust as `trust status` shows it.

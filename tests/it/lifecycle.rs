@@ -419,3 +419,153 @@ fn alias_rules_labels_unknown_aliases_and_the_approval_policy() {
     let p = env.json(&["alias", "policy"]);
     assert_eq!(p["require_approval"], serde_json::json!(["prod"]));
 }
+
+/// Bytes that differ for every (seed, shard).
+fn shard(seed: u8, n: u8, len: usize) -> Vec<u8> {
+    let mut x = u64::from(seed) << 8 | u64::from(n);
+    (0..len)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 56) as u8
+        })
+        .collect()
+}
+
+#[test]
+fn a_delta_bundle_carries_only_what_the_receiver_lacks_and_is_refused_where_the_base_is_missing() {
+    let env = Env::new();
+    let keys = env.path("keys");
+    for who in ["exporter", "alice"] {
+        crate::gap::keygen(&env, &keys, who);
+    }
+    const SHARD: usize = 512 << 10;
+    let v1: Vec<(String, Vec<u8>)> = (0..4)
+        .map(|n| (format!("shard-{n}.dat"), shard(1, n, SHARD)))
+        .collect();
+    let mut v2 = v1.clone();
+    v2[2].1 = shard(2, 2, SHARD);
+    for (dir, files) in [("r1", &v1), ("r2", &v2)] {
+        let d = env.path(dir);
+        fs::create_dir_all(&d).unwrap();
+        for (name, body) in files.iter() {
+            fs::write(d.join(name), body).unwrap();
+        }
+        env.cmd()
+            .args(["import", "--name", "acme/big", "--license", "mit"])
+            .arg(&d)
+            .assert()
+            .success();
+    }
+    for v in ["acme/big@v1", "acme/big@v2"] {
+        env.cmd()
+            .args(["sign", v, "--key"])
+            .arg(keys.join("alice.key"))
+            .assert()
+            .success();
+    }
+    let isolated = |name: &str| {
+        let home = env.path(name);
+        for (who, role) in [("exporter", "exporter"), ("alice", "approver")] {
+            env.cmd_at(&home)
+                .args(["trust", "add", "--name", who, "--role", role])
+                .arg(keys.join(format!("{who}.pub")))
+                .assert()
+                .success();
+        }
+        home
+    };
+    let full = env.path("v1.airlock");
+    env.cmd()
+        .args(["export", "acme/big@v1", "--key"])
+        .arg(keys.join("exporter.key"))
+        .arg("--out")
+        .arg(&full)
+        .assert()
+        .success();
+    let iso = isolated("iso");
+    env.cmd_at(&iso).arg("import").arg(&full).assert().success();
+
+    // The isolated side says what it holds; the connected side leaves it out.
+    let holdings = env.path("holdings.json");
+    let h = env.json_at(&iso, &["holdings", "--out", holdings.to_str().unwrap()]);
+    assert_eq!(h["blobs"], 4, "four shards: {h}");
+    let delta = env.path("v2-delta.airlock");
+    let out = env.json(&[
+        "export",
+        "acme/big@v2",
+        "--key",
+        keys.join("exporter.key").to_str().unwrap(),
+        "--out",
+        delta.to_str().unwrap(),
+        "--delta-against",
+        holdings.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        (out["blobs"].as_u64(), out["relied_on"].as_u64()),
+        (Some(1), Some(3)),
+        "{out}"
+    );
+    let size = fs::metadata(&delta).unwrap().len() as usize;
+    assert!(
+        size > SHARD && size < SHARD + 32 * 1024,
+        "the delta bundle is the changed shard plus metadata: {size} bytes for a {SHARD}-byte shard"
+    );
+    assert!(fs::metadata(&full).unwrap().len() as usize > 4 * SHARD);
+
+    // Where the base is held, the delta imports and verifies.
+    env.cmd_at(&iso)
+        .arg("import")
+        .arg(&delta)
+        .assert()
+        .success();
+    env.cmd_at(&iso)
+        .args(["verify", "--deep", "acme/big@v2"])
+        .assert()
+        .success();
+
+    // Where it is not, it is refused, naming the blobs it relies on.
+    let bare = isolated("bare");
+    let out = env
+        .cmd_at(&bare)
+        .arg("import")
+        .arg(&delta)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let relied = crate::util::sha256_hex(&v1[0].1);
+    assert!(
+        err.contains("relying on 3 blob(s)") && err.contains(&relied),
+        "{err}"
+    );
+    assert!(
+        env.json_at(&bare, &["list"])["versions"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "nothing visible"
+    );
+
+    // Where a relied-on blob is held but damaged, too.
+    let damaged = isolated("damaged");
+    env.cmd_at(&damaged)
+        .arg("import")
+        .arg(&full)
+        .assert()
+        .success();
+    let blob = damaged
+        .join("store/sha256")
+        .join(&relied[..2])
+        .join(&relied[2..]);
+    crate::util::flip_byte(&blob, 100);
+    let out = env
+        .cmd_at(&damaged)
+        .arg("import")
+        .arg(&delta)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&relied));
+}
