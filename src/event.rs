@@ -62,11 +62,13 @@ pub enum EventKind {
     AliasSet,
     /// An alias was removed.
     AliasRemove,
+    /// An evaluation result was recorded.
+    Eval,
 }
 
 impl EventKind {
     /// Every kind, for parsing.
-    pub const ALL: [EventKind; 20] = [
+    pub const ALL: [EventKind; 21] = [
         EventKind::Init,
         EventKind::Import,
         EventKind::ImportBundle,
@@ -87,6 +89,7 @@ impl EventKind {
         EventKind::Pull,
         EventKind::AliasSet,
         EventKind::AliasRemove,
+        EventKind::Eval,
     ];
 
     /// The kind as recorded in the log.
@@ -112,6 +115,7 @@ impl EventKind {
             EventKind::Pull => "pull",
             EventKind::AliasSet => "alias-set",
             EventKind::AliasRemove => "alias-rm",
+            EventKind::Eval => "eval",
         }
     }
 

@@ -25,6 +25,7 @@
 //! | | [`bom`] | CycloneDX 1.6 ML-BOM from the records |
 //! | | [`diff`] | what differs between two versions: files, tensors, licence, disclosure, approvals |
 //! | | [`alias`] | aliases with history (`NAME@ALIAS`, `--at TIME` from the log) |
+//! | | [`eval`] | signed evaluation and cost records, comparisons, the prod gate |
 //! | | [`pending`] | outputs outside the store written all or nothing, and what dead runs left |
 //! | | [`oci`] | versions as ModelPack artifacts: `push`, `pull`, OCI image layouts |
 //! | inputs | [`import`] | `import DIR`: the one-pass ingest and the label rules |
@@ -80,6 +81,7 @@ pub mod deploy;
 pub mod diff;
 pub mod digest;
 pub mod error;
+pub mod eval;
 pub mod event;
 pub mod finding;
 pub mod formats;

@@ -61,6 +61,12 @@ pub(crate) enum Command {
         after_help = "Examples:\n  airlock show meta-llama/Llama-3.1-8B-Instruct@v3\n  airlock --json show mistralai/Mistral-7B-v0.3"
     )]
     Show(RefArgs),
+    /// Evaluation and cost records: signed results, comparisons, the prod gate
+    #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  airlock eval record acme/tiny@v2 --suite mmlu --metric accuracy --value 0.712 --key keys/evaluator.key\n  airlock eval compare acme/tiny@v1 acme/tiny@v2"
+    )]
+    Eval(EvalCommand),
     /// What this registry holds, for a delta export on the connected side
     #[command(
         after_help = "Examples:\n  airlock holdings --out /media/usb/holdings.json\n  airlock export acme/tiny@v2 --key keys/exporter.key --out tiny-v2.airlock --delta-against holdings.json"
@@ -326,6 +332,76 @@ pub(crate) enum KeysCommand {
         /// OpenSSF model signatures (`sign --format oms`)
         #[arg(long, value_enum, default_value = "ed25519")]
         algorithm: KeyAlgorithm,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum EvalCommand {
+    /// Record a signed evaluation result (and cost) for a version
+    #[command(
+        after_help = "Examples:\n  airlock eval record acme/tiny@v2 --suite mmlu --metric accuracy --value 0.712 --key keys/evaluator.key\n  airlock eval record acme/tiny@v2 --suite serving --metric p95_latency_ms --value 180 --lower-is-better --cost-per-1k-outputs 0.42 --currency EUR --key keys/evaluator.key"
+    )]
+    Record {
+        /// The version, NAME[@VERSION]
+        reference: String,
+        /// The evaluation suite
+        #[arg(long)]
+        suite: String,
+        /// The metric
+        #[arg(long)]
+        metric: String,
+        /// Its value
+        #[arg(long, allow_negative_numbers = true)]
+        value: f64,
+        /// A higher value is better (the default)
+        #[arg(long, conflicts_with = "lower_is_better")]
+        higher_is_better: bool,
+        /// A lower value is better (latency, cost, error rates)
+        #[arg(long)]
+        lower_is_better: bool,
+        /// What 1,000 outputs cost
+        #[arg(
+            long = "cost-per-1k-outputs",
+            value_name = "AMOUNT",
+            requires = "currency"
+        )]
+        cost_per_1k_outputs: Option<f64>,
+        /// The cost's currency (e.g. EUR)
+        #[arg(long, requires = "cost_per_1k_outputs")]
+        currency: Option<String>,
+        /// Free text kept with the record
+        #[arg(long)]
+        notes: Option<String>,
+        /// The evaluator's private key (ed25519): the record is signed
+        #[arg(long, value_name = "KEYFILE")]
+        key: PathBuf,
+    },
+    /// A version's evaluation records, each signature checked
+    #[command(after_help = "Example:\n  airlock eval list acme/tiny@v2")]
+    List {
+        /// The version, NAME[@VERSION]
+        reference: String,
+    },
+    /// Compare the latest results of two versions; regressions flagged
+    #[command(after_help = "Example:\n  airlock eval compare acme/tiny@prod acme/tiny@v3")]
+    Compare {
+        /// The first version
+        from: String,
+        /// The second version
+        to: String,
+    },
+    /// Show or set per-metric thresholds and the suite prod deploys need
+    #[command(
+        after_help = "Examples:\n  airlock eval policy --threshold accuracy=0.005 --require-for-prod mmlu\n  airlock eval policy --require-for-prod none"
+    )]
+    Policy {
+        /// METRIC=X: a worse change larger than X is a regression (default 0)
+        #[arg(long, value_name = "METRIC=X")]
+        threshold: Vec<String>,
+        /// The suite a version needs, without regression against what is in
+        /// prod, before `deploy --env prod` (`none` to drop it)
+        #[arg(long, value_name = "SUITE")]
+        require_for_prod: Option<String>,
     },
 }
 

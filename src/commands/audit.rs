@@ -137,6 +137,16 @@ pub(crate) fn run(ctx: &Ctx, a: AuditArgs) -> anyhow::Result<ExitStatus> {
                     ctx.printer
                         .line(format!("  OpenSSF model signature by {s}"));
                 }
+                if let Some(e) = &r.latest_evaluation {
+                    ctx.printer.line(format!(
+                        "  evaluated {}: {} {} = {} ({})",
+                        e.recorded_at,
+                        e.result.suite,
+                        e.result.metric,
+                        e.result.value,
+                        e.signer.as_deref().unwrap_or("untrusted key")
+                    ));
+                }
                 if let Some(rv) = &r.revoked {
                     ctx.printer.line(format!(
                         "REVOKED    {}@{} at {}: {}",

@@ -8,6 +8,7 @@ mod bom;
 mod checkout;
 mod demo;
 mod diff;
+mod eval;
 mod export;
 mod fsck;
 mod gc;
@@ -165,6 +166,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Show(a) => show::run(&ctx, a),
         Command::Diff(a) => diff::run(&ctx, a),
         Command::Alias(a) => alias::run(&ctx, a),
+        Command::Eval(a) => eval::run(&ctx, a),
         Command::Holdings(a) => export::holdings(&ctx, a),
         Command::Verify(a) => verify::run(&ctx, a),
         Command::Checkout(a) => checkout::run(&ctx, a),

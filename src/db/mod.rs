@@ -20,10 +20,12 @@ use crate::store::BlobStat;
 
 mod alias;
 mod audit;
+mod eval;
 mod oci;
 mod oms;
 mod pending;
 mod trust;
+pub(crate) use eval::EvalRow;
 pub(crate) use oci::OciLocationRow;
 pub(crate) use pending::PendingRow;
 pub(crate) use trust::{AcceptedBundle, ExportRecord, RevocationRow, RootApplication};
@@ -98,6 +100,11 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
         13,
         "0013_aliases",
         include_str!("../../schema/0013_aliases.sql"),
+    ),
+    (
+        14,
+        "0014_evals",
+        include_str!("../../schema/0014_evals.sql"),
     ),
 ];
 
@@ -570,6 +577,18 @@ impl Db {
         audit::append_event(&tx, event)?;
         tx.commit().ctx("commit transaction")?;
         Ok(out)
+    }
+
+    /// Every setting whose key starts with `prefix`, by key.
+    pub(crate) fn settings_with_prefix(&self, prefix: &str) -> Result<Vec<(String, String)>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT key, value FROM registry WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key")
+            .ctx("prepare settings query")?;
+        st.query_map([prefix], |r| Ok((r.get(0)?, r.get(1)?)))
+            .ctx("query settings")?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .ctx("read settings")
     }
 
     /// Set a registry setting and log it.

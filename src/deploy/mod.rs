@@ -89,6 +89,9 @@ pub fn deploy(
     opts: CheckoutOptions,
     progress: &dyn ProgressFactory,
 ) -> Result<(CheckoutOutcome, Deployment)> {
+    if t.environment.as_deref() == Some("prod") {
+        crate::eval::check_prod_gate(reg, v)?;
+    }
     let shared = opts.layout == crate::checkout::CheckoutLayout::Hf;
     // The folder the user named (for `hf`, the shared cache: audit finds the
     // model's repo in it by name), so `undeploy --path DIR` matches it.
@@ -189,6 +192,9 @@ pub fn record_only(
 ) -> Result<Deployment> {
     if path.is_empty() {
         return Err(Error::input("`--path` must not be empty"));
+    }
+    if t.environment.as_deref() == Some("prod") {
+        crate::eval::check_prod_gate(reg, v)?;
     }
     record(reg, v, host.to_string(), path.to_string(), t, true, false)
 }
@@ -294,6 +300,9 @@ pub struct AuditRow {
     /// The signer of the OpenSSF model signature its files were verified
     /// against, if any.
     pub oms_signer: Option<String>,
+    /// The version's latest validly signed evaluation (of the suite prod
+    /// deploys require, when the policy names one).
+    pub latest_evaluation: Option<crate::eval::EvalView>,
 }
 
 /// The audit: active deployments, filtered.
@@ -331,6 +340,7 @@ pub fn audit(
         ..Default::default()
     };
     let pulled = reg.db.pulled_from()?;
+    let prod_suite = crate::eval::policy(reg)?.required_for_prod;
     for d in reg.db.deployments(true)? {
         if host.is_some_and(|h| h != d.host) {
             continue;
@@ -377,6 +387,7 @@ pub fn audit(
                 .into_iter()
                 .find(|c| c.status == "verified")
                 .and_then(|c| c.signer),
+            latest_evaluation: crate::eval::latest_of_suite(reg, &v, prod_suite.as_deref())?,
         };
         if verify {
             if d.host != here {

@@ -569,3 +569,170 @@ fn a_delta_bundle_carries_only_what_the_receiver_lacks_and_is_refused_where_the_
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains(&relied));
 }
+
+#[test]
+fn evaluations_are_signed_compared_and_gate_prod_deploys() {
+    let env = Env::new();
+    for seed in 1..=2 {
+        let m = env.model(&format!("m{seed}"), seed);
+        env.cmd()
+            .args(["import", "--name", "acme/m"])
+            .arg(&m)
+            .assert()
+            .success();
+    }
+    let keys = env.path("keys");
+    crate::gap::keygen(&env, &keys, "evaluator");
+    let key = keys.join("evaluator.key");
+    let record = |v: &str, extra: &[&str]| {
+        env.cmd()
+            .args(["eval", "record", v, "--key"])
+            .arg(&key)
+            .args(extra)
+            .assert()
+            .success();
+    };
+    record(
+        "acme/m@v1",
+        &["--suite", "mmlu", "--metric", "accuracy", "--value", "0.70"],
+    );
+    record(
+        "acme/m@v2",
+        &["--suite", "mmlu", "--metric", "accuracy", "--value", "0.68"],
+    );
+    for (v, ms) in [("acme/m@v1", "200"), ("acme/m@v2", "180")] {
+        record(
+            v,
+            &[
+                "--suite",
+                "serving",
+                "--metric",
+                "p95_ms",
+                "--value",
+                ms,
+                "--lower-is-better",
+                "--cost-per-1k-outputs",
+                "0.42",
+                "--currency",
+                "EUR",
+            ],
+        );
+    }
+
+    let list = env.json(&["eval", "list", "acme/m@v2"]);
+    let rows = list["evaluations"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows.iter()
+            .all(|r| r["signature_valid"] == true && r["signer"].is_null())
+    );
+    assert_eq!(rows[1]["currency"], "EUR");
+    env.cmd()
+        .args(["trust", "add", "--name", "evaluator"])
+        .arg(keys.join("evaluator.pub"))
+        .assert()
+        .success();
+    let list = env.json(&["eval", "list", "acme/m@v2"]);
+    assert_eq!(list["evaluations"][0]["signer"], "evaluator");
+
+    // Compare: accuracy went down (a regression), latency down (better).
+    let c = env.json(&["eval", "compare", "acme/m@v1", "acme/m@v2"]);
+    assert_eq!(c["regressions"], 1, "{c}");
+    let metric = |c: &serde_json::Value, m: &str| {
+        c["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["metric"] == m)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(metric(&c, "accuracy")["regression"], true);
+    assert_eq!(metric(&c, "p95_ms")["regression"], false);
+    // A threshold larger than the drop: no longer a regression.
+    env.cmd()
+        .args(["eval", "policy", "--threshold", "accuracy=0.05"])
+        .assert()
+        .success();
+    let c = env.json(&["eval", "compare", "acme/m@v1", "acme/m@v2"]);
+    assert_eq!(c["regressions"], 0, "{c}");
+    env.cmd()
+        .args([
+            "eval",
+            "policy",
+            "--threshold",
+            "accuracy=0",
+            "--require-for-prod",
+            "mmlu",
+        ])
+        .assert()
+        .success();
+
+    // The prod gate: v1 goes to prod; v2 regressed against it (exit 4);
+    // staging has no gate.
+    env.cmd()
+        .args(["deploy", "acme/m@v1", "--env", "prod"])
+        .arg(env.path("serve/v1"))
+        .assert()
+        .success();
+    let out = env
+        .cmd()
+        .args(["deploy", "acme/m@v2", "--env", "prod"])
+        .arg(env.path("serve/v2"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("regressed against acme/m@v1") && err.contains("accuracy"),
+        "{err}"
+    );
+    assert!(
+        !env.path("serve/v2").exists(),
+        "nothing written when refused"
+    );
+    env.cmd()
+        .args(["deploy", "acme/m@v2", "--env", "staging"])
+        .arg(env.path("serve/v2"))
+        .assert()
+        .success();
+    // The audit shows each deployed version's latest evaluation of the suite.
+    let audit = env.json(&["audit"]);
+    let row = audit["deployments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["version"] == "v1")
+        .unwrap()
+        .clone();
+    assert_eq!(row["latest_evaluation"]["suite"], "mmlu");
+    assert_eq!(row["latest_evaluation"]["value"], 0.70);
+
+    // A value changed behind airlock's back no longer verifies.
+    {
+        let c = rusqlite::Connection::open(env.home.join("registry.db")).unwrap();
+        c.execute(
+            "UPDATE evals SET value = 0.99 WHERE metric = 'accuracy' AND value = 0.68",
+            [],
+        )
+        .unwrap();
+    }
+    let list = env.json(&["eval", "list", "acme/m@v2"]);
+    let acc = list["evaluations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["metric"] == "accuracy")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (acc["value"].as_f64(), acc["signature_valid"].as_bool()),
+        (Some(0.99), Some(false))
+    );
+    env.cmd().args(["log", "--verify"]).assert().success();
+}

@@ -1,0 +1,88 @@
+//! Evaluation records (`evals`).
+
+use rusqlite::params;
+
+use super::{Ctx, Db};
+use crate::error::Result;
+use crate::event::EventDraft;
+
+/// One recorded evaluation result.
+#[derive(Debug, Clone)]
+pub(crate) struct EvalRow {
+    pub(crate) version_id: i64,
+    pub(crate) suite: String,
+    pub(crate) metric: String,
+    pub(crate) value: f64,
+    pub(crate) higher_is_better: bool,
+    pub(crate) cost_per_1k_outputs: Option<f64>,
+    pub(crate) currency: Option<String>,
+    pub(crate) notes: Option<String>,
+    pub(crate) recorded_at: String,
+    pub(crate) recorded_by: String,
+    pub(crate) key_id: String,
+    pub(crate) public_key: String,
+    pub(crate) envelope: Vec<u8>,
+}
+
+impl Db {
+    /// Record an evaluation with its event, in one transaction.
+    pub(crate) fn add_eval(&self, e: &EvalRow, event: &EventDraft) -> Result<()> {
+        self.logged(event, |tx| {
+            tx.execute(
+                "INSERT INTO evals (version_id, suite, metric, value, higher_is_better,
+                   cost_per_1k_outputs, currency, notes, recorded_at, recorded_by, key_id,
+                   public_key, envelope)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                params![
+                    e.version_id,
+                    e.suite,
+                    e.metric,
+                    e.value,
+                    e.higher_is_better,
+                    e.cost_per_1k_outputs,
+                    e.currency,
+                    e.notes,
+                    e.recorded_at,
+                    e.recorded_by,
+                    e.key_id,
+                    e.public_key,
+                    e.envelope
+                ],
+            )
+            .ctx("record evaluation")?;
+            Ok(())
+        })
+    }
+
+    /// A version's evaluations, oldest first.
+    pub(crate) fn evals(&self, version_id: i64) -> Result<Vec<EvalRow>> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT version_id, suite, metric, value, higher_is_better, cost_per_1k_outputs,
+                   currency, notes, recorded_at, recorded_by, key_id, public_key, envelope
+                 FROM evals WHERE version_id = ?1 ORDER BY id",
+            )
+            .ctx("prepare evaluations query")?;
+        st.query_map([version_id], |r| {
+            Ok(EvalRow {
+                version_id: r.get(0)?,
+                suite: r.get(1)?,
+                metric: r.get(2)?,
+                value: r.get(3)?,
+                higher_is_better: r.get(4)?,
+                cost_per_1k_outputs: r.get(5)?,
+                currency: r.get(6)?,
+                notes: r.get(7)?,
+                recorded_at: r.get(8)?,
+                recorded_by: r.get(9)?,
+                key_id: r.get(10)?,
+                public_key: r.get(11)?,
+                envelope: r.get(12)?,
+            })
+        })
+        .ctx("query evaluations")?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .ctx("read evaluations")
+    }
+}
