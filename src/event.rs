@@ -64,11 +64,13 @@ pub enum EventKind {
     AliasRemove,
     /// An evaluation result was recorded.
     Eval,
+    /// A host's signed verification report was ingested.
+    Attest,
 }
 
 impl EventKind {
     /// Every kind, for parsing.
-    pub const ALL: [EventKind; 21] = [
+    pub const ALL: [EventKind; 22] = [
         EventKind::Init,
         EventKind::Import,
         EventKind::ImportBundle,
@@ -90,6 +92,7 @@ impl EventKind {
         EventKind::AliasSet,
         EventKind::AliasRemove,
         EventKind::Eval,
+        EventKind::Attest,
     ];
 
     /// The kind as recorded in the log.
@@ -116,6 +119,7 @@ impl EventKind {
             EventKind::AliasSet => "alias-set",
             EventKind::AliasRemove => "alias-rm",
             EventKind::Eval => "eval",
+            EventKind::Attest => "attest",
         }
     }
 

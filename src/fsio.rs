@@ -20,6 +20,23 @@ pub(crate) fn read_small(path: &Path, cap: u64) -> Result<String> {
     Ok(s)
 }
 
+/// The bytes of a small file from outside, refused (naming it) when it is
+/// larger than `cap`.
+pub(crate) fn read_small_bytes(path: &Path, cap: u64) -> Result<Vec<u8>> {
+    let f = open_regular(path)?;
+    let mut b = Vec::new();
+    f.take(cap + 1)
+        .read_to_end(&mut b)
+        .map_err(|e| Error::io("read", path, e))?;
+    if b.len() as u64 > cap {
+        return Err(Error::Hostile {
+            what: path.display().to_string(),
+            reason: format!("larger than the {cap}-byte cap"),
+        });
+    }
+    Ok(b)
+}
+
 /// Open a file for reading without following a final symlink and without
 /// blocking on a FIFO; refuse anything that is not a regular file.
 pub(crate) fn open_regular(path: &Path) -> Result<File> {

@@ -26,6 +26,7 @@
 //! | | [`diff`] | what differs between two versions: files, tensors, licence, disclosure, approvals |
 //! | | [`alias`] | aliases with history (`NAME@ALIAS`, `--at TIME` from the log) |
 //! | | [`eval`] | signed evaluation and cost records, comparisons, the prod gate |
+//! | | [`attest`] | fleet attestations: hosts' signed verification reports, and their ingest |
 //! | | [`pending`] | outputs outside the store written all or nothing, and what dead runs left |
 //! | | [`oci`] | versions as ModelPack artifacts: `push`, `pull`, OCI image layouts |
 //! | inputs | [`import`] | `import DIR`: the one-pass ingest and the label rules |
@@ -70,6 +71,7 @@
 
 pub(crate) mod actor;
 pub mod alias;
+pub mod attest;
 pub mod bom;
 pub mod bundle;
 pub mod card;

@@ -247,6 +247,18 @@ pub(crate) struct AuditArgs {
     /// How to print the report (with `--json`, JSON wins)
     #[arg(long, value_enum, default_value = "table")]
     pub(crate) format: ReportFormat,
+    #[command(subcommand)]
+    pub(crate) command: Option<AuditCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuditCommand {
+    /// Record a host's signed verification report as its deployment's last check
+    #[command(after_help = "Example:\n  airlock audit ingest reports/gpu-07-llama.json")]
+    Ingest {
+        /// The report (`verify --path DIR REF --attest --key HOST.key --out REPORT` on the host)
+        report: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -489,6 +501,8 @@ pub(crate) enum RoleArg {
     Any,
     /// An ECDSA key that signs OpenSSF model signatures
     ModelSigner,
+    /// A serving host's ed25519 key that signs verification reports
+    Host,
 }
 
 #[derive(Debug, Subcommand)]
@@ -918,6 +932,15 @@ pub(crate) struct VerifyArgs {
     /// Check this folder (a deployed copy, a download) against the version
     #[arg(long, value_name = "DIR")]
     pub(crate) path: Option<PathBuf>,
+    /// With --path: write a signed report of what was found (for `audit ingest`)
+    #[arg(long, requires_all = ["path", "key", "out"])]
+    pub(crate) attest: bool,
+    /// The host's private key (ed25519) that signs the report
+    #[arg(long, value_name = "KEYFILE", requires = "attest")]
+    pub(crate) key: Option<PathBuf>,
+    /// Where the report is written
+    #[arg(long, value_name = "REPORT", requires = "attest")]
+    pub(crate) out: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

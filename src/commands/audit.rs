@@ -65,6 +65,31 @@ pub(crate) fn undeploy(ctx: &Ctx, a: UndeployArgs) -> anyhow::Result<ExitStatus>
 }
 
 pub(crate) fn run(ctx: &Ctx, a: AuditArgs) -> anyhow::Result<ExitStatus> {
+    if let Some(crate::cli::AuditCommand::Ingest { report }) = &a.command {
+        let reg = ctx.open_existing()?;
+        let i = airlock::attest::ingest(&reg, report)?;
+        ctx.printer.json(&i)?;
+        ctx.printer.line(format!(
+            "{} {} at {}:{} verified {} by host key `{}` ({}): {}",
+            if i.recorded {
+                "recorded"
+            } else {
+                "already recorded:"
+            },
+            i.report.version,
+            i.report.host,
+            i.report.path,
+            i.report.verified_at,
+            i.signer,
+            &i.key_id[..16],
+            if i.report.matches {
+                "every byte matches"
+            } else {
+                "DRIFT"
+            }
+        ));
+        return Ok(ExitStatus::Success);
+    }
     let reg = if a.verify {
         ctx.open_checking()?
     } else {
@@ -136,6 +161,12 @@ pub(crate) fn run(ctx: &Ctx, a: AuditArgs) -> anyhow::Result<ExitStatus> {
                 if let Some(s) = &r.oms_signer {
                     ctx.printer
                         .line(format!("  OpenSSF model signature by {s}"));
+                }
+                if let Some((at, by, matches)) = &r.proven {
+                    ctx.printer.line(format!(
+                        "  proven {at} by host key `{by}`{}",
+                        if *matches { "" } else { ": DRIFT reported" }
+                    ));
                 }
                 if let Some(e) = &r.latest_evaluation {
                     ctx.printer.line(format!(

@@ -31,6 +31,21 @@ pub(crate) fn run(ctx: &Ctx, cmd: TrustCommand) -> anyhow::Result<ExitStatus> {
         TrustCommand::Add {
             pubfile,
             name,
+            role: RoleArg::Host,
+            ..
+        } => {
+            let reg = ctx.open()?;
+            let (k, added) = airlock::attest::trust_host(&reg, &pubfile, &name)?;
+            p.json(&json!({ "host_key": k, "added": added }))?;
+            let verb = if added { "trusted" } else { "already trusted" };
+            p.line(format!(
+                "{verb} key {} `{}` as a host (signed verification reports)",
+                k.key_id, k.name
+            ));
+        }
+        TrustCommand::Add {
+            pubfile,
+            name,
             role,
             origins,
             local,
@@ -40,7 +55,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: TrustCommand) -> anyhow::Result<ExitStatus> {
                 RoleArg::Approver => Role::Approver,
                 RoleArg::Exporter => Role::Exporter,
                 RoleArg::Any => Role::Any,
-                RoleArg::ModelSigner => unreachable!("handled above"),
+                RoleArg::ModelSigner | RoleArg::Host => unreachable!("handled above"),
             };
             let origins = (!origins.is_empty()).then_some(origins);
             let (k, added) = airlock::trust::add(&reg, &pubfile, &name, role, origins, local)?;

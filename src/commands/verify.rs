@@ -19,6 +19,23 @@ pub(crate) fn run(ctx: &Ctx, a: VerifyArgs) -> anyhow::Result<ExitStatus> {
         };
         let v = reg.resolve(&parse_ref(reference)?)?;
         let report = verify_path(&reg, dir, &v, &ctx.progress)?;
+        if a.attest {
+            let key =
+                airlock::signing::FileKey::load(a.key.as_deref().expect("clap requires --key"))?;
+            let out = a.out.as_deref().expect("clap requires --out");
+            let r = airlock::attest::write_report(&v, &report, &key, out)?;
+            ctx.printer.info(format!(
+                "wrote a signed report ({} on {}, {}) to {}",
+                r.version,
+                r.host,
+                if r.matches {
+                    "matches"
+                } else {
+                    "DOES NOT MATCH"
+                },
+                out.display()
+            ));
+        }
         ctx.printer.json(&report)?;
         print_findings(&ctx.printer, &report.findings);
         let summary = format!(

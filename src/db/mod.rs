@@ -19,12 +19,14 @@ use crate::records::{FileRecord, FileSafety, NewVersion, VersionRecord};
 use crate::store::BlobStat;
 
 mod alias;
+mod attest;
 mod audit;
 mod eval;
 mod oci;
 mod oms;
 mod pending;
 mod trust;
+pub(crate) use attest::{AttestationRow, HostKey};
 pub(crate) use eval::EvalRow;
 pub(crate) use oci::OciLocationRow;
 pub(crate) use pending::PendingRow;
@@ -105,6 +107,11 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
         14,
         "0014_evals",
         include_str!("../../schema/0014_evals.sql"),
+    ),
+    (
+        15,
+        "0015_attestations",
+        include_str!("../../schema/0015_attestations.sql"),
     ),
 ];
 

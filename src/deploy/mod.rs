@@ -303,6 +303,9 @@ pub struct AuditRow {
     /// The version's latest validly signed evaluation (of the suite prod
     /// deploys require, when the policy names one).
     pub latest_evaluation: Option<crate::eval::EvalView>,
+    /// The host's latest signed report ingested for this deployment:
+    /// `(verified_at, signing key's name, every byte matched)`.
+    pub proven: Option<(String, String, bool)>,
 }
 
 /// The audit: active deployments, filtered.
@@ -388,6 +391,7 @@ pub fn audit(
                 .find(|c| c.status == "verified")
                 .and_then(|c| c.signer),
             latest_evaluation: crate::eval::latest_of_suite(reg, &v, prod_suite.as_deref())?,
+            proven: crate::attest::last_proof(reg, d.id)?,
         };
         if verify {
             if d.host != here {

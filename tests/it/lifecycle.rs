@@ -736,3 +736,116 @@ fn evaluations_are_signed_compared_and_gate_prod_deploys() {
     );
     env.cmd().args(["log", "--verify"]).assert().success();
 }
+
+#[test]
+fn hosts_attest_what_they_serve_and_the_registry_ingests_only_trusted_reports() {
+    let env = Env::new();
+    let m = env.model("m1", 1);
+    env.cmd()
+        .args(["import", "--name", "acme/m"])
+        .arg(&m)
+        .assert()
+        .success();
+    let serve = env.path("serve/m");
+    env.cmd()
+        .args(["deploy", "acme/m"])
+        .arg(&serve)
+        .assert()
+        .success();
+    let keys = env.path("keys");
+    for who in ["gpu", "stranger"] {
+        crate::gap::keygen(&env, &keys, who);
+    }
+    let attest = |key: &str, out: &Path| {
+        env.cmd()
+            .args(["verify", "acme/m", "--attest", "--path"])
+            .arg(&serve)
+            .arg("--key")
+            .arg(keys.join(format!("{key}.key")))
+            .arg("--out")
+            .arg(out)
+            .output()
+            .unwrap()
+    };
+    let good = env.path("report.json");
+    assert!(attest("gpu", &good).status.success());
+
+    // Not yet trusted: refused. Trusted as a host: recorded once.
+    let out = env
+        .cmd()
+        .args(["audit", "ingest"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.cmd()
+        .args(["trust", "add", "--name", "gpu", "--role", "host"])
+        .arg(keys.join("gpu.pub"))
+        .assert()
+        .success();
+    let i = env.json(&["audit", "ingest", good.to_str().unwrap()]);
+    assert_eq!(
+        (i["recorded"].as_bool(), i["report"]["matches"].as_bool()),
+        (Some(true), Some(true))
+    );
+    assert_eq!(i["signer"], "gpu");
+    let again = env.json(&["audit", "ingest", good.to_str().unwrap()]);
+    assert_eq!(again["recorded"], false);
+    let audit = env.json(&["audit"]);
+    let row = &audit["deployments"][0];
+    assert_eq!(row["proven"][1], "gpu");
+    assert_eq!(row["proven"][2], true);
+    assert_eq!(row["status"], "ok");
+
+    // A report signed by a key the registry does not trust, and a report
+    // whose signed bytes were changed, are refused.
+    let forged = env.path("forged.json");
+    assert!(attest("stranger", &forged).status.success());
+    let out = env
+        .cmd()
+        .args(["audit", "ingest"])
+        .arg(&forged)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let mut doc: serde_json::Value = serde_json::from_slice(&fs::read(&good).unwrap()).unwrap();
+    let payload = doc["payload"].as_str().unwrap().to_string();
+    let swapped = if payload.starts_with('e') { "f" } else { "e" };
+    doc["payload"] = serde_json::Value::String(format!("{swapped}{}", &payload[1..]));
+    let tampered = env.path("tampered.json");
+    fs::write(&tampered, serde_json::to_vec(&doc).unwrap()).unwrap();
+    let out = env
+        .cmd()
+        .args(["audit", "ingest"])
+        .arg(&tampered)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+
+    // Drift on the host: the report says so, and the audit shows it.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let f = serve.join("config.json");
+    let mut perm = fs::metadata(&f).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perm.set_readonly(false);
+    fs::set_permissions(&f, perm).unwrap();
+    fs::write(&f, b"{\"changed\": true}").unwrap();
+    let drift = env.path("drift.json");
+    let out = attest("gpu", &drift);
+    assert_eq!(out.status.code(), Some(3), "verify still fails on drift");
+    assert!(drift.exists(), "the report is written either way");
+    let i = env.json(&["audit", "ingest", drift.to_str().unwrap()]);
+    assert_eq!(i["report"]["matches"], false);
+    assert!(i["report"]["findings"][0]["path"] == "config.json", "{i}");
+    let out = env.cmd().args(["--json", "audit"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "the audit reports the drift");
+    let audit: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(audit["deployments"][0]["status"], "drift");
+    assert_eq!(audit["deployments"][0]["proven"][2], false);
+    env.cmd().args(["log", "--verify"]).assert().success();
+}
