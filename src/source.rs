@@ -83,6 +83,15 @@ pub(crate) enum Layout {
 }
 
 impl Layout {
+    /// Every layout, by the name recorded.
+    pub(crate) const ALL: [Layout; 5] = [
+        Layout::Plain,
+        Layout::HfCache,
+        Layout::HfSnapshot,
+        Layout::HfLocalDir,
+        Layout::File,
+    ];
+
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             Layout::Plain => "plain",

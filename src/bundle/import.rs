@@ -1046,7 +1046,15 @@ pub(crate) fn new_version(
         imported_by: actor(),
         registry: reg.name().to_string(),
         origin: carrier.origin,
-        layout: carrier.layout.into(),
+        // The layout the first import read, when the signed statement
+        // names one this airlock knows; else how it arrived.
+        layout: p
+            .source
+            .layout
+            .as_deref()
+            .filter(|l| crate::source::Layout::ALL.iter().any(|k| k.as_str() == *l))
+            .unwrap_or(carrier.layout)
+            .into(),
         source_url: p.source.url.clone(),
         revision: p.source.revision.clone(),
         license_id: p.license.id.clone(),

@@ -59,6 +59,12 @@ pub struct PredicateSource {
     pub url: Option<String>,
     /// The upstream revision.
     pub revision: Option<String>,
+    /// The download layout the first import read (`hf-cache`,
+    /// `hf-local-dir`, `plain`, …): signed, so a registry the version
+    /// crosses to still knows it came from the Hub's tools. Absent in
+    /// statements made before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layout: Option<String>,
 }
 
 /// The licence approved.
@@ -153,6 +159,7 @@ impl Statement {
                 source: PredicateSource {
                     url: v.source_url.clone(),
                     revision: v.revision.clone(),
+                    layout: Some(v.layout.clone()),
                 },
                 license: PredicateLicense {
                     id: v.license_id.clone(),

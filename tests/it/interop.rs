@@ -266,6 +266,33 @@ print(c.purl, list(c.hashes)[0].content, 'modelCard' in json.loads(text)['compon
             && read.contains("True"),
         "{read}"
     );
+
+    // Across the gap the layout travels in the signed statement: the
+    // isolated side's BOM still has the purl and the Hub distribution URL.
+    let (iso, bundle) = env.cross("acme/tiny-chat");
+    env.cmd_at(&iso)
+        .arg("import")
+        .arg(&bundle)
+        .assert()
+        .success();
+    let iso_bom = env.path("iso-bom.json");
+    env.cmd_at(&iso)
+        .args(["bom", "acme/tiny-chat", "--out"])
+        .arg(&iso_bom)
+        .assert()
+        .success();
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&iso_bom).unwrap()).unwrap();
+    let m = &doc["components"][0];
+    assert_eq!(
+        m["purl"],
+        format!("pkg:huggingface/acme/tiny-chat@{revision}")
+    );
+    assert!(m["externalReferences"].to_string().contains(&format!(
+        "https://huggingface.co/acme/tiny-chat/tree/{revision}"
+    )));
+    let shown = env.json_at(&iso, &["show", "acme/tiny-chat"]);
+    assert_eq!(shown["source"]["layout"], "hf-cache");
+    assert_eq!(shown["origin"], "bundle");
 }
 
 /// `import DIR ARGS…` in `env`'s home, its output kept.
