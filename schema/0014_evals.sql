@@ -16,6 +16,7 @@ CREATE TABLE evals (
     recorded_by  TEXT NOT NULL,
     key_id       TEXT NOT NULL,
     public_key   TEXT NOT NULL,
+    envelope_sha256 TEXT NOT NULL UNIQUE,   -- one record per signed statement
     envelope     BLOB NOT NULL
 );
 CREATE INDEX evals_version ON evals(version_id, suite, metric);

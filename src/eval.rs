@@ -106,7 +106,13 @@ fn subject(v: &VersionRecord) -> String {
 }
 
 /// The statement of a record.
-fn statement(v: &VersionRecord, r: &EvalResult, recorded_at: &str) -> Vec<u8> {
+fn statement(
+    v: &VersionRecord,
+    r: &EvalResult,
+    recorded_at: &str,
+    recorded_by: &str,
+    public_key: &str,
+) -> Vec<u8> {
     let doc = serde_json::json!({
         "_type": crate::statement::STATEMENT_TYPE,
         "subject": [{"name": subject(v), "digest": {"sha256": v.manifest_digest.to_hex()}}],
@@ -116,6 +122,7 @@ fn statement(v: &VersionRecord, r: &EvalResult, recorded_at: &str) -> Vec<u8> {
             "higher_is_better": r.higher_is_better,
             "cost_per_1k_outputs": r.cost_per_1k_outputs, "currency": r.currency,
             "notes": r.notes, "recorded_at": recorded_at,
+            "recorded_by": recorded_by, "public_key": public_key,
         },
     });
     serde_json::to_vec(&doc).expect("plain JSON")
@@ -149,8 +156,9 @@ pub fn record(
         ));
     }
     let recorded_at = crate::clock::now_rfc3339();
-    let payload = statement(v, r, &recorded_at);
+    let recorded_by = crate::actor::actor();
     let public = key.public_key();
+    let payload = statement(v, r, &recorded_at, &recorded_by, &hex::encode(public.raw()));
     let sig = key.sign(&pae(PAYLOAD_TYPE, &payload))?;
     let envelope = Envelope::bytes_of(PAYLOAD_TYPE, &payload, &[(public.id(), sig)]);
     let row = EvalRow {
@@ -163,7 +171,7 @@ pub fn record(
         currency: r.currency.clone(),
         notes: r.notes.clone(),
         recorded_at: recorded_at.clone(),
-        recorded_by: crate::actor::actor(),
+        recorded_by,
         key_id: public.id().to_hex(),
         public_key: hex::encode(public.raw()),
         envelope,
@@ -230,6 +238,97 @@ fn view(reg: &Registry, v: &VersionRecord, row: EvalRow) -> Result<EvalView> {
         signer,
         signature_valid,
     })
+}
+
+/// The largest evaluation record a bundle may carry.
+pub const EVAL_CAP: u64 = 64 << 10;
+
+/// An evaluation record carried in a bundle: its envelope checked (the
+/// signature under the key the statement names; whether that key is trusted
+/// is shown when listed, as for a local record). Returns the version it is
+/// about (`name@label`, manifest digest) and the record to keep.
+pub(crate) fn carried(
+    bytes: Vec<u8>,
+    what: &str,
+) -> Result<(String, crate::digest::Sha256Digest, EvalRow)> {
+    let hostile = |reason: String| Error::Hostile {
+        what: what.to_string(),
+        reason,
+    };
+    let envelope = bytes.clone();
+    let (payload_type, sigs, payload) = Envelope::open(bytes, what)?;
+    if payload_type != PAYLOAD_TYPE {
+        return Err(hostile(format!("payload type `{payload_type}`")));
+    }
+    let doc: serde_json::Value =
+        serde_json::from_slice(&payload).map_err(|e| hostile(format!("not a statement: {e}")))?;
+    if doc["predicateType"] != EVAL_PREDICATE {
+        return Err(hostile("not an evaluation record".into()));
+    }
+    let p = &doc["predicate"];
+    let text = |k: &str| p[k].as_str().map(String::from);
+    let public_key = text("public_key").ok_or_else(|| hostile("no evaluator key".into()))?;
+    let key = hex::decode(&public_key)
+        .ok()
+        .and_then(|raw| PublicKey::from_raw(&raw).ok())
+        .ok_or_else(|| hostile("the evaluator key is not an ed25519 key".into()))?;
+    let verified = sigs.iter().any(|s| {
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &s.sig)
+            .is_ok_and(|sig| key.verify(&pae(PAYLOAD_TYPE, &payload), &sig))
+    });
+    if !verified {
+        return Err(Error::Untrusted {
+            what: what.to_string(),
+            reason: format!(
+                "no valid signature by the evaluator key {}",
+                key.id().short()
+            ),
+        });
+    }
+    let result: EvalResult = serde_json::from_value(p.clone())
+        .map_err(|e| hostile(format!("not an evaluation result: {e}")))?;
+    let subject = doc["subject"][0]["name"]
+        .as_str()
+        .ok_or_else(|| hostile("no subject".into()))?
+        .to_string();
+    let digest = doc["subject"][0]["digest"]["sha256"]
+        .as_str()
+        .and_then(|d| d.parse().ok())
+        .ok_or_else(|| hostile("no subject digest".into()))?;
+    let recorded_at = text("recorded_at")
+        .filter(|t| crate::clock::parse_canonical(t).is_some())
+        .ok_or_else(|| hostile("no recorded_at time".into()))?;
+    Ok((
+        subject,
+        digest,
+        EvalRow {
+            version_id: 0,
+            suite: result.suite,
+            metric: result.metric,
+            value: result.value,
+            higher_is_better: result.higher_is_better,
+            cost_per_1k_outputs: result.cost_per_1k_outputs,
+            currency: result.currency,
+            notes: result.notes,
+            recorded_at,
+            recorded_by: text("recorded_by").unwrap_or_else(|| "-".into()),
+            key_id: key.id().to_hex(),
+            public_key,
+            envelope,
+        },
+    ))
+}
+
+/// The kept envelopes of `v`'s records whose signatures verify: what an
+/// export carries.
+pub(crate) fn envelopes(reg: &Registry, v: &VersionRecord) -> Result<Vec<Vec<u8>>> {
+    Ok(reg
+        .db
+        .evals(v.id)?
+        .into_iter()
+        .filter(|r| signed_result(r, v).is_some())
+        .map(|r| r.envelope)
+        .collect())
 }
 
 /// Every record of `v`, oldest first, each signature checked.

@@ -254,6 +254,13 @@ fn collect(
             }
         }
     }
+    let mut k = 0;
+    for v in versions {
+        for env in crate::eval::envelopes(reg, v)? {
+            c.statements.push((format!("evals/{k}.dsse.json"), env));
+            k += 1;
+        }
+    }
     for (i, r) in crate::trust::revocation::all(reg)?.iter().enumerate() {
         c.statements
             .push((format!("revocations/{i}.dsse.json"), r.bytes()));

@@ -125,6 +125,8 @@ pub struct BundleOutcome {
     pub roots_applied: Vec<u64>,
     /// Version revocations the bundle carried.
     pub revocations: usize,
+    /// Evaluation records the bundle carried.
+    pub evaluations: usize,
     /// Things to look at: safety warnings, a gap in the origin's sequence,
     /// a clock behind the registry's time mark, revocations not yet in force.
     pub warnings: Vec<String>,
@@ -157,6 +159,8 @@ struct Staged<'s> {
     staging: Staging<'s>,
     /// The checked piece list of each blob whose statement signs one.
     pieces: HashMap<Sha256Digest, crate::digest::Pieces>,
+    /// Evaluation records carried: `(name, label, record)`.
+    evals: Vec<(String, String, crate::db::EvalRow)>,
 }
 
 /// Import a bundle file (or the first volume of a set).
@@ -474,6 +478,7 @@ fn outcome_of(idx: &CheckedIndex, exporter: &TrustedKey, already: bool) -> Bundl
         volumes: 1,
         roots_applied: Vec::new(),
         revocations: 0,
+        evaluations: 0,
         warnings: Vec::new(),
     }
 }
@@ -602,6 +607,7 @@ fn read_members<'s>(
         revocations: Vec::new(),
         staging: Staging::new(&reg.store)?,
         pieces: HashMap::new(),
+        evals: Vec::new(),
     };
     let total: u64 = idx
         .members
@@ -627,7 +633,7 @@ fn read_members<'s>(
         let entry = next_entry(entries, &m.name)?;
         check_entry(&entry, &m.name, m.size, None)?;
         match m.kind {
-            MemberKind::Statement(_) | MemberKind::Revocation => {
+            MemberKind::Statement(_) | MemberKind::Revocation | MemberKind::Eval => {
                 if wanted.is_some() {
                     return Err(Error::Hostile {
                         what: format!("member `{}`", m.name),
@@ -647,6 +653,22 @@ fn read_members<'s>(
                 if m.kind == MemberKind::Revocation {
                     let what = format!("member `{}`", m.name);
                     staged.revocations.push(revocation::parse(&bytes, &what)?);
+                } else if m.kind == MemberKind::Eval {
+                    let what = format!("member `{}`", m.name);
+                    let (subject, digest, row) = crate::eval::carried(bytes, &what)?;
+                    let v = idx
+                        .versions
+                        .iter()
+                        .find(|v| format!("{}@{}", v.name, v.label) == subject && v.manifest_digest == digest)
+                        .ok_or_else(|| Error::Hostile {
+                            what: what.clone(),
+                            reason: format!(
+                                "an evaluation of {subject} (sha256:{digest}), which the bundle does not carry"
+                            ),
+                        })?;
+                    staged
+                        .evals
+                        .push((v.name.to_string(), v.label.to_string(), row));
                 } else {
                     let a = check_statement(idx, k, m, bytes, &approvers, required)?;
                     staged.approved.insert(k, a);
@@ -1176,6 +1198,7 @@ fn commit(
             "roots_applied": outcome.roots_applied,
         }),
     ));
+    outcome.evaluations = staged.evals.len();
     let rev_rows: Vec<_> = received.iter().map(|(r, _)| r.row()).collect();
     events.extend(received.into_iter().map(|(_, e)| e));
     let now_s = now_rfc3339();
@@ -1198,6 +1221,7 @@ fn commit(
             bundle: Some(&accepted),
             revocations: &rev_rows,
             oci: &[],
+            evals: &staged.evals,
         },
         &events,
     )?;

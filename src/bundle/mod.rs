@@ -153,6 +153,8 @@ pub enum MemberKind {
     Statement(usize),
     /// A signed version revocation.
     Revocation,
+    /// A signed evaluation record of a version carried.
+    Eval,
     /// A blob named by its own sha256.
     Blob(Sha256Digest),
 }
@@ -321,6 +323,17 @@ impl CheckedIndex {
                     });
                 }
                 MemberKind::Statement(i)
+            } else if m.name.starts_with("evals/") && m.name.ends_with(".dsse.json") {
+                if m.size > crate::eval::EVAL_CAP {
+                    return Err(Error::Hostile {
+                        what: m.name.clone(),
+                        reason: format!(
+                            "evaluation record larger than {} bytes",
+                            crate::eval::EVAL_CAP
+                        ),
+                    });
+                }
+                MemberKind::Eval
             } else if m.name.starts_with("revocations/") && m.name.ends_with(".dsse.json") {
                 if m.size > crate::trust::revocation::REVOCATION_CAP {
                     return Err(Error::Hostile {

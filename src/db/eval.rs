@@ -24,32 +24,57 @@ pub(crate) struct EvalRow {
     pub(crate) envelope: Vec<u8>,
 }
 
+/// Insert an evaluation (nothing when the same signed statement is kept
+/// already); `version` when given picks the version by `(name, label)`
+/// instead of `e.version_id`. True when inserted.
+pub(super) fn insert_eval(
+    tx: &rusqlite::Transaction<'_>,
+    e: &EvalRow,
+    version: Option<(&str, &str)>,
+) -> Result<bool> {
+    let version_id: i64 = match version {
+        None => e.version_id,
+        Some((name, label)) => tx
+            .query_row(
+                "SELECT v.id FROM versions v JOIN models m ON m.id = v.model_id
+                 WHERE m.name = ?1 AND v.label = ?2",
+                params![name, label],
+                |r| r.get(0),
+            )
+            .ctx("find evaluated version")?,
+    };
+    let n = tx
+        .execute(
+            "INSERT OR IGNORE INTO evals (version_id, suite, metric, value, higher_is_better,
+               cost_per_1k_outputs, currency, notes, recorded_at, recorded_by, key_id,
+               public_key, envelope_sha256, envelope)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            params![
+                version_id,
+                e.suite,
+                e.metric,
+                e.value,
+                e.higher_is_better,
+                e.cost_per_1k_outputs,
+                e.currency,
+                e.notes,
+                e.recorded_at,
+                e.recorded_by,
+                e.key_id,
+                e.public_key,
+                crate::digest::Sha256Digest::of(&e.envelope).to_hex(),
+                e.envelope
+            ],
+        )
+        .ctx("record evaluation")?;
+    Ok(n == 1)
+}
+
 impl Db {
     /// Record an evaluation with its event, in one transaction.
     pub(crate) fn add_eval(&self, e: &EvalRow, event: &EventDraft) -> Result<()> {
         self.logged(event, |tx| {
-            tx.execute(
-                "INSERT INTO evals (version_id, suite, metric, value, higher_is_better,
-                   cost_per_1k_outputs, currency, notes, recorded_at, recorded_by, key_id,
-                   public_key, envelope)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                params![
-                    e.version_id,
-                    e.suite,
-                    e.metric,
-                    e.value,
-                    e.higher_is_better,
-                    e.cost_per_1k_outputs,
-                    e.currency,
-                    e.notes,
-                    e.recorded_at,
-                    e.recorded_by,
-                    e.key_id,
-                    e.public_key,
-                    e.envelope
-                ],
-            )
-            .ctx("record evaluation")?;
+            insert_eval(tx, e, None)?;
             Ok(())
         })
     }

@@ -53,6 +53,8 @@ pub(crate) struct Arrival<'a> {
     pub(crate) revocations: &'a [RevocationRow],
     /// Where they were pulled from.
     pub(crate) oci: &'a [OciLocationRow],
+    /// Evaluation records carried: `(name, label, record)`.
+    pub(crate) evals: &'a [(String, String, EvalRow)],
 }
 
 /// The embedded migrations, in order. The number is the `user_version` a
@@ -811,6 +813,7 @@ impl Db {
             bundle,
             revocations,
             oci: oci_rows,
+            evals,
         } = *arrival;
         let tx = self.write_tx().ctx("begin import transaction")?;
         upsert_blobs(&tx, blobs, now)?;
@@ -824,6 +827,9 @@ impl Db {
         }
         for r in revocations {
             trust::put_revocation(&tx, r, now)?;
+        }
+        for (name, label, e) in evals {
+            eval::insert_eval(&tx, e, Some((name, label)))?;
         }
         for e in events {
             audit::append_event(&tx, e)?;

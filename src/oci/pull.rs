@@ -579,6 +579,7 @@ pub(crate) fn intake(
                 bundle: None,
                 revocations: &rev_rows,
                 oci: &[location],
+                evals: &[],
             },
             &events,
         )?;
@@ -761,6 +762,7 @@ pub(crate) fn intake(
             bundle: None,
             revocations: &rev_rows,
             oci: &[location],
+            evals: &[],
         },
         &events,
     )?;

@@ -735,6 +735,34 @@ fn evaluations_are_signed_compared_and_gate_prod_deploys() {
         (Some(0.99), Some(false))
     );
     env.cmd().args(["log", "--verify"]).assert().success();
+
+    // Records travel in bundles as the signed statements: the isolated side
+    // gets the value that was signed, not the column changed here.
+    let (iso, bundle) = env.cross("acme/m@v2");
+    let got = env.json_at(&iso, &["import", bundle.to_str().unwrap()]);
+    assert_eq!(got["evaluations"], 2, "{got}");
+    let there = env.json_at(&iso, &["eval", "list", "acme/m@v2"]);
+    let rows = there["evaluations"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r["signature_valid"] == true), "{there}");
+    let value = |m: &str| rows.iter().find(|r| r["metric"] == m).unwrap()["value"].as_f64();
+    assert_eq!(
+        (value("accuracy"), value("p95_ms")),
+        (Some(0.68), Some(180.0))
+    );
+    // Importing the same bundle again records nothing twice.
+    env.cmd_at(&iso)
+        .arg("import")
+        .arg(&bundle)
+        .assert()
+        .success();
+    assert_eq!(
+        env.json_at(&iso, &["eval", "list", "acme/m@v2"])["evaluations"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
 }
 
 #[test]
