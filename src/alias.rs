@@ -113,6 +113,92 @@ pub fn set_policy(reg: &Registry, aliases: &[String]) -> Result<()> {
 /// Point `alias` of `v`'s model at `v`. Returns the label it pointed at
 /// before, if any.
 pub fn set(reg: &Registry, alias: &str, v: &VersionRecord) -> Result<Option<String>> {
+    set_with(reg, alias, v, None)
+}
+
+/// An alias carried in a bundle: where the exporting registry's alias
+/// pointed when the bundle was written.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct CarriedAlias {
+    /// The model.
+    pub name: String,
+    /// The alias.
+    pub alias: String,
+    /// The version's label.
+    pub version: String,
+    /// The version's manifest digest (hex).
+    pub manifest_digest: String,
+    /// When it was set there.
+    pub set_at: String,
+}
+
+/// The aliases pointing at `v` here, as a bundle carries them.
+pub(crate) fn carried_for(reg: &Registry, v: &VersionRecord) -> Result<Vec<CarriedAlias>> {
+    Ok(reg
+        .db
+        .aliases(Some(&v.name))?
+        .into_iter()
+        .filter(|(_, r)| r.version_id == v.id)
+        .map(|(m, r)| CarriedAlias {
+            name: m,
+            alias: r.alias,
+            version: v.label.clone(),
+            manifest_digest: v.manifest_digest.to_hex(),
+            set_at: r.set_at,
+        })
+        .collect())
+}
+
+/// Apply an alias a bundle carried (`bundle_id`), once its version is
+/// recorded here: moved only when the carried setting is newer than this
+/// registry's own; refused by the rules or the policy → a warning, never
+/// the import's failure. Returns what happened, for the report.
+pub(crate) fn apply_carried(
+    reg: &Registry,
+    a: &CarriedAlias,
+    bundle_id: &str,
+) -> Result<Option<String>> {
+    let Ok(name) = a.name.parse::<ModelName>() else {
+        return Ok(Some(format!(
+            "alias {}@{}: not a model name",
+            a.name, a.alias
+        )));
+    };
+    let Some(v) = reg
+        .db
+        .find_version(
+            &name,
+            &crate::name::VersionSelector::Label(a.version.parse()?),
+        )?
+        .filter(|v| v.manifest_digest.to_hex() == a.manifest_digest)
+    else {
+        return Ok(Some(format!(
+            "alias {}@{}: {} (sha256:{}) is not held here",
+            a.name, a.alias, a.version, a.manifest_digest
+        )));
+    };
+    if let Some(here) = reg.db.alias(&name, &a.alias)?
+        && (here.version_id == v.id || here.set_at >= a.set_at)
+    {
+        return Ok((here.version_id != v.id).then(|| {
+            format!(
+                "alias {}@{}: kept this registry's own, newer setting ({}, {}) over the carried one ({}, {})",
+                a.name, a.alias, here.label, here.set_at, a.version, a.set_at
+            )
+        }));
+    }
+    match set_with(reg, &a.alias, &v, Some(bundle_id)) {
+        Ok(_) => Ok(None),
+        Err(e) => Ok(Some(format!("alias {}@{} not moved: {e}", a.name, a.alias))),
+    }
+}
+
+fn set_with(
+    reg: &Registry,
+    alias: &str,
+    v: &VersionRecord,
+    bundle_id: Option<&str>,
+) -> Result<Option<String>> {
     checked_alias(reg, &v.name, alias)?;
     let subject = format!("{}@{}", v.name, v.label);
     if let Some(r) = crate::trust::revocation::in_force(reg, v)? {
@@ -146,6 +232,7 @@ pub fn set(reg: &Registry, alias: &str, v: &VersionRecord) -> Result<Option<Stri
             "version": v.label,
             "manifest_digest": v.manifest_digest.to_hex(),
             "previous": before,
+            "bundle_id": bundle_id,
         }),
     );
     reg.db.set_alias(&v.name, alias, v.id, &event)?;

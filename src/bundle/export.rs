@@ -254,6 +254,16 @@ fn collect(
             }
         }
     }
+    let mut aliases = Vec::new();
+    for v in versions {
+        aliases.extend(crate::alias::carried_for(reg, v)?);
+    }
+    if !aliases.is_empty() {
+        c.statements.push((
+            super::ALIASES_NAME.into(),
+            serde_json::to_vec(&aliases).expect("plain JSON"),
+        ));
+    }
     let mut k = 0;
     for v in versions {
         for env in crate::eval::envelopes(reg, v)? {

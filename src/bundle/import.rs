@@ -127,6 +127,8 @@ pub struct BundleOutcome {
     pub revocations: usize,
     /// Evaluation records the bundle carried.
     pub evaluations: usize,
+    /// Aliases the bundle carried that point here now.
+    pub aliases: usize,
     /// Things to look at: safety warnings, a gap in the origin's sequence,
     /// a clock behind the registry's time mark, revocations not yet in force.
     pub warnings: Vec<String>,
@@ -161,6 +163,8 @@ struct Staged<'s> {
     pieces: HashMap<Sha256Digest, crate::digest::Pieces>,
     /// Evaluation records carried: `(name, label, record)`.
     evals: Vec<(String, String, crate::db::EvalRow)>,
+    /// The exporting registry's aliases of the versions carried.
+    aliases: Vec<crate::alias::CarriedAlias>,
 }
 
 /// Import a bundle file (or the first volume of a set).
@@ -479,6 +483,7 @@ fn outcome_of(idx: &CheckedIndex, exporter: &TrustedKey, already: bool) -> Bundl
         roots_applied: Vec::new(),
         revocations: 0,
         evaluations: 0,
+        aliases: 0,
         warnings: Vec::new(),
     }
 }
@@ -608,6 +613,7 @@ fn read_members<'s>(
         staging: Staging::new(&reg.store)?,
         pieces: HashMap::new(),
         evals: Vec::new(),
+        aliases: Vec::new(),
     };
     let total: u64 = idx
         .members
@@ -633,7 +639,10 @@ fn read_members<'s>(
         let entry = next_entry(entries, &m.name)?;
         check_entry(&entry, &m.name, m.size, None)?;
         match m.kind {
-            MemberKind::Statement(_) | MemberKind::Revocation | MemberKind::Eval => {
+            MemberKind::Statement(_)
+            | MemberKind::Revocation
+            | MemberKind::Eval
+            | MemberKind::Aliases => {
                 if wanted.is_some() {
                     return Err(Error::Hostile {
                         what: format!("member `{}`", m.name),
@@ -653,6 +662,13 @@ fn read_members<'s>(
                 if m.kind == MemberKind::Revocation {
                     let what = format!("member `{}`", m.name);
                     staged.revocations.push(revocation::parse(&bytes, &what)?);
+                } else if m.kind == MemberKind::Aliases {
+                    let list: Vec<crate::alias::CarriedAlias> = serde_json::from_slice(&bytes)
+                        .map_err(|e| Error::Hostile {
+                            what: format!("member `{}`", m.name),
+                            reason: format!("not an alias list: {e}"),
+                        })?;
+                    staged.aliases = list;
                 } else if m.kind == MemberKind::Eval {
                     let what = format!("member `{}`", m.name);
                     let (subject, digest, row) = crate::eval::carried(bytes, &what)?;
@@ -1226,6 +1242,14 @@ fn commit(
         &events,
     )?;
     committed.keep();
+    // The carried aliases, once their versions are recorded (each its own
+    // logged change; a refusal here is a warning, not the import's failure).
+    for a in &staged.aliases {
+        match crate::alias::apply_carried(reg, a, &raw.bundle_id)? {
+            None => outcome.aliases += 1,
+            Some(w) => outcome.warnings.push(w),
+        }
+    }
     Ok(outcome)
 }
 

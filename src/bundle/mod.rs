@@ -125,6 +125,12 @@ pub struct MemberList {
     pub count: u64,
 }
 
+/// The member carrying the exporting registry's aliases of the versions
+/// carried (a JSON array; signed by the index like every member).
+pub const ALIASES_NAME: &str = "aliases.json";
+/// Its cap.
+pub const ALIASES_CAP: u64 = 1 << 20;
+
 /// The member holding an external member list (a JSON array of members).
 pub const MEMBER_LIST_NAME: &str = "members.json";
 /// The most members a bundle may list.
@@ -155,6 +161,8 @@ pub enum MemberKind {
     Revocation,
     /// A signed evaluation record of a version carried.
     Eval,
+    /// The exporting registry's aliases of the versions carried.
+    Aliases,
     /// A blob named by its own sha256.
     Blob(Sha256Digest),
 }
@@ -323,6 +331,14 @@ impl CheckedIndex {
                     });
                 }
                 MemberKind::Statement(i)
+            } else if m.name == ALIASES_NAME {
+                if m.size > ALIASES_CAP {
+                    return Err(Error::Hostile {
+                        what: m.name.clone(),
+                        reason: format!("alias list larger than {ALIASES_CAP} bytes"),
+                    });
+                }
+                MemberKind::Aliases
             } else if m.name.starts_with("evals/") && m.name.ends_with(".dsse.json") {
                 if m.size > crate::eval::EVAL_CAP {
                     return Err(Error::Hostile {

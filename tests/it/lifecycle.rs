@@ -877,3 +877,43 @@ fn hosts_attest_what_they_serve_and_the_registry_ingests_only_trusted_reports() 
     assert_eq!(audit["deployments"][0]["proven"][2], false);
     env.cmd().args(["log", "--verify"]).assert().success();
 }
+
+#[test]
+fn aliases_cross_with_their_versions() {
+    let env = Env::new();
+    for seed in 1..=2 {
+        let m = env.model(&format!("m{seed}"), seed);
+        env.cmd()
+            .args(["import", "--name", "acme/m"])
+            .arg(&m)
+            .assert()
+            .success();
+    }
+    env.cmd()
+        .args(["alias", "set", "acme/m", "prod", "v2"])
+        .assert()
+        .success();
+    env.cmd()
+        .args(["alias", "set", "acme/m", "old", "v1"])
+        .assert()
+        .success();
+    let (iso, bundle) = env.cross("acme/m@v2");
+    let got = env.json_at(&iso, &["import", bundle.to_str().unwrap()]);
+    assert_eq!(
+        got["aliases"], 1,
+        "only the aliases of the versions carried: {got}"
+    );
+    assert_eq!(env.json_at(&iso, &["show", "acme/m@prod"])["version"], "v2");
+    let h = env.json_at(&iso, &["alias", "history", "acme/m", "prod"]);
+    assert_eq!(h["changes"].as_array().unwrap().len(), 1);
+    let out = env
+        .cmd_at(&iso)
+        .args(["show", "acme/m@old"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    env.cmd_at(&iso)
+        .args(["log", "--verify"])
+        .assert()
+        .success();
+}
