@@ -104,16 +104,18 @@ struct Contents {
     /// version revocation recorded here.
     statements: Vec<(String, Vec<u8>)>,
     versions: Vec<IndexVersion>,
-    /// `(member name, digest, size)` of licence texts, then of file blobs.
-    licences: Vec<(String, Sha256Digest, u64)>,
-    blobs: Vec<(String, Sha256Digest, u64)>,
+    /// `(member folder, digest, size)` of licence texts, then of file
+    /// blobs: the member is `<folder><sha256>` (made when written, not held
+    /// for each of a hundred thousand blobs).
+    licences: Vec<(&'static str, Sha256Digest, u64)>,
+    blobs: Vec<(&'static str, Sha256Digest, u64)>,
     /// Blobs needed but left out (the receiver holds them), with sizes.
     relies_on: Vec<(Sha256Digest, u64)>,
 }
 
 impl Contents {
     /// Licence texts first, then blobs: the order they are written in.
-    fn payload(&self) -> impl Iterator<Item = &(String, Sha256Digest, u64)> {
+    fn payload(&self) -> impl Iterator<Item = &(&'static str, Sha256Digest, u64)> {
         self.licences.iter().chain(&self.blobs)
     }
 }
@@ -235,8 +237,7 @@ fn collect(
             if is_held(&f.sha256) {
                 c.relies_on.push((f.sha256, f.size));
             } else {
-                c.blobs
-                    .push((format!("blobs/{}", f.sha256), f.sha256, f.size));
+                c.blobs.push(("blobs/", f.sha256, f.size));
             }
         }
         if let Some(l) = v.license_sha256
@@ -250,7 +251,7 @@ fn collect(
             if is_held(&l) {
                 c.relies_on.push((l, size));
             } else {
-                c.licences.push((format!("licenses/{l}"), l, size));
+                c.licences.push(("licenses/", l, size));
             }
         }
     }
@@ -300,7 +301,7 @@ fn sign_index(
                 sha256: Sha256Digest::of(b).to_hex(),
             })
             .chain(c.payload().map(|(n, d, size)| IndexMember {
-                name: n.clone(),
+                name: format!("{n}{d}"),
                 size: *size,
                 sha256: d.to_hex(),
             }))
@@ -450,7 +451,8 @@ fn write_bundle(
             inner: &mut r,
             bar: &*bar,
         };
-        tar.append(&header(n, *size)?, counting).map_err(io)?;
+        tar.append(&header(&format!("{n}{d}"), *size)?, counting)
+            .map_err(io)?;
         let (found, read) = r.finish();
         if found != *d || read != *size {
             return Err(Error::DigestMismatch {
