@@ -226,6 +226,18 @@ fn diff_names_files_tensors_fields_and_approvals_that_differ() {
     assert!(err.contains("v9") && err.contains("v2"), "{err}");
 }
 
+/// Import `n` generated models as versions v1…vN of `acme/m`.
+fn import_versions(env: &Env, n: u64) {
+    for seed in 1..=n {
+        let m = env.model(&format!("m{seed}"), seed);
+        env.cmd()
+            .args(["import", "--name", "acme/m"])
+            .arg(&m)
+            .assert()
+            .success();
+    }
+}
+
 /// Wait until the clock's second changes, so events get distinct times.
 fn next_second() {
     let now = || {
@@ -243,14 +255,7 @@ fn next_second() {
 #[test]
 fn aliases_move_with_history_answer_for_past_times_and_are_checked_against_the_log() {
     let env = Env::new();
-    for seed in 1..=3 {
-        let m = env.model(&format!("m{seed}"), seed);
-        env.cmd()
-            .args(["import", "--name", "acme/m"])
-            .arg(&m)
-            .assert()
-            .success();
-    }
+    import_versions(&env, 3);
     let version_of = |r: &str| {
         env.json(&["show", r])["version"]
             .as_str()
@@ -354,12 +359,7 @@ fn aliases_move_with_history_answer_for_past_times_and_are_checked_against_the_l
 #[test]
 fn alias_rules_labels_unknown_aliases_and_the_approval_policy() {
     let env = Env::new();
-    let m = env.model("m1", 1);
-    env.cmd()
-        .args(["import", "--name", "acme/m"])
-        .arg(&m)
-        .assert()
-        .success();
+    import_versions(&env, 1);
     // An alias may not be a label of the model, nor malformed.
     env.cmd()
         .args(["alias", "set", "acme/m", "v1", "v1"])
@@ -573,14 +573,7 @@ fn a_delta_bundle_carries_only_what_the_receiver_lacks_and_is_refused_where_the_
 #[test]
 fn evaluations_are_signed_compared_and_gate_prod_deploys() {
     let env = Env::new();
-    for seed in 1..=2 {
-        let m = env.model(&format!("m{seed}"), seed);
-        env.cmd()
-            .args(["import", "--name", "acme/m"])
-            .arg(&m)
-            .assert()
-            .success();
-    }
+    import_versions(&env, 2);
     let keys = env.path("keys");
     crate::gap::keygen(&env, &keys, "evaluator");
     let key = keys.join("evaluator.key");
@@ -768,12 +761,7 @@ fn evaluations_are_signed_compared_and_gate_prod_deploys() {
 #[test]
 fn hosts_attest_what_they_serve_and_the_registry_ingests_only_trusted_reports() {
     let env = Env::new();
-    let m = env.model("m1", 1);
-    env.cmd()
-        .args(["import", "--name", "acme/m"])
-        .arg(&m)
-        .assert()
-        .success();
+    import_versions(&env, 1);
     let serve = env.path("serve/m");
     env.cmd()
         .args(["deploy", "acme/m"])
@@ -881,14 +869,7 @@ fn hosts_attest_what_they_serve_and_the_registry_ingests_only_trusted_reports() 
 #[test]
 fn aliases_cross_with_their_versions() {
     let env = Env::new();
-    for seed in 1..=2 {
-        let m = env.model(&format!("m{seed}"), seed);
-        env.cmd()
-            .args(["import", "--name", "acme/m"])
-            .arg(&m)
-            .assert()
-            .success();
-    }
+    import_versions(&env, 2);
     env.cmd()
         .args(["alias", "set", "acme/m", "prod", "v2"])
         .assert()
