@@ -355,6 +355,48 @@ acme/tiny-llama@prod is now {} ({} changes in the log: {})",
         ) + if got.new_blobs > 0 { "" } else { " (nothing new)" },
     );
 
+    // 8b. The second revision crosses as a delta: the isolated side says
+    //     what it holds, the connected side leaves that out.
+    let holdings = transfer.join("holdings.json");
+    crate::bundle::holdings::write(&iso, &holdings)?;
+    let (_, held) = crate::bundle::holdings::read_blobs(&holdings)?;
+    for who in ["alice", "bob"] {
+        let key = FileKey::load(&keys.join(format!("{who}.key")))?;
+        crate::trust::sign(&mut reg, &v2, &key)?;
+    }
+    let delta = transfer.join("tiny-llama-v2.delta.airlock");
+    let mut dopts = ExportOptions::new(delta.clone());
+    dopts.delta_against = Some(held);
+    let dx = export(
+        &reg,
+        std::slice::from_ref(&v2),
+        &exporter,
+        &dopts,
+        &NoProgress,
+    )?;
+    let delta_size = std::fs::metadata(&delta)
+        .map_err(|e| Error::io("stat", &delta, e))?
+        .len();
+    let dgot =
+        crate::bundle::import::import_bundle(&mut iso, &delta, &Default::default(), &NoProgress)?;
+    let iso_prod = iso.resolve(&"acme/tiny-llama@prod".parse()?)?;
+    s.step(
+        "isolated: airlock holdings; connected: airlock export --delta-against; isolated: import of the delta",
+        format!(
+            "{} blob(s) carried ({}), {} left out because the isolated side holds them; the bundle is {}\nisolated: {}@{} visible, the carried alias acme/tiny-llama@prod → {}",
+            dx.blobs,
+            size(dx.bytes),
+            dx.relied_on,
+            size(delta_size),
+            v2.name,
+            v2.label,
+            iso_prod.label
+        ),
+    );
+    let delta_crossed = dx.relied_on > 0
+        && dgot.versions.iter().any(|x| x.created)
+        && iso_prod.manifest_digest == v2.manifest_digest;
+
     // 9. Checkout where the serving engine loads it, and check the copy.
     let serving = root.join("serving/tiny-llama");
     let plain = CheckoutOptions {
@@ -564,6 +606,7 @@ acme/tiny-llama@prod is now {} ({} changes in the log: {})",
 
     Ok(caught_bundle
         && alias_moved
+        && delta_crossed
         && nothing_visible
         && live == 2
         && caught_copy

@@ -383,6 +383,12 @@ fn demo_tells_the_story() {
         ))
         .stdout(predicate::str::contains(
             "acme/tiny-llama@prod is now v2 (2 changes in the log: set v1, set v2)",
+        ))
+        .stdout(predicate::str::contains(
+            "left out because the isolated side holds them",
+        ))
+        .stdout(predicate::str::contains(
+            "the carried alias acme/tiny-llama@prod → v2",
         ));
     assert!(!env.home.exists(), "the demo never touches the user's home");
 }
