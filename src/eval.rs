@@ -340,11 +340,16 @@ pub fn list(reg: &Registry, v: &VersionRecord) -> Result<Vec<EvalView>> {
         .collect()
 }
 
-/// The latest valid record of each (suite, metric) of `v`.
-fn latest(reg: &Registry, v: &VersionRecord) -> Result<BTreeMap<(String, String), EvalView>> {
+/// The latest valid record of each (suite, metric) of `v` (with
+/// `trusted_only`, only records by keys this registry trusts).
+fn latest(
+    reg: &Registry,
+    v: &VersionRecord,
+    trusted_only: bool,
+) -> Result<BTreeMap<(String, String), EvalView>> {
     Ok(list(reg, v)?
         .into_iter()
-        .filter(|e| e.signature_valid)
+        .filter(|e| e.signature_valid && (!trusted_only || e.signer.is_some()))
         .map(|e| ((e.result.suite.clone(), e.result.metric.clone()), e))
         .collect())
 }
@@ -369,9 +374,19 @@ fn threshold(reg: &Registry, metric: &str) -> Result<f64> {
         .unwrap_or(0.0))
 }
 
-/// Compare the latest records of `a` and `b`, metric by metric.
+/// Compare the latest validly signed records of `a` and `b`, metric by
+/// metric.
 pub fn compare(reg: &Registry, a: &VersionRecord, b: &VersionRecord) -> Result<Comparison> {
-    let (la, lb) = (latest(reg, a)?, latest(reg, b)?);
+    compare_with(reg, a, b, false)
+}
+
+fn compare_with(
+    reg: &Registry,
+    a: &VersionRecord,
+    b: &VersionRecord,
+    trusted_only: bool,
+) -> Result<Comparison> {
+    let (la, lb) = (latest(reg, a, trusted_only)?, latest(reg, b, trusted_only)?);
     let keys: std::collections::BTreeSet<&(String, String)> = la.keys().chain(lb.keys()).collect();
     let mut metrics = Vec::new();
     for k in keys {
@@ -453,17 +468,21 @@ pub fn set_required_for_prod(reg: &Registry, suite: Option<&str>) -> Result<()> 
 }
 
 /// The gate of `deploy --env prod`: with a suite required by the policy,
-/// `v` needs a valid record of it and no regression in it against the
-/// version of the same model deployed in `prod` now.
+/// `v` needs a record of it signed by a key this registry trusts, and no
+/// regression in it (trusted records only) against the version of the same
+/// model deployed in `prod` now.
 pub fn check_prod_gate(reg: &Registry, v: &VersionRecord) -> Result<()> {
     let Some(suite) = policy(reg)?.required_for_prod else {
         return Ok(());
     };
-    if latest_of_suite(reg, v, Some(&suite))?.is_none() {
+    let trusted = list(reg, v)?
+        .into_iter()
+        .any(|e| e.signature_valid && e.signer.is_some() && e.result.suite == suite);
+    if !trusted {
         return Err(Error::Policy {
             what: subject(v),
             reason: format!(
-                "the policy requires a signed `{suite}` evaluation before `deploy --env prod` (`airlock eval record {} --suite {suite} --metric M --value X --key KEY`)",
+                "the policy requires a `{suite}` evaluation signed by a trusted key before `deploy --env prod` (`airlock eval record {} --suite {suite} --metric M --value X --key KEY`)",
                 subject(v)
             ),
         });
@@ -476,7 +495,7 @@ pub fn check_prod_gate(reg: &Registry, v: &VersionRecord) -> Result<()> {
         .filter_map(|d| reg.db.version_by_id(d.version_id).ok())
         .rfind(|p| p.name == v.name);
     if let Some(prod) = current {
-        let c = compare(reg, &prod, v)?;
+        let c = compare_with(reg, &prod, v, true)?;
         let worse: Vec<String> = c
             .metrics
             .iter()

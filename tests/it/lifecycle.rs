@@ -668,6 +668,22 @@ fn evaluations_are_signed_compared_and_gate_prod_deploys() {
         .arg(env.path("serve/v1"))
         .assert()
         .success();
+    // A record by a key this registry does not trust moves nothing.
+    crate::gap::keygen(&env, &keys, "stranger");
+    env.cmd()
+        .args([
+            "eval",
+            "record",
+            "acme/m@v2",
+            "--suite",
+            "mmlu",
+            "--metric",
+            "accuracy",
+        ])
+        .args(["--value", "0.99", "--key"])
+        .arg(keys.join("stranger.key"))
+        .assert()
+        .success();
     let out = env
         .cmd()
         .args(["deploy", "acme/m@v2", "--env", "prod"])
@@ -733,10 +749,10 @@ fn evaluations_are_signed_compared_and_gate_prod_deploys() {
     // gets the value that was signed, not the column changed here.
     let (iso, bundle) = env.cross("acme/m@v2");
     let got = env.json_at(&iso, &["import", bundle.to_str().unwrap()]);
-    assert_eq!(got["evaluations"], 2, "{got}");
+    assert_eq!(got["evaluations"], 3, "{got}");
     let there = env.json_at(&iso, &["eval", "list", "acme/m@v2"]);
     let rows = there["evaluations"].as_array().unwrap();
-    assert_eq!(rows.len(), 2);
+    assert_eq!(rows.len(), 3);
     assert!(rows.iter().all(|r| r["signature_valid"] == true), "{there}");
     let value = |m: &str| rows.iter().find(|r| r["metric"] == m).unwrap()["value"].as_f64();
     assert_eq!(
@@ -754,7 +770,7 @@ fn evaluations_are_signed_compared_and_gate_prod_deploys() {
             .as_array()
             .unwrap()
             .len(),
-        2
+        3
     );
 }
 
