@@ -256,6 +256,7 @@ pub fn remove(reg: &Registry, name: &ModelName, alias: &str) -> Result<String> {
 /// The alias changes the log holds for `name` (and `alias`, if given),
 /// oldest first.
 pub fn history(reg: &Registry, name: &ModelName, alias: Option<&str>) -> Result<Vec<AliasChange>> {
+    known_model(reg, name)?;
     Ok(changes(&reg.db.events()?, name)
         .into_iter()
         .filter(|c| alias.is_none_or(|a| a == c.alias))
@@ -289,6 +290,15 @@ fn changes(events: &[Event], name: &ModelName) -> Vec<AliasChange> {
         .collect()
 }
 
+/// An unknown model is an error naming the models there are.
+fn known_model(reg: &Registry, name: &ModelName) -> Result<()> {
+    reg.resolve(&crate::name::Reference {
+        name: name.clone(),
+        version: crate::name::VersionSelector::Newest,
+    })
+    .map(|_| ())
+}
+
 /// The aliases of `name` (every model's with `None`): now, or — with `at`
 /// — as the log says they stood then.
 pub fn list(
@@ -296,6 +306,9 @@ pub fn list(
     name: Option<&ModelName>,
     at: Option<OffsetDateTime>,
 ) -> Result<Vec<AliasView>> {
+    if let Some(n) = name {
+        known_model(reg, n)?;
+    }
     let Some(at) = at else {
         return Ok(reg
             .db

@@ -369,6 +369,14 @@ fn alias_rules_labels_unknown_aliases_and_the_approval_policy() {
         .args(["alias", "set", "acme/m", "bad/alias", "v1"])
         .assert()
         .code(2);
+    // An unknown model is an error naming the models there are.
+    let out = env
+        .cmd()
+        .args(["alias", "list", "acme/nosuch"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("acme/m"));
     // Removing an alias that does not exist is an error naming it.
     let out = env
         .cmd()
