@@ -183,6 +183,7 @@ pub fn record(
             "suite": r.suite, "metric": r.metric, "value": r.value,
             "higher_is_better": r.higher_is_better, "key_id": row.key_id,
             "manifest_digest": v.manifest_digest.to_hex(),
+            "envelope_sha256": crate::digest::Sha256Digest::of(&row.envelope).to_hex(),
         }),
     );
     reg.db.add_eval(&row, &event)?;

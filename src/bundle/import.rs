@@ -1212,6 +1212,7 @@ fn commit(
             "versions": outcome.versions.iter().map(|v| format!("{}@{}", v.name, v.version)).collect::<Vec<_>>(),
             "now_given": now.given.then(|| now.clock.clone()),
             "roots_applied": outcome.roots_applied,
+            "evaluations": staged.evals.iter().map(|(_, _, e)| Sha256Digest::of(&e.envelope).to_hex()).collect::<Vec<_>>(),
         }),
     ));
     outcome.evaluations = staged.evals.len();

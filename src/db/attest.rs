@@ -106,6 +106,18 @@ impl Db {
         Ok(true)
     }
 
+    /// Every ingested attestation: `(deployment id, report sha256)`.
+    pub(crate) fn attestation_digests(&self) -> Result<Vec<(i64, String)>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT deployment_id, report_sha256 FROM attestations ORDER BY id")
+            .ctx("prepare attestation digests query")?;
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .ctx("query attestation digests")?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .ctx("read attestation digests")
+    }
+
     /// The newest attestation of a deployment: (verified_at, key id, matches).
     pub(crate) fn last_attestation(
         &self,

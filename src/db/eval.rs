@@ -79,6 +79,22 @@ impl Db {
         })
     }
 
+    /// Every evaluation record: `(name@label, envelope sha256)`.
+    pub(crate) fn eval_digests(&self) -> Result<Vec<(String, String)>> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT m.name || '@' || v.label, e.envelope_sha256 FROM evals e
+                 JOIN versions v ON v.id = e.version_id JOIN models m ON m.id = v.model_id
+                 ORDER BY e.id",
+            )
+            .ctx("prepare evaluation digests query")?;
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .ctx("query evaluation digests")?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .ctx("read evaluation digests")
+    }
+
     /// A version's evaluations, oldest first.
     pub(crate) fn evals(&self, version_id: i64) -> Result<Vec<EvalRow>> {
         let mut st = self

@@ -241,6 +241,42 @@ fn check_logged(
     for (subject, what) in crate::alias::unlogged(reg, events)? {
         unlogged(subject, what);
     }
+    // Evaluation records and host attestations: each with the event that
+    // recorded it (its own, or the accepted bundle's that carried it).
+    let mut logged_digests: HashSet<&str> = HashSet::new();
+    for (e, d) in events.iter().zip(&details) {
+        match e.kind() {
+            Some(EventKind::Eval) => logged_digests.extend(d["envelope_sha256"].as_str()),
+            Some(EventKind::Attest) => logged_digests.extend(d["report_sha256"].as_str()),
+            Some(EventKind::AcceptBundle) => logged_digests.extend(
+                d["evaluations"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|x| x.as_str()),
+            ),
+            _ => {}
+        }
+    }
+    for (subject, digest) in reg.db.eval_digests()? {
+        if !logged_digests.contains(digest.as_str()) {
+            unlogged(
+                subject,
+                format!(
+                    "an evaluation record ({}) without its event",
+                    short(&digest)
+                ),
+            );
+        }
+    }
+    for (id, digest) in reg.db.attestation_digests()? {
+        if !logged_digests.contains(digest.as_str()) {
+            unlogged(
+                format!("deployment {id}"),
+                format!("a host attestation ({}) without its event", short(&digest)),
+            );
+        }
+    }
     for k in trusted {
         let id = k.key_id.to_hex();
         let by_root = events.iter().zip(&details).any(|(e, d)| {

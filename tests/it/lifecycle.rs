@@ -753,6 +753,31 @@ fn evaluations_are_signed_compared_and_gate_prod_deploys() {
     );
     env.cmd().args(["log", "--verify"]).assert().success();
 
+    // A record added behind airlock's back has no event: log --verify says so.
+    {
+        let c = rusqlite::Connection::open(env.home.join("registry.db")).unwrap();
+        c.execute(
+            "INSERT INTO evals (version_id, suite, metric, value, higher_is_better, cost_per_1k_outputs,
+               currency, notes, recorded_at, recorded_by, key_id, public_key, envelope_sha256, envelope)
+             SELECT version_id, suite, metric, 0.1, higher_is_better, cost_per_1k_outputs, currency,
+               notes, recorded_at, recorded_by, key_id, public_key, 'forged', envelope FROM evals LIMIT 1",
+            [],
+        )
+        .unwrap();
+    }
+    let out = env.cmd().args(["log", "--verify"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("evaluation record"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    {
+        let c = rusqlite::Connection::open(env.home.join("registry.db")).unwrap();
+        c.execute("DELETE FROM evals WHERE envelope_sha256 = 'forged'", [])
+            .unwrap();
+    }
+
     // Records travel in bundles as the signed statements: the isolated side
     // gets the value that was signed, not the column changed here.
     let (iso, bundle) = env.cross("acme/m@v2");
@@ -888,6 +913,21 @@ fn hosts_attest_what_they_serve_and_the_registry_ingests_only_trusted_reports() 
     assert_eq!(audit["deployments"][0]["status"], "drift");
     assert_eq!(audit["deployments"][0]["proven"][2], false);
     env.cmd().args(["log", "--verify"]).assert().success();
+    // An attestation written behind airlock's back has no event.
+    {
+        let c = rusqlite::Connection::open(env.home.join("registry.db")).unwrap();
+        c.execute(
+            "INSERT INTO attestations (deployment_id, verified_at, matches, key_id, report_sha256,
+               ingested_at, ingested_by, envelope)
+             SELECT deployment_id, verified_at, 1, key_id, 'forged', ingested_at, ingested_by, envelope
+             FROM attestations LIMIT 1",
+            [],
+        )
+        .unwrap();
+    }
+    let out = env.cmd().args(["log", "--verify"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("host attestation"));
 }
 
 #[test]
