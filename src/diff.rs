@@ -1,8 +1,8 @@
 //! `diff REF1 REF2`: what differs between two versions, from the records
 //! and the stored bytes' headers: files added, removed and changed (sizes
-//! and digests), tensors whose dtype or shape changed (safetensors headers
-//! read from the store; for other weight formats the recorded tensor
-//! counts, parameters and dtypes), the licence, the disclosure, the owner,
+//! and digests), tensors whose dtype or shape changed (safetensors and GGUF
+//! headers read from the store; for other weight formats the recorded
+//! tensor counts, parameters and dtypes), the licence, the disclosure, the owner,
 //! the source and the approvals. Read-only; nothing is hashed.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::digest::Sha256Digest;
 use crate::error::Result;
 use crate::formats::Format;
-use crate::formats::safetensors::{TensorInfo, tensor_table};
+use crate::formats::{TensorInfo, tensor_table};
 use crate::records::{FileRecord, VersionRecord};
 use crate::registry::Registry;
 
@@ -183,10 +183,10 @@ enum Tensors {
 }
 
 fn tensors_of(reg: &Registry, f: &FileRecord) -> Option<Tensors> {
-    if f.format == Format::Safetensors {
+    if matches!(f.format, Format::Safetensors | Format::Gguf) {
         let path = reg.store.blob_path(&f.sha256);
         if let Ok(mut file) = crate::fsio::open_regular(&path)
-            && let Some(t) = tensor_table(&mut std::io::BufReader::new(&mut file), f.size)
+            && let Some(t) = tensor_table(f.format, &mut std::io::BufReader::new(&mut file), f.size)
         {
             return Some(Tensors::Listed(t));
         }

@@ -282,7 +282,7 @@ fn file_type(t: u64) -> Option<&'static str> {
 /// Inspect a GGUF file of `size` bytes.
 pub fn inspect(rd: &mut dyn Read, size: u64) -> Inspection {
     let mut out = Inspection::new(super::Format::Gguf);
-    match walk(rd, size, &mut out) {
+    match walk(rd, size, &mut out, None) {
         Ok(()) => {
             if out.verdict < Verdict::Ok {
                 out.verdict = Verdict::Ok;
@@ -293,7 +293,23 @@ pub fn inspect(rd: &mut dyn Read, size: u64) -> Inspection {
     }
 }
 
-fn walk(rd: &mut dyn Read, size: u64, out: &mut Inspection) -> Result<(), String> {
+/// The tensors a GGUF file lists (name, ggml type, shape), in file order;
+/// `None` when the file is not a well-formed GGUF. Reads the header only.
+pub fn tensor_table(rd: &mut dyn Read, size: u64) -> Option<Vec<super::TensorInfo>> {
+    let mut out = Inspection::new(super::Format::Gguf);
+    let mut table = Vec::new();
+    walk(rd, size, &mut out, Some(&mut table)).ok()?;
+    Some(table)
+}
+
+/// Check a GGUF file, recording what it holds in `out` (and each tensor in
+/// `table`, when asked).
+fn walk(
+    rd: &mut dyn Read,
+    size: u64,
+    out: &mut Inspection,
+    mut table: Option<&mut Vec<super::TensorInfo>>,
+) -> Result<(), String> {
     let mut r = R {
         r: rd,
         pos: 0,
@@ -379,11 +395,13 @@ fn walk(rd: &mut dyn Read, size: u64, out: &mut Inspection) -> Result<(), String
             return Err(format!("tensor `{name}` has {dims} dimensions"));
         }
         let mut elems = 1u64;
+        let mut shape = Vec::new();
         for _ in 0..dims {
             let d = r.u64()?;
             elems = elems
                 .checked_mul(d)
                 .ok_or_else(|| format!("tensor `{name}`: shape product overflows"))?;
+            shape.push(d);
         }
         let t = r.u32()?;
         let offset = r.u64()?;
@@ -407,6 +425,13 @@ fn walk(rd: &mut dyn Read, size: u64, out: &mut Inspection) -> Result<(), String
             .ok_or_else(|| format!("tensor `{name}`: offset overflows"))?;
         out.parameters = out.parameters.saturating_add(elems);
         *dtypes.entry(tname.to_string()).or_default() += elems;
+        if let Some(t) = table.as_deref_mut() {
+            t.push(super::TensorInfo {
+                name: name.clone(),
+                dtype: tname.to_string(),
+                shape,
+            });
+        }
         infos.push((offset, end, name));
     }
     let data_start = r.pos.div_ceil(alignment) * alignment;

@@ -200,6 +200,27 @@ pub struct SafetyFinding {
     pub message: String,
 }
 
+/// One tensor as a weight file's header describes it (safetensors, GGUF).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TensorInfo {
+    /// The tensor's name.
+    pub name: String,
+    /// Its dtype or ggml type (`F16`, `BF16`, `Q4_K`, …).
+    pub dtype: String,
+    /// Its shape.
+    pub shape: Vec<u64>,
+}
+
+/// The tensors of a safetensors or GGUF file, read from its header; `None`
+/// for other formats or a header that cannot be read.
+pub fn tensor_table(format: Format, r: &mut dyn Read, size: u64) -> Option<Vec<TensorInfo>> {
+    match format {
+        Format::Safetensors => safetensors::tensor_table(r, size),
+        Format::Gguf => gguf::tensor_table(r, size),
+        _ => None,
+    }
+}
+
 /// What inspecting one file found.
 #[derive(Debug, Clone, Serialize)]
 pub struct Inspection {

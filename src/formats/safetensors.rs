@@ -91,21 +91,10 @@ fn read_header(r: &mut dyn Read, size: u64) -> Result<(u64, Ordered), String> {
     }
 }
 
-/// One tensor as its header describes it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct TensorInfo {
-    /// The tensor's name.
-    pub name: String,
-    /// Its dtype (`F16`, `BF16`, …).
-    pub dtype: String,
-    /// Its shape.
-    pub shape: Vec<u64>,
-}
-
 /// The tensors a safetensors file's header lists, in header order
 /// (`__metadata__` left out); `None` when the header cannot be read.
 /// Reads only the header.
-pub fn tensor_table(r: &mut dyn Read, size: u64) -> Option<Vec<TensorInfo>> {
+pub fn tensor_table(r: &mut dyn Read, size: u64) -> Option<Vec<super::TensorInfo>> {
     let (_, entries) = read_header(r, size).ok()?;
     entries
         .0
@@ -113,7 +102,7 @@ pub fn tensor_table(r: &mut dyn Read, size: u64) -> Option<Vec<TensorInfo>> {
         .filter(|(name, _)| name != "__metadata__")
         .map(|(name, v)| {
             let obj = v.as_object()?;
-            Some(TensorInfo {
+            Some(super::TensorInfo {
                 name,
                 dtype: obj.get("dtype")?.as_str()?.to_string(),
                 shape: obj

@@ -226,6 +226,33 @@ fn diff_names_files_tensors_fields_and_approvals_that_differ() {
     assert!(err.contains("v9") && err.contains("v2"), "{err}");
 }
 
+#[test]
+fn diff_reads_gguf_tensor_tables_too() {
+    let env = Env::new();
+    let v1 = crate::safety::Gguf::valid();
+    let mut v2 = crate::safety::Gguf::valid();
+    v2.tensors[0].2 = 1; // tok.weight: F32 → F16
+    for (dir, g) in [("g1", &v1), ("g2", &v2)] {
+        folder(&env.path(dir), &[("model.gguf", g.bytes())]);
+        env.cmd()
+            .args(["import", "--name", "acme/g"])
+            .arg(env.path(dir))
+            .assert()
+            .success();
+    }
+    let d = env.json(&["diff", "acme/g@v1", "acme/g@v2"]);
+    let t = &d["tensors"];
+    assert_eq!(t.as_array().unwrap().len(), 1, "{d}");
+    assert_eq!(
+        (
+            t[0]["tensor"].as_str(),
+            t[0]["from"].as_str(),
+            t[0]["to"].as_str()
+        ),
+        (Some("tok.weight"), Some("F32 [4, 4]"), Some("F16 [4, 4]"))
+    );
+}
+
 /// Import `n` generated models as versions v1…vN of `acme/m`.
 fn import_versions(env: &Env, n: u64) {
     for seed in 1..=n {

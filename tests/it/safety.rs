@@ -31,11 +31,12 @@ fn gstr(s: &str) -> Vec<u8> {
 }
 
 pub(crate) struct Gguf {
-    version: u32,
-    counts: Option<(u64, u64)>,
-    kvs: Vec<(String, u32, Vec<u8>)>,
-    tensors: Vec<(String, Vec<u64>, u32, u64)>,
-    data: usize,
+    pub(crate) version: u32,
+    pub(crate) counts: Option<(u64, u64)>,
+    pub(crate) kvs: Vec<(String, u32, Vec<u8>)>,
+    /// (name, shape, ggml type, offset)
+    pub(crate) tensors: Vec<(String, Vec<u64>, u32, u64)>,
+    pub(crate) data: usize,
 }
 
 impl Gguf {
