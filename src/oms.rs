@@ -175,18 +175,6 @@ pub fn generate(prefix: &Path, curve: Curve) -> Result<GeneratedEcKey> {
     })
 }
 
-/// DSSE pre-authentication encoding (the same for every DSSE signer).
-fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
-    let mut out = format!(
-        "DSSEv1 {} {payload_type} {} ",
-        payload_type.len(),
-        payload.len()
-    )
-    .into_bytes();
-    out.extend_from_slice(payload);
-    out
-}
-
 /// Whether OMS leaves `path` out of a model by default.
 fn ignored(path: &str) -> bool {
     IGNORED
@@ -254,7 +242,7 @@ pub struct OmsSignature {
 /// Write the OMS signature of `v` by `key` to `out` (a new file).
 pub fn sign(reg: &Registry, v: &VersionRecord, key: &EcKey, out: &Path) -> Result<OmsSignature> {
     let payload = statement(reg, v)?;
-    let sig = key.sign_der(&pae(PAYLOAD_TYPE, &payload));
+    let sig = key.sign_der(&crate::signing::pae(PAYLOAD_TYPE, &payload));
     let b64 = base64::engine::general_purpose::STANDARD;
     let bundle = json!({
         "mediaType": BUNDLE_TYPE,
@@ -496,7 +484,7 @@ fn verify_against(
     if sigs.is_empty() {
         return Err(hostile(what, "no signature in the envelope"));
     }
-    let msg = pae(PAYLOAD_TYPE, &payload);
+    let msg = crate::signing::pae(PAYLOAD_TYPE, &payload);
     let cert_signer;
     let signer = if let Some(chain) = chain {
         cert_signer = verify_chain(&chain, cas, what)?;
@@ -939,7 +927,7 @@ mod tests {
     #[test]
     fn pae_is_the_dsse_encoding() {
         assert_eq!(
-            pae("application/vnd.in-toto+json", b"{}"),
+            crate::signing::pae("application/vnd.in-toto+json", b"{}"),
             b"DSSEv1 28 application/vnd.in-toto+json 2 {}".to_vec()
         );
     }

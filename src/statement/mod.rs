@@ -308,18 +308,6 @@ impl Statement {
         Ok((meta, recs))
     }
 
-    /// The files as records (format unknown until the bytes are seen).
-    pub fn file_records(&self) -> Result<Vec<FileRecord>> {
-        let recs = self
-            .predicate
-            .files
-            .iter()
-            .map(PredicateFile::record)
-            .collect::<Result<Vec<_>>>()?;
-        check_unique(&recs)?;
-        Ok(recs)
-    }
-
     /// The licence text's digest, checked to be one.
     pub fn license_digest(&self) -> Result<Option<Sha256Digest>> {
         self.predicate
