@@ -33,7 +33,7 @@
 
 use std::collections::HashMap;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -177,17 +177,34 @@ pub fn import_bundle(
     let _lock = reg.lock()?;
     reg.store.clear_temps()?;
     let reader = VolumeReader::open(path)?;
+    let ended_at = reader.ended_at.clone();
+    let base = reader.volume(1);
+    let volume_of = |n: usize| {
+        let s = base.to_string_lossy();
+        PathBuf::from(format!("{}{n:03}", &s[..s.len().saturating_sub(3)]))
+    };
+    let missing = |bundle_id: &str, e: Error| match (&e, ended_at.get()) {
+        // The chain ended at a volume that is not there, and the bundle was
+        // shorter than signed: the volume is missing, not tampered with.
+        (Error::Hostile { .. } | Error::Io { .. }, Some(n)) => Error::VolumeMissing {
+            path: volume_of(n),
+            volume: n,
+            bundle_id: bundle_id.to_string(),
+        },
+        _ => e,
+    };
     let mut archive = tar::Archive::new(std::io::BufReader::with_capacity(CHUNK, reader));
     let mut entries = archive
         .entries()
         .map_err(|e| tar_error(INDEX_NAME, e))?
         .raw(true);
 
-    let head = read_head(&mut entries, path)?;
+    let unread = "(index not read yet)";
+    let head = read_head(&mut entries, path).map_err(|e| missing(unread, e))?;
     let roots_applied = chain::apply_carried(reg, &head.roots, path)?;
     let now = judge_time(reg, path, opts)?;
     let signed_by = verify_exporter(reg, path, &head)?;
-    let idx = checked_index(&mut entries, &head.index)?;
+    let idx = checked_index(&mut entries, &head.index).map_err(|e| missing(unread, e))?;
     check_roots_listed(&idx, &head)?;
     let exporter = check_origin(reg, path, &idx, &signed_by)?;
     let index_sha = Sha256Digest::of(&head.index);
@@ -199,7 +216,8 @@ pub fn import_bundle(
     outcome.roots_applied = roots_applied;
     check_freshness(reg, path, &idx, &now, &mut outcome.warnings)?;
     check_relied(reg, &idx, progress)?;
-    let staged = read_members(reg, &mut entries, &idx, progress)?;
+    let staged = read_members(reg, &mut entries, &idx, progress)
+        .map_err(|e| missing(&idx.raw.bundle_id, e))?;
     ensure_nothing_follows(&mut entries)?;
     outcome.volumes = archive.into_inner().into_inner().volumes;
     let mut staged = staged;

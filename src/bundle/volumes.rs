@@ -3,7 +3,8 @@
 //! Volumes are a plain byte split of the tar stream: `OUT.001`, `OUT.002`, …
 //! each at most the volume size. The reader chains them in order; a missing
 //! later volume shows up as a truncated member, which the signed index
-//! catches. Output is written under temporary names (`.OUT.airlock-export-*`,
+//! catches, and the importer then names the volume the chain ended at
+//! (`Error::VolumeMissing`, exit 1: incomplete, not tampered). Output is written under temporary names (`.OUT.airlock-export-*`,
 //! tracked as pending in the home) and renamed into place only when the
 //! whole bundle is complete, the first volume last.
 
@@ -208,6 +209,9 @@ pub(crate) struct VolumeReader {
     current: File,
     next: Option<usize>,
     pub(crate) volumes: usize,
+    /// Set when the chain ended because volume N was not there: if the
+    /// bundle turns out shorter than its index says, that is why.
+    pub(crate) ended_at: std::rc::Rc<std::cell::Cell<Option<usize>>>,
 }
 
 impl VolumeReader {
@@ -220,12 +224,18 @@ impl VolumeReader {
             current: f,
             next,
             volumes: 1,
+            ended_at: Default::default(),
         })
     }
 
     fn base(&self) -> PathBuf {
         let s = self.first.to_string_lossy();
         PathBuf::from(&s[..s.len() - 4])
+    }
+
+    /// The path of volume `n` of this set.
+    pub(crate) fn volume(&self, n: usize) -> PathBuf {
+        volume_path(&self.base(), n)
     }
 }
 
@@ -250,6 +260,7 @@ impl Read for VolumeReader {
                     if source.kind() == io::ErrorKind::NotFound =>
                 {
                     self.next = None;
+                    self.ended_at.set(Some(k));
                     return Ok(0);
                 }
                 // A volume that is a link, a FIFO or a device is hostile:

@@ -455,10 +455,26 @@ fn volumes_split_and_join() {
     for v in &vols {
         assert!(fs::metadata(v).unwrap().len() <= 1 << 20);
     }
-    // A missing middle volume is caught as a truncation.
+    // A missing middle volume: refused, named by number and path (exit 1:
+    // incomplete, not tampered), nothing visible.
     let hidden = g.path("hidden.003");
     fs::rename(&vols[2], &hidden).unwrap();
-    g.refused(&vols[0], "member");
+    let out = g.iso().arg("import").arg(&vols[0]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("volume 3") && err.contains(&vols[2].display().to_string()),
+        "{err}"
+    );
+    assert_eq!(g.iso_listed(), 0, "nothing visible");
+    let json = g
+        .iso()
+        .args(["--json", "import"])
+        .arg(&vols[0])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(doc["error"]["kind"], "volume-missing");
     fs::rename(&hidden, &vols[2]).unwrap();
     g.iso()
         .arg("import")
