@@ -160,12 +160,23 @@ fn identify(conn: &Connection, path: &Path) -> Result<u32> {
         path: path.to_path_buf(),
         reason,
     };
-    let app: i32 = conn
-        .pragma_query_value(None, "application_id", |r| r.get(0))
-        .ctx("read application_id")?;
-    let version: u32 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .ctx("read user_version")?;
+    // Both read in one read transaction (one snapshot), the version first:
+    // another process may be upgrading this very database, one committed
+    // migration at a time, and the id it sets at schema 6 must not be seen
+    // missing beside a version that is already past it.
+    let (app, version): (i32, u32) = {
+        let tx = conn
+            .unchecked_transaction()
+            .ctx("begin reading the header")?;
+        let version = tx
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .ctx("read user_version")?;
+        let app = tx
+            .pragma_query_value(None, "application_id", |r| r.get(0))
+            .ctx("read application_id")?;
+        tx.commit().ctx("end reading the header")?;
+        (app, version)
+    };
     let newest = MIGRATIONS.last().map_or(0, |m| m.0);
     if app == APPLICATION_ID {
         if version > newest {
