@@ -187,7 +187,7 @@ pub fn record(
         }),
     );
     reg.db.add_eval(&row, &event)?;
-    view(reg, v, row)
+    Ok(view(&reg.db.trusted_keys()?, v, row))
 }
 
 /// The predicate of a kept statement, if its signature verifies under the
@@ -214,8 +214,7 @@ fn signed_result(row: &EvalRow, v: &VersionRecord) -> Option<EvalResult> {
     serde_json::from_value(doc["predicate"].clone()).ok()
 }
 
-fn view(reg: &Registry, v: &VersionRecord, row: EvalRow) -> Result<EvalView> {
-    let trusted = reg.db.trusted_keys()?;
+fn view(trusted: &[crate::records::TrustedKey], v: &VersionRecord, row: EvalRow) -> EvalView {
     let result = EvalResult {
         suite: row.suite.clone(),
         metric: row.metric.clone(),
@@ -231,14 +230,14 @@ fn view(reg: &Registry, v: &VersionRecord, row: EvalRow) -> Result<EvalView> {
         .iter()
         .find(|k| !k.revoked && k.key_id.to_hex() == row.key_id)
         .map(|k| k.name.clone());
-    Ok(EvalView {
+    EvalView {
         result,
         recorded_at: row.recorded_at,
         recorded_by: row.recorded_by,
         key_id: row.key_id,
         signer,
         signature_valid,
-    })
+    }
 }
 
 /// The largest evaluation record a bundle may carry.
@@ -334,11 +333,13 @@ pub(crate) fn envelopes(reg: &Registry, v: &VersionRecord) -> Result<Vec<Vec<u8>
 
 /// Every record of `v`, oldest first, each signature checked.
 pub fn list(reg: &Registry, v: &VersionRecord) -> Result<Vec<EvalView>> {
-    reg.db
+    let trusted = reg.db.trusted_keys()?;
+    Ok(reg
+        .db
         .evals(v.id)?
         .into_iter()
-        .map(|r| view(reg, v, r))
-        .collect()
+        .map(|r| view(&trusted, v, r))
+        .collect())
 }
 
 /// The latest valid record of each (suite, metric) of `v` (with
