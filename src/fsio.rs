@@ -126,6 +126,23 @@ pub(crate) fn return_large_buffers() {
 #[cfg(not(target_env = "gnu"))]
 pub(crate) fn return_large_buffers() {}
 
+/// Give the pages of freed small blocks back to the system: after a large
+/// list of many small allocations (a model's file list) is dropped, its
+/// holes in the heap would otherwise stay resident beside what comes next.
+#[cfg(target_env = "gnu")]
+#[allow(unsafe_code)] // audited: one libc call, SAFETY below
+pub(crate) fn trim_heap() {
+    // SAFETY: malloc_trim only releases free memory; it has no
+    // preconditions and is thread-safe.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Other C libraries: nothing to do.
+#[cfg(not(target_env = "gnu"))]
+pub(crate) fn trim_heap() {}
+
 /// `renameat2(from, to, flags)`; `Unsupported` where the kernel or the file
 /// system does not offer the flag.
 #[allow(unsafe_code)] // audited: one libc call, SAFETY below

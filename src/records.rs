@@ -222,8 +222,30 @@ pub struct VersionRecord {
     pub registered_at: String,
 }
 
+/// A statement's exact bytes, waiting to be recorded.
+#[derive(Debug, Default)]
+pub enum StatementBytes {
+    /// None carried: a folder import's statement is made from the records
+    /// when first needed.
+    #[default]
+    None,
+    /// In memory.
+    Memory(Vec<u8>),
+    /// Spilled to an unnamed temp file (a statement of a hundred thousand
+    /// files is tens of megabytes), with the length and sha256 it had when
+    /// it was checked; both are checked again as it is recorded.
+    Spilled {
+        /// The temp file, read from its start.
+        file: std::fs::File,
+        /// Its length.
+        len: u64,
+        /// The sha256 of the bytes checked.
+        sha256: Sha256Digest,
+    },
+}
+
 /// A version about to be recorded.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct NewVersion {
     /// The model.
     pub name: ModelName,
@@ -257,10 +279,9 @@ pub struct NewVersion {
     pub owner: Option<String>,
     /// Its files.
     pub files: Vec<FileRecord>,
-    /// The exact statement bytes approvals sign (from a bundle); empty for a
-    /// folder import, whose statement is made from the records when first
-    /// needed.
-    pub statement: Vec<u8>,
+    /// The exact statement bytes approvals sign (from a bundle or an OCI
+    /// registry).
+    pub statement: StatementBytes,
     /// The bundle it arrived in.
     pub bundle_id: Option<String>,
     /// Approvals it arrives with.

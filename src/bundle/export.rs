@@ -1,8 +1,10 @@
 //! `export REF… --key K --out FILE [--volume-size SIZE]`: write a signed bundle.
 //!
-//! Everything small (index, statements) is built in memory first; blobs are
-//! then streamed from the store into the tar, each re-hashed as it is read,
-//! so a corrupted store cannot be exported silently (the partial output is
+//! The index and the small members are built in memory first; a version's
+//! envelope and a long member list are spilled to unnamed temp files (a
+//! model of 100,000 files has a 30 MB envelope); blobs are then streamed
+//! from the store into the tar, each re-hashed as it is read, so a
+//! corrupted store cannot be exported silently (the partial output is
 //! discarded and the command fails with exit 3). Memory stays flat.
 
 use std::collections::HashSet;
@@ -95,28 +97,132 @@ fn header(name: &str, size: u64) -> Result<tar::Header> {
     Ok(h)
 }
 
+/// A member's bytes: in memory, or spilled to an unnamed file in the
+/// store's temp folder (gone with the process, however it ends).
+enum Body {
+    Bytes(Vec<u8>),
+    Spilled {
+        file: std::fs::File,
+        size: u64,
+        sha256: Sha256Digest,
+    },
+}
+
+impl Body {
+    fn len(&self) -> u64 {
+        match self {
+            Body::Bytes(b) => b.len() as u64,
+            Body::Spilled { size, .. } => *size,
+        }
+    }
+
+    fn sha256(&self) -> Sha256Digest {
+        match self {
+            Body::Bytes(b) => Sha256Digest::of(b),
+            Body::Spilled { sha256, .. } => *sha256,
+        }
+    }
+
+    /// Append as member `name`; a spilled body is read back from its start
+    /// and must still be the bytes that were hashed.
+    fn append<W: Write>(&self, tar: &mut tar::Builder<W>, name: &str) -> Result<()> {
+        let io =
+            |e: std::io::Error| Error::io("write bundle member", std::path::Path::new(name), e);
+        match self {
+            Body::Bytes(b) => tar
+                .append(&header(name, b.len() as u64)?, &b[..])
+                .map_err(io),
+            Body::Spilled { file, size, sha256 } => {
+                let mut f = file;
+                std::io::Seek::rewind(&mut f).map_err(io)?;
+                let mut r = HashingReader::new(std::io::BufReader::with_capacity(
+                    crate::digest::CHUNK,
+                    f.take(*size),
+                ));
+                tar.append(&header(name, *size)?, &mut r).map_err(io)?;
+                let (found, read) = r.finish();
+                if found != *sha256 || read != *size {
+                    return Err(Error::DigestMismatch {
+                        what: format!("the spilled member `{name}` (export aborted)"),
+                        expected: sha256.to_hex(),
+                        found: format!("{found} ({read} of {size} bytes)"),
+                    });
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A new spill file, hashed as it is written.
+struct Spill {
+    out: std::io::BufWriter<std::fs::File>,
+    h: crate::digest::Hasher,
+    size: u64,
+}
+
+impl Spill {
+    fn new(reg: &Registry) -> Result<Spill> {
+        let dir = reg.store.tmp_dir();
+        let file =
+            tempfile::tempfile_in(&dir).map_err(|e| Error::io("create a temp file in", &dir, e))?;
+        Ok(Spill {
+            out: std::io::BufWriter::with_capacity(1 << 20, file),
+            h: crate::digest::Hasher::new(),
+            size: 0,
+        })
+    }
+
+    fn done(self) -> Result<Body> {
+        let file = self.out.into_inner().map_err(|e| {
+            let e = e.into_error();
+            Error::io("write a temp file in", std::path::Path::new("store/tmp"), e)
+        })?;
+        Ok(Body::Spilled {
+            file,
+            size: self.size,
+            sha256: self.h.finish(),
+        })
+    }
+}
+
+impl Write for Spill {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.h.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
 /// What a bundle carries, gathered before anything is written.
 struct Contents {
     /// The trust root versions above 1, `(member name, envelope bytes)`,
     /// written before the index so the importer applies them first.
     roots: Vec<(String, Vec<u8>)>,
-    /// `(member name, DSSE envelope bytes)`, one per version, then one per
-    /// version revocation recorded here.
-    statements: Vec<(String, Vec<u8>)>,
+    /// `(member name, DSSE envelope)`, one per version, then the aliases,
+    /// evaluations and revocations carried.
+    statements: Vec<(String, Body)>,
     versions: Vec<IndexVersion>,
     /// `(member folder, digest, size)` of licence texts, then of file
     /// blobs: the member is `<folder><sha256>` (made when written, not held
     /// for each of a hundred thousand blobs).
-    licences: Vec<(&'static str, Sha256Digest, u64)>,
-    blobs: Vec<(&'static str, Sha256Digest, u64)>,
+    licences: Vec<(Sha256Digest, u64)>,
+    blobs: Vec<(Sha256Digest, u64)>,
     /// Blobs needed but left out (the receiver holds them), with sizes.
     relies_on: Vec<(Sha256Digest, u64)>,
 }
 
 impl Contents {
-    /// Licence texts first, then blobs: the order they are written in.
-    fn payload(&self) -> impl Iterator<Item = &(&'static str, Sha256Digest, u64)> {
-        self.licences.iter().chain(&self.blobs)
+    /// Licence texts first, then blobs, the order they are written in:
+    /// `(member folder, digest, size)`.
+    fn payload(&self) -> impl Iterator<Item = (&'static str, &Sha256Digest, &u64)> {
+        let l = self.licences.iter().map(|(d, s)| ("licenses/", d, s));
+        l.chain(self.blobs.iter().map(|(d, s)| ("blobs/", d, s)))
     }
 }
 
@@ -125,8 +231,8 @@ struct SignedIndex {
     index: Index,
     bytes: Vec<u8>,
     signature: Vec<u8>,
-    /// The external member list's bytes, when the index describes one.
-    member_list: Option<Vec<u8>>,
+    /// The external member list, when the index describes one.
+    member_list: Option<Body>,
 }
 
 /// Write a bundle of `versions`, signed by `key`.
@@ -160,7 +266,7 @@ pub fn export(
         _ => PathBuf::from("."),
     };
     let members = contents.statements.len() + contents.payload().count() + 4;
-    let size: u64 = contents.payload().map(|b| b.2).sum::<u64>() + 1024 * members as u64;
+    let size: u64 = contents.payload().map(|b| *b.2).sum::<u64>() + 1024 * members as u64;
     crate::fsio::ensure_room(&dir, size, "the bundle")?;
     let pending = crate::pending::begin(
         reg,
@@ -188,7 +294,7 @@ pub fn export(
             .map(|v| format!("{}@{}", v.name, v.label))
             .collect(),
         blobs: contents.licences.len() + contents.blobs.len(),
-        bytes: contents.payload().map(|b| b.2).sum(),
+        bytes: contents.payload().map(|b| *b.2).sum(),
         relied_on: contents.relies_on.len(),
         relied_bytes: contents.relies_on.iter().map(|r| r.1).sum(),
         files: files.iter().map(|p| p.display().to_string()).collect(),
@@ -211,11 +317,13 @@ fn collect(
         relies_on: Vec::new(),
     };
     let is_held = |d: &Sha256Digest| held.is_some_and(|h| h.contains(d));
-    let mut seen = HashSet::new();
+    let mut blobs: Vec<(Sha256Digest, u64)> = Vec::new();
+    let mut licences: Vec<Sha256Digest> = Vec::new();
     for (i, v) in versions.iter().enumerate() {
-        let (env, approvals) = crate::trust::envelope_bytes(reg, v)?;
+        let mut spill = Spill::new(reg)?;
+        let approvals = crate::trust::write_envelope(reg, v, &mut spill)?;
         let name = format!("statements/{i}.dsse.json");
-        c.statements.push((name.clone(), env));
+        c.statements.push((name.clone(), spill.done()?));
         c.versions.push(IndexVersion {
             name: v.name.to_string(),
             version: v.label.clone(),
@@ -230,31 +338,38 @@ fn collect(
                 })
                 .collect(),
         });
-        for f in reg.files(v)? {
-            if !seen.insert(f.sha256) {
-                continue;
-            }
-            if is_held(&f.sha256) {
-                c.relies_on.push((f.sha256, f.size));
-            } else {
-                c.blobs.push(("blobs/", f.sha256, f.size));
-            }
+        blobs.extend(reg.db.version_blobs(v.id)?.1);
+        licences.extend(v.license_sha256);
+    }
+    // Each blob once, in digest order: a sorted list, no set beside it.
+    blobs.sort_unstable_by_key(|b| b.0);
+    blobs.dedup_by_key(|b| b.0);
+    licences.sort_unstable();
+    licences.dedup();
+    for l in licences {
+        if blobs.binary_search_by_key(&l, |b| b.0).is_ok() {
+            // The text is also a file: it travels as that blob.
+            continue;
         }
-        if let Some(l) = v.license_sha256
-            && seen.insert(l)
-        {
-            let size = reg
-                .store
-                .stat(&l)?
-                .ok_or_else(|| Error::not_found("licence blob", l.to_hex()))?
-                .size;
-            if is_held(&l) {
-                c.relies_on.push((l, size));
-            } else {
-                c.licences.push(("licenses/", l, size));
-            }
+        let size = reg
+            .store
+            .stat(&l)?
+            .ok_or_else(|| Error::not_found("licence blob", l.to_hex()))?
+            .size;
+        if is_held(&l) {
+            c.relies_on.push((l, size));
+        } else {
+            c.licences.push((l, size));
         }
     }
+    blobs.retain(|b| {
+        let held = is_held(&b.0);
+        if held {
+            c.relies_on.push(*b);
+        }
+        !held
+    });
+    c.blobs = blobs;
     let mut aliases = Vec::new();
     for v in versions {
         aliases.extend(crate::alias::carried_for(reg, v)?);
@@ -262,19 +377,20 @@ fn collect(
     if !aliases.is_empty() {
         c.statements.push((
             super::ALIASES_NAME.into(),
-            serde_json::to_vec(&aliases).expect("plain JSON"),
+            Body::Bytes(serde_json::to_vec(&aliases).expect("plain JSON")),
         ));
     }
     let mut k = 0;
     for v in versions {
         for env in crate::eval::envelopes(reg, v)? {
-            c.statements.push((format!("evals/{k}.dsse.json"), env));
+            c.statements
+                .push((format!("evals/{k}.dsse.json"), Body::Bytes(env)));
             k += 1;
         }
     }
     for (i, r) in crate::trust::revocation::all(reg)?.iter().enumerate() {
         c.statements
-            .push((format!("revocations/{i}.dsse.json"), r.bytes()));
+            .push((format!("revocations/{i}.dsse.json"), Body::Bytes(r.bytes())));
     }
     Ok(c)
 }
@@ -297,8 +413,8 @@ fn sign_index(
             .iter()
             .map(|(n, b)| IndexMember {
                 name: n.clone(),
-                size: b.len() as u64,
-                sha256: Sha256Digest::of(b).to_hex(),
+                size: b.len(),
+                sha256: b.sha256().to_hex(),
             })
             .chain(c.payload().map(|(n, d, size)| IndexMember {
                 name: format!("{n}{d}"),
@@ -306,27 +422,29 @@ fn sign_index(
                 sha256: d.to_hex(),
             }))
     };
-    // The list as JSON, one member at a time into one buffer sized for it
-    // (the bytes `serde_json::to_vec` of the whole list would make).
+    // The list as JSON, one member at a time into a spill file (the bytes
+    // `serde_json::to_vec` of the whole list would make).
     let count = c.statements.len() + c.payload().count();
-    let mut list_bytes = Vec::with_capacity(2 + count * 176);
-    list_bytes.push(b'[');
+    let mut spill = Spill::new(reg)?;
+    let io = |e: std::io::Error| Error::io("write the member list in", reg.store.tmp_dir(), e);
+    spill.write_all(b"[").map_err(io)?;
     for (i, m) in listed().enumerate() {
         if i > 0 {
-            list_bytes.push(b',');
+            spill.write_all(b",").map_err(io)?;
         }
-        serde_json::to_writer(&mut list_bytes, &m).expect("plain JSON");
+        serde_json::to_writer(&mut spill, &m).map_err(|e| io(e.into()))?;
     }
-    list_bytes.push(b']');
+    spill.write_all(b"]").map_err(io)?;
+    let list = spill.done()?;
     // Many members: the list goes in a member of its own after the
     // signature, described (size, digest, count) by the signed index.
-    let (members, member_list) = if list_bytes.len() > super::INLINE_MEMBERS_MAX {
+    let (members, member_list) = if list.len() > super::INLINE_MEMBERS_MAX as u64 {
         let described = super::MemberList {
-            size: list_bytes.len() as u64,
-            sha256: Sha256Digest::of(&list_bytes).to_hex(),
+            size: list.len(),
+            sha256: list.sha256().to_hex(),
             count: count as u64,
         };
-        (Vec::new(), Some((described, list_bytes)))
+        (Vec::new(), Some((described, list)))
     } else {
         (listed().collect(), None)
     };
@@ -432,17 +550,12 @@ fn write_bundle(
     )
     .map_err(io)?;
     if let Some(list) = &signed.member_list {
-        tar.append(
-            &header(super::MEMBER_LIST_NAME, list.len() as u64)?,
-            &list[..],
-        )
-        .map_err(io)?;
+        list.append(&mut tar, super::MEMBER_LIST_NAME)?;
     }
     for (n, b) in &c.statements {
-        tar.append(&header(n, b.len() as u64)?, &b[..])
-            .map_err(io)?;
+        b.append(&mut tar, n)?;
     }
-    let total: u64 = c.payload().map(|b| b.2).sum();
+    let total: u64 = c.payload().map(|b| *b.2).sum();
     let bar = progress.start("export", total);
     for (n, d, size) in c.payload() {
         let f = std::io::BufReader::with_capacity(crate::digest::CHUNK, reg.store.open_blob(d)?);

@@ -142,7 +142,7 @@ pub(crate) struct Approved {
     /// Its files, as records.
     pub(crate) files: Vec<crate::records::FileRecord>,
     /// Its exact bytes (the DSSE payload).
-    pub(crate) bytes: Vec<u8>,
+    pub(crate) bytes: crate::records::StatementBytes,
     /// The approvals that counted.
     pub(crate) approvals: Vec<ApprovalRecord>,
 }
@@ -292,45 +292,115 @@ fn read_head(entries: &mut Entries<'_>, path: &Path) -> Result<Head> {
 ///    of their own right after `index.sig`, whose size, digest and count the
 ///    (now verified) index signs — so its cap comes from signed data.
 fn checked_index(entries: &mut Entries<'_>, index: &[u8]) -> Result<CheckedIndex> {
-    let mut raw = CheckedIndex::raw(index)?;
-    if let Some(list) = raw.member_list.clone() {
-        let hostile = |reason: String| Error::Hostile {
-            what: MEMBER_LIST_NAME.into(),
-            reason,
-        };
-        if !raw.members.is_empty() {
-            return Err(hostile(
-                "the index lists members inline and in a list".into(),
-            ));
-        }
-        if list.count > MAX_MEMBERS {
-            return Err(hostile(format!("more than {MAX_MEMBERS} members")));
-        }
-        let cap = 4096 + list.count * MEMBER_LIST_BYTES_EACH;
-        if list.size > cap {
-            return Err(hostile(format!(
-                "{} bytes for {} members, more than the {cap}-byte cap",
-                list.size, list.count
-            )));
-        }
-        let bytes = read_capped(entries, MEMBER_LIST_NAME, list.size)?;
-        if bytes.len() as u64 != list.size || Sha256Digest::of(&bytes).to_hex() != list.sha256 {
-            return Err(hostile(
-                "its size or sha256 differs from the signed index".into(),
-            ));
-        }
-        let members: Vec<super::IndexMember> = serde_json::from_slice(&bytes)
-            .map_err(|e| hostile(format!("not a member list: {e}")))?;
-        if members.len() as u64 != list.count {
-            return Err(hostile(format!(
-                "{} members, the signed index says {}",
-                members.len(),
-                list.count
-            )));
-        }
-        raw.members = members;
+    let raw = CheckedIndex::raw(index)?;
+    let Some(list) = raw.member_list.clone() else {
+        return CheckedIndex::check(raw, None);
+    };
+    let hostile = |reason: String| Error::Hostile {
+        what: MEMBER_LIST_NAME.into(),
+        reason,
+    };
+    if !raw.members.is_empty() {
+        return Err(hostile(
+            "the index lists members inline and in a list".into(),
+        ));
     }
-    CheckedIndex::check(raw)
+    if list.count > MAX_MEMBERS {
+        return Err(hostile(format!("more than {MAX_MEMBERS} members")));
+    }
+    let cap = 4096 + list.count * MEMBER_LIST_BYTES_EACH;
+    if list.size > cap {
+        return Err(hostile(format!(
+            "{} bytes for {} members, more than the {cap}-byte cap",
+            list.size, list.count
+        )));
+    }
+    let entry = next_entry(entries, MEMBER_LIST_NAME)?;
+    check_entry(&entry, MEMBER_LIST_NAME, 0, Some(list.size))?;
+    // Each member is checked into its compact form as it is parsed: the
+    // list's bytes and its members as strings are never held whole. Its
+    // digest is known only at the end, so a malformed list is reported as
+    // a digest mismatch when it is one (the more precise answer).
+    let mut r = crate::digest::HashingReader::new(std::io::BufReader::with_capacity(
+        1 << 16,
+        entry.take(list.size),
+    ));
+    let parsed = read_member_list(&mut r, list.count, list.size);
+    std::io::copy(&mut r, &mut std::io::sink()).map_err(|e| tar_error(MEMBER_LIST_NAME, e))?;
+    let (found, read) = r.finish();
+    if read != list.size || found.to_hex() != list.sha256 {
+        return Err(hostile(
+            "its size or sha256 differs from the signed index".into(),
+        ));
+    }
+    let members = parsed?;
+    if members.len() as u64 != list.count {
+        return Err(hostile(format!(
+            "{} members, the signed index says {}",
+            members.len(),
+            list.count
+        )));
+    }
+    CheckedIndex::check(raw, Some(members))
+}
+
+/// Parse a member list (a JSON array of members), checking each into a
+/// [`CheckedMember`] as it is read; more than `count` is refused at once.
+fn read_member_list(r: &mut dyn Read, count: u64, size: u64) -> Result<Vec<CheckedMember>> {
+    use serde::de::{Error as _, SeqAccess, Visitor};
+    struct List<'a> {
+        count: u64,
+        size: u64,
+        failed: &'a mut Option<Error>,
+    }
+    impl<'de> Visitor<'de> for List<'_> {
+        type Value = Vec<CheckedMember>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a list of members")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> std::result::Result<Self::Value, A::Error> {
+            // Sized by what the signed size can hold, not by the count alone.
+            let mut out = Vec::with_capacity(self.count.min(self.size / 64) as usize);
+            while let Some(m) = seq.next_element::<super::IndexMember>()? {
+                if out.len() as u64 >= self.count {
+                    return Err(A::Error::custom(format!(
+                        "more members than the {} the signed index says",
+                        self.count
+                    )));
+                }
+                match CheckedMember::check(out.len(), m) {
+                    Ok(c) => out.push(c),
+                    Err(e) => {
+                        *self.failed = Some(e);
+                        return Err(A::Error::custom("a member is not allowed"));
+                    }
+                }
+            }
+            Ok(out)
+        }
+    }
+    let mut failed = None;
+    let mut de = serde_json::Deserializer::from_reader(r);
+    let parsed = serde::Deserializer::deserialize_seq(
+        &mut de,
+        List {
+            count,
+            size,
+            failed: &mut failed,
+        },
+    )
+    .and_then(|v| de.end().map(|()| v));
+    match (parsed, failed) {
+        (_, Some(e)) => Err(e),
+        (Ok(v), None) => Ok(v),
+        (Err(e), None) => Err(Error::Hostile {
+            what: MEMBER_LIST_NAME.into(),
+            reason: format!("not a member list: {e}"),
+        }),
+    }
 }
 
 /// 3. "Now": the latest of the clock (or `--now`) and the registry's mark.
@@ -651,11 +721,12 @@ fn read_members<'s>(
     crate::fsio::ensure_room(&reg.store.tmp_dir(), new_bytes, "this bundle's new blobs")?;
     let bar = progress.start("import", total);
     let replace_if = |d: &Sha256Digest, st: &BlobStat| known.get(d) != Some(st);
-    let mut wanted: Option<HashMap<Sha256Digest, Option<crate::digest::Pieces>>> = None;
+    let mut wanted: Option<Needed> = None;
     let mut pieces_of: HashMap<Sha256Digest, crate::digest::Pieces> = HashMap::new();
     for (k, m) in idx.members.iter().enumerate() {
-        let entry = next_entry(entries, &m.name)?;
-        check_entry(&entry, &m.name, m.size, None)?;
+        let name = m.name();
+        let entry = next_entry(entries, &name)?;
+        check_entry(&entry, &name, m.size, None)?;
         match m.kind {
             MemberKind::Statement(_)
             | MemberKind::Revocation
@@ -663,32 +734,31 @@ fn read_members<'s>(
             | MemberKind::Aliases => {
                 if wanted.is_some() {
                     return Err(Error::Hostile {
-                        what: format!("member `{}`", m.name),
+                        what: format!("member `{}`", name),
                         reason: "statements and revocations must come before the blobs".into(),
                     });
                 }
-                let bytes =
-                    read_exact_member(entry.take(STATEMENT_CAP + 1), &m.name, Some(m.size))?;
+                let bytes = read_exact_member(entry.take(STATEMENT_CAP + 1), &name, Some(m.size))?;
                 let found = Sha256Digest::of(&bytes);
                 if found != m.sha256 {
                     return Err(Error::DigestMismatch {
-                        what: m.name.clone(),
+                        what: name.to_string(),
                         expected: m.sha256.to_hex(),
                         found: found.to_hex(),
                     });
                 }
                 if m.kind == MemberKind::Revocation {
-                    let what = format!("member `{}`", m.name);
+                    let what = format!("member `{}`", name);
                     staged.revocations.push(revocation::parse(&bytes, &what)?);
                 } else if m.kind == MemberKind::Aliases {
                     let list: Vec<crate::alias::CarriedAlias> = serde_json::from_slice(&bytes)
                         .map_err(|e| Error::Hostile {
-                            what: format!("member `{}`", m.name),
+                            what: format!("member `{}`", name),
                             reason: format!("not an alias list: {e}"),
                         })?;
                     staged.aliases = list;
                 } else if m.kind == MemberKind::Eval {
-                    let what = format!("member `{}`", m.name);
+                    let what = format!("member `{}`", name);
                     let (subject, digest, row) = crate::eval::carried(bytes, &what)?;
                     let v = idx
                         .versions
@@ -704,7 +774,15 @@ fn read_members<'s>(
                         .evals
                         .push((v.name.to_string(), v.label.to_string(), row));
                 } else {
-                    let a = check_statement(idx, k, m, bytes, &approvers, required)?;
+                    let a = check_statement(
+                        idx,
+                        k,
+                        m,
+                        bytes,
+                        &approvers,
+                        required,
+                        staged.staging.dir(),
+                    )?;
                     staged.approved.insert(k, a);
                 }
             }
@@ -713,13 +791,14 @@ fn read_members<'s>(
                     Some(w) => w,
                     None => wanted.insert(needed_blobs(&staged.approved)?),
                 };
-                let Some(claimed) = wanted.remove(&d) else {
+                if !wanted.blobs.remove(&d) {
                     return Err(Error::Hostile {
-                        what: format!("member `{}`", m.name),
+                        what: format!("member `{}`", name),
                         reason: "it is not a file or licence text of any version in the bundle (or it is listed twice)".into(),
                     });
-                };
-                let what = format!("member `{}`", m.name);
+                }
+                let claimed = wanted.pieces.get(&d).cloned();
+                let what = format!("member `{}`", name);
                 let expected_size = m.size;
                 let check = |found: &Sha256Digest, _: Option<&str>, size: u64| {
                     if size != expected_size {
@@ -730,7 +809,7 @@ fn read_members<'s>(
                     }
                     if *found != d {
                         return Err(Error::DigestMismatch {
-                            what: m.name.clone(),
+                            what: name.to_string(),
                             expected: d.to_hex(),
                             found: found.to_hex(),
                         });
@@ -754,7 +833,7 @@ fn read_members<'s>(
                             if source.kind() == std::io::ErrorKind::InvalidData =>
                         {
                             Error::Hostile {
-                                what: format!("member `{}`", m.name),
+                                what: format!("member `{}`", name),
                                 reason: source.to_string(),
                             }
                         }
@@ -772,7 +851,7 @@ fn read_members<'s>(
                             })
                             .map_or("the list".to_string(), |i| format!("piece {i}"));
                         return Err(Error::Hostile {
-                            what: format!("member `{}`", m.name),
+                            what: format!("member `{}`", name),
                             reason: format!(
                                 "the statement's piece digests do not match its bytes ({at} differs)"
                             ),
@@ -788,20 +867,37 @@ fn read_members<'s>(
     Ok(staged)
 }
 
+/// Keep a checked statement's bytes on disk until the commit records them
+/// (an unnamed file in the staging folder, gone with the process): the
+/// statement of a model of 100,000 files is 23 MB, and is not held beside
+/// its file records and the staged blobs.
+fn spill(dir: &Path, b: Vec<u8>) -> Result<crate::records::StatementBytes> {
+    let mut file =
+        tempfile::tempfile_in(dir).map_err(|e| Error::io("create a temp file in", dir, e))?;
+    std::io::Write::write_all(&mut file, &b)
+        .map_err(|e| Error::io("write a temp file in", dir, e))?;
+    Ok(crate::records::StatementBytes::Spilled {
+        len: b.len() as u64,
+        sha256: Sha256Digest::of(&b),
+        file,
+    })
+}
+
 /// Every blob the statements name, with the piece list they sign for it
 /// (two statements signing different lists for one blob is hostile).
-fn needed_blobs(
-    approved: &HashMap<usize, Approved>,
-) -> Result<HashMap<Sha256Digest, Option<crate::digest::Pieces>>> {
-    let mut out: HashMap<Sha256Digest, Option<crate::digest::Pieces>> = HashMap::new();
+fn needed_blobs(approved: &HashMap<usize, Approved>) -> Result<Needed> {
+    let mut out = Needed::default();
     for a in approved.values() {
+        out.blobs.reserve(a.files.len());
         for f in &a.files {
-            let slot = out.entry(f.sha256).or_insert(None);
-            match (&slot, &f.pieces) {
-                (_, None) => {}
-                (None, Some(p)) => *slot = Some(p.clone()),
-                (Some(have), Some(p)) if have == p => {}
-                (Some(_), Some(_)) => {
+            out.blobs.insert(f.sha256);
+            let Some(p) = &f.pieces else { continue };
+            match out.pieces.get(&f.sha256) {
+                None => {
+                    out.pieces.insert(f.sha256, p.clone());
+                }
+                Some(have) if have == p => {}
+                Some(_) => {
                     return Err(Error::Hostile {
                         what: format!("blob {}", f.sha256),
                         reason: "two statements sign different piece lists for it".into(),
@@ -810,10 +906,19 @@ fn needed_blobs(
             }
         }
         if let Some(l) = a.statement.license_digest()? {
-            out.entry(l).or_insert(None);
+            out.blobs.insert(l);
         }
     }
     Ok(out)
+}
+
+/// The blobs the statements name, and the piece lists they sign (only
+/// files larger than one piece have one: a set of digests, not a map of
+/// mostly empty lists).
+#[derive(Default)]
+struct Needed {
+    blobs: std::collections::HashSet<Sha256Digest>,
+    pieces: HashMap<Sha256Digest, crate::digest::Pieces>,
 }
 
 /// 7b. A delta bundle: every blob it relies on must be held here and be
@@ -1169,23 +1274,29 @@ fn commit(
     let pieces = std::mem::take(&mut staged.pieces);
     let committed = staged.staging.commit()?;
     outcome.new_blobs = committed.created.len();
-    let mut rows = Vec::new();
-    for m in &idx.members {
-        if let MemberKind::Blob(d) = m.kind {
-            let stat = reg
-                .store
-                .stat(&d)?
-                .ok_or_else(|| Error::not_found("blob", d.to_hex()))?;
-            rows.push(BlobRow {
-                sha256: d,
-                size: m.size,
-                stat,
-                pieces: pieces.get(&d).cloned(),
-            });
-            outcome.blobs += 1;
-            outcome.bytes += m.size;
-        }
+    let blob_members = || {
+        idx.members.iter().filter_map(|m| match m.kind {
+            MemberKind::Blob(d) => Some((d, m.size)),
+            _ => None,
+        })
+    };
+    for (_, size) in blob_members() {
+        outcome.blobs += 1;
+        outcome.bytes += size;
     }
+    // The rows are made as the transaction records them (no list of them).
+    let mut rows = blob_members().map(|(d, size)| {
+        let stat = reg
+            .store
+            .stat(&d)?
+            .ok_or_else(|| Error::not_found("blob", d.to_hex()))?;
+        Ok(BlobRow {
+            sha256: d,
+            size,
+            stat,
+            pieces: pieces.get(&d).cloned(),
+        })
+    });
     let mut events = Vec::new();
     if now.clock_behind {
         outcome.warnings.push(format!(
@@ -1250,7 +1361,7 @@ fn commit(
     };
     reg.db.insert_versions(
         &news,
-        &rows,
+        &mut rows,
         &now_s,
         &crate::db::Arrival {
             bundle: Some(&accepted),
@@ -1282,8 +1393,9 @@ fn check_statement(
     bytes: Vec<u8>,
     approvers: &[TrustedKey],
     required: usize,
+    spill_dir: &Path,
 ) -> Result<Approved> {
-    let what = format!("member `{}`", m.name);
+    let what = format!("member `{}`", m.name());
     let v = idx
         .versions
         .iter()
@@ -1298,6 +1410,7 @@ fn check_statement(
         Some((&v.name, &v.label, &v.manifest_digest)),
         approvers,
         required,
+        Some(spill_dir),
     )
 }
 
@@ -1305,12 +1418,16 @@ fn check_statement(
 /// bundle member, an OCI referrer): its structure, agreement with what the
 /// carrier says it is (`expect`: name, label, manifest digest), and
 /// approvals by distinct trusted approver keys, at least `required`.
+/// With `spill_dir`, the payload is moved to an unnamed file there once its
+/// signatures are checked, and parsed from it (a statement of a hundred
+/// thousand files is never held beside its own records).
 pub(crate) fn check_envelope(
     bytes: Vec<u8>,
     what: &str,
     expect: Option<(&crate::name::ModelName, &VersionLabel, &Sha256Digest)>,
     approvers: &[TrustedKey],
     required: usize,
+    spill_dir: Option<&Path>,
 ) -> Result<Approved> {
     let what = what.to_string();
     let (payload_type, signatures, payload) = Envelope::open(bytes, &what)?;
@@ -1335,21 +1452,8 @@ pub(crate) fn check_envelope(
     let payload_len = payload.len();
     let mut msg = crate::signing::pae_owned(PAYLOAD_TYPE, payload);
     let head = msg.len() - payload_len;
-    let (statement, files) = Statement::parse(&msg[head..], &what)?;
-    let p = &statement.predicate;
-    if let Some((name, label, digest)) = expect
-        && (p.name != name.as_str()
-            || p.version != label.as_str()
-            || p.manifest_digest != digest.to_hex())
-    {
-        return Err(Error::Hostile {
-            what,
-            reason: format!(
-                "the statement is for {}@{} ({}), the carrier says {name}@{label} ({digest})",
-                p.name, p.version, p.manifest_digest
-            ),
-        });
-    }
+    // Which signatures verify is worked out while the message is in
+    // memory; what that means is judged after the statement is read.
     let approvals: Vec<ApprovalRecord> = signers_of(
         &msg,
         &signatures,
@@ -1366,6 +1470,43 @@ pub(crate) fn check_envelope(
         signed_at: String::new(),
     })
     .collect();
+    msg.drain(..head);
+    let (statement, files, bytes) = match spill_dir {
+        Some(dir) => {
+            let spilled = spill(dir, msg)?;
+            let crate::records::StatementBytes::Spilled { file, .. } = &spilled else {
+                unreachable!("spill returns a spilled statement")
+            };
+            let mut f = file;
+            std::io::Seek::rewind(&mut f)
+                .map_err(|e| Error::io("rewind a temp file in", dir, e))?;
+            let mut r = std::io::BufReader::with_capacity(1 << 16, f);
+            let (statement, files) = Statement::parse_from(&mut r, &what)?;
+            (statement, files, spilled)
+        }
+        None => {
+            let (statement, files) = Statement::parse(&msg, &what)?;
+            (
+                statement,
+                files,
+                crate::records::StatementBytes::Memory(msg),
+            )
+        }
+    };
+    let p = &statement.predicate;
+    if let Some((name, label, digest)) = expect
+        && (p.name != name.as_str()
+            || p.version != label.as_str()
+            || p.manifest_digest != digest.to_hex())
+    {
+        return Err(Error::Hostile {
+            what,
+            reason: format!(
+                "the statement is for {}@{} ({}), the carrier says {name}@{label} ({digest})",
+                p.name, p.version, p.manifest_digest
+            ),
+        });
+    }
     if approvals.len() < required {
         return Err(Error::NotApproved {
             what: format!("{}@{}", p.name, p.version),
@@ -1376,11 +1517,10 @@ pub(crate) fn check_envelope(
             ),
         });
     }
-    msg.drain(..head);
     Ok(Approved {
         statement,
         files,
-        bytes: msg,
+        bytes,
         approvals,
     })
 }

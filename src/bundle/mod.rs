@@ -170,8 +170,11 @@ pub enum MemberKind {
 /// A member checked into types.
 #[derive(Debug, Clone)]
 pub struct CheckedMember {
-    /// The member name.
-    pub name: String,
+    /// The member name, except for a blob (empty: made from its digest
+    /// when asked, so a hundred thousand blobs hold no name each).
+    label: String,
+    /// A blob under `licenses/` (else `blobs/`).
+    licence: bool,
     /// Its exact size.
     pub size: u64,
     /// Its sha256.
@@ -224,13 +227,114 @@ pub const MAX_ROOTS: usize = 64;
 /// The most versions one bundle may carry.
 pub const MAX_VERSIONS: usize = 10_000;
 
+impl CheckedMember {
+    /// The member name.
+    pub fn name(&self) -> std::borrow::Cow<'_, str> {
+        match self.kind {
+            MemberKind::Blob(d) if self.label.is_empty() => {
+                let folder = if self.licence { "licenses/" } else { "blobs/" };
+                format!("{folder}{d}").into()
+            }
+            _ => self.label.as_str().into(),
+        }
+    }
+
+    /// What makes two members the same member: the name, or for a blob its
+    /// folder and digest (the name's only parts).
+    fn key(&self) -> (&str, bool, Option<&Sha256Digest>) {
+        match &self.kind {
+            MemberKind::Blob(d) => ("", self.licence, Some(d)),
+            _ => (&self.label, false, None),
+        }
+    }
+
+    /// Check the `i`th listed member: its sha256, and a name of an allowed
+    /// shape with a size under that kind's cap.
+    pub fn check(i: usize, m: IndexMember) -> Result<CheckedMember> {
+        let sha256: Sha256Digest = m.sha256.parse().map_err(|_| Error::Hostile {
+            what: m.name.clone(),
+            reason: format!("bad sha256 `{}`", m.sha256),
+        })?;
+        let licence = m.name.starts_with("licenses/");
+        let kind = if let Some(h) = m
+            .name
+            .strip_prefix("blobs/")
+            .or_else(|| m.name.strip_prefix("licenses/"))
+        {
+            match h.parse::<Sha256Digest>() {
+                Ok(d) if h.len() == 64 && d == sha256 => MemberKind::Blob(d),
+                _ => {
+                    return Err(Error::Hostile {
+                        what: m.name.clone(),
+                        reason: "a blob member must be named by its own sha256".into(),
+                    });
+                }
+            }
+        } else if m.name.starts_with("statements/") && m.name.ends_with(".dsse.json") {
+            if m.size > STATEMENT_CAP {
+                return Err(Error::Hostile {
+                    what: m.name.clone(),
+                    reason: format!("statement larger than {STATEMENT_CAP} bytes"),
+                });
+            }
+            MemberKind::Statement(i)
+        } else if m.name == ALIASES_NAME {
+            if m.size > ALIASES_CAP {
+                return Err(Error::Hostile {
+                    what: m.name.clone(),
+                    reason: format!("alias list larger than {ALIASES_CAP} bytes"),
+                });
+            }
+            MemberKind::Aliases
+        } else if m.name.starts_with("evals/") && m.name.ends_with(".dsse.json") {
+            if m.size > crate::eval::EVAL_CAP {
+                return Err(Error::Hostile {
+                    what: m.name.clone(),
+                    reason: format!(
+                        "evaluation record larger than {} bytes",
+                        crate::eval::EVAL_CAP
+                    ),
+                });
+            }
+            MemberKind::Eval
+        } else if m.name.starts_with("revocations/") && m.name.ends_with(".dsse.json") {
+            if m.size > crate::trust::revocation::REVOCATION_CAP {
+                return Err(Error::Hostile {
+                    what: m.name.clone(),
+                    reason: format!(
+                        "revocation larger than {} bytes",
+                        crate::trust::revocation::REVOCATION_CAP
+                    ),
+                });
+            }
+            MemberKind::Revocation
+        } else {
+            return Err(Error::Hostile {
+                what: m.name.clone(),
+                reason: "not an allowed member name".into(),
+            });
+        };
+        Ok(CheckedMember {
+            label: if matches!(kind, MemberKind::Blob(_)) {
+                String::new()
+            } else {
+                m.name
+            },
+            licence,
+            size: m.size,
+            sha256,
+            kind,
+        })
+    }
+}
+
 impl CheckedIndex {
     /// Validate the structure of index bytes: format, names, digests, sizes,
     /// times in the one spelling, a sequence the registry can record, member
     /// names unique and of the allowed shapes, every version listed once
     /// with a statement of its own that is a listed member.
     pub fn parse(bytes: &[u8]) -> Result<CheckedIndex> {
-        Self::check(Self::raw(bytes)?)
+        Self::check(Self::raw(bytes)?, None)
     }
 
     /// The index bytes as parsed, before any check.
@@ -241,11 +345,11 @@ impl CheckedIndex {
         })
     }
 
-    /// Check a parsed index (whose external member list, if any, has been
-    /// read into `members`).
-    /// The member list moves into the checked members (`raw.members` is
-    /// left empty): a list of a hundred thousand members is held once.
-    pub fn check(mut raw: Index) -> Result<CheckedIndex> {
+    /// Check a parsed index: its inline members, or `listed`, the members
+    /// of its external list already checked one by one as they were read
+    /// ([`CheckedMember::check`]). The inline list moves into the checked
+    /// members (`raw.members` is left empty).
+    pub fn check(mut raw: Index, listed: Option<Vec<CheckedMember>>) -> Result<CheckedIndex> {
         let hostile = |reason: String| Error::Hostile {
             what: INDEX_NAME.into(),
             reason,
@@ -302,87 +406,23 @@ impl CheckedIndex {
                 });
             }
         }
-        let listed = std::mem::take(&mut raw.members);
-        let mut members = Vec::with_capacity(listed.len());
-        for (i, m) in listed.into_iter().enumerate() {
-            let sha256: Sha256Digest = m.sha256.parse().map_err(|_| Error::Hostile {
-                what: m.name.clone(),
-                reason: format!("bad sha256 `{}`", m.sha256),
-            })?;
-            let kind = if let Some(h) = m
-                .name
-                .strip_prefix("blobs/")
-                .or_else(|| m.name.strip_prefix("licenses/"))
-            {
-                match h.parse::<Sha256Digest>() {
-                    Ok(d) if h.len() == 64 && d == sha256 => MemberKind::Blob(d),
-                    _ => {
-                        return Err(Error::Hostile {
-                            what: m.name.clone(),
-                            reason: "a blob member must be named by its own sha256".into(),
-                        });
-                    }
-                }
-            } else if m.name.starts_with("statements/") && m.name.ends_with(".dsse.json") {
-                if m.size > STATEMENT_CAP {
-                    return Err(Error::Hostile {
-                        what: m.name.clone(),
-                        reason: format!("statement larger than {STATEMENT_CAP} bytes"),
-                    });
-                }
-                MemberKind::Statement(i)
-            } else if m.name == ALIASES_NAME {
-                if m.size > ALIASES_CAP {
-                    return Err(Error::Hostile {
-                        what: m.name.clone(),
-                        reason: format!("alias list larger than {ALIASES_CAP} bytes"),
-                    });
-                }
-                MemberKind::Aliases
-            } else if m.name.starts_with("evals/") && m.name.ends_with(".dsse.json") {
-                if m.size > crate::eval::EVAL_CAP {
-                    return Err(Error::Hostile {
-                        what: m.name.clone(),
-                        reason: format!(
-                            "evaluation record larger than {} bytes",
-                            crate::eval::EVAL_CAP
-                        ),
-                    });
-                }
-                MemberKind::Eval
-            } else if m.name.starts_with("revocations/") && m.name.ends_with(".dsse.json") {
-                if m.size > crate::trust::revocation::REVOCATION_CAP {
-                    return Err(Error::Hostile {
-                        what: m.name.clone(),
-                        reason: format!(
-                            "revocation larger than {} bytes",
-                            crate::trust::revocation::REVOCATION_CAP
-                        ),
-                    });
-                }
-                MemberKind::Revocation
-            } else {
-                return Err(Error::Hostile {
-                    what: m.name.clone(),
-                    reason: "not an allowed member name".into(),
-                });
-            };
-            members.push(CheckedMember {
-                name: m.name,
-                size: m.size,
-                sha256,
-                kind,
-            });
-        }
+        let members = match listed {
+            Some(m) => m,
+            None => std::mem::take(&mut raw.members)
+                .into_iter()
+                .enumerate()
+                .map(|(i, m)| CheckedMember::check(i, m))
+                .collect::<Result<Vec<_>>>()?,
+        };
         // Names unique: sorted positions, neighbours compared.
         let mut order: Vec<u32> = (0..members.len() as u32).collect();
-        order.sort_unstable_by(|&a, &b| members[a as usize].name.cmp(&members[b as usize].name));
+        order.sort_unstable_by(|&a, &b| members[a as usize].key().cmp(&members[b as usize].key()));
         if let Some(w) = order
             .windows(2)
-            .find(|w| members[w[0] as usize].name == members[w[1] as usize].name)
+            .find(|w| members[w[0] as usize].key() == members[w[1] as usize].key())
         {
             return Err(Error::Hostile {
-                what: members[w[1] as usize].name.clone(),
+                what: members[w[1] as usize].name().into_owned(),
                 reason: "member listed twice".into(),
             });
         }
@@ -402,7 +442,7 @@ impl CheckedIndex {
             }
             let statement_member = members
                 .iter()
-                .position(|m| m.name == v.statement && m.name.starts_with("statements/"))
+                .position(|m| m.label == v.statement && m.label.starts_with("statements/"))
                 .ok_or_else(|| Error::Hostile {
                     what: v.statement.clone(),
                     reason: format!(

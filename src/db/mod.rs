@@ -248,6 +248,52 @@ pub(crate) fn write_statement(
         .map_err(|e| Error::Db(DbError::new("write statement", e)))
 }
 
+/// [`write_statement`] from a spilled copy, streamed into the zero blob and
+/// re-hashed on the way: bytes that are not the ones checked are refused
+/// (the transaction is then rolled back by the caller's error).
+fn write_spilled_statement(
+    tx: &rusqlite::Transaction<'_>,
+    version_id: i64,
+    file: &std::fs::File,
+    len: u64,
+    sha256: &Sha256Digest,
+) -> Result<()> {
+    let n = tx
+        .execute(
+            "INSERT OR IGNORE INTO statements (version_id, bytes) VALUES (?1, zeroblob(?2))",
+            params![version_id, len as i64],
+        )
+        .ctx("record statement")?;
+    if n == 0 {
+        return Ok(());
+    }
+    let mut blob = tx
+        .blob_open(rusqlite::MAIN_DB, "statements", "bytes", version_id, false)
+        .ctx("open statement blob")?;
+    let mut f = file;
+    let spilled = std::path::Path::new("the spilled statement");
+    std::io::Seek::rewind(&mut f).map_err(|e| Error::io("rewind", spilled, e))?;
+    let mut r = crate::digest::HashingReader::new(std::io::Read::take(f, len));
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let k = std::io::Read::read(&mut r, &mut buf).map_err(|e| Error::io("read", spilled, e))?;
+        if k == 0 {
+            break;
+        }
+        std::io::Write::write_all(&mut blob, &buf[..k])
+            .map_err(|e| Error::Db(DbError::new("write statement", e)))?;
+    }
+    let (found, read) = r.finish();
+    if found != *sha256 || read != len {
+        return Err(Error::DigestMismatch {
+            what: "the statement kept for recording".into(),
+            expected: sha256.to_hex(),
+            found: format!("{found} ({read} of {len} bytes)"),
+        });
+    }
+    Ok(())
+}
+
 /// A recorded piece list, if it is one that fits a blob of `len` bytes
 /// (anything else is ignored: the blob is then hashed whole).
 fn pieces_of(json: Option<String>, len: u64) -> Option<crate::digest::Pieces> {
@@ -358,9 +404,14 @@ pub(crate) fn version_from_row(r: &Row<'_>) -> rusqlite::Result<VersionRecord> {
     })
 }
 
+/// Blob rows made one at a time as the transaction records them (a model
+/// of many files needs no list of them beside its file records).
+pub(crate) type BlobRows<'a> = dyn Iterator<Item = Result<BlobRow>> + 'a;
+
 /// Record blobs (or their stat as known good, for blobs already recorded).
-fn upsert_blobs(tx: &rusqlite::Transaction<'_>, blobs: &[BlobRow], now: &str) -> Result<()> {
+fn upsert_blobs(tx: &rusqlite::Transaction<'_>, blobs: &mut BlobRows<'_>, now: &str) -> Result<()> {
     for b in blobs {
+        let b = b?;
         tx.execute(
             "INSERT INTO blobs (sha256, size, stored_at, stat_ino, stat_mtime_ns, stat_ctime_ns, verified_at, pieces)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?3, ?7)
@@ -429,8 +480,12 @@ fn insert_one(tx: &rusqlite::Transaction<'_>, v: &NewVersion, now: &str) -> Resu
     if let Some(c) = &v.oms {
         oms::insert(tx, version_id, c)?;
     }
-    if !v.statement.is_empty() {
-        write_statement(tx, version_id, &v.statement)?;
+    match &v.statement {
+        crate::records::StatementBytes::None => {}
+        crate::records::StatementBytes::Memory(b) => write_statement(tx, version_id, b)?,
+        crate::records::StatementBytes::Spilled { file, len, sha256 } => {
+            write_spilled_statement(tx, version_id, file, *len, sha256)?;
+        }
     }
     {
         let mut st = tx
@@ -796,7 +851,7 @@ impl Db {
     pub(crate) fn insert_version(
         &self,
         v: &NewVersion,
-        blobs: &[BlobRow],
+        blobs: &mut BlobRows<'_>,
         now: &str,
         event: &EventDraft,
     ) -> Result<i64> {
@@ -815,7 +870,7 @@ impl Db {
     pub(crate) fn insert_versions(
         &self,
         vs: &[NewVersion],
-        blobs: &[BlobRow],
+        blobs: &mut BlobRows<'_>,
         now: &str,
         arrival: &Arrival<'_>,
         events: &[EventDraft],
@@ -850,7 +905,7 @@ impl Db {
     }
 
     /// Record blobs just verified (a heal), without a version.
-    pub(crate) fn record_blobs(&self, blobs: &[BlobRow], now: &str) -> Result<()> {
+    pub(crate) fn record_blobs(&self, blobs: &mut BlobRows<'_>, now: &str) -> Result<()> {
         let tx = self.write_tx().ctx("begin transaction")?;
         upsert_blobs(&tx, blobs, now)?;
         tx.commit().ctx("commit blobs")

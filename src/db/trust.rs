@@ -470,6 +470,33 @@ impl Db {
     }
 
     /// Keep the statement made for a version (first writer wins).
+    /// Run `f` over a reader of the recorded statement's bytes (blob I/O,
+    /// nothing loaded whole); `None` when none is recorded.
+    pub(crate) fn with_statement_reader<T>(
+        &self,
+        version_id: i64,
+        f: &mut dyn FnMut(&mut dyn std::io::Read) -> T,
+    ) -> Result<Option<T>> {
+        let recorded: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT version_id FROM statements WHERE version_id = ?1",
+                [version_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .ctx("find statement")?;
+        if recorded.is_none() {
+            return Ok(None);
+        }
+        let mut blob = self
+            .conn
+            .blob_open(rusqlite::MAIN_DB, "statements", "bytes", version_id, true)
+            .ctx("open statement")?;
+        let mut r = std::io::BufReader::with_capacity(1 << 20, &mut blob);
+        Ok(Some(f(&mut r)))
+    }
+
     pub(crate) fn set_statement(&self, version_id: i64, bytes: &[u8]) -> Result<()> {
         let tx = self.write_tx().ctx("begin statement")?;
         super::write_statement(&tx, version_id, bytes)?;

@@ -164,10 +164,13 @@ pub fn import_dir(
     let _lock = reg.lock()?;
     // Any temp file present now is from an interrupted run: we hold the lock.
     reg.store.clear_temps()?;
-    let (src, revision) = read_source(dir, opts)?;
+    let (mut src, revision) = read_source(dir, opts)?;
     let staging = Staging::new(&reg.store)?;
-    let ingested = ingest_all(reg, &src, opts, progress, &staging)?;
-    let mut p = prepare(src, revision, &ingested, opts, &staging)?;
+    let read = ingest_all(reg, &src, opts, progress, &staging)?;
+    // The records hold all that is needed of the source list from here.
+    src.files = Vec::new();
+    crate::fsio::trim_heap();
+    let mut p = prepare(src, revision, read, opts, &staging)?;
     oms_check(reg, opts, &mut p, &staging)?;
     match choose_label(reg, opts, &p)? {
         Label::Same(v) => heal(reg, &v, p, staging),
@@ -197,17 +200,25 @@ fn read_source(dir: &Path, opts: &ImportOptions) -> Result<(source::Source, Opti
     Ok((src, revision))
 }
 
+/// What the reading pass leaves: each file's record (its inspection still
+/// to come), in the source's order, and the model card's first bytes.
+struct Read {
+    files: Vec<FileRecord>,
+    card_head: Vec<u8>,
+}
+
 /// 2. One pass over every byte, on every core, largest files first: each
 ///    file hashed, checked against upstream and staged (bytes the store
-///    already holds, unchanged, are not staged again). Nothing is in the
-///    store yet.
+///    already holds, unchanged, are not staged again), and its record made
+///    at once — a model of many files is held once, as records. Nothing is
+///    in the store yet.
 fn ingest_all(
     reg: &Registry,
     src: &source::Source,
     opts: &ImportOptions,
     progress: &dyn ProgressFactory,
     staging: &Staging<'_>,
-) -> Result<Vec<Ingested>> {
+) -> Result<Read> {
     let total: u64 = src.files.iter().map(|f| f.size).sum();
     let bar = progress.start("import", total);
     let mut order: Vec<usize> = (0..src.files.len()).collect();
@@ -251,63 +262,62 @@ fn ingest_all(
             .sum();
         crate::fsio::ensure_room(&reg.store.tmp_dir(), unknown, "the model's new files")?;
     }
+    let card_head = std::sync::Mutex::new(Vec::new());
     let results = crate::parallel::try_map(&order, |&i| {
         let sf = &src.files[i];
-        let mut ing = ingest_one(staging, sf, opts.link, &*bar, &replace_if, predict(sf))?;
+        let ing = ingest_one(staging, sf, opts.link, &*bar, &replace_if, predict(sf))?;
         // The first bytes are kept only where they are read later (the
         // model card): a hundred thousand files must not keep 64 KiB each.
-        if !sf.rel.as_str().eq_ignore_ascii_case("README.md") {
-            ing.head = Vec::new();
+        if sf.rel.as_str().eq_ignore_ascii_case("README.md") {
+            *card_head.lock().unwrap_or_else(|p| p.into_inner()) = ing.head;
         }
-        Ok(ing)
+        let checked: Vec<String> = sf
+            .expect
+            .iter()
+            .map(|e| format!("{} from {}", e.algo.as_str(), e.origin))
+            .collect();
+        Ok((
+            i,
+            FileRecord {
+                path: sf.rel.clone(),
+                size: ing.size,
+                sha256: ing.sha256,
+                // Filled in by the safety inspection.
+                format: crate::formats::Format::Other,
+                upstream_check: (!checked.is_empty()).then(|| checked.join("; ")),
+                safety: None,
+                pieces: ing.pieces,
+            },
+        ))
     });
     bar.finish();
-    let mut ingested: Vec<Option<Ingested>> = (0..src.files.len()).map(|_| None).collect();
-    for (k, r) in order.iter().zip(results?) {
-        ingested[*k] = Some(r);
-    }
-    Ok(ingested
-        .into_iter()
-        .map(|o| o.expect("every file ingested"))
-        .collect())
+    // Back into the source's order, in place.
+    let mut results = results?;
+    results.sort_unstable_by_key(|(i, _)| *i);
+    Ok(Read {
+        files: results.into_iter().map(|(_, f)| f).collect(),
+        card_head: card_head.into_inner().unwrap_or_else(|p| p.into_inner()),
+    })
 }
 
 /// 3. The records: files with the upstream checks they passed, the manifest
 ///    digest, each file inspected under the model-file safety policy, the
 ///    licence, and notes for what is missing.
 fn prepare(
-    src: source::Source,
+    mut src: source::Source,
     revision: Option<String>,
-    ingested: &[Ingested],
+    read: Read,
     opts: &ImportOptions,
     staging: &Staging<'_>,
 ) -> Result<Prepared> {
-    let mut upstream_checked = 0;
-    let mut files: Vec<FileRecord> = src
-        .files
-        .iter()
-        .zip(ingested)
-        .map(|(sf, ing)| {
-            let checked: Vec<String> = sf
-                .expect
-                .iter()
-                .map(|e| format!("{} from {}", e.algo.as_str(), e.origin))
-                .collect();
-            if !checked.is_empty() {
-                upstream_checked += 1;
-            }
-            FileRecord {
-                path: sf.rel.clone(),
-                size: ing.size,
-                sha256: ing.sha256,
-                // Filled in by the safety inspection below.
-                format: crate::formats::Format::Other,
-                upstream_check: (!checked.is_empty()).then(|| checked.join("; ")),
-                safety: None,
-                pieces: ing.pieces.clone(),
-            }
-        })
-        .collect();
+    let Read {
+        mut files,
+        card_head,
+    } = read;
+    let mut notes = std::mem::take(&mut src.notes);
+    let (license_id, license_sha256) = licence(staging, &files, &card_head, opts, &mut notes)?;
+    let bytes = files.iter().map(|f| f.size).sum();
+    let upstream_checked = files.iter().filter(|f| f.upstream_check.is_some()).count();
     let manifest_digest = manifest::digest(&files);
     // Know what each file is before anyone loads it.
     let decision = crate::safety::check_stored(
@@ -316,8 +326,6 @@ fn prepare(
         opts.allow_unsafe.as_ref(),
         None,
     )?;
-    let mut notes = src.notes.clone();
-    let (license_id, license_sha256) = licence(staging, &src.files, ingested, opts, &mut notes)?;
     if license_id.is_none() {
         notes.push(
             "no licence id given or found in the model card; `--license ID` records one".into(),
@@ -327,7 +335,7 @@ fn prepare(
         notes.push("no owner named; `--owner WHO` records one".into());
     }
     Ok(Prepared {
-        bytes: src.files.iter().map(|f| f.size).sum(),
+        bytes,
         src,
         revision,
         files,
@@ -417,31 +425,41 @@ fn derived_label(existing: &[VersionRecord], revision: Option<&str>) -> String {
 }
 
 /// The blob rows of a version's files and licence text, from the store as
-/// it is after the commit.
-fn blob_rows(reg: &Registry, p: &Prepared) -> Result<Vec<crate::db::BlobRow>> {
-    let mut rows = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for (d, size, pieces) in p
-        .files
-        .iter()
-        .map(|f| (f.sha256, Some(f.size), f.pieces.clone()))
-        .chain(p.license_sha256.map(|d| (d, None, None)))
-    {
-        if !seen.insert(d) {
-            continue;
-        }
-        let stat = reg
-            .store
-            .stat(&d)?
-            .ok_or_else(|| Error::not_found("blob", d.to_hex()))?;
-        rows.push(crate::db::BlobRow {
-            sha256: d,
-            size: size.unwrap_or(stat.size),
-            stat,
-            pieces,
-        });
-    }
-    Ok(rows)
+/// it is after the commit, made one at a time as they are recorded. Each
+/// digest once: the files are visited in digest order (a list of indices,
+/// not of rows).
+fn blob_rows<'a>(
+    reg: &'a Registry,
+    files: &'a [FileRecord],
+    license: Option<Sha256Digest>,
+) -> impl Iterator<Item = Result<crate::db::BlobRow>> + 'a {
+    let mut order: Vec<u32> = (0..files.len() as u32).collect();
+    order.sort_unstable_by_key(|&i| files[i as usize].sha256);
+    order.dedup_by_key(|&mut i| files[i as usize].sha256);
+    let licence_only = license.filter(|d| {
+        order
+            .binary_search_by_key(d, |&i| files[i as usize].sha256)
+            .is_err()
+    });
+    order
+        .into_iter()
+        .map(|i| {
+            let f = &files[i as usize];
+            (f.sha256, Some(f.size), f.pieces.as_ref())
+        })
+        .chain(licence_only.map(|d| (d, None, None)))
+        .map(|(d, size, pieces)| {
+            let stat = reg
+                .store
+                .stat(&d)?
+                .ok_or_else(|| Error::not_found("blob", d.to_hex()))?;
+            Ok(crate::db::BlobRow {
+                sha256: d,
+                size: size.unwrap_or(stat.size),
+                stat,
+                pieces: pieces.cloned(),
+            })
+        })
 }
 
 /// 5. The staged blobs move into the store, then one transaction makes the
@@ -456,7 +474,6 @@ fn record(
 ) -> Result<ImportOutcome> {
     let committed = staging.commit()?;
     let new_blobs = committed.created.len();
-    let blob_rows = blob_rows(reg, &p)?;
     let now = now_rfc3339();
     // The signed order of a model's versions: strictly after the newest one
     // here, even within one second (or with the clock set back).
@@ -485,7 +502,7 @@ fn record(
         disclosure_notes: opts.data_notes.clone(),
         owner: opts.owner.clone(),
         files: p.files,
-        statement: Vec::new(),
+        statement: crate::records::StatementBytes::None,
         bundle_id: None,
         approvals: Vec::new(),
         allowance: opts
@@ -513,7 +530,12 @@ fn record(
             "unsafe_allowed": new.allowance.as_ref().map(|(a, files)| serde_json::json!({"reason": a.reason, "files": files})),
         }),
     );
-    reg.db.insert_version(&new, &blob_rows, &now, &event)?;
+    reg.db.insert_version(
+        &new,
+        &mut blob_rows(reg, &new.files, new.license_sha256),
+        &now,
+        &event,
+    )?;
     committed.keep();
     Ok(ImportOutcome {
         name: opts.name.clone(),
@@ -543,8 +565,10 @@ fn heal(
 ) -> Result<ImportOutcome> {
     let committed = staging.commit()?;
     let healed = committed.created.len();
-    let rows = blob_rows(reg, &p)?;
-    reg.db.record_blobs(&rows, &now_rfc3339())?;
+    reg.db.record_blobs(
+        &mut blob_rows(reg, &p.files, p.license_sha256),
+        &now_rfc3339(),
+    )?;
     committed.keep();
     let mut notes = p.notes;
     notes.push(if healed > 0 {
@@ -668,8 +692,8 @@ fn try_link(
 /// The licence id and the blob holding its text.
 fn licence(
     staging: &Staging<'_>,
-    files: &[SourceFile],
-    ingested: &[Ingested],
+    files: &[FileRecord],
+    card_head: &[u8],
     opts: &ImportOptions,
     notes: &mut Vec<String>,
 ) -> Result<(Option<String>, Option<Sha256Digest>)> {
@@ -691,22 +715,23 @@ fn licence(
             Some(ing.sha256)
         }
         None => {
-            let mut candidates: Vec<usize> = (0..files.len())
-                .filter(|&i| {
-                    let p = files[i].rel.as_str();
+            let mut candidates: Vec<&FileRecord> = files
+                .iter()
+                .filter(|f| {
+                    let p = f.path.as_str();
                     let up = p.to_ascii_uppercase();
                     !p.contains('/') && (up.starts_with("LICENSE") || up.starts_with("LICENCE"))
                 })
                 .collect();
-            candidates.sort_by_key(|&i| (files[i].rel.as_str().len(), files[i].rel.clone()));
-            candidates.first().map(|&i| ingested[i].sha256)
+            candidates.sort_by_key(|f| (f.path.as_str().len(), f.path.clone()));
+            candidates.first().map(|f| f.sha256)
         }
     };
     let card = files
         .iter()
-        .zip(ingested)
-        .find(|(f, _)| f.rel.as_str().eq_ignore_ascii_case("README.md"))
-        .and_then(|(_, ing)| crate::card::parse(&ing.head));
+        .any(|f| f.path.as_str().eq_ignore_ascii_case("README.md"))
+        .then(|| crate::card::parse(card_head))
+        .flatten();
     let id = match &opts.license_id {
         Some(id) => Some(id.clone()),
         None => card.as_ref().and_then(crate::card::ModelCard::license_id),

@@ -294,7 +294,7 @@ fn statement_of(
             else {
                 return Ok(None);
             };
-            let a = check_envelope(bytes, &what, None, &approvers, required)?;
+            let a = check_envelope(bytes, &what, None, &approvers, required, None)?;
             let licence = m
                 .layers
                 .iter()
@@ -573,7 +573,7 @@ pub(crate) fn intake(
     if existing_version(reg, &name, &label, &manifest_digest)? {
         reg.db.insert_versions(
             &[],
-            &[],
+            &mut std::iter::empty(),
             &crate::clock::now_rfc3339(),
             &crate::db::Arrival {
                 bundle: None,
@@ -756,7 +756,7 @@ pub(crate) fn intake(
     let now = crate::clock::now_rfc3339();
     reg.db.insert_versions(
         &[new],
-        &rows,
+        &mut rows.into_iter().map(Ok),
         &now,
         &crate::db::Arrival {
             bundle: None,

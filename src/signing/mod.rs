@@ -459,6 +459,21 @@ impl Envelope {
     /// statement of a hundred thousand files is tens of megabytes, and is
     /// not built as a string and then copied again while serialising.
     pub fn bytes_of(payload_type: &str, payload: &[u8], sigs: &[(KeyId, Vec<u8>)]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(payload.len().div_ceil(3) * 4 + 160 * sigs.len() + 96);
+        Envelope::write(&mut out, payload_type, &mut &payload[..], sigs)
+            .expect("writing into memory cannot fail");
+        out
+    }
+
+    /// The bytes of [`Envelope::bytes_of`], written to `out` as the payload
+    /// is read from `payload` (base64-encoded on the way): an envelope of a
+    /// statement of a hundred thousand files need not be held at all.
+    pub fn write(
+        out: &mut dyn Write,
+        payload_type: &str,
+        payload: &mut dyn std::io::Read,
+        sigs: &[(KeyId, Vec<u8>)],
+    ) -> std::io::Result<()> {
         let sigs: Vec<EnvelopeSignature> = sigs
             .iter()
             .map(|(k, s)| EnvelopeSignature {
@@ -466,21 +481,18 @@ impl Envelope {
                 sig: B64.encode(s),
             })
             .collect();
-        let tail_type = serde_json::to_string(payload_type).expect("plain JSON");
-        let tail_sigs = serde_json::to_string(&sigs).expect("plain JSON");
-        let mut out = String::with_capacity(
-            payload.len().div_ceil(3) * 4 + tail_type.len() + tail_sigs.len() + 48,
-        );
         // Field order and spelling as serde writes `Envelope`; base64 has
         // no character JSON escapes.
-        out.push_str(r#"{"payload":""#);
-        B64.encode_string(payload, &mut out);
-        out.push_str(r#"","payloadType":"#);
-        out.push_str(&tail_type);
-        out.push_str(r#","signatures":"#);
-        out.push_str(&tail_sigs);
-        out.push('}');
-        out.into_bytes()
+        out.write_all(br#"{"payload":""#)?;
+        let mut enc = base64::write::EncoderWriter::new(&mut *out, &B64);
+        std::io::copy(payload, &mut enc)?;
+        enc.finish()?;
+        drop(enc);
+        out.write_all(br#"","payloadType":"#)?;
+        serde_json::to_writer(&mut *out, payload_type)?;
+        out.write_all(br#","signatures":"#)?;
+        serde_json::to_writer(&mut *out, &sigs)?;
+        out.write_all(b"}")
     }
 
     /// Read an envelope from outside, its payload decoded in the bytes' own

@@ -253,12 +253,31 @@ impl Statement {
     /// are left empty (the exact bytes stay the statement of record), so a
     /// statement of a hundred thousand files is held once, not three times.
     pub fn parse(bytes: &[u8], what: &str) -> Result<(Statement, Vec<FileRecord>)> {
+        let st = serde_json::from_slice(bytes).map_err(|e| Error::Hostile {
+            what: what.to_string(),
+            reason: format!("not a statement: {e}"),
+        })?;
+        Self::checked(st, what)
+    }
+
+    /// [`Statement::parse`] of bytes read from `r` (a statement kept on
+    /// disk, parsed without being loaded whole).
+    pub fn parse_from(
+        r: &mut dyn std::io::Read,
+        what: &str,
+    ) -> Result<(Statement, Vec<FileRecord>)> {
+        let st = serde_json::from_reader(r).map_err(|e| Error::Hostile {
+            what: what.to_string(),
+            reason: format!("not a statement: {e}"),
+        })?;
+        Self::checked(st, what)
+    }
+
+    fn checked(st: incoming::Statement, what: &str) -> Result<(Statement, Vec<FileRecord>)> {
         let hostile = |reason: String| Error::Hostile {
             what: what.to_string(),
             reason,
         };
-        let st: incoming::Statement =
-            serde_json::from_slice(bytes).map_err(|e| hostile(format!("not a statement: {e}")))?;
         if st.statement_type != STATEMENT_TYPE || st.predicate_type != PREDICATE_TYPE {
             return Err(hostile(format!(
                 "unexpected statement type `{}` / predicate type `{}`",

@@ -35,8 +35,9 @@ const SHARDS: usize = 64;
 pub(crate) struct Staging<'s> {
     store: &'s Store,
     dir: tempfile::TempDir,
-    /// Blobs that will be new (or replace a changed copy) at commit.
-    staged: Mutex<BTreeMap<Sha256Digest, PathBuf>>,
+    /// Blobs that will be new (or replace a changed copy) at commit, each
+    /// with its name inside the staging folder.
+    staged: Mutex<BTreeMap<Sha256Digest, StagedName>>,
     /// Files staged so far (picks the shard).
     next: std::sync::atomic::AtomicUsize,
 }
@@ -57,6 +58,11 @@ impl<'s> Staging<'s> {
         })
     }
 
+    /// The staging folder.
+    pub(crate) fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
     /// The sub-folder the next staged file goes in: files are spread over
     /// [`SHARDS`] folders so parallel workers do not queue on one folder's
     /// lock, and no folder grows to a hundred thousand entries.
@@ -70,7 +76,7 @@ impl<'s> Staging<'s> {
         }
     }
 
-    fn staged(&self) -> std::sync::MutexGuard<'_, BTreeMap<Sha256Digest, PathBuf>> {
+    fn staged(&self) -> std::sync::MutexGuard<'_, BTreeMap<Sha256Digest, StagedName>> {
         self.staged.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -133,12 +139,13 @@ impl<'s> Staging<'s> {
     /// the staged copy of `d`. Returns false when another copy of the same
     /// bytes was staged first (this one is dropped).
     fn adopt(&self, d: Sha256Digest, path: PathBuf) -> Result<bool> {
+        let name = StagedName::of(self.dir.path(), &path)?;
         let mut staged = self.staged();
         if staged.contains_key(&d) {
             fs::remove_file(&path).map_err(|e| Error::io("remove duplicate", &path, e))?;
             return Ok(false);
         }
-        staged.insert(d, path);
+        staged.insert(d, name);
         Ok(true)
     }
 
@@ -175,7 +182,7 @@ impl<'s> Staging<'s> {
     pub(crate) fn path(&self, d: &Sha256Digest) -> PathBuf {
         self.staged()
             .get(d)
-            .cloned()
+            .map(|n| n.path(self.dir.path()))
             .unwrap_or_else(|| self.store.blob_path(d))
     }
 
@@ -205,7 +212,8 @@ impl<'s> Staging<'s> {
         }
         super::sync_fs(self.dir.path())?;
         let mut touched = std::collections::BTreeSet::new();
-        for (d, from) in staged {
+        for (d, name) in staged {
+            let from = name.path(self.dir.path());
             let dest = self.store.blob_path(&d);
             let parent = dest.parent().expect("blob path has a parent");
             if !parent.is_dir() {
@@ -226,6 +234,42 @@ impl<'s> Staging<'s> {
             sync_dir(&self.store.root.join("sha256"))?;
         }
         Ok(done)
+    }
+}
+
+/// A staged file's name inside its staging folder (`3f/in-Ab12Cd`), held
+/// inline: a hundred thousand staged blobs need no path each.
+#[derive(Clone, Copy)]
+pub(crate) struct StagedName {
+    len: u8,
+    bytes: [u8; 15],
+}
+
+impl StagedName {
+    fn of(dir: &Path, path: &Path) -> Result<StagedName> {
+        let rel = path
+            .strip_prefix(dir)
+            .ok()
+            .and_then(Path::to_str)
+            .filter(|r| r.len() <= 15)
+            .ok_or_else(|| {
+                Error::io(
+                    "stage",
+                    path,
+                    std::io::Error::other("not a short name inside the staging folder"),
+                )
+            })?;
+        let mut bytes = [0; 15];
+        bytes[..rel.len()].copy_from_slice(rel.as_bytes());
+        Ok(StagedName {
+            len: rel.len() as u8,
+            bytes,
+        })
+    }
+
+    fn path(&self, dir: &Path) -> PathBuf {
+        let rel = std::str::from_utf8(&self.bytes[..self.len as usize]).expect("made from a str");
+        dir.join(rel)
     }
 }
 

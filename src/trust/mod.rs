@@ -288,6 +288,40 @@ pub fn envelope_bytes(reg: &Registry, v: &VersionRecord) -> Result<(Vec<u8>, Vec
     Ok((env, approvals))
 }
 
+/// [`envelope_bytes`] written into `out`, the statement streamed from the
+/// database as it is encoded: an export holds no statement or envelope of
+/// a model of many files in memory.
+pub(crate) fn write_envelope(
+    reg: &Registry,
+    v: &VersionRecord,
+    out: &mut dyn std::io::Write,
+) -> Result<Vec<ApprovalRecord>> {
+    let approvals = reg.db.approvals(v.id)?;
+    let sigs: Vec<_> = approvals
+        .iter()
+        .map(|a| (a.key_id, a.signature.clone()))
+        .collect();
+    let what = format!("the statement of {}@{}", v.name, v.label);
+    let io = |e: std::io::Error| Error::io("write the envelope of", std::path::Path::new(&what), e);
+    let streamed = reg.db.with_statement_reader(v.id, &mut |r| {
+        crate::statement::Envelope::write(out, crate::statement::PAYLOAD_TYPE, r, &sigs)
+    })?;
+    match streamed {
+        Some(r) => r.map_err(io)?,
+        None => {
+            let payload = statement_bytes(reg, v)?;
+            crate::statement::Envelope::write(
+                out,
+                crate::statement::PAYLOAD_TYPE,
+                &mut &payload[..],
+                &sigs,
+            )
+            .map_err(io)?;
+        }
+    }
+    Ok(approvals)
+}
+
 /// Sign a version's statement and record the approval.
 pub fn sign(
     reg: &mut Registry,

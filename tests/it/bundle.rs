@@ -638,3 +638,96 @@ fn a_bundle_of_many_members_lists_them_in_a_member_of_its_own() {
     let show = g.iso_json(&["show", "acme/many"]);
     assert_eq!(show["files"].as_array().unwrap().len(), 7200);
 }
+
+/// A member list the exporter did sign, but whose members break the rules
+/// — a blob listed twice, a name outside the allowed shapes, more members
+/// than the signed count — is refused naming what is wrong, as the list is
+/// read (it is checked member by member, never held whole), the registry
+/// unchanged.
+#[test]
+fn a_signed_member_list_with_a_bad_member_is_refused_naming_it() {
+    let g = Gap::new(&["alice"], &["alice"], 1);
+    let many = g.env.path("many");
+    fs::create_dir_all(&many).unwrap();
+    for i in 0..7000 {
+        fs::write(many.join(format!("part-{i:04}.txt")), format!("{i}\n")).unwrap();
+    }
+    g.env
+        .cmd()
+        .arg("import")
+        .arg(&many)
+        .args(["--name", "acme/many"])
+        .assert()
+        .success();
+    let out = g.env.path("many.airlock");
+    g.env.sign_and_export(
+        "acme/many",
+        &[g.keys.join("alice.key")],
+        &g.keys.join("exporter.key"),
+        &out,
+    );
+    let ms = members(&out);
+    assert_eq!(ms[2].0, "members.json");
+    // Re-sign a bundle whose list is edited by `edit`; `count_delta` makes
+    // the signed count differ from the list's length.
+    let resigned = |name: &str, edit: &dyn Fn(&mut Vec<serde_json::Value>), count_delta: i64| {
+        let mut ms = ms.clone();
+        let mut list: Vec<serde_json::Value> = serde_json::from_slice(&ms[2].1).unwrap();
+        edit(&mut list);
+        let bytes = serde_json::to_vec(&list).unwrap();
+        let mut index: serde_json::Value = serde_json::from_slice(&ms[0].1).unwrap();
+        index["member_list"]["size"] = bytes.len().into();
+        index["member_list"]["sha256"] = crate::util::sha256_hex(&bytes).into();
+        index["member_list"]["count"] = (list.len() as i64 + count_delta).into();
+        ms[0].1 = serde_json::to_vec_pretty(&index).unwrap();
+        ms[1].1 = crate::gap::sign_index(&ms[0].1, &g.keys.join("exporter.key"));
+        ms[2].1 = bytes;
+        let p = g.env.path(name);
+        write_tar(&p, &plain(&ms));
+        p
+    };
+    let twice = resigned(
+        "twice.airlock",
+        &|l| {
+            let last = l.last().unwrap().clone();
+            l.push(last);
+        },
+        0,
+    );
+    let dup = {
+        let list: Vec<serde_json::Value> = serde_json::from_slice(&ms[2].1).unwrap();
+        list.last().unwrap()["name"].as_str().unwrap().to_string()
+    };
+    assert!(dup.starts_with("blobs/"), "{dup}");
+    g.iso()
+        .arg("import")
+        .arg(&twice)
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains(dup.as_str()))
+        .stderr(predicate::str::contains("listed twice"));
+    let outside = resigned(
+        "outside.airlock",
+        &|l| l[5]["name"] = "../../etc/passwd".into(),
+        0,
+    );
+    g.iso()
+        .arg("import")
+        .arg(&outside)
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("../../etc/passwd"))
+        .stderr(predicate::str::contains("not an allowed member name"));
+    let more = resigned("more.airlock", &|_| {}, -1);
+    g.iso()
+        .arg("import")
+        .arg(&more)
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("members.json"))
+        .stderr(predicate::str::contains("more members than"));
+    assert_eq!(g.iso_listed(), 0);
+    assert!(!g.env.path("etc").exists());
+    g.iso().arg("import").arg(&out).assert().success();
+    assert_eq!(g.iso_listed(), 1);
+}
