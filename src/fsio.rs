@@ -126,6 +126,17 @@ pub(crate) fn return_large_buffers() {
 #[cfg(not(target_env = "gnu"))]
 pub(crate) fn return_large_buffers() {}
 
+/// Tell the kernel a file will be read from start to end (a larger
+/// readahead window for a cold read). Advisory: an error changes nothing.
+#[allow(unsafe_code)] // audited: an advisory libc call, SAFETY below
+pub(crate) fn advise_sequential(f: &std::fs::File) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a valid descriptor for the life of `f`; the call only hints.
+    unsafe {
+        libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_SEQUENTIAL);
+    }
+}
+
 /// Give the pages of freed small blocks back to the system: after a large
 /// list of many small allocations (a model's file list) is dropped, its
 /// holes in the heap would otherwise stay resident beside what comes next.

@@ -558,7 +558,9 @@ fn write_bundle(
     let total: u64 = c.payload().map(|b| *b.2).sum();
     let bar = progress.start("export", total);
     for (n, d, size) in c.payload() {
-        let f = std::io::BufReader::with_capacity(crate::digest::CHUNK, reg.store.open_blob(d)?);
+        let blob = reg.store.open_blob(d)?;
+        crate::fsio::advise_sequential(&blob);
+        let f = std::io::BufReader::with_capacity(crate::digest::CHUNK, blob);
         let mut r = HashingReader::new(f.take(*size));
         let counting = ProgressReader {
             inner: &mut r,

@@ -174,6 +174,9 @@ impl<'p, 'r> VolumeWriter<'p, 'r> {
     }
 }
 
+/// How much of a volume is written before its writeback is started.
+const WRITEBACK_STEP: u64 = 32 << 20;
+
 impl Write for VolumeWriter<'_, '_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if buf.is_empty() {
@@ -191,7 +194,14 @@ impl Write for VolumeWriter<'_, '_> {
         };
         let (f, _, n) = self.current.as_mut().expect("a volume is open");
         let wrote = f.write(&buf[..room])?;
+        let before = *n;
         *n += wrote as u64;
+        // Writeback starts as each stretch is written, beside the reading
+        // and hashing, instead of all at the final fsync.
+        if before / WRITEBACK_STEP != *n / WRITEBACK_STEP {
+            let end = *n / WRITEBACK_STEP * WRITEBACK_STEP;
+            crate::store::direct::start_writeback(f, end - WRITEBACK_STEP, WRITEBACK_STEP);
+        }
         Ok(wrote)
     }
 

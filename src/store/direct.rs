@@ -205,7 +205,7 @@ fn set_direct(file: &File, on: bool) -> std::io::Result<()> {
 /// Ask the kernel to start writing a range back (no waiting). Advisory: an
 /// error here changes nothing, the fsync before the rename is what counts.
 #[allow(unsafe_code)] // audited: an advisory libc call, SAFETY below
-fn start_writeback(f: &File, offset: u64, len: u64) {
+pub(crate) fn start_writeback(f: &File, offset: u64, len: u64) {
     // SAFETY: a valid descriptor for the life of `f`; the call only hints.
     unsafe {
         libc::sync_file_range(

@@ -40,6 +40,9 @@ pub(crate) struct Staging<'s> {
     staged: Mutex<BTreeMap<Sha256Digest, StagedName>>,
     /// Files staged so far (picks the shard).
     next: std::sync::atomic::AtomicUsize,
+    /// Which shard folders exist (one bit each): made once, not asked for
+    /// again with every file.
+    made: std::sync::atomic::AtomicU64,
 }
 
 impl<'s> Staging<'s> {
@@ -55,6 +58,7 @@ impl<'s> Staging<'s> {
             dir,
             staged: Mutex::new(BTreeMap::new()),
             next: std::sync::atomic::AtomicUsize::new(0),
+            made: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -69,11 +73,17 @@ impl<'s> Staging<'s> {
     fn shard(&self) -> Result<PathBuf> {
         let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % SHARDS;
         let p = self.dir.path().join(format!("{n:02x}"));
-        match fs::create_dir(&p) {
-            Ok(()) => Ok(p),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(p),
-            Err(e) => Err(Error::io("create staging folder", &p, e)),
+        let bit = 1u64 << n;
+        if self.made.load(std::sync::atomic::Ordering::Acquire) & bit != 0 {
+            return Ok(p);
         }
+        match fs::create_dir(&p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(Error::io("create staging folder", &p, e)),
+        }
+        self.made.fetch_or(bit, std::sync::atomic::Ordering::AcqRel);
+        Ok(p)
     }
 
     fn staged(&self) -> std::sync::MutexGuard<'_, BTreeMap<Sha256Digest, StagedName>> {
@@ -216,13 +226,26 @@ impl<'s> Staging<'s> {
             let from = name.path(self.dir.path());
             let dest = self.store.blob_path(&d);
             let parent = dest.parent().expect("blob path has a parent");
-            if !parent.is_dir() {
-                fs::create_dir_all(parent).map_err(|e| Error::io("create directory", parent, e))?;
-                done.dirs.push(parent.to_path_buf());
+            // A fan-out folder is looked at once per commit, not per blob.
+            if !touched.contains(parent) {
+                if !parent.is_dir() {
+                    fs::create_dir_all(parent)
+                        .map_err(|e| Error::io("create directory", parent, e))?;
+                    done.dirs.push(parent.to_path_buf());
+                }
+                touched.insert(parent.to_path_buf());
             }
-            let existed = dest.exists();
-            fs::rename(&from, &dest).map_err(|e| Error::io("rename into store", &dest, e))?;
-            touched.insert(parent.to_path_buf());
+            // New unless something is there already (a copy being replaced:
+            // the heal), found by the rename itself rather than a stat.
+            let existed = match crate::fsio::rename_noreplace(&from, &dest) {
+                Ok(()) => false,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    fs::rename(&from, &dest)
+                        .map_err(|e| Error::io("rename into store", &dest, e))?;
+                    true
+                }
+                Err(e) => return Err(Error::io("rename into store", &dest, e)),
+            };
             if !existed {
                 done.created.push(d);
             }
