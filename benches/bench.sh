@@ -443,7 +443,7 @@ db, n = sqlite3.connect(sys.argv[1]), int(sys.argv[2])
 h = lambda s: hashlib.sha256(s.encode()).hexdigest()
 t = "2026-12-01T00:00:00Z"
 db.execute("BEGIN")
-db.executemany("INSERT INTO blobs VALUES (?, 1024, ?, 0, 0, 0, ?)", [(h(f"b{i}"), t, t) for i in range(1000)])
+db.executemany("INSERT INTO blobs (sha256, size, stored_at, stat_ino, stat_mtime_ns, stat_ctime_ns, verified_at) VALUES (?, 1024, ?, 0, 0, 0, ?)", [(h(f"b{i}"), t, t) for i in range(1000)])
 models = max(1, n // 100)
 db.executemany("INSERT INTO models (id, name, created_at) VALUES (?, ?, ?)", [(m + 1, f"bench/m{m:04}", t) for m in range(models)])
 vid = 0
@@ -457,7 +457,7 @@ for m in range(models):
     db.executemany("INSERT INTO files (version_id, path, size, sha256, format, verdict, findings, tensors, parameters, dtypes) VALUES (?,?,?,?,?,?,?,?,?,?)", files)
 db.executemany("INSERT INTO deployments (version_id, host, path, record_only, deployed_at, deployed_by) VALUES (?, ?, ?, 1, ?, 'ops@host')", [(v * (vid // 1000) + 1, f"gpu-{v % 50}", f"/models/{v}", t) for v in range(1000)])
 seq = db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
-db.executemany("INSERT INTO events VALUES (?, ?, 'bench@host', 'import', ?, '{}', ?, ?)", [(seq + i + 1, t, f"v{i}", h(f"p{i}"), h(f"e{i}")) for i in range(vid)])
+db.executemany("INSERT INTO events (seq, time, actor, command, subject, details, prev_hash, hash) VALUES (?, ?, 'bench@host', 'import', ?, '{}', ?, ?)", [(seq + i + 1, t, f"v{i}", h(f"p{i}"), h(f"e{i}")) for i in range(vid)])
 db.commit()
 PY
         touch "$RG/.done"
