@@ -410,26 +410,28 @@ pub(crate) type BlobRows<'a> = dyn Iterator<Item = Result<BlobRow>> + 'a;
 
 /// Record blobs (or their stat as known good, for blobs already recorded).
 fn upsert_blobs(tx: &rusqlite::Transaction<'_>, blobs: &mut BlobRows<'_>, now: &str) -> Result<()> {
-    for b in blobs {
-        let b = b?;
-        tx.execute(
+    let mut st = tx
+        .prepare(
             "INSERT INTO blobs (sha256, size, stored_at, stat_ino, stat_mtime_ns, stat_ctime_ns, verified_at, pieces)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?3, ?7)
              ON CONFLICT (sha256) DO UPDATE SET stat_ino = excluded.stat_ino,
                stat_mtime_ns = excluded.stat_mtime_ns, stat_ctime_ns = excluded.stat_ctime_ns,
                verified_at = excluded.verified_at, pieces = COALESCE(blobs.pieces, excluded.pieces)",
-            params![
-                b.sha256.to_hex(),
-                b.size as i64,
-                now,
-                b.stat.ino as i64,
-                b.stat.mtime_ns,
-                b.stat.ctime_ns,
-                b.pieces
-                    .as_ref()
-                    .map(|p| serde_json::to_string(p).expect("plain JSON"))
-            ],
         )
+        .ctx("prepare blob upsert")?;
+    for b in blobs {
+        let b = b?;
+        st.execute(params![
+            b.sha256.to_hex(),
+            b.size as i64,
+            now,
+            b.stat.ino as i64,
+            b.stat.mtime_ns,
+            b.stat.ctime_ns,
+            b.pieces
+                .as_ref()
+                .map(|p| serde_json::to_string(p).expect("plain JSON"))
+        ])
         .ctx("record blob")?;
     }
     Ok(())

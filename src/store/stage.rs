@@ -99,8 +99,11 @@ impl<'s> Staging<'s> {
         progress: &dyn Progress,
     ) -> Result<Ingested> {
         let shard = self.shard()?;
+        // Made read-only as it is created (the open descriptor still
+        // writes): no chmod per blob afterwards.
         let tmp = tempfile::Builder::new()
             .prefix("in-")
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o444))
             .tempfile_in(&shard)
             .map_err(|e| Error::io("create temp file in", &shard, e))?;
         let tmp_path = tmp.path().to_path_buf();
@@ -124,7 +127,6 @@ impl<'s> Staging<'s> {
         }
         // Durable before it is renamed into the store: one `syncfs` at the
         // commit covers every staged blob (see `commit`).
-        set_read_only(&tmp_path)?;
         let kept = tmp
             .into_temp_path()
             .keep()
