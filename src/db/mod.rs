@@ -232,20 +232,32 @@ pub(crate) fn write_statement(
     version_id: i64,
     bytes: &[u8],
 ) -> Result<()> {
+    if let Some(mut blob) = new_statement_blob(tx, version_id, bytes.len() as u64)? {
+        std::io::Write::write_all(&mut blob, bytes)
+            .map_err(|e| Error::Db(DbError::new("write statement", e)))?;
+    }
+    Ok(())
+}
+
+/// The zero blob of a new statement row of `len` bytes, open for writing;
+/// `None` when the version's statement is recorded already.
+fn new_statement_blob<'t>(
+    tx: &'t rusqlite::Transaction<'_>,
+    version_id: i64,
+    len: u64,
+) -> Result<Option<rusqlite::blob::Blob<'t>>> {
     let n = tx
         .execute(
             "INSERT OR IGNORE INTO statements (version_id, bytes) VALUES (?1, zeroblob(?2))",
-            params![version_id, bytes.len() as i64],
+            params![version_id, len as i64],
         )
         .ctx("record statement")?;
     if n == 0 {
-        return Ok(());
+        return Ok(None);
     }
-    let mut blob = tx
-        .blob_open(rusqlite::MAIN_DB, "statements", "bytes", version_id, false)
-        .ctx("open statement blob")?;
-    std::io::Write::write_all(&mut blob, bytes)
-        .map_err(|e| Error::Db(DbError::new("write statement", e)))
+    tx.blob_open(rusqlite::MAIN_DB, "statements", "bytes", version_id, false)
+        .ctx("open statement blob")
+        .map(Some)
 }
 
 /// [`write_statement`] from a spilled copy, streamed into the zero blob and
@@ -258,18 +270,9 @@ fn write_spilled_statement(
     len: u64,
     sha256: &Sha256Digest,
 ) -> Result<()> {
-    let n = tx
-        .execute(
-            "INSERT OR IGNORE INTO statements (version_id, bytes) VALUES (?1, zeroblob(?2))",
-            params![version_id, len as i64],
-        )
-        .ctx("record statement")?;
-    if n == 0 {
+    let Some(mut blob) = new_statement_blob(tx, version_id, len)? else {
         return Ok(());
-    }
-    let mut blob = tx
-        .blob_open(rusqlite::MAIN_DB, "statements", "bytes", version_id, false)
-        .ctx("open statement blob")?;
+    };
     let mut f = file;
     let spilled = std::path::Path::new("the spilled statement");
     std::io::Seek::rewind(&mut f).map_err(|e| Error::io("rewind", spilled, e))?;
