@@ -245,6 +245,29 @@ fn text(b: Option<Vec<u8>>) -> Item {
     }
 }
 
+/// The longest global name kept as read; past it the name is cut.
+const SHOWN_NAME: usize = 160;
+
+/// `module.name` as it is reported and matched against the safe list: a
+/// real global is a dotted identifier and comes through unchanged; control
+/// characters in hostile bytes are escaped (they reach a terminal in the
+/// refusal message) and an over-long name is cut.
+fn global(module: &str, name: &str) -> String {
+    let mut g = String::new();
+    for c in module.chars().chain(['.']).chain(name.chars()) {
+        if g.len() >= SHOWN_NAME {
+            g.push('…');
+            break;
+        }
+        if c.is_control() || c == '\u{fffd}' {
+            g.extend(c.escape_default());
+        } else {
+            g.push(c);
+        }
+    }
+    g
+}
+
 /// Walk one pickle from the reader's position to its STOP opcode.
 /// Returns false if the stream does not start with an opcode we accept as a
 /// pickle start (used to stop after a legacy file's pickles).
@@ -379,14 +402,14 @@ fn walk_one(w: &mut W<'_>, rep: &mut PickleReport, first: Option<u8>) -> Result<
             b'c' => {
                 let module = w.line()?;
                 let name = w.line()?;
-                let g = format!("{module}.{name}");
+                let g = global(&module, &name);
                 rep.globals.insert(g.clone());
                 w.push(Item::Global(g))?;
             }
             b'i' => {
                 let module = w.line()?;
                 let name = w.line()?;
-                let g = format!("{module}.{name}");
+                let g = global(&module, &name);
                 rep.globals.insert(g.clone());
                 rep.calls.insert(format!("INST {g}"));
                 w.pop_mark()?;
@@ -396,7 +419,7 @@ fn walk_one(w: &mut W<'_>, rep: &mut PickleReport, first: Option<u8>) -> Result<
                 let name = w.pop()?;
                 let module = w.pop()?;
                 let g = match (module, name) {
-                    (Item::Str(m), Item::Str(n)) => format!("{m}.{n}"),
+                    (Item::Str(m), Item::Str(n)) => global(&m, &n),
                     _ => "<STACK_GLOBAL of a name that is not a constant string>".to_string(),
                 };
                 rep.globals.insert(g.clone());
@@ -562,6 +585,19 @@ mod tests {
         b.extend_from_slice(&[0x94, b'0', b'0', b'h', 0, b'h', 1, 0x93, b'.']);
         let r = run(&b).unwrap();
         assert!(r.globals.contains("builtins.eval"), "{:?}", r.globals);
+    }
+
+    #[test]
+    fn hostile_global_names_are_escaped_and_cut() {
+        // GLOBAL with an escape sequence and a 4 KiB name, then STOP.
+        let mut b = b"cos\x1b[2J\n".to_vec();
+        b.extend(std::iter::repeat_n(b'A', 4096));
+        b.extend_from_slice(b"\n.");
+        let r = run(&b).unwrap();
+        let g = r.globals.iter().next().unwrap();
+        assert!(g.starts_with("os\\u{1b}[2J.AAA"), "{g}");
+        assert!(!g.chars().any(char::is_control), "{g:?}");
+        assert!(g.len() < 200, "{}", g.len());
     }
 
     #[test]
