@@ -173,17 +173,6 @@ pub enum Error {
         reason: String,
     },
 
-    /// A bundle split into volumes whose chain ends before the bundle does.
-    #[error("bundle {bundle_id}: volume {volume} (`{}`) is missing, or the volume before it is cut short; the volumes read end there", path.display())]
-    VolumeMissing {
-        /// The volume file expected next.
-        path: PathBuf,
-        /// Its number (1-based).
-        volume: usize,
-        /// The bundle's id.
-        bundle_id: String,
-    },
-
     /// A file given as a bundle that is not one.
     #[error("`{}` is not an airlock bundle: {reason}", path.display())]
     NotABundle {
@@ -317,7 +306,6 @@ impl Error {
             | Error::Input(_)
             | Error::System { .. }
             | Error::NotFound { .. }
-            | Error::VolumeMissing { .. }
             | Error::NoRegistry { .. }
             | Error::Unsafe { .. }
             | Error::Locked { .. }
@@ -343,7 +331,6 @@ impl Error {
             Error::Unsafe { .. } => "unsafe",
             Error::Hostile { .. } => "hostile",
             Error::NotABundle { .. } => "not-a-bundle",
-            Error::VolumeMissing { .. } => "volume-missing",
             Error::Untrusted { .. } => "untrusted",
             Error::UnknownSigner { .. } => "unknown-signer",
             Error::NotApproved { .. } => "not-approved",
@@ -387,10 +374,7 @@ impl Error {
                 "approve on the connected side with keys this registry trusts (`airlock trust list`), then export again"
             }
             Error::NotABundle { .. } => {
-                "a model folder is imported by its folder path; a bundle is the `.airlock` file (or its `.001` volume)"
-            }
-            Error::VolumeMissing { .. } => {
-                "put every volume of the set (OUT.001, OUT.002, …) in one folder and import the first again; nothing was recorded"
+                "a model folder is imported by its folder path; a bundle is the `.airlock` file (or any of its `.NNN` volumes)"
             }
             Error::Registry { hint: Some(h), .. } => h,
             Error::Hostile { .. } | Error::DigestMismatch { .. } => {

@@ -30,6 +30,9 @@ pub enum EventKind {
     ImportBundle,
     /// A bundle was accepted (one per bundle, after its versions).
     AcceptBundle,
+    /// A volume of a set was verified and its blobs kept; the set is not
+    /// complete yet.
+    ReceiveVolume,
     /// An approval was added.
     Sign,
     /// A bundle was written (its sequence number spent).
@@ -70,11 +73,12 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind, for parsing.
-    pub const ALL: [EventKind; 22] = [
+    pub const ALL: [EventKind; 23] = [
         EventKind::Init,
         EventKind::Import,
         EventKind::ImportBundle,
         EventKind::AcceptBundle,
+        EventKind::ReceiveVolume,
         EventKind::Sign,
         EventKind::Export,
         EventKind::TrustAdd,
@@ -102,6 +106,7 @@ impl EventKind {
             EventKind::Import => "import",
             EventKind::ImportBundle => "import-bundle",
             EventKind::AcceptBundle => "accept-bundle",
+            EventKind::ReceiveVolume => "receive-volume",
             EventKind::Sign => "sign",
             EventKind::Export => "export",
             EventKind::TrustAdd => "trust-add",

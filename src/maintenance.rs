@@ -222,6 +222,18 @@ pub fn gc(reg: &Registry, dry_run: bool) -> Result<GcReport> {
             reason: format!("the database fails its integrity check ({p})"),
         });
     }
+    // Blobs kept for a set of volumes that expired incomplete are let go
+    // (no volume of it can be accepted any more).
+    if !dry_run {
+        reg.db.release_expired_sets(
+            &crate::clock::now_rfc3339(),
+            &crate::event::EventDraft::new(
+                crate::event::EventKind::Gc,
+                "volume sets",
+                serde_json::json!({ "released": "blobs kept for sets of volumes that expired incomplete" }),
+            ),
+        )?;
+    }
     let referenced = reg.db.referenced_blobs()?;
     let (present, _) = reg.store.list()?;
     if let Some(reason) = records_lost(reg) {

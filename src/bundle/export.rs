@@ -40,6 +40,10 @@ pub struct ExportOptions {
     /// A delta bundle: leave out these blobs (the receiver's holdings,
     /// [`super::holdings::read_blobs`]); the index lists them as relied on.
     pub delta_against: Option<HashSet<Sha256Digest>>,
+    /// `--volumes N,M`: write only these volumes of the newest recorded
+    /// export of the same versions at the same volume size, again (same
+    /// set id, sequence and expiry; no new sequence is spent).
+    pub only_volumes: Option<Vec<u32>>,
 }
 
 impl ExportOptions {
@@ -50,6 +54,7 @@ impl ExportOptions {
             volume_size: None,
             expires_in_days: DEFAULT_EXPIRY_DAYS,
             delta_against: None,
+            only_volumes: None,
         }
     }
 }
@@ -81,6 +86,10 @@ pub struct ExportOutcome {
     pub relied_bytes: u64,
     /// The files written (one, or one per volume).
     pub files: Vec<String>,
+    /// Volumes in the set (1 for a single file).
+    pub volume_count: u32,
+    /// Blobs split into parts across volumes.
+    pub split_blobs: usize,
 }
 
 fn header(name: &str, size: u64) -> Result<tar::Header> {
@@ -228,11 +237,55 @@ impl Contents {
 
 /// The signed index, ready to be written.
 struct SignedIndex {
-    index: Index,
     bytes: Vec<u8>,
     signature: Vec<u8>,
     /// The external member list, when the index describes one.
     member_list: Option<Body>,
+}
+
+/// What every index of one export shares: one id, sequence and lifetime
+/// for every volume of a set.
+#[derive(Debug, Clone)]
+struct Head {
+    bundle_id: String,
+    sequence: u64,
+    created: String,
+    expires: String,
+}
+
+/// One blob member as written: a whole blob, or part `n` of one (bytes
+/// `offset..offset + size`, with the part's own sha256).
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    folder: &'static str,
+    blob: Sha256Digest,
+    offset: u64,
+    size: u64,
+    part: Option<(usize, Sha256Digest)>,
+}
+
+impl Entry {
+    fn name(&self) -> String {
+        match self.part {
+            Some((n, _)) => format!("parts/{}.{n}", self.blob),
+            None => format!("{}{}", self.folder, self.blob),
+        }
+    }
+
+    fn sha256(&self) -> Sha256Digest {
+        self.part.map_or(self.blob, |p| p.1)
+    }
+}
+
+/// A set's plan: the entries of each volume, and the split blobs every
+/// volume's index lists.
+struct Plan {
+    volume_size: u64,
+    volumes: Vec<Vec<Entry>>,
+    split: Vec<super::SplitBlob>,
+    /// The sha256 of the placement (which bytes of which blob in which
+    /// volume), recorded so `--volumes` can check it writes the same set.
+    digest: Sha256Digest,
 }
 
 /// Write a bundle of `versions`, signed by `key`.
@@ -249,6 +302,9 @@ pub fn export(
     if opts.expires_in_days == 0 || opts.expires_in_days > 3650 {
         return Err(Error::input("--expires-in-days must be between 1 and 3650"));
     }
+    if let Some(only) = &opts.only_volumes {
+        return rewrite_volumes(reg, versions, key, opts, only, progress);
+    }
     // What a killed earlier run left at this output is replaced; anything
     // else there is refused before any work (and before a sequence number
     // is spent).
@@ -260,35 +316,74 @@ pub fn export(
         )));
     }
     let contents = collect(reg, versions, opts.delta_against.as_ref())?;
-    // Room for the whole bundle, checked before a sequence number is spent.
-    let dir = match opts.out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
+    let plan = match opts.volume_size {
+        Some(v) => Some(plan_volumes(reg, &contents, v, progress)?),
+        None => None,
     };
+    // Room for the whole bundle, checked before a sequence number is spent.
     let members = contents.statements.len() + contents.payload().count() + 4;
-    let size: u64 = contents.payload().map(|b| *b.2).sum::<u64>() + 1024 * members as u64;
-    crate::fsio::ensure_room(&dir, size, "the bundle")?;
+    let copies = plan.as_ref().map_or(1, |p| p.volumes.len() as u64);
+    let size: u64 = contents.payload().map(|b| *b.2).sum::<u64>()
+        + copies * contents.statements.iter().map(|s| s.1.len()).sum::<u64>()
+        + 1024 * members as u64;
+    crate::fsio::ensure_room(&out_dir(opts), size, "the bundle")?;
     let pending = crate::pending::begin(
         reg,
         crate::pending::OutputKind::Export,
         &opts.out,
         serde_json::Value::Null,
     )?;
-    let signed = reg.db.record_next_export(|sequence| {
-        let signed = sign_index(reg, &contents, key, opts, sequence)?;
-        let (record, event) = export_record(&signed.index, versions, opts)?;
-        Ok((record, event, signed))
+    let head = reg.db.record_next_export(|sequence| {
+        let head = new_head(opts, sequence)?;
+        let (record, event) = export_record(&head, key, versions, opts, plan.as_ref())?;
+        Ok((record, event, head))
     })?;
-    let files = write_bundle(reg, &signed, &contents, opts, &pending, progress)?;
+    let files = write_bundle(
+        reg,
+        &head,
+        &contents,
+        plan.as_ref(),
+        None,
+        key,
+        opts,
+        &pending,
+        progress,
+    )?;
     pending.finish()?;
-    let i = signed.index;
-    Ok(ExportOutcome {
-        bundle_id: i.bundle_id,
-        origin: i.origin,
-        sequence: i.sequence,
-        created: i.created,
-        expires: i.expires,
-        exporter_key_id: i.exporter_key_id,
+    Ok(outcome(
+        reg,
+        &head,
+        key,
+        versions,
+        &contents,
+        plan.as_ref(),
+        files,
+    ))
+}
+
+fn out_dir(opts: &ExportOptions) -> PathBuf {
+    match opts.out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn outcome(
+    reg: &Registry,
+    head: &Head,
+    key: &dyn KeySource,
+    versions: &[VersionRecord],
+    contents: &Contents,
+    plan: Option<&Plan>,
+    files: Vec<PathBuf>,
+) -> ExportOutcome {
+    ExportOutcome {
+        bundle_id: head.bundle_id.clone(),
+        origin: reg.name().to_string(),
+        sequence: head.sequence,
+        created: head.created.clone(),
+        expires: head.expires.clone(),
+        exporter_key_id: key.public_key().id().to_hex(),
         versions: versions
             .iter()
             .map(|v| format!("{}@{}", v.name, v.label))
@@ -298,6 +393,243 @@ pub fn export(
         relied_on: contents.relies_on.len(),
         relied_bytes: contents.relies_on.iter().map(|r| r.1).sum(),
         files: files.iter().map(|p| p.display().to_string()).collect(),
+        volume_count: plan.map_or(1, |p| p.volumes.len() as u32),
+        split_blobs: plan.map_or(0, |p| p.split.len()),
+    }
+}
+
+/// `export … --volume-size S --volumes N,M`: volumes N and M of the newest
+/// recorded export of exactly these versions at size S, written again
+/// under the same set id, sequence and expiry, after checking that the
+/// blobs still fall into the volumes as they did.
+fn rewrite_volumes(
+    reg: &Registry,
+    versions: &[VersionRecord],
+    key: &dyn KeySource,
+    opts: &ExportOptions,
+    only: &[u32],
+    progress: &dyn ProgressFactory,
+) -> Result<ExportOutcome> {
+    let Some(volume_size) = opts.volume_size else {
+        return Err(Error::input(
+            "--volumes re-writes volumes of a split export: give the same --volume-size it was written with",
+        ));
+    };
+    let refs = versions_key(versions);
+    let set = reg.db.recorded_set(&refs, volume_size)?.ok_or_else(|| {
+        Error::not_found(
+            "split export",
+            format!(
+                "of {refs} at --volume-size {volume_size} (export them without --volumes first)"
+            ),
+        )
+    })?;
+    let now = crate::clock::now_rfc3339();
+    if set.expires <= now {
+        return Err(Error::input(format!(
+            "export {} expired at {}; its volumes cannot be accepted any more — export the versions again",
+            set.bundle_id, set.expires
+        )));
+    }
+    if let Some(n) = only.iter().find(|n| **n == 0 || **n > set.count) {
+        return Err(Error::input(format!(
+            "export {} has volumes 1 to {}, not {n}",
+            set.bundle_id, set.count
+        )));
+    }
+    crate::pending::reclaim(reg, crate::pending::OutputKind::Export, &opts.out)?;
+    for n in only {
+        let p = super::volumes::volume_path(&opts.out, *n as usize);
+        if std::fs::symlink_metadata(&p).is_ok() {
+            return Err(Error::input(format!(
+                "`{}` exists; refusing to overwrite",
+                p.display()
+            )));
+        }
+    }
+    let contents = collect(reg, versions, opts.delta_against.as_ref())?;
+    let plan = plan_volumes(reg, &contents, volume_size, progress)?;
+    if plan.digest.to_hex() != set.plan_sha256 || plan.volumes.len() as u32 != set.count {
+        return Err(Error::input(format!(
+            "the blobs no longer fall into volumes as export {} placed them (another --delta-against, or the versions' blobs changed); export the versions again",
+            set.bundle_id
+        )));
+    }
+    let pending = crate::pending::begin(
+        reg,
+        crate::pending::OutputKind::Export,
+        &opts.out,
+        serde_json::Value::Null,
+    )?;
+    let head = Head {
+        bundle_id: set.bundle_id.clone(),
+        sequence: set.sequence,
+        created: set.created.clone(),
+        expires: set.expires.clone(),
+    };
+    let files = write_bundle(
+        reg,
+        &head,
+        &contents,
+        Some(&plan),
+        Some(only),
+        key,
+        opts,
+        &pending,
+        progress,
+    )?;
+    pending.finish()?;
+    reg.db.logged(
+        &crate::event::EventDraft::new(
+            crate::event::EventKind::Export,
+            set.bundle_id.clone(),
+            serde_json::json!({
+                "sequence": set.sequence,
+                "rewritten_volumes": only,
+                "out": opts.out.display().to_string(),
+            }),
+        ),
+        |_| Ok(()),
+    )?;
+    Ok(outcome(
+        reg,
+        &head,
+        key,
+        versions,
+        &contents,
+        Some(&plan),
+        files,
+    ))
+}
+
+/// The versions of an export as recorded: `name@label`, sorted, as JSON.
+fn versions_key(versions: &[VersionRecord]) -> String {
+    let mut refs: Vec<String> = versions
+        .iter()
+        .map(|v| format!("{}@{}", v.name, v.label))
+        .collect();
+    refs.sort();
+    refs.dedup();
+    serde_json::to_string(&refs).expect("plain JSON")
+}
+
+/// Place the payload into volumes of `volume_size` and hash each part of a
+/// split blob (from the store, on every core).
+fn plan_volumes(
+    reg: &Registry,
+    c: &Contents,
+    volume_size: u64,
+    progress: &dyn ProgressFactory,
+) -> Result<Plan> {
+    use super::volumes::{MEMBER_COST, padded};
+    let payload: Vec<(&'static str, Sha256Digest, u64)> =
+        c.payload().map(|(f, d, s)| (f, *d, *s)).collect();
+    let sizes: Vec<u64> = payload.iter().map(|p| p.2).collect();
+    // What every volume carries besides its blobs: the trust roots, the
+    // index (its fixed part, with room for the split list), the signature,
+    // a member-list header, every statement, the end of the archive.
+    let skeleton = Index {
+        format: FORMAT.into(),
+        bundle_id: "0".repeat(32),
+        origin: reg.name().to_string(),
+        sequence: u64::MAX,
+        created: crate::clock::format(crate::clock::now()),
+        expires: crate::clock::format(crate::clock::now()),
+        exporter_key_id: "0".repeat(64),
+        versions: c.versions.clone(),
+        members: Vec::new(),
+        roots: Vec::new(),
+        member_list: None,
+        relies_on: c.relies_on.iter().map(|(d, _)| d.to_hex()).collect(),
+        volume: Some(super::VolumeOf {
+            number: super::MAX_VOLUMES,
+            count: super::MAX_VOLUMES,
+        }),
+        split: Vec::new(),
+    };
+    let index_base = serde_json::to_vec_pretty(&skeleton)
+        .expect("plain JSON")
+        .len() as u64;
+    let roots: u64 = c
+        .roots
+        .iter()
+        .map(|(_, b)| 512 + padded(b.len() as u64) + 320)
+        .sum();
+    let statements: u64 = c
+        .statements
+        .iter()
+        .map(|(_, b)| MEMBER_COST + padded(b.len()))
+        .sum();
+    let fixed = roots + statements + 512 + padded(index_base + 4096) + 512 + 1024 + 512 + 1024;
+    let overhead = |parts: usize| fixed + parts as u64 * (MEMBER_COST + 320);
+    let placed = super::volumes::plan(&sizes, volume_size, &overhead)?;
+    // The placement, as recorded.
+    let mut h = crate::digest::Hasher::new();
+    for (k, v) in placed.iter().enumerate() {
+        for p in v {
+            let (f, d, _) = payload[p.item];
+            h.update(format!("{} {f}{d} {} {}\n", k + 1, p.offset, p.len).as_bytes());
+        }
+    }
+    let digest = h.finish();
+    // Each part's sha256, from the stored blob.
+    let parts: Vec<super::volumes::Placed> = placed
+        .iter()
+        .flatten()
+        .filter(|p| p.len != sizes[p.item])
+        .copied()
+        .collect();
+    let bar = progress.start("hash parts", parts.iter().map(|p| p.len).sum());
+    let store = &reg.store;
+    let digests = crate::parallel::try_map(&parts, |p| {
+        let path = store.blob_path(&payload[p.item].1);
+        crate::verify::hash_range(&path, p.offset, p.offset + p.len, &*bar)
+    });
+    bar.finish();
+    let digests = digests?;
+    let mut part_of: std::collections::HashMap<(usize, u64), (usize, Sha256Digest)> =
+        Default::default();
+    let mut split: Vec<super::SplitBlob> = Vec::new();
+    for (p, d) in parts.iter().zip(&digests) {
+        let (_, blob, size) = payload[p.item];
+        if split.last().is_none_or(|s| s.sha256 != blob.to_hex()) {
+            split.push(super::SplitBlob {
+                sha256: blob.to_hex(),
+                size,
+                parts: Vec::new(),
+            });
+        }
+        let s = split.last_mut().expect("just pushed");
+        let n = s.parts.len();
+        s.parts.push(IndexMember {
+            name: format!("parts/{blob}.{n}"),
+            size: p.len,
+            sha256: d.to_hex(),
+        });
+        part_of.insert((p.item, p.offset), (n, *d));
+    }
+    let volumes = placed
+        .iter()
+        .map(|v| {
+            v.iter()
+                .map(|p| {
+                    let (folder, blob, _) = payload[p.item];
+                    Entry {
+                        folder,
+                        blob,
+                        offset: p.offset,
+                        size: p.len,
+                        part: part_of.get(&(p.item, p.offset)).copied(),
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    Ok(Plan {
+        volume_size,
+        volumes,
+        split,
+        digest,
     })
 }
 
@@ -395,19 +727,31 @@ fn collect(
     Ok(c)
 }
 
-/// 2. The index — every member with its size and sha256, the origin, the
-///    next sequence, creation and expiry — and the exporter's signature.
-fn sign_index(
-    reg: &Registry,
-    c: &Contents,
-    key: &dyn KeySource,
-    opts: &ExportOptions,
-    sequence: u64,
-) -> Result<SignedIndex> {
+/// 2. The export's id, sequence, creation and expiry.
+fn new_head(opts: &ExportOptions, sequence: u64) -> Result<Head> {
     let created_t = crate::clock::now();
     let expires_t = created_t + time::Duration::days(i64::from(opts.expires_in_days));
     let mut id = [0u8; 16];
     getrandom::fill(&mut id).map_err(|e| Error::system("read system randomness", e))?;
+    Ok(Head {
+        bundle_id: hex::encode(id),
+        sequence,
+        created: crate::clock::format(created_t),
+        expires: crate::clock::format(expires_t),
+    })
+}
+
+/// 4a. One index — every member with its size and sha256, the origin, the
+///     sequence, creation and expiry, for a volume which one of how many
+///     and the split blobs — and the exporter's signature over it.
+fn sign_index(
+    reg: &Registry,
+    c: &Contents,
+    key: &dyn KeySource,
+    head: &Head,
+    entries: &[Entry],
+    volume: Option<(super::VolumeOf, &[super::SplitBlob])>,
+) -> Result<SignedIndex> {
     let listed = || {
         c.statements
             .iter()
@@ -416,15 +760,15 @@ fn sign_index(
                 size: b.len(),
                 sha256: b.sha256().to_hex(),
             })
-            .chain(c.payload().map(|(n, d, size)| IndexMember {
-                name: format!("{n}{d}"),
-                size: *size,
-                sha256: d.to_hex(),
+            .chain(entries.iter().map(|e| IndexMember {
+                name: e.name(),
+                size: e.size,
+                sha256: e.sha256().to_hex(),
             }))
     };
     // The list as JSON, one member at a time into a spill file (the bytes
     // `serde_json::to_vec` of the whole list would make).
-    let count = c.statements.len() + c.payload().count();
+    let count = c.statements.len() + entries.len();
     let mut spill = Spill::new(reg)?;
     let io = |e: std::io::Error| Error::io("write the member list in", reg.store.tmp_dir(), e);
     spill.write_all(b"[").map_err(io)?;
@@ -450,11 +794,11 @@ fn sign_index(
     };
     let index = Index {
         format: FORMAT.into(),
-        bundle_id: hex::encode(id),
+        bundle_id: head.bundle_id.clone(),
         origin: reg.name().to_string(),
-        sequence,
-        created: crate::clock::format(created_t),
-        expires: crate::clock::format(expires_t),
+        sequence: head.sequence,
+        created: head.created.clone(),
+        expires: head.expires.clone(),
         exporter_key_id: key.public_key().id().to_hex(),
         versions: c.versions.clone(),
         members,
@@ -469,6 +813,8 @@ fn sign_index(
             .collect(),
         member_list: member_list.as_ref().map(|(m, _)| m.clone()),
         relies_on: c.relies_on.iter().map(|(d, _)| d.to_hex()).collect(),
+        volume: volume.map(|v| v.0),
+        split: volume.map(|v| v.1.to_vec()).unwrap_or_default(),
     };
     let bytes = serde_json::to_vec_pretty(&index).expect("plain JSON");
     let sig = key.sign(&pae(INDEX_PAYLOAD_TYPE, &bytes))?;
@@ -481,58 +827,141 @@ fn sign_index(
     };
     Ok(SignedIndex {
         signature: serde_json::to_vec_pretty(&doc).expect("plain JSON"),
-        index,
         bytes,
         member_list: member_list.map(|(_, b)| b),
     })
 }
 
 /// 3. The record of the export, spending its sequence number (in the same
-///    transaction that allocated it). Spent even if writing fails below:
-///    gaps are harmless, reuse is not.
+///    transaction that allocated it), with how it was split. Spent even if
+///    writing fails below: gaps are harmless, reuse is not.
 fn export_record(
-    index: &Index,
+    head: &Head,
+    key: &dyn KeySource,
     versions: &[VersionRecord],
     opts: &ExportOptions,
+    plan: Option<&Plan>,
 ) -> Result<(ExportRecord, crate::event::EventDraft)> {
+    let exporter = key.public_key().id();
     let event = crate::event::EventDraft::new(
         crate::event::EventKind::Export,
-        index.bundle_id.clone(),
+        head.bundle_id.clone(),
         serde_json::json!({
-            "sequence": index.sequence,
-            "origin": index.origin,
-            "exporter": index.exporter_key_id,
-            "expires": index.expires,
+            "sequence": head.sequence,
+            "exporter": exporter.to_hex(),
+            "expires": head.expires,
             "versions": versions.iter().map(|v| format!("{}@{}", v.name, v.label)).collect::<Vec<_>>(),
             "out": opts.out.display().to_string(),
+            "volumes": plan.map(|p| p.volumes.len()),
         }),
     );
     Ok((
         ExportRecord {
-            bundle_id: index.bundle_id.clone(),
-            sequence: index.sequence,
-            created: index.created.clone(),
-            expires: index.expires.clone(),
-            exporter: index.exporter_key_id.parse()?,
+            bundle_id: head.bundle_id.clone(),
+            sequence: head.sequence,
+            created: head.created.clone(),
+            expires: head.expires.clone(),
+            exporter,
             path: opts.out.display().to_string(),
             exported_by: actor(),
+            volumes: plan.map(|p| crate::db::ExportVolumes {
+                volume_size: p.volume_size,
+                count: p.volumes.len() as u32,
+                plan_sha256: p.digest.to_hex(),
+                versions: versions_key(versions),
+            }),
         },
         event,
     ))
 }
 
-/// 4. The tar stream: index, signature, statements, then every blob
-///    re-hashed as it is read from the store (a corrupted store aborts the
-///    export with exit 3 and nothing is left under the output names).
+/// 4. The file, or each volume asked for: its own signed index, the
+///    statements, then its blobs (or parts) re-hashed as they are read
+///    from the store (a corrupted store aborts the export with exit 3 and
+///    nothing is left under the output names).
+#[allow(clippy::too_many_arguments)]
 fn write_bundle(
     reg: &Registry,
-    signed: &SignedIndex,
+    head: &Head,
     c: &Contents,
+    plan: Option<&Plan>,
+    only: Option<&[u32]>,
+    key: &dyn KeySource,
     opts: &ExportOptions,
     pending: &crate::pending::Pending<'_>,
     progress: &dyn ProgressFactory,
 ) -> Result<Vec<PathBuf>> {
-    let out = VolumeWriter::new(&opts.out, opts.volume_size, pending)?;
+    let mut out = VolumeWriter::new(&opts.out, plan.is_some(), pending)?;
+    let whole: Vec<Entry>;
+    let volumes: Vec<(u32, &[Entry])> = match plan {
+        None => {
+            whole = c
+                .payload()
+                .map(|(folder, d, size)| Entry {
+                    folder,
+                    blob: *d,
+                    offset: 0,
+                    size: *size,
+                    part: None,
+                })
+                .collect();
+            vec![(1, &whole[..])]
+        }
+        Some(p) => p
+            .volumes
+            .iter()
+            .enumerate()
+            .map(|(k, v)| (k as u32 + 1, &v[..]))
+            .filter(|(n, _)| only.is_none_or(|o| o.contains(n)))
+            .collect(),
+    };
+    let total: u64 = volumes
+        .iter()
+        .flat_map(|(_, v)| v.iter())
+        .map(|e| e.size)
+        .sum();
+    let bar = progress.start("export", total);
+    for (number, entries) in volumes {
+        let volume = plan.map(|p| {
+            (
+                super::VolumeOf {
+                    number,
+                    count: p.volumes.len() as u32,
+                },
+                &p.split[..],
+            )
+        });
+        let signed = sign_index(reg, c, key, head, entries, volume)?;
+        out.begin(number)?;
+        write_one(reg, &mut out, &signed, c, entries, opts, &*bar)?;
+        if let Some(p) = plan
+            && out.written() > p.volume_size
+        {
+            return Err(Error::system(
+                "plan the volumes",
+                format!(
+                    "volume {number} came to {} bytes, over the {}-byte volume size (a bug: please report it)",
+                    out.written(),
+                    p.volume_size
+                ),
+            ));
+        }
+    }
+    bar.finish();
+    out.finish()
+}
+
+/// One tar stream: trust roots, index, signature, member list,
+/// statements, then each entry's bytes from the store, re-hashed.
+fn write_one(
+    reg: &Registry,
+    out: &mut VolumeWriter<'_, '_>,
+    signed: &SignedIndex,
+    c: &Contents,
+    entries: &[Entry],
+    opts: &ExportOptions,
+    bar: &dyn crate::progress::Progress,
+) -> Result<()> {
     let mut tar = tar::Builder::new(std::io::BufWriter::with_capacity(crate::digest::CHUNK, out));
     let io = |e: std::io::Error| Error::io("write bundle", &opts.out, e);
     for (n, b) in &c.roots {
@@ -555,36 +984,35 @@ fn write_bundle(
     for (n, b) in &c.statements {
         b.append(&mut tar, n)?;
     }
-    let total: u64 = c.payload().map(|b| *b.2).sum();
-    let bar = progress.start("export", total);
-    for (n, d, size) in c.payload() {
-        let blob = reg.store.open_blob(d)?;
+    for e in entries {
+        let mut blob = reg.store.open_blob(&e.blob)?;
         crate::fsio::advise_sequential(&blob);
+        if e.offset > 0 {
+            std::io::Seek::seek(&mut blob, std::io::SeekFrom::Start(e.offset))
+                .map_err(|err| Error::io("seek", reg.store.blob_path(&e.blob), err))?;
+        }
         let f = std::io::BufReader::with_capacity(crate::digest::CHUNK, blob);
-        let mut r = HashingReader::new(f.take(*size));
-        let counting = ProgressReader {
-            inner: &mut r,
-            bar: &*bar,
-        };
-        tar.append(&header(&format!("{n}{d}"), *size)?, counting)
+        let mut r = HashingReader::new(f.take(e.size));
+        let counting = ProgressReader { inner: &mut r, bar };
+        tar.append(&header(&e.name(), e.size)?, counting)
             .map_err(io)?;
         let (found, read) = r.finish();
-        if found != *d || read != *size {
+        let want = e.sha256();
+        if found != want || read != e.size {
             return Err(Error::DigestMismatch {
                 what: format!(
-                    "stored blob {} (export aborted, nothing written)",
-                    reg.store.blob_path(d).display()
+                    "stored blob {}{} (export aborted, nothing written)",
+                    reg.store.blob_path(&e.blob).display(),
+                    e.part.map_or(String::new(), |(n, _)| format!(", part {n}"))
                 ),
-                expected: d.to_hex(),
-                found: format!("{found} ({read} of {size} bytes)"),
+                expected: want.to_hex(),
+                found: format!("{found} ({read} of {} bytes)", e.size),
             });
         }
     }
-    bar.finish();
     let buffered = tar.into_inner().map_err(io)?;
-    let mut out = buffered.into_inner().map_err(|e| io(e.into_error()))?;
-    out.flush().map_err(io)?;
-    out.finish()
+    buffered.into_inner().map_err(|e| io(e.into_error()))?;
+    Ok(())
 }
 
 struct ProgressReader<'a, R> {

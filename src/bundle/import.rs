@@ -41,7 +41,6 @@ use time::OffsetDateTime;
 use super::members::{
     Entries, check_entry, next_entry, printable, read_capped, read_exact_member, tar_error,
 };
-use super::volumes::VolumeReader;
 use super::{
     CheckedIndex, CheckedMember, INDEX_CAP, INDEX_NAME, INDEX_PAYLOAD_TYPE, IndexSignature,
     MAX_MEMBERS, MAX_ROOTS, MEMBER_LIST_BYTES_EACH, MEMBER_LIST_NAME, MemberKind, SIG_CAP,
@@ -119,8 +118,21 @@ pub struct BundleOutcome {
     pub bytes: u64,
     /// Blobs this import added to the store.
     pub new_blobs: usize,
-    /// Volumes read.
+    /// Files read (the bundle, or each volume of a set read by this import).
     pub volumes: usize,
+    /// For a set of volumes: the set's count, and the numbers of the
+    /// volumes read now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volume_count: Option<u32>,
+    /// The volumes read by this import.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volumes_read: Vec<u32>,
+    /// False while a set of volumes waits for more: nothing of it is
+    /// visible yet, and what arrived is kept.
+    pub complete: bool,
+    /// The volumes of the set still to come (by number).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing_volumes: Vec<u32>,
     /// Trust root versions the bundle carried that were applied.
     pub roots_applied: Vec<u64>,
     /// Version revocations the bundle carried.
@@ -165,9 +177,18 @@ struct Staged<'s> {
     evals: Vec<(String, String, crate::db::EvalRow)>,
     /// The exporting registry's aliases of the versions carried.
     aliases: Vec<crate::alias::CarriedAlias>,
+    /// The blobs the statements need that this file did not carry whole
+    /// (a delta's relied-on blobs, another volume's), with the piece lists
+    /// signed for them.
+    rest: Needed,
+    /// Parts of split blobs this volume carried: `(sha256, size)`.
+    parts: Vec<(Sha256Digest, u64)>,
+    /// Split blobs joined from their parts by this volume: `(sha256, size)`.
+    joined: Vec<(Sha256Digest, u64)>,
 }
 
-/// Import a bundle file (or the first volume of a set).
+/// Import a bundle file, or a volume of a set and the other volumes of
+/// its set lying beside it (`OUT.NNN`), each verified on its own.
 pub fn import_bundle(
     reg: &mut Registry,
     path: &Path,
@@ -176,35 +197,132 @@ pub fn import_bundle(
 ) -> Result<BundleOutcome> {
     let _lock = reg.lock()?;
     reg.store.clear_temps()?;
-    let reader = VolumeReader::open(path)?;
-    let ended_at = reader.ended_at.clone();
-    let base = reader.volume(1);
-    let volume_of = |n: usize| {
-        let s = base.to_string_lossy();
-        PathBuf::from(format!("{}{n:03}", &s[..s.len().saturating_sub(3)]))
+    let mut outcome = import_file(reg, path, opts, progress, None)?;
+    let (Some(count), Some((base, first))) =
+        (outcome.volume_count, super::volumes::volume_base(path))
+    else {
+        return Ok(outcome);
     };
-    let missing = |bundle_id: &str, e: Error| match (&e, ended_at.get()) {
-        // The chain ended at a volume that is not there, and the bundle was
-        // shorter than signed: the volume is missing, not tampered with.
-        (Error::Hostile { .. } | Error::Io { .. }, Some(n)) => Error::VolumeMissing {
-            path: volume_of(n),
-            volume: n,
-            bundle_id: bundle_id.to_string(),
+    // The rest of the set: a damaged or foreign volume costs only itself;
+    // the others are still read, and the first failure is reported.
+    let mut failed: Option<Error> = None;
+    for n in (1..=count).filter(|n| *n != first) {
+        let p = super::volumes::volume_path(&base, n as usize);
+        if std::fs::symlink_metadata(&p).is_err() {
+            continue;
+        }
+        match import_file(reg, &p, opts, progress, Some((&outcome.bundle_id, n))) {
+            Ok(o) => merge(&mut outcome, o),
+            Err(e) => {
+                failed.get_or_insert(in_volume(e, n, &p));
+            }
+        }
+    }
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(outcome),
+    }
+}
+
+/// Fold the outcome of a later volume of the same set into `o`.
+fn merge(o: &mut BundleOutcome, later: BundleOutcome) {
+    o.volumes += later.volumes;
+    o.volumes_read.extend(later.volumes_read);
+    o.new_blobs += later.new_blobs;
+    o.blobs += later.blobs;
+    o.bytes += later.bytes;
+    o.warnings.extend(later.warnings);
+    o.complete = later.complete;
+    o.missing_volumes = later.missing_volumes;
+    o.already_imported &= later.already_imported;
+    if !later.versions.is_empty() {
+        o.versions = later.versions;
+        o.revocations = later.revocations;
+        o.evaluations = later.evaluations;
+        o.aliases = later.aliases;
+    }
+}
+
+/// A failure in volume `n` of a set, said so (the volumes before it were
+/// verified and kept).
+fn in_volume(e: Error, n: u32, path: &Path) -> Error {
+    let shown = path.display().to_string();
+    let at = |what: String| {
+        if what == shown {
+            format!("volume {n} (`{shown}`)")
+        } else {
+            format!("volume {n} (`{shown}`): {what}")
+        }
+    };
+    let hint = format!(
+        "; the set's other volumes were read and what they proved is kept — `airlock export … --volume-size SIZE --volumes {n}` on the exporting side writes this volume again"
+    );
+    match e {
+        Error::Hostile { what, reason } => Error::Hostile {
+            what: at(what),
+            reason: format!("{reason}{hint}"),
         },
-        _ => e,
-    };
-    let mut archive = tar::Archive::new(std::io::BufReader::with_capacity(CHUNK, reader));
+        Error::Untrusted { what, reason } => Error::Untrusted {
+            what: at(what),
+            reason: format!("{reason}{hint}"),
+        },
+        Error::DigestMismatch {
+            what,
+            expected,
+            found,
+        } => Error::DigestMismatch {
+            what: format!("{}{hint}", at(what)),
+            expected,
+            found,
+        },
+        other => other,
+    }
+}
+
+/// One file: a whole bundle, or one volume of a set (`expect`: the set
+/// and number it must be, when it was found beside another volume).
+fn import_file(
+    reg: &Registry,
+    path: &Path,
+    opts: &BundleOptions,
+    progress: &dyn ProgressFactory,
+    expect: Option<(&str, u32)>,
+) -> Result<BundleOutcome> {
+    let file = crate::fsio::open_regular(path).map_err(|e| match e {
+        // A volume found beside another that is a link, FIFO or device
+        // was put there: hostile, not a mistake in the command.
+        Error::Unsafe { path, reason } if expect.is_some() => Error::Hostile {
+            what: path.display().to_string(),
+            reason,
+        },
+        other => other,
+    })?;
+    let mut archive = tar::Archive::new(std::io::BufReader::with_capacity(CHUNK, file));
     let mut entries = archive
         .entries()
         .map_err(|e| tar_error(INDEX_NAME, e))?
         .raw(true);
 
-    let unread = "(index not read yet)";
-    let head = read_head(&mut entries, path).map_err(|e| missing(unread, e))?;
+    let head = read_head(&mut entries, path)?;
     let roots_applied = chain::apply_carried(reg, &head.roots, path)?;
     let now = judge_time(reg, path, opts)?;
     let signed_by = verify_exporter(reg, path, &head)?;
-    let idx = checked_index(&mut entries, &head.index).map_err(|e| missing(unread, e))?;
+    let idx = checked_index(&mut entries, &head.index)?;
+    if let Some((set, n)) = expect
+        && (idx.raw.bundle_id != set || idx.volume.map(|v| v.number) != Some(n))
+    {
+        return Err(Error::Hostile {
+            what: path.display().to_string(),
+            reason: format!(
+                "it is {} of bundle {}, not volume {n} of bundle {set}: a volume of another export",
+                idx.volume.map_or("not a volume".to_string(), |v| format!(
+                    "volume {} of {}",
+                    v.number, v.count
+                )),
+                idx.raw.bundle_id
+            ),
+        });
+    }
     check_roots_listed(&idx, &head)?;
     let exporter = check_origin(reg, path, &idx, &signed_by)?;
     let index_sha = Sha256Digest::of(&head.index);
@@ -216,14 +334,30 @@ pub fn import_bundle(
     outcome.roots_applied = roots_applied;
     check_freshness(reg, path, &idx, &now, &mut outcome.warnings)?;
     check_relied(reg, &idx, progress)?;
-    let staged = read_members(reg, &mut entries, &idx, progress)
-        .map_err(|e| missing(&idx.raw.bundle_id, e))?;
+    let mut staged = read_members(reg, &mut entries, &idx, progress)?;
     ensure_nothing_follows(&mut entries)?;
-    outcome.volumes = archive.into_inner().into_inner().volumes;
-    let mut staged = staged;
+    let mut arrival = None;
+    if let Some(v) = idx.volume {
+        join_split(&idx, &mut staged, progress)?;
+        let missing = still_missing(reg, &staged, progress)?;
+        let a = crate::db::VolumeArrival {
+            bundle_id: idx.raw.bundle_id.clone(),
+            origin: idx.raw.origin.clone(),
+            sequence: idx.raw.sequence,
+            count: v.count,
+            expires: idx.raw.expires.clone(),
+            number: v.number,
+            index_sha256: index_sha.to_hex(),
+            imported_by: actor(),
+        };
+        if missing > 0 {
+            return receive_volume(reg, &idx, staged, a, missing, outcome);
+        }
+        arrival = Some(a);
+    }
     let judged = judge_versions(reg, &idx, &mut staged, opts, &mut outcome)?;
     commit(
-        reg, &idx, &index_sha, &exporter, staged, judged, &now, opts, outcome,
+        reg, &idx, &index_sha, &exporter, staged, judged, &now, opts, outcome, arrival,
     )
 }
 
@@ -244,7 +378,7 @@ fn read_head(entries: &mut Entries<'_>, path: &Path) -> Result<Head> {
             None => {
                 return Err(Error::Hostile {
                     what: format!("member `{INDEX_NAME}`"),
-                    reason: "the bundle ends before it (truncated, or a volume is missing)".into(),
+                    reason: "the bundle ends before it (truncated)".into(),
                 });
             }
             Some(Err(e)) if first => {
@@ -568,6 +702,10 @@ fn outcome_of(idx: &CheckedIndex, exporter: &TrustedKey, already: bool) -> Bundl
         bytes: 0,
         new_blobs: 0,
         volumes: 1,
+        volume_count: idx.volume.map(|v| v.count),
+        volumes_read: idx.volume.map(|v| v.number).into_iter().collect(),
+        complete: true,
+        missing_volumes: Vec::new(),
         roots_applied: Vec::new(),
         revocations: 0,
         evaluations: 0,
@@ -585,6 +723,9 @@ fn replay(
     index_sha: &Sha256Digest,
     exporter: &TrustedKey,
 ) -> Result<Option<BundleOutcome>> {
+    if let Some(v) = idx.volume {
+        return replay_volume(reg, path, idx, v, index_sha, exporter);
+    }
     let Some(b) = reg.db.bundle(&idx.raw.bundle_id)? else {
         return Ok(None);
     };
@@ -608,6 +749,70 @@ fn replay(
         });
     }
     Ok(Some(o))
+}
+
+/// 6, for a volume: a volume accepted before (the same index) is a
+/// success that changes nothing, as is any volume of a set already
+/// complete; another index under an accepted volume's number, or a volume
+/// claiming the id of a bundle accepted whole, is refused.
+fn replay_volume(
+    reg: &Registry,
+    path: &Path,
+    idx: &CheckedIndex,
+    v: super::VolumeOf,
+    index_sha: &Sha256Digest,
+    exporter: &TrustedKey,
+) -> Result<Option<BundleOutcome>> {
+    let id = &idx.raw.bundle_id;
+    let Some((complete, arrived)) = reg.db.volume_set(id)? else {
+        if let Some(b) = reg.db.bundle(id)? {
+            return Err(Error::Untrusted {
+                what: path.display().to_string(),
+                reason: format!(
+                    "a volume claims id {id}, which a whole bundle was accepted under on {}",
+                    b.imported_at
+                ),
+            });
+        }
+        return Ok(None);
+    };
+    let this = arrived.iter().find(|(n, _)| *n == v.number);
+    if let Some((_, sha)) = this
+        && *sha != index_sha.to_hex()
+    {
+        return Err(Error::Untrusted {
+            what: path.display().to_string(),
+            reason: format!(
+                "another volume {} of bundle {id} was accepted before, with another index",
+                v.number
+            ),
+        });
+    }
+    if this.is_none() && !complete {
+        return Ok(None);
+    }
+    let mut o = outcome_of(idx, exporter, true);
+    o.complete = complete;
+    o.missing_volumes = missing_volumes(v.count, arrived.iter().map(|a| a.0));
+    if complete {
+        o.missing_volumes.clear();
+        for cv in &idx.versions {
+            o.versions.push(ImportedVersion {
+                name: cv.name.to_string(),
+                version: cv.label.to_string(),
+                manifest_digest: cv.manifest_digest.to_hex(),
+                approvals: 0,
+                created: false,
+            });
+        }
+    }
+    Ok(Some(o))
+}
+
+/// The numbers in `1..=count` not among `arrived`.
+fn missing_volumes(count: u32, arrived: impl Iterator<Item = u32>) -> Vec<u32> {
+    let got: std::collections::HashSet<u32> = arrived.collect();
+    (1..=count).filter(|n| !got.contains(n)).collect()
 }
 
 /// 7. Not from the future (beyond [`MAX_CLOCK_SKEW`]), not expired, and a
@@ -702,11 +907,14 @@ fn read_members<'s>(
         pieces: HashMap::new(),
         evals: Vec::new(),
         aliases: Vec::new(),
+        rest: Needed::default(),
+        parts: Vec::new(),
+        joined: Vec::new(),
     };
     let total: u64 = idx
         .members
         .iter()
-        .filter(|m| matches!(m.kind, MemberKind::Blob(_)))
+        .filter(|m| matches!(m.kind, MemberKind::Blob(_) | MemberKind::Part))
         .map(|m| m.size)
         .sum();
     let known = reg.db.blob_stats()?;
@@ -715,7 +923,11 @@ fn read_members<'s>(
     let new_bytes: u64 = idx
         .members
         .iter()
-        .filter(|m| matches!(m.kind, MemberKind::Blob(d) if !known.contains_key(&d)))
+        .filter(|m| match m.kind {
+            MemberKind::Blob(d) => !known.contains_key(&d),
+            MemberKind::Part => true,
+            _ => false,
+        })
         .map(|m| m.size)
         .sum();
     crate::fsio::ensure_room(&reg.store.tmp_dir(), new_bytes, "this bundle's new blobs")?;
@@ -798,47 +1010,17 @@ fn read_members<'s>(
                     });
                 }
                 let claimed = wanted.pieces.get(&d).cloned();
-                let what = format!("member `{}`", name);
-                let expected_size = m.size;
-                let check = |found: &Sha256Digest, _: Option<&str>, size: u64| {
-                    if size != expected_size {
-                        return Err(Error::Hostile {
-                            what: what.clone(),
-                            reason: format!("truncated: {size} of {expected_size} bytes"),
-                        });
-                    }
-                    if *found != d {
-                        return Err(Error::DigestMismatch {
-                            what: name.to_string(),
-                            expected: d.to_hex(),
-                            found: found.to_hex(),
-                        });
-                    }
-                    Ok(())
-                };
-                let spec = IngestSpec {
-                    size_hint: m.size,
-                    want_git_sha1: false,
-                    what: &what,
-                    check: &check,
-                    replace_if: &replace_if,
-                    piece: claimed.as_ref().map(|p| p.size),
-                };
                 let mut entry = entry;
-                let got = staged
-                    .staging
-                    .ingest(&mut entry, &spec, &*bar)
-                    .map_err(|e| match e {
-                        Error::Io { source, .. }
-                            if source.kind() == std::io::ErrorKind::InvalidData =>
-                        {
-                            Error::Hostile {
-                                what: format!("member `{}`", name),
-                                reason: source.to_string(),
-                            }
-                        }
-                        other => other,
-                    })?;
+                let got = stage(
+                    &staged.staging,
+                    &mut entry,
+                    &name,
+                    d,
+                    m.size,
+                    claimed.as_ref().map(|p| p.size),
+                    &replace_if,
+                    &*bar,
+                )?;
                 // The signed piece list must be the bytes' own (the same
                 // pass computed them): it is what later verifications trust.
                 if let Some(claim) = claimed {
@@ -860,11 +1042,309 @@ fn read_members<'s>(
                     pieces_of.insert(d, claim);
                 }
             }
+            MemberKind::Part => {
+                let wanted = match &mut wanted {
+                    Some(w) => w,
+                    None => wanted.insert(needed_blobs(&staged.approved)?),
+                };
+                let blob = super::part_name(&name).map(|p| p.0);
+                if !blob.is_some_and(|b| wanted.blobs.contains(&b)) {
+                    return Err(Error::Hostile {
+                        what: format!("member `{}`", name),
+                        reason: "a part of a blob that no version of the bundle needs".into(),
+                    });
+                }
+                let mut entry = entry;
+                stage(
+                    &staged.staging,
+                    &mut entry,
+                    &name,
+                    m.sha256,
+                    m.size,
+                    None,
+                    &replace_if,
+                    &*bar,
+                )?;
+                staged.parts.push((m.sha256, m.size));
+            }
         }
     }
     bar.finish();
     staged.pieces = pieces_of;
+    staged.rest = match wanted {
+        Some(w) => w,
+        None => needed_blobs(&staged.approved)?,
+    };
     Ok(staged)
+}
+
+/// Stage the bytes of member `name` (or a joined split blob), which must
+/// be `size` bytes with sha256 `want`; `piece`: also compute the piece
+/// digests at that size. A short or unreadable stream is hostile.
+#[allow(clippy::too_many_arguments)]
+fn stage(
+    staging: &Staging<'_>,
+    src: &mut dyn Read,
+    name: &str,
+    want: Sha256Digest,
+    size: u64,
+    piece: Option<u64>,
+    replace_if: &crate::store::ReplaceFn<'_>,
+    bar: &dyn crate::progress::Progress,
+) -> Result<crate::store::Ingested> {
+    let what = format!("member `{name}`");
+    let check = |found: &Sha256Digest, _: Option<&str>, got: u64| {
+        if got != size {
+            return Err(Error::Hostile {
+                what: what.clone(),
+                reason: format!("truncated: {got} of {size} bytes"),
+            });
+        }
+        if *found != want {
+            return Err(Error::DigestMismatch {
+                what: name.to_string(),
+                expected: want.to_hex(),
+                found: found.to_hex(),
+            });
+        }
+        Ok(())
+    };
+    let spec = IngestSpec {
+        size_hint: size,
+        want_git_sha1: false,
+        what: &what,
+        check: &check,
+        replace_if,
+        piece,
+    };
+    staging.ingest(src, &spec, bar).map_err(|e| match e {
+        Error::Io { source, .. } if source.kind() == std::io::ErrorKind::InvalidData => {
+            Error::Hostile {
+                what: what.clone(),
+                reason: source.to_string(),
+            }
+        }
+        other => other,
+    })
+}
+
+/// For a volume: each split blob the statements need whose parts are all
+/// here now (carried by this volume, or kept from earlier ones) is joined
+/// from them, hashed whole against its signed sha256 (and piece list), and
+/// staged as the blob.
+fn join_split(
+    idx: &CheckedIndex,
+    staged: &mut Staged<'_>,
+    progress: &dyn ProgressFactory,
+) -> Result<()> {
+    for s in &idx.split {
+        if !staged.rest.blobs.contains(&s.sha256) || staged.staging.has(&s.sha256)? {
+            continue;
+        }
+        let mut all = true;
+        for (d, _) in &s.parts {
+            all &= staged.staging.has(d)?;
+        }
+        if !all {
+            continue;
+        }
+        let mut joined = PartsReader {
+            parts: s
+                .parts
+                .iter()
+                .rev()
+                .map(|(d, size)| (staged.staging.path(d), *size))
+                .collect(),
+            current: None,
+        };
+        let claimed = staged.rest.pieces.get(&s.sha256).cloned();
+        let bar = progress.start("join parts", s.size);
+        let got = stage(
+            &staged.staging,
+            &mut joined,
+            &format!("split blob {}", s.sha256),
+            s.sha256,
+            s.size,
+            claimed.as_ref().map(|p| p.size),
+            &|_, _| true,
+            &*bar,
+        )?;
+        bar.finish();
+        if let Some(claim) = claimed {
+            if got.pieces.as_ref() != Some(&claim) {
+                return Err(Error::Hostile {
+                    what: format!("split blob {}", s.sha256),
+                    reason: "the statement's piece digests do not match its joined bytes".into(),
+                });
+            }
+            staged.pieces.insert(s.sha256, claim);
+        }
+        staged.rest.blobs.remove(&s.sha256);
+        staged.joined.push((s.sha256, s.size));
+    }
+    Ok(())
+}
+
+/// The parts of a split blob read one after another (the next part last
+/// in `parts`), each exactly its signed size.
+struct PartsReader {
+    parts: Vec<(PathBuf, u64)>,
+    current: Option<std::io::Take<std::fs::File>>,
+}
+
+impl Read for PartsReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            if let Some(f) = &mut self.current {
+                let n = f.read(buf)?;
+                if n > 0 || buf.is_empty() {
+                    return Ok(n);
+                }
+            }
+            let Some((path, size)) = self.parts.pop() else {
+                return Ok(0);
+            };
+            let f = crate::fsio::open_regular(&path).map_err(std::io::Error::other)?;
+            self.current = Some(f.take(size));
+        }
+    }
+}
+
+/// For a volume: how many of the blobs the statements need are neither
+/// carried here nor held intact (kept from earlier volumes, or already
+/// in the store — a blob whose stat still matches its record is trusted,
+/// any other is hashed again).
+fn still_missing(
+    reg: &Registry,
+    staged: &Staged<'_>,
+    progress: &dyn ProgressFactory,
+) -> Result<usize> {
+    let mut elsewhere = Vec::new();
+    for d in &staged.rest.blobs {
+        if !staged.staging.is_staged(d) {
+            elsewhere.push(*d);
+        }
+    }
+    Ok(not_held(reg, &elsewhere, progress)?.len())
+}
+
+/// Of `blobs`, those this registry does not hold intact: absent, without
+/// a record, or (stat changed since it was recorded) hashing to something
+/// else.
+fn not_held(
+    reg: &Registry,
+    blobs: &[Sha256Digest],
+    progress: &dyn ProgressFactory,
+) -> Result<Vec<Sha256Digest>> {
+    if blobs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let known = reg.db.blob_stats()?;
+    let mut missing = Vec::new();
+    let mut to_hash = Vec::new();
+    for d in blobs {
+        match (reg.store.stat(d)?, known.get(d)) {
+            (Some(st), Some(k)) if st == *k => {}
+            (Some(st), Some(_)) => to_hash.push((*d, st.size)),
+            _ => missing.push(*d),
+        }
+    }
+    let checks: Vec<crate::verify::ByteCheck<'_>> = to_hash
+        .iter()
+        .map(|(d, size)| crate::verify::ByteCheck {
+            at: crate::verify::At::Blob(&reg.store),
+            len: *size,
+            sha256: *d,
+            pieces: None,
+        })
+        .collect();
+    let bar = progress.start("check held blobs", to_hash.iter().map(|t| t.1).sum());
+    let seen = crate::verify::check_bytes(&checks, &*bar);
+    bar.finish();
+    for ((d, _), r) in to_hash.iter().zip(seen) {
+        if !matches!(r, Ok(crate::verify::Seen::Good)) {
+            missing.push(*d);
+        }
+    }
+    Ok(missing)
+}
+
+/// A volume after which the set still waits for blobs: what it carried
+/// (blobs, parts, joined blobs), verified, goes into the store and is
+/// recorded and kept for the set, with the volume's arrival, in one
+/// transaction. Nothing of the set is visible yet.
+fn receive_volume(
+    reg: &Registry,
+    idx: &CheckedIndex,
+    staged: Staged<'_>,
+    arrival: crate::db::VolumeArrival,
+    missing_blobs: usize,
+    mut outcome: BundleOutcome,
+) -> Result<BundleOutcome> {
+    let Staged {
+        staging,
+        pieces,
+        parts,
+        joined,
+        ..
+    } = staged;
+    let committed = staging.commit()?;
+    outcome.new_blobs = committed.created.len();
+    let kept: Vec<(Sha256Digest, u64)> = idx
+        .members
+        .iter()
+        .filter_map(|m| match m.kind {
+            MemberKind::Blob(d) => Some((d, m.size)),
+            _ => None,
+        })
+        .chain(parts)
+        .chain(joined)
+        .collect();
+    for (_, size) in &kept {
+        outcome.blobs += 1;
+        outcome.bytes += size;
+    }
+    let mut rows = kept.iter().map(|(d, size)| {
+        let stat = reg
+            .store
+            .stat(d)?
+            .ok_or_else(|| Error::not_found("blob", d.to_hex()))?;
+        Ok(BlobRow {
+            sha256: *d,
+            size: *size,
+            stat,
+            pieces: pieces.get(d).cloned(),
+        })
+    });
+    let arrived = reg
+        .db
+        .volume_set(&arrival.bundle_id)?
+        .map(|(_, a)| a)
+        .unwrap_or_default();
+    outcome.missing_volumes = missing_volumes(
+        arrival.count,
+        arrived.iter().map(|a| a.0).chain([arrival.number]),
+    );
+    outcome.complete = false;
+    let event = EventDraft::new(
+        EventKind::ReceiveVolume,
+        arrival.bundle_id.clone(),
+        serde_json::json!({
+            "volume": arrival.number,
+            "count": arrival.count,
+            "origin": arrival.origin,
+            "sequence": arrival.sequence,
+            "index_sha256": arrival.index_sha256,
+            "blobs": kept.len(),
+            "missing_blobs": missing_blobs,
+            "missing_volumes": outcome.missing_volumes,
+        }),
+    );
+    let digests: Vec<Sha256Digest> = kept.iter().map(|k| k.0).collect();
+    reg.db
+        .receive_volume(&mut rows, &digests, &arrival, &now_rfc3339(), &event)?;
+    committed.keep();
+    Ok(outcome)
 }
 
 /// Keep a checked statement's bytes on disk until the commit records them
@@ -927,36 +1407,7 @@ struct Needed {
 ///     again. Missing or different → refused before any member is read,
 ///     naming them.
 fn check_relied(reg: &Registry, idx: &CheckedIndex, progress: &dyn ProgressFactory) -> Result<()> {
-    if idx.relies_on.is_empty() {
-        return Ok(());
-    }
-    let known = reg.db.blob_stats()?;
-    let mut missing = Vec::new();
-    let mut to_hash = Vec::new();
-    for d in &idx.relies_on {
-        match (reg.store.stat(d)?, known.get(d)) {
-            (Some(st), Some(k)) if st == *k => {}
-            (Some(st), Some(_)) => to_hash.push((*d, st.size)),
-            _ => missing.push(*d),
-        }
-    }
-    let checks: Vec<crate::verify::ByteCheck<'_>> = to_hash
-        .iter()
-        .map(|(d, size)| crate::verify::ByteCheck {
-            at: crate::verify::At::Blob(&reg.store),
-            len: *size,
-            sha256: *d,
-            pieces: None,
-        })
-        .collect();
-    let bar = progress.start("check held blobs", to_hash.iter().map(|t| t.1).sum());
-    let seen = crate::verify::check_bytes(&checks, &*bar);
-    bar.finish();
-    for ((d, _), r) in to_hash.iter().zip(seen) {
-        if !matches!(r, Ok(crate::verify::Seen::Good)) {
-            missing.push(*d);
-        }
-    }
+    let mut missing = not_held(reg, &idx.relies_on, progress)?;
     if missing.is_empty() {
         return Ok(());
     }
@@ -1255,6 +1706,7 @@ fn commit(
     now: &Now,
     opts: &BundleOptions,
     mut outcome: BundleOutcome,
+    volume: Option<crate::db::VolumeArrival>,
 ) -> Result<BundleOutcome> {
     let raw = &idx.raw;
     let received = revocation::receive(reg, &staged.revocations)?;
@@ -1274,11 +1726,15 @@ fn commit(
     let pieces = std::mem::take(&mut staged.pieces);
     let committed = staged.staging.commit()?;
     outcome.new_blobs = committed.created.len();
+    let joined = std::mem::take(&mut staged.joined);
     let blob_members = || {
-        idx.members.iter().filter_map(|m| match m.kind {
-            MemberKind::Blob(d) => Some((d, m.size)),
-            _ => None,
-        })
+        idx.members
+            .iter()
+            .filter_map(|m| match m.kind {
+                MemberKind::Blob(d) => Some((d, m.size)),
+                _ => None,
+            })
+            .chain(joined.iter().copied())
     };
     for (_, size) in blob_members() {
         outcome.blobs += 1;
@@ -1342,6 +1798,7 @@ fn commit(
             "now_given": now.given.then(|| now.clock.clone()),
             "roots_applied": outcome.roots_applied,
             "evaluations": staged.evals.iter().map(|(_, _, e)| Sha256Digest::of(&e.envelope).to_hex()).collect::<Vec<_>>(),
+            "volume": volume.as_ref().map(|v| serde_json::json!({"number": v.number, "count": v.count})),
         }),
     ));
     outcome.evaluations = staged.evals.len();
@@ -1368,10 +1825,32 @@ fn commit(
             revocations: &rev_rows,
             oci: &[],
             evals: &staged.evals,
+            volume: volume.as_ref(),
         },
         &events,
     )?;
     committed.keep();
+    // The parts a set's split blobs were joined from are not needed any
+    // more (unless some version holds the same bytes as a file).
+    let parts: Vec<Sha256Digest> = idx
+        .split
+        .iter()
+        .flat_map(|s| s.parts.iter().map(|p| p.0))
+        .collect();
+    let spare = reg.db.unreferenced(&parts)?;
+    if !spare.is_empty() {
+        reg.db.delete_blob_rows(
+            &spare,
+            &EventDraft::new(
+                EventKind::Gc,
+                raw.bundle_id.clone(),
+                serde_json::json!({ "parts_removed": spare.len() }),
+            ),
+        )?;
+        for d in &spare {
+            reg.store.remove(d)?;
+        }
+    }
     // The carried aliases, once their versions are recorded (each its own
     // logged change; a refusal here is a warning, not the import's failure).
     for a in &staged.aliases {

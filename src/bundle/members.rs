@@ -5,10 +5,9 @@
 
 use std::io::Read;
 
-use super::volumes::VolumeReader;
 use crate::error::{Error, Result};
 
-pub(crate) type Entries<'a> = tar::Entries<'a, std::io::BufReader<VolumeReader>>;
+pub(crate) type Entries<'a> = tar::Entries<'a, std::io::BufReader<std::fs::File>>;
 
 /// The tar crate quotes raw header bytes: keep a message short and printable.
 pub(crate) fn printable(msg: &str) -> String {
@@ -97,11 +96,11 @@ pub(crate) fn check_entry(
 pub(crate) fn next_entry<'a>(
     entries: &mut Entries<'a>,
     expected: &str,
-) -> Result<tar::Entry<'a, std::io::BufReader<VolumeReader>>> {
+) -> Result<tar::Entry<'a, std::io::BufReader<std::fs::File>>> {
     match entries.next() {
         None => Err(Error::Hostile {
             what: format!("member `{expected}`"),
-            reason: "the bundle ends before it (truncated, or a volume is missing)".into(),
+            reason: "the bundle ends before it (truncated)".into(),
         }),
         Some(r) => r.map_err(|e| tar_error(expected, e)),
     }

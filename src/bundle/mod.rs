@@ -13,7 +13,7 @@ pub mod export;
 pub mod holdings;
 pub mod import;
 mod members;
-pub(crate) mod volumes;
+pub mod volumes;
 
 use serde::{Deserialize, Serialize};
 
@@ -112,7 +112,57 @@ pub struct Index {
     /// receiver must hold each, verified, before it accepts the bundle.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub relies_on: Vec<String>,
+    /// One volume of a set (`export --volume-size`): every volume is a
+    /// bundle of its own, signed, carrying the statements and the blobs
+    /// (or parts) placed in it; `bundle_id` is the set's id, the same in
+    /// every volume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume: Option<VolumeOf>,
+    /// Blobs larger than a volume, split into parts: each part is a member
+    /// `parts/<its sha256>` of the volume that carries it. The same list,
+    /// signed, in every volume of the set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub split: Vec<SplitBlob>,
 }
+
+/// Which volume of how many.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct VolumeOf {
+    /// This volume's number, from 1.
+    pub number: u32,
+    /// How many volumes the set has.
+    pub count: u32,
+}
+
+/// The blob and part number a part member's name gives
+/// (`parts/<sha256>.<n>`, n below a million, no leading zero).
+pub fn part_name(name: &str) -> Option<(Sha256Digest, u32)> {
+    let (h, n) = name.strip_prefix("parts/")?.split_once('.')?;
+    let ok = h.len() == 64
+        && !n.is_empty()
+        && n.len() <= 6
+        && n.bytes().all(|b| b.is_ascii_digit())
+        && (n == "0" || !n.starts_with('0'));
+    if !ok {
+        return None;
+    }
+    Some((h.parse().ok()?, n.parse().ok()?))
+}
+
+/// A blob carried in parts.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SplitBlob {
+    /// The whole blob's sha256 (hex).
+    pub sha256: String,
+    /// Its size.
+    pub size: u64,
+    /// Its parts in order (`parts/<blob sha256>.<n>` from 0, size,
+    /// sha256 of the part), which join to the blob.
+    pub parts: Vec<IndexMember>,
+}
+
+/// The most volumes a set may have.
+pub const MAX_VOLUMES: u32 = 999;
 
 /// The signed description of an external member list.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -165,6 +215,8 @@ pub enum MemberKind {
     Aliases,
     /// A blob named by its own sha256.
     Blob(Sha256Digest),
+    /// Part `n` of a split blob (`parts/<the blob's sha256>.<n>`).
+    Part,
 }
 
 /// A member checked into types.
@@ -211,6 +263,28 @@ pub struct CheckedIndex {
     pub members: Vec<CheckedMember>,
     /// The blobs a delta bundle relies on the receiver holding.
     pub relies_on: Vec<Sha256Digest>,
+    /// The volume this is, of a set.
+    pub volume: Option<VolumeOf>,
+    /// The blobs carried in parts, checked.
+    pub split: Vec<CheckedSplit>,
+}
+
+/// A split blob, checked.
+#[derive(Debug, Clone)]
+pub struct CheckedSplit {
+    /// The whole blob.
+    pub sha256: Sha256Digest,
+    /// Its size.
+    pub size: u64,
+    /// Its parts in order: sha256 and size.
+    pub parts: Vec<(Sha256Digest, u64)>,
+}
+
+impl CheckedSplit {
+    /// The member name of part `n`.
+    pub fn part_name(&self, n: usize) -> String {
+        format!("parts/{}.{n}", self.sha256)
+    }
 }
 
 /// A signed time from a bundle in the one spelling (`2026-11-29T19:01:09Z`);
@@ -239,8 +313,8 @@ impl CheckedMember {
         }
     }
 
-    /// What makes two members the same member: the name, or for a blob its
-    /// folder and digest (the name's only parts).
+    /// What makes two members the same member: the name, or for a blob or
+    /// part its folder and digest (the name's only parts).
     fn key(&self) -> (&str, bool, Option<&Sha256Digest>) {
         match &self.kind {
             MemberKind::Blob(d) => ("", self.licence, Some(d)),
@@ -256,7 +330,15 @@ impl CheckedMember {
             reason: format!("bad sha256 `{}`", m.sha256),
         })?;
         let licence = m.name.starts_with("licenses/");
-        let kind = if let Some(h) = m
+        let kind = if m.name.starts_with("parts/") {
+            if part_name(&m.name).is_none() {
+                return Err(Error::Hostile {
+                    what: m.name.clone(),
+                    reason: "a part member must be named `parts/<the blob's sha256>.<n>`".into(),
+                });
+            }
+            MemberKind::Part
+        } else if let Some(h) = m
             .name
             .strip_prefix("blobs/")
             .or_else(|| m.name.strip_prefix("licenses/"))
@@ -476,6 +558,16 @@ impl CheckedIndex {
                     .map_err(|_| hostile(format!("relies on `{h}`, not a sha256")))
             })
             .collect::<Result<Vec<_>>>()?;
+        let volume = raw.volume;
+        if let Some(v) = volume
+            && (v.count == 0 || v.count > MAX_VOLUMES || v.number == 0 || v.number > v.count)
+        {
+            return Err(hostile(format!(
+                "volume {} of {} is not a volume of a set (1 to {MAX_VOLUMES} volumes)",
+                v.number, v.count
+            )));
+        }
+        let split = check_split(&std::mem::take(&mut raw.split), volume.is_some(), &members)?;
         Ok(CheckedIndex {
             raw,
             created,
@@ -483,8 +575,96 @@ impl CheckedIndex {
             versions,
             members,
             relies_on,
+            volume,
+            split,
         })
     }
+}
+
+/// The split blobs of a volume, checked: only a volume carries parts;
+/// each split blob has at least two parts of at least one byte that add up
+/// to its size, no part is listed twice, and every part member of this
+/// volume is a listed part.
+fn check_split(
+    raw: &[SplitBlob],
+    is_volume: bool,
+    members: &[CheckedMember],
+) -> Result<Vec<CheckedSplit>> {
+    let hostile = |what: &str, reason: String| Error::Hostile {
+        what: what.to_string(),
+        reason,
+    };
+    if !is_volume && !raw.is_empty() {
+        return Err(hostile(
+            INDEX_NAME,
+            "split blobs in a bundle that is not a volume of a set".into(),
+        ));
+    }
+    // Part name → (size, sha256), to check this volume's part members.
+    let mut listed = std::collections::HashMap::new();
+    let mut out = Vec::with_capacity(raw.len());
+    let mut total_parts = 0u64;
+    for s in raw {
+        let sha256: Sha256Digest = s.sha256.parse().map_err(|_| {
+            hostile(
+                INDEX_NAME,
+                format!("split blob `{}` is not a sha256", s.sha256),
+            )
+        })?;
+        total_parts += s.parts.len() as u64;
+        if s.parts.len() < 2 || total_parts > MAX_MEMBERS {
+            return Err(hostile(
+                &format!("split blob {sha256}"),
+                format!(
+                    "{} parts (at least 2, at most {MAX_MEMBERS} in all)",
+                    s.parts.len()
+                ),
+            ));
+        }
+        let mut parts = Vec::with_capacity(s.parts.len());
+        let mut sum = 0u64;
+        for (n, p) in s.parts.iter().enumerate() {
+            if p.name != format!("parts/{sha256}.{n}") {
+                return Err(hostile(
+                    &p.name,
+                    format!("part {n} of split blob {sha256} must be named `parts/{sha256}.{n}`"),
+                ));
+            }
+            let d: Sha256Digest = p
+                .sha256
+                .parse()
+                .map_err(|_| hostile(&p.name, format!("bad sha256 `{}`", p.sha256)))?;
+            if p.size == 0 || listed.insert(p.name.clone(), (p.size, d)).is_some() {
+                return Err(hostile(
+                    &p.name,
+                    "an empty part, or one listed twice".into(),
+                ));
+            }
+            sum = sum.saturating_add(p.size);
+            parts.push((d, p.size));
+        }
+        if sum != s.size {
+            return Err(hostile(
+                &format!("split blob {sha256}"),
+                format!("its parts add up to {sum} bytes, not its {} bytes", s.size),
+            ));
+        }
+        out.push(CheckedSplit {
+            sha256,
+            size: s.size,
+            parts,
+        });
+    }
+    for m in members {
+        if m.kind == MemberKind::Part && listed.get(m.label.as_str()) != Some(&(m.size, m.sha256)) {
+            return Err(hostile(
+                &m.name(),
+                "a part that no split blob of the signed index lists (with this size and sha256)"
+                    .into(),
+            ));
+        }
+    }
+    Ok(out)
 }
 
 /// Whether the file at `path` is a bundle (or its first volume), by its

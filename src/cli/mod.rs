@@ -126,7 +126,7 @@ pub(crate) enum Command {
     Revoke(RevokeArgs),
     /// Write a signed bundle of one or more versions (or an OCI image layout)
     #[command(
-        after_help = "Examples:\n  airlock export meta-llama/Llama-3.1-8B-Instruct --key keys/exporter.key --out llama.airlock --volume-size 25GB\n  airlock export mistralai/Mistral-7B-v0.3 --format oci-layout --out ./mistral-oci"
+        after_help = "Examples:\n  airlock export meta-llama/Llama-3.1-8B-Instruct --key keys/exporter.key --out llama.airlock --volume-size 25GB\n  airlock export meta-llama/Llama-3.1-8B-Instruct --key keys/exporter.key --out again/llama.airlock --volume-size 25GB --volumes 3\n  airlock export mistralai/Mistral-7B-v0.3 --format oci-layout --out ./mistral-oci"
     )]
     Export(ExportArgs),
     /// Shell completions for bash, zsh, fish, powershell or elvish, on stdout
@@ -746,6 +746,16 @@ pub(crate) struct ExportArgs {
     /// file lists them (a delta bundle; the receiver checks it holds them)
     #[arg(long, value_name = "FILE")]
     pub(crate) delta_against: Option<PathBuf>,
+    /// Write only these volumes (e.g. 2,5) of the newest export of the
+    /// same versions at the same --volume-size, again: same bundle id,
+    /// sequence and expiry (for a volume lost or damaged on the way)
+    #[arg(
+        long,
+        value_name = "N,M",
+        value_delimiter = ',',
+        requires = "volume_size"
+    )]
+    pub(crate) volumes: Option<Vec<u32>>,
 }
 
 #[derive(Debug, Args)]

@@ -21,6 +21,7 @@ pub(crate) fn run(ctx: &Ctx, a: ExportArgs) -> anyhow::Result<ExitStatus> {
         .map(airlock::bundle::parse_size)
         .transpose()?;
     opts.expires_in_days = a.expires_in_days;
+    opts.only_volumes = a.volumes.clone();
     if let Some(h) = &a.delta_against {
         let (held, blobs) = airlock::bundle::holdings::read_blobs(h)?;
         ctx.printer.info(format!(
@@ -43,6 +44,20 @@ pub(crate) fn run(ctx: &Ctx, a: ExportArgs) -> anyhow::Result<ExitStatus> {
         out.origin,
         out.expires
     ));
+    if out.volume_count > 1 || opts.volume_size.is_some() {
+        ctx.printer.line(format!(
+            "{} volume(s), each a signed bundle of its own that imports in any order{}",
+            out.volume_count,
+            if out.split_blobs > 0 {
+                format!(
+                    "; {} blob(s) larger than a volume split into signed parts",
+                    out.split_blobs
+                )
+            } else {
+                String::new()
+            }
+        ));
+    }
     if out.relied_on > 0 {
         ctx.printer.line(format!(
             "left out {} blob(s), {}, that the receiver holds (it checks them on import)",
@@ -58,7 +73,11 @@ pub(crate) fn run(ctx: &Ctx, a: ExportArgs) -> anyhow::Result<ExitStatus> {
 
 /// `export … --format oci-layout --out DIR`.
 fn layout(ctx: &Ctx, a: ExportArgs) -> anyhow::Result<ExitStatus> {
-    if a.volume_size.is_some() || a.key.is_some() || a.delta_against.is_some() {
+    if a.volume_size.is_some()
+        || a.key.is_some()
+        || a.delta_against.is_some()
+        || a.volumes.is_some()
+    {
         return Err(airlock::Error::usage(
             "an OCI layout carries the approvals in each statement: `--key`, `--volume-size` and `--delta-against` are for bundles",
         )

@@ -175,6 +175,39 @@ fn bundle(ctx: &Ctx, a: &ImportArgs) -> anyhow::Result<ExitStatus> {
         ctx.printer.warn(w);
     }
     ctx.printer.json(&out)?;
+    if let Some(count) = out.volume_count {
+        let read: Vec<String> = out.volumes_read.iter().map(u32::to_string).collect();
+        ctx.printer.line(format!(
+            "volume(s) {} of {count} of bundle {} from `{}`: verified{}",
+            read.join(", "),
+            out.bundle_id,
+            out.origin,
+            if out.already_imported {
+                " before; nothing changed"
+            } else {
+                " and kept"
+            }
+        ));
+        if !out.complete {
+            let missing: Vec<String> = out
+                .missing_volumes
+                .iter()
+                .map(|n| match airlock::bundle::volumes::volume_base(&a.dir) {
+                    Some((base, _)) => format!(
+                        "{n} (`{}`)",
+                        airlock::bundle::volumes::volume_path(&base, *n as usize).display()
+                    ),
+                    None => n.to_string(),
+                })
+                .collect();
+            ctx.printer.line(format!(
+                "still missing: volume(s) {} of bundle {}; nothing of the set is visible until they arrive (import each as it comes, in any order)",
+                if missing.is_empty() { "(none: a blob kept for the set is gone; import the volume that carried it again)".to_string() } else { missing.join(", ") },
+                out.bundle_id
+            ));
+            return Ok(ExitStatus::Success);
+        }
+    }
     if out.already_imported {
         ctx.printer.line(format!(
             "bundle {} from `{}` was already imported; nothing changed",

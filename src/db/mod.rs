@@ -26,11 +26,13 @@ mod oci;
 mod oms;
 mod pending;
 mod trust;
+mod volumes;
 pub(crate) use attest::{AttestationRow, HostKey};
 pub(crate) use eval::EvalRow;
 pub(crate) use oci::OciLocationRow;
 pub(crate) use pending::PendingRow;
 pub(crate) use trust::{AcceptedBundle, ExportRecord, RevocationRow, RootApplication};
+pub(crate) use volumes::{ExportVolumes, VolumeArrival};
 
 use crate::event::EventDraft;
 
@@ -55,6 +57,8 @@ pub(crate) struct Arrival<'a> {
     pub(crate) oci: &'a [OciLocationRow],
     /// Evaluation records carried: `(name, label, record)`.
     pub(crate) evals: &'a [(String, String, EvalRow)],
+    /// The volume whose arrival completed its set.
+    pub(crate) volume: Option<&'a VolumeArrival>,
 }
 
 /// The embedded migrations, in order. The number is the `user_version` a
@@ -114,6 +118,11 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
         15,
         "0015_attestations",
         include_str!("../../schema/0015_attestations.sql"),
+    ),
+    (
+        16,
+        "0016_volumes",
+        include_str!("../../schema/0016_volumes.sql"),
     ),
 ];
 
@@ -540,6 +549,10 @@ impl Db {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
         };
+        // The schema, its WAL and shared memory take about half a MiB: a
+        // disk without that room is said to be full, not left to SQLite's
+        // "disk I/O error" halfway through.
+        crate::fsio::ensure_room(dir, 512 << 10, "a new registry database")?;
         let tmp = tempfile::Builder::new()
             .prefix(".registry.db.new-")
             .tempfile_in(dir)
@@ -885,6 +898,7 @@ impl Db {
             revocations,
             oci: oci_rows,
             evals,
+            volume,
         } = *arrival;
         let tx = self.write_tx().ctx("begin import transaction")?;
         upsert_blobs(&tx, blobs, now)?;
@@ -901,6 +915,9 @@ impl Db {
         }
         for (name, label, e) in evals {
             eval::insert_eval(&tx, e, Some((name, label)))?;
+        }
+        if let Some(v) = volume {
+            volumes::record_arrival(&tx, v, now, true)?;
         }
         for e in events {
             audit::append_event(&tx, e)?;
@@ -1000,7 +1017,7 @@ impl Db {
             .conn
             .prepare(
                 "SELECT sha256 FROM files UNION SELECT license_sha256 FROM versions
-                 WHERE license_sha256 IS NOT NULL",
+                 WHERE license_sha256 IS NOT NULL UNION SELECT sha256 FROM volume_blobs",
             )
             .ctx("prepare referenced blobs query")?;
         st.query_map([], |r| parse_digest(r.get(0)?))

@@ -31,6 +31,8 @@ pub(crate) struct ExportRecord {
     pub(crate) exporter: KeyId,
     pub(crate) path: String,
     pub(crate) exported_by: String,
+    /// How it was split, for an export with `--volume-size`.
+    pub(crate) volumes: Option<super::ExportVolumes>,
 }
 
 fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TrustedKey> {
@@ -566,6 +568,9 @@ impl Db {
             params![e.bundle_id, e.sequence as i64, e.created, e.expires, e.exporter.to_hex(), e.path, e.exported_by],
         )
         .ctx("record export")?;
+        if let Some(v) = &e.volumes {
+            super::volumes::record_export_volumes(&tx, &e.bundle_id, v)?;
+        }
         super::audit::append_event(&tx, &event)?;
         tx.commit().ctx("commit export")?;
         Ok(out)

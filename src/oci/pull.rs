@@ -580,6 +580,7 @@ pub(crate) fn intake(
                 revocations: &rev_rows,
                 oci: &[location],
                 evals: &[],
+                volume: None,
             },
             &events,
         )?;
@@ -763,6 +764,7 @@ pub(crate) fn intake(
             revocations: &rev_rows,
             oci: &[location],
             evals: &[],
+            volume: None,
         },
         &events,
     )?;

@@ -198,6 +198,11 @@ impl<'s> Staging<'s> {
             .unwrap_or_else(|| self.store.blob_path(d))
     }
 
+    /// Whether `d` was staged here.
+    pub(crate) fn is_staged(&self, d: &Sha256Digest) -> bool {
+        self.staged().contains_key(d)
+    }
+
     /// Whether `d` is present, staged or stored.
     pub(crate) fn has(&self, d: &Sha256Digest) -> Result<bool> {
         Ok(self.staged().contains_key(d) || self.store.stat(d)?.is_some())

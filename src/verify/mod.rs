@@ -407,7 +407,7 @@ pub(crate) fn check_bytes(
 }
 
 /// The sha256 of bytes `start..end` of the file at `path`.
-fn hash_range(
+pub(crate) fn hash_range(
     path: &Path,
     start: u64,
     end: u64,

@@ -3,11 +3,11 @@
 //! binary, each refusal exit 3 with the isolated registry unchanged.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use predicates::prelude::*;
 
-use crate::gap::{Gap, forge, members, plain, raw_header, statement_member, write_tar};
+use crate::gap::{Gap, forge, forge_from, members, plain, raw_header, statement_member, write_tar};
 
 #[test]
 fn a_signed_bundle_crosses_and_reimport_is_a_noop() {
@@ -435,60 +435,227 @@ fn truncated_bundles_and_oversized_indexes_are_refused() {
     g.refused(&junk, "index.json");
 }
 
-#[test]
-fn volumes_split_and_join() {
-    let g = Gap::new(&["alice"], &["alice"], 1);
-    let out = g.path("vol.airlock");
+/// An isolated home that trusts the exporter and alice (one approval).
+fn fresh_iso(g: &Gap, name: &str) -> PathBuf {
+    let home = g.path(name);
     g.env
-        .cmd()
-        .args(["export", "acme/m", "--volume-size", "1MiB", "--key"])
-        .arg(g.keys.join("exporter.key"))
-        .arg("--out")
-        .arg(&out)
+        .cmd_at(&home)
+        .args(["init", "--name", name])
         .assert()
         .success();
-    let vols: Vec<PathBuf> = (1..)
-        .map(|i| PathBuf::from(format!("{}.{i:03}", out.display())))
-        .take_while(|p| p.exists())
-        .collect();
-    assert!(vols.len() >= 6, "{} volumes", vols.len());
-    for v in &vols {
-        assert!(fs::metadata(v).unwrap().len() <= 1 << 20);
-    }
-    // A missing middle volume: refused, named by number and path (exit 1:
-    // incomplete, not tampered), nothing visible.
-    let hidden = g.path("hidden.003");
-    fs::rename(&vols[2], &hidden).unwrap();
-    let out = g.iso().arg("import").arg(&vols[0]).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("volume 3") && err.contains(&vols[2].display().to_string()),
-        "{err}"
+    let run = |args: &[&str], key: &str| {
+        g.env
+            .cmd_at(&home)
+            .args(args)
+            .arg(g.keys.join(key))
+            .assert()
+            .success();
+    };
+    run(
+        &["trust", "add", "--name", "exporter", "--role", "exporter"],
+        "exporter.pub",
     );
-    assert_eq!(g.iso_listed(), 0, "nothing visible");
-    let json = g
-        .iso()
-        .args(["--json", "import"])
-        .arg(&vols[0])
+    run(&["trust", "add", "--name", "alice"], "alice.pub");
+    home
+}
+
+/// Export `acme/m` in volumes of 2500 KiB (its two 3 MiB shards are each
+/// larger than a volume) to `out`, with `more` arguments; the JSON answer.
+fn export_volumes(g: &Gap, out: &Path, more: &[&str]) -> serde_json::Value {
+    fs::create_dir_all(out.parent().unwrap()).unwrap();
+    let o = g
+        .env
+        .cmd()
+        .args([
+            "--json",
+            "export",
+            "acme/m",
+            "--volume-size",
+            "2500KiB",
+            "--key",
+        ])
+        .arg(g.keys.join("exporter.key"))
+        .arg("--out")
+        .arg(out)
+        .args(more)
         .output()
         .unwrap();
-    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
-    assert_eq!(doc["error"]["kind"], "volume-missing");
-    fs::rename(&hidden, &vols[2]).unwrap();
-    g.iso()
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn volume(out: &Path, n: u32) -> PathBuf {
+    PathBuf::from(format!("{}.{n:03}", out.display()))
+}
+
+/// Volume `n` of `out`, alone in a folder of its own under `dir` (so no
+/// other volume of the set lies beside it).
+fn alone(g: &Gap, out: &Path, n: u32, dir: &str) -> PathBuf {
+    let d = g.path(dir).join(format!("disc-{n}"));
+    fs::create_dir_all(&d).unwrap();
+    let to = d.join(volume(out, n).file_name().unwrap());
+    fs::copy(volume(out, n), &to).unwrap();
+    to
+}
+
+/// Self-verifying volumes: each is a signed bundle of its own, so they
+/// import in any order, one at a time, keeping what each proved; the set's
+/// version is visible only once the last has arrived; blobs larger than a
+/// volume travel as signed parts.
+#[test]
+fn volumes_import_in_any_order() {
+    let g = Gap::new(&["alice"], &["alice"], 1);
+    let out = g.path("set/vol.airlock");
+    let done = export_volumes(&g, &out, &[]);
+    assert_eq!(done["volume_count"], 3, "{done}");
+    assert!(done["split_blobs"].as_u64().unwrap() >= 1, "{done}");
+    for n in 1..=3 {
+        let len = fs::metadata(volume(&out, n)).unwrap().len();
+        assert!(len <= 2500 * 1024, "volume {n}: {len} bytes");
+    }
+    assert!(!volume(&out, 4).exists());
+    for order in [[3, 1, 2], [2, 3, 1]] {
+        let tag = format!("order-{}{}{}", order[0], order[1], order[2]);
+        let home = fresh_iso(&g, &tag);
+        for (i, n) in order.iter().enumerate() {
+            let v = alone(&g, &out, *n, &tag);
+            let r = g.env.json_at(&home, &["import", v.to_str().unwrap()]);
+            let last = i == 2;
+            assert_eq!(r["complete"], last, "{tag} volume {n}: {r}");
+            let mut missing: Vec<u32> = order[i + 1..].to_vec();
+            missing.sort();
+            if !last {
+                assert_eq!(r["missing_volumes"], serde_json::json!(missing), "{r}");
+                let listed = g.env.json_at(&home, &["list"]);
+                assert_eq!(
+                    listed["versions"].as_array().unwrap().len(),
+                    0,
+                    "nothing visible yet"
+                );
+                // What arrived is kept: gc leaves it for the set.
+                g.env.cmd_at(&home).arg("gc").assert().success();
+            }
+        }
+        let listed = g.env.json_at(&home, &["list"]);
+        assert_eq!(listed["versions"][0]["name"], "acme/m", "{tag}: {listed}");
+        g.env
+            .cmd_at(&home)
+            .args(["verify", "--deep", "--all"])
+            .assert()
+            .success();
+        g.env
+            .cmd_at(&home)
+            .args(["log", "--verify"])
+            .assert()
+            .success();
+        g.env.cmd_at(&home).arg("fsck").assert().success();
+        // Again: nothing changes.
+        let again = g
+            .env
+            .json_at(&home, &["import", volume(&out, 1).to_str().unwrap()]);
+        assert_eq!(again["already_imported"], true, "{again}");
+    }
+}
+
+/// A damaged volume costs only itself: the others import and are kept, the
+/// damaged one is refused naming it (exit 3), and `export --volumes N`
+/// writes just that one again, under the same set, which completes it.
+/// A volume of another export beside the set is refused (exit 3).
+#[test]
+fn a_damaged_volume_is_written_again_alone_and_a_foreign_one_is_refused() {
+    let g = Gap::new(&["alice"], &["alice"], 1);
+    let out = g.path("set/vol.airlock");
+    let first = export_volumes(&g, &out, &[]);
+    // One byte in the middle of volume 2 (inside blob data).
+    let v2 = volume(&out, 2);
+    let mid = fs::metadata(&v2).unwrap().len() / 2;
+    crate::util::flip_byte(&v2, mid);
+    let home = fresh_iso(&g, "iso-damaged");
+    let o = g
+        .env
+        .cmd_at(&home)
         .arg("import")
-        .arg(&vols[0])
+        .arg(volume(&out, 1))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("volume 2") && err.contains("--volumes 2"),
+        "{err}"
+    );
+    assert_eq!(
+        g.env.json_at(&home, &["list"])["versions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    // Volumes 1 and 3 were kept: importing 1 again changes nothing and
+    // names 2 as the one missing.
+    let v1 = alone(&g, &out, 1, "again-1");
+    let r = g.env.json_at(&home, &["import", v1.to_str().unwrap()]);
+    assert_eq!(r["missing_volumes"], serde_json::json!([2]), "{r}");
+    // Only volume 2, written again: same set, same sequence.
+    let redo = g.path("redo/vol.airlock");
+    g.env
+        .cmd()
+        .args([
+            "export",
+            "acme/m",
+            "--volume-size",
+            "2500KiB",
+            "--volumes",
+            "9",
+            "--key",
+        ])
+        .arg(g.keys.join("exporter.key"))
+        .arg("--out")
+        .arg(&redo)
         .assert()
-        .success()
-        .stdout(predicate::str::contains(format!(
-            "{} volume(s)",
-            vols.len()
-        )));
-    g.iso()
+        .code(1)
+        .stderr(predicate::str::contains("volumes 1 to 3"));
+    let again = export_volumes(&g, &redo, &["--volumes", "2"]);
+    assert_eq!(again["bundle_id"], first["bundle_id"]);
+    assert_eq!(again["sequence"], first["sequence"]);
+    assert!(volume(&redo, 2).exists() && !volume(&redo, 1).exists() && !volume(&redo, 3).exists());
+    let r = g
+        .env
+        .json_at(&home, &["import", volume(&redo, 2).to_str().unwrap()]);
+    assert_eq!(r["complete"], true, "{r}");
+    assert_eq!(
+        g.env.json_at(&home, &["list"])["versions"][0]["name"],
+        "acme/m"
+    );
+    g.env
+        .cmd_at(&home)
         .args(["verify", "--deep", "--all"])
         .assert()
         .success();
+
+    // A volume of another export where this set's volume 2 should be.
+    let other = g.path("other/vol.airlock");
+    export_volumes(&g, &other, &[]);
+    let mix = g.path("mix");
+    fs::create_dir_all(&mix).unwrap();
+    fs::copy(volume(&out, 1), mix.join("vol.airlock.001")).unwrap();
+    fs::copy(volume(&other, 2), mix.join("vol.airlock.002")).unwrap();
+    fs::copy(volume(&out, 3), mix.join("vol.airlock.003")).unwrap();
+    let home2 = fresh_iso(&g, "iso-mixed");
+    g.env
+        .cmd_at(&home2)
+        .arg("import")
+        .arg(mix.join("vol.airlock.001"))
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("another export"));
+    assert_eq!(
+        g.env.json_at(&home2, &["list"])["versions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
 }
 
 #[test]
@@ -719,4 +886,92 @@ fn a_signed_member_list_with_a_bad_member_is_refused_naming_it() {
     assert!(!g.env.path("etc").exists());
     g.iso().arg("import").arg(&out).assert().success();
     assert_eq!(g.iso_listed(), 1);
+}
+
+/// Hostile volumes, each re-signed by the trusted exporter key: a split
+/// list whose parts do not add up, a part member the split list does not
+/// list as it is, a split list outside a set, an impossible volume number,
+/// and parts that each match the list but join to other bytes than the
+/// signed blob — all refused (exit 3), nothing visible, nothing kept.
+#[test]
+fn hostile_volumes_are_refused() {
+    let g = Gap::new(&["alice"], &["alice"], 1);
+    let out = g.path("set/vol.airlock");
+    export_volumes(&g, &out, &[]);
+    let v1 = volume(&out, 1);
+    let first_part = |ms: &mut Vec<(String, Vec<u8>)>| -> usize {
+        ms.iter()
+            .position(|(n, _)| n.starts_with("parts/"))
+            .unwrap()
+    };
+    let bad_sum = forge_from(
+        &g,
+        &v1,
+        "sum.airlock",
+        "exporter",
+        |_| {},
+        |i| {
+            let s = i["split"][0]["parts"][0]["size"].as_u64().unwrap();
+            i["split"][0]["parts"][0]["size"] = (s + 1).into();
+        },
+    );
+    g.refused(&bad_sum, "add up");
+    let unlisted = forge_from(
+        &g,
+        &v1,
+        "unlisted.airlock",
+        "exporter",
+        |ms| {
+            let k = first_part(ms);
+            ms[k].1[100] ^= 1;
+        },
+        |_| {},
+    );
+    g.refused(&unlisted, "no split blob of the signed index lists");
+    let outside = forge_from(
+        &g,
+        &v1,
+        "outside.airlock",
+        "exporter",
+        |_| {},
+        |i| {
+            i.as_object_mut().unwrap().remove("volume");
+        },
+    );
+    g.refused(&outside, "not a volume of a set");
+    let number = forge_from(
+        &g,
+        &v1,
+        "number.airlock",
+        "exporter",
+        |_| {},
+        |i| {
+            i["volume"]["number"] = 7.into();
+        },
+    );
+    g.refused(&number, "not a volume of a set");
+    // Genuine volumes 2 and 3 arrive first and are kept; then a volume 1
+    // whose first part (and its listed digest) was changed: the part
+    // matches its list, the joined blob does not match its signed sha256.
+    for n in [2, 3] {
+        let v = alone(&g, &out, n, "hostile");
+        g.iso().arg("import").arg(&v).assert().success();
+    }
+    let changed = std::cell::RefCell::new(String::new());
+    let joined = forge_from(
+        &g,
+        &v1,
+        "joined.airlock",
+        "exporter",
+        |ms| {
+            let k = first_part(ms);
+            ms[k].1[100] ^= 1;
+            *changed.borrow_mut() = crate::util::sha256_hex(&ms[k].1);
+        },
+        |i| {
+            i["split"][0]["parts"][0]["sha256"] = changed.borrow().clone().into();
+        },
+    );
+    g.refused(&joined, "split blob");
+    assert_eq!(g.iso_listed(), 0);
 }

@@ -538,7 +538,7 @@ fn endless_data_and_bounded_work() {
     let split = g.path("split.airlock");
     g.env
         .cmd()
-        .args(["export", "acme/m", "--volume-size", "64KiB", "--key"])
+        .args(["export", "acme/m", "--volume-size", "2500KiB", "--key"])
         .arg(g.key("exporter.key"))
         .arg("--out")
         .arg(&split)
