@@ -3,10 +3,13 @@
 //!
 //! The file lists every blob the registry holds (by sha256), its versions
 //! and the last bundle sequence accepted from each origin. It needs no
-//! signature: it can only make the exporter leave blobs out, and the
-//! receiver refuses a bundle that relies on a blob it does not hold
-//! (exit 3, naming it) — a wrong holdings file costs a re-export, never
-//! integrity.
+//! signature for integrity: it can only make the exporter leave blobs out,
+//! and the receiver refuses a bundle that relies on a blob it does not hold
+//! (exit 3, naming it) — a wrong holdings file costs a re-export. With
+//! `--key` it is signed anyway (a DSSE envelope over the same JSON), so the
+//! connected side knows which registry it describes: the export checks the
+//! signature against the keys it trusts (any role, or a host key) and
+//! refuses a signed file no trusted key signed (exit 3).
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
@@ -20,6 +23,8 @@ use crate::registry::Registry;
 
 /// The format name written into a holdings file.
 pub const HOLDINGS_FORMAT: &str = "airlock-holdings/v1";
+/// The DSSE payload type of a signed holdings file.
+pub const HOLDINGS_PAYLOAD_TYPE: &str = "application/vnd.airlock.holdings.v1+json";
 /// The largest holdings file read (about 15 million blobs).
 pub const HOLDINGS_CAP: u64 = 1 << 30;
 
@@ -60,10 +65,26 @@ pub struct HoldingsOutcome {
     pub versions: usize,
     /// Blobs listed.
     pub blobs: usize,
+    /// The id of the key that signed it, when one did.
+    pub signed_by: Option<String>,
 }
 
-/// Write this registry's holdings to `out` (all or nothing).
-pub fn write(reg: &Registry, out: &Path) -> Result<HoldingsOutcome> {
+/// Who signed a holdings file, as the reading side trusts them.
+#[derive(Debug, Clone, Serialize)]
+pub struct HoldingsSigner {
+    /// The key id.
+    pub key_id: String,
+    /// Its name in this registry's trust store.
+    pub name: String,
+}
+
+/// Write this registry's holdings to `out` (all or nothing), signed by
+/// `key` if one is given.
+pub fn write(
+    reg: &Registry,
+    out: &Path,
+    key: Option<&dyn crate::signing::KeySource>,
+) -> Result<HoldingsOutcome> {
     let versions: Vec<HeldVersion> = reg
         .versions()?
         .into_iter()
@@ -89,16 +110,88 @@ pub fn write(reg: &Registry, out: &Path) -> Result<HoldingsOutcome> {
         blobs,
     };
     let bytes = serde_json::to_vec_pretty(&h).expect("plain JSON");
-    crate::store::write_atomic(out, &bytes)?;
+    let signed_by = match key {
+        None => {
+            crate::store::write_atomic(out, &bytes)?;
+            None
+        }
+        Some(k) => {
+            let public = k.public_key();
+            let sig = k.sign(&crate::signing::pae(HOLDINGS_PAYLOAD_TYPE, &bytes))?;
+            let env = crate::statement::Envelope::bytes_of(
+                HOLDINGS_PAYLOAD_TYPE,
+                &bytes,
+                &[(public.id(), sig)],
+            );
+            crate::store::write_atomic(out, &env)?;
+            Some(public.id().to_hex())
+        }
+    };
     Ok(HoldingsOutcome {
         out: out.display().to_string(),
         versions: h.versions.len(),
         blobs: h.blobs.len(),
+        signed_by,
     })
 }
 
-/// The blobs a holdings file says its registry holds.
-pub fn read_blobs(path: &Path) -> Result<(Holdings, HashSet<Sha256Digest>)> {
+/// A signed holdings file's payload, if a key `reg` trusts (any role, or a
+/// host key; not revoked) signed it; otherwise it is refused.
+fn open_signed(reg: &Registry, path: &Path, text: Vec<u8>) -> Result<(Vec<u8>, HoldingsSigner)> {
+    let what = path.display().to_string();
+    let (payload_type, sigs, payload) = crate::statement::Envelope::open(text, &what)?;
+    if payload_type != HOLDINGS_PAYLOAD_TYPE {
+        return Err(Error::Hostile {
+            what,
+            reason: format!("payload type `{payload_type}`, expected `{HOLDINGS_PAYLOAD_TYPE}`"),
+        });
+    }
+    let mut keys: Vec<(String, crate::signing::PublicKey)> = reg
+        .db
+        .trusted_keys()?
+        .into_iter()
+        .filter(|k| !k.revoked)
+        .map(|k| (k.name, k.public_key))
+        .collect();
+    keys.extend(
+        reg.db
+            .host_keys()?
+            .into_iter()
+            .filter(|k| !k.revoked)
+            .filter_map(|k| {
+                let pk =
+                    crate::signing::PublicKey::from_raw(&hex::decode(&k.public_key).ok()?).ok()?;
+                Some((k.name, pk))
+            }),
+    );
+    let msg = crate::signing::pae(HOLDINGS_PAYLOAD_TYPE, &payload);
+    let signers = crate::signing::signers_of(&msg, &sigs, &keys, |(_, pk)| pk.id(), |(_, pk)| pk);
+    let Some(((name, pk), _)) = signers.into_iter().next() else {
+        return Err(Error::Untrusted {
+            what,
+            reason: format!(
+                "a signed holdings file with no signature by a key this registry trusts ({} signature(s), key id(s) {}); `airlock trust add RECEIVER.pub --role host` trusts the receiving registry's key",
+                sigs.len(),
+                sigs.iter()
+                    .map(|s| s.keyid.chars().take(16).collect::<String>())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
+    };
+    let signer = HoldingsSigner {
+        key_id: pk.id().to_hex(),
+        name: name.clone(),
+    };
+    Ok((payload, signer))
+}
+
+/// The blobs a holdings file says its registry holds, and who signed it
+/// (a signed file must verify against a key `reg` trusts).
+pub fn read_blobs(
+    reg: &Registry,
+    path: &Path,
+) -> Result<(Holdings, HashSet<Sha256Digest>, Option<HoldingsSigner>)> {
     let f = crate::fsio::open_regular(path)?;
     let mut text = Vec::new();
     f.take(HOLDINGS_CAP + 1)
@@ -113,6 +206,15 @@ pub fn read_blobs(path: &Path) -> Result<(Holdings, HashSet<Sha256Digest>)> {
     if text.len() as u64 > HOLDINGS_CAP {
         return Err(bad(format!("larger than {HOLDINGS_CAP} bytes")));
     }
+    // A signed file is a DSSE envelope (its first key is `payloadType`).
+    let signed = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&text)
+        .is_ok_and(|m| m.contains_key("payloadType"));
+    let (text, signer) = if signed {
+        let (payload, signer) = open_signed(reg, path, text)?;
+        (payload, Some(signer))
+    } else {
+        (text, None)
+    };
     let h: Holdings = serde_json::from_slice(&text).map_err(|e| bad(e.to_string()))?;
     drop(text);
     if h.format != HOLDINGS_FORMAT {
@@ -129,5 +231,5 @@ pub fn read_blobs(path: &Path) -> Result<(Holdings, HashSet<Sha256Digest>)> {
                 .map_err(|e| bad(format!("blob `{b}`: {e}")))
         })
         .collect::<Result<HashSet<_>>>()?;
-    Ok((h, blobs))
+    Ok((h, blobs, signer))
 }

@@ -69,7 +69,7 @@ pub(crate) enum Command {
     Eval(EvalCommand),
     /// What this registry holds, for a delta export on the connected side
     #[command(
-        after_help = "Examples:\n  airlock holdings --out /media/usb/holdings.json\n  airlock export acme/tiny@v2 --key keys/exporter.key --out tiny-v2.airlock --delta-against holdings.json"
+        after_help = "Examples:\n  airlock holdings --out /media/usb/holdings.json --key keys/isolated.key\n  airlock export acme/tiny@v2 --key keys/exporter.key --out tiny-v2.airlock --delta-against holdings.json"
     )]
     Holdings(HoldingsArgs),
     /// Aliases with history: NAME@ALIAS wherever a reference is taken
@@ -763,6 +763,11 @@ pub(crate) struct HoldingsArgs {
     /// The file to write (JSON: blobs, versions, last sequence per origin)
     #[arg(long, value_name = "FILE")]
     pub(crate) out: PathBuf,
+    /// Sign it with this key (a DSSE envelope; the connected side checks it
+    /// against the keys it trusts, e.g. this registry's key added there
+    /// with `trust add … --role host`)
+    #[arg(long, value_name = "KEYFILE")]
+    pub(crate) key: Option<PathBuf>,
 }
 
 /// Write the completion script for `shell`.

@@ -23,12 +23,17 @@ pub(crate) fn run(ctx: &Ctx, a: ExportArgs) -> anyhow::Result<ExitStatus> {
     opts.expires_in_days = a.expires_in_days;
     opts.only_volumes = a.volumes.clone();
     if let Some(h) = &a.delta_against {
-        let (held, blobs) = airlock::bundle::holdings::read_blobs(h)?;
+        let (held, blobs, signer) = airlock::bundle::holdings::read_blobs(&reg, h)?;
         ctx.printer.info(format!(
-            "delta against `{}` ({} blobs held, written {})",
+            "delta against `{}` ({} blobs held, written {}{})",
             held.registry,
             blobs.len(),
-            held.created
+            held.created,
+            signer.map_or(", unsigned".to_string(), |s| format!(
+                ", signed by {} `{}`",
+                &s.key_id[..16],
+                s.name
+            ))
         ));
         opts.delta_against = Some(blobs);
     }
@@ -111,14 +116,26 @@ pub(crate) fn resolve_all(
 /// `airlock holdings --out FILE`.
 pub(crate) fn holdings(ctx: &Ctx, a: crate::cli::HoldingsArgs) -> anyhow::Result<ExitStatus> {
     let reg = ctx.open_read()?;
-    let out = airlock::bundle::holdings::write(&reg, &a.out)?;
+    let key = a
+        .key
+        .as_deref()
+        .map(airlock::signing::FileKey::load)
+        .transpose()?;
+    let out = airlock::bundle::holdings::write(
+        &reg,
+        &a.out,
+        key.as_ref().map(|k| k as &dyn airlock::signing::KeySource),
+    )?;
     ctx.printer.json(&out)?;
     ctx.printer.line(format!(
-        "wrote {}: {} version(s), {} blob(s) held by `{}`",
+        "wrote {}: {} version(s), {} blob(s) held by `{}`{}",
         out.out,
         out.versions,
         out.blobs,
-        reg.name()
+        reg.name(),
+        out.signed_by
+            .as_deref()
+            .map_or(String::new(), |k| format!(", signed by key {}", &k[..16]))
     ));
     Ok(ExitStatus::Success)
 }

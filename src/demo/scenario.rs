@@ -358,8 +358,8 @@ acme/tiny-llama@prod is now {} ({} changes in the log: {})",
     // 8b. The second revision crosses as a delta: the isolated side says
     //     what it holds, the connected side leaves that out.
     let holdings = transfer.join("holdings.json");
-    crate::bundle::holdings::write(&iso, &holdings)?;
-    let (_, held) = crate::bundle::holdings::read_blobs(&holdings)?;
+    crate::bundle::holdings::write(&iso, &holdings, None)?;
+    let (_, held, _) = crate::bundle::holdings::read_blobs(&reg, &holdings)?;
     for who in ["alice", "bob"] {
         let key = FileKey::load(&keys.join(format!("{who}.key")))?;
         crate::trust::sign(&mut reg, &v2, &key)?;

@@ -3,6 +3,9 @@
 use std::fs;
 use std::path::Path;
 
+use base64::Engine as _;
+use predicates::prelude::*;
+
 use crate::util::Env;
 
 /// A safetensors file from `(name, dtype, shape)`, each tensor's bytes
@@ -548,6 +551,60 @@ fn a_delta_bundle_carries_only_what_the_receiver_lacks_and_is_refused_where_the_
         "the delta bundle is the changed shard plus metadata: {size} bytes for a {SHARD}-byte shard"
     );
     assert!(fs::metadata(&full).unwrap().len() as usize > 4 * SHARD);
+
+    // Signed holdings: refused until the connected side trusts the
+    // receiver's key, then read and its signer named; a signature over
+    // other bytes is refused.
+    env.cmd()
+        .args(["keys", "generate", "--name", "iso", "--out"])
+        .arg(keys.join("iso"))
+        .assert()
+        .success();
+    let signed = env.path("holdings.signed.json");
+    let h = env.json_at(
+        &iso,
+        &[
+            "holdings",
+            "--out",
+            signed.to_str().unwrap(),
+            "--key",
+            keys.join("iso.key").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(h["signed_by"].as_str().map(str::len), Some(64), "{h}");
+    let delta_from = |holdings: &Path, out: &str| {
+        let mut c = env.cmd();
+        c.args(["export", "acme/big@v2", "--key"])
+            .arg(keys.join("exporter.key"))
+            .arg("--out")
+            .arg(env.path(out))
+            .arg("--delta-against")
+            .arg(holdings);
+        c
+    };
+    delta_from(&signed, "untrusted.airlock")
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains(
+            "no signature by a key this registry trusts",
+        ));
+    env.cmd()
+        .args(["trust", "add", "--name", "iso", "--role", "host"])
+        .arg(keys.join("iso.pub"))
+        .assert()
+        .success();
+    delta_from(&signed, "signed.airlock")
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("signed by").and(predicate::str::contains("`iso`")));
+    let mut env_doc: serde_json::Value =
+        serde_json::from_slice(&fs::read(&signed).unwrap()).unwrap();
+    let other =
+        base64::engine::general_purpose::STANDARD.encode(b"{\"format\":\"airlock-holdings/v1\"}");
+    env_doc["payload"] = other.into();
+    let forged = env.path("holdings.forged.json");
+    fs::write(&forged, serde_json::to_vec(&env_doc).unwrap()).unwrap();
+    delta_from(&forged, "forged.airlock").assert().code(3);
 
     // Where the base is held, the delta imports and verifies.
     env.cmd_at(&iso)
