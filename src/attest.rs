@@ -160,12 +160,29 @@ pub struct Ingested {
 
 /// Check a host's report and record it as its deployment's verification.
 pub fn ingest(reg: &Registry, path: &Path) -> Result<Ingested> {
-    let what = path.display().to_string();
+    let bytes = crate::fsio::read_small_bytes(path, REPORT_CAP)?;
+    ingest_bytes(reg, bytes, path.display().to_string())
+}
+
+/// Whether `bytes` are shaped as a host report (a DSSE envelope of the
+/// in-toto payload type); its signature is for the registry to judge.
+pub fn check_shape(bytes: &[u8], what: &str) -> Result<()> {
+    let (payload_type, _, _) = Envelope::open(bytes.to_vec(), what)?;
+    if payload_type != PAYLOAD_TYPE {
+        return Err(Error::Hostile {
+            what: what.to_string(),
+            reason: format!("payload type `{payload_type}`, expected `{PAYLOAD_TYPE}`"),
+        });
+    }
+    Ok(())
+}
+
+/// [`ingest`] of a report's bytes read from `what`.
+pub fn ingest_bytes(reg: &Registry, bytes: Vec<u8>, what: String) -> Result<Ingested> {
     let hostile = |reason: String| Error::Hostile {
         what: what.clone(),
         reason,
     };
-    let bytes = crate::fsio::read_small_bytes(path, REPORT_CAP)?;
     let report_sha256 = Sha256Digest::of(&bytes).to_hex();
     let (payload_type, sigs, payload) = Envelope::open(bytes.clone(), &what)?;
     if payload_type != PAYLOAD_TYPE {

@@ -253,11 +253,33 @@ pub(crate) struct AuditArgs {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum AuditCommand {
-    /// Record a host's signed verification report as its deployment's last check
-    #[command(after_help = "Example:\n  airlock audit ingest reports/gpu-07-llama.json")]
+    /// Record a host's signed verification report as its deployment's last
+    /// check — a report file, or every report attached to a model manifest
+    /// in an OCI registry
+    #[command(
+        after_help = "Examples:\n  airlock audit ingest reports/gpu-07-llama.json\n  airlock audit ingest oci://registry.enclave:5000/models/llama:v1"
+    )]
     Ingest {
-        /// The report (`verify --path DIR REF --attest --key HOST.key --out REPORT` on the host)
+        /// The report (`verify --path DIR REF --attest --key HOST.key --out
+        /// REPORT` on the host), or oci://HOST[:PORT]/REPO[:TAG|@sha256:DIGEST]
+        /// of the model whose attached reports are collected
+        report: String,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// On a serving host: attach a signed verification report to the
+    /// model's manifest in an OCI registry (as a referrer), for `audit
+    /// ingest oci://…` on the registry side
+    #[command(
+        after_help = "Example:\n  airlock audit push gpu-07-llama.json oci://registry.enclave:5000/models/llama:v1"
+    )]
+    Push {
+        /// The report (`verify --path DIR REF --attest --key HOST.key --out REPORT`)
         report: PathBuf,
+        /// The model: oci://HOST[:PORT]/REPO[:TAG|@sha256:DIGEST]
+        target: String,
+        #[command(flatten)]
+        registry: RegistryArgs,
     },
 }
 

@@ -65,30 +65,78 @@ pub(crate) fn undeploy(ctx: &Ctx, a: UndeployArgs) -> anyhow::Result<ExitStatus>
 }
 
 pub(crate) fn run(ctx: &Ctx, a: AuditArgs) -> anyhow::Result<ExitStatus> {
-    if let Some(crate::cli::AuditCommand::Ingest { report }) = &a.command {
-        let reg = ctx.open_existing()?;
-        let i = airlock::attest::ingest(&reg, report)?;
-        ctx.printer.json(&i)?;
-        ctx.printer.line(format!(
-            "{} {} at {}:{} verified {} by host key `{}` ({}): {}",
-            if i.recorded {
-                "recorded"
-            } else {
-                "already recorded:"
-            },
-            i.report.version,
-            i.report.host,
-            i.report.path,
-            i.report.verified_at,
-            i.signer,
-            &i.key_id[..16],
-            if i.report.matches {
-                "every byte matches"
-            } else {
-                "DRIFT"
+    match &a.command {
+        Some(crate::cli::AuditCommand::Ingest { report, registry }) => {
+            let reg = ctx.open_existing()?;
+            if report.starts_with("oci://") {
+                let r: airlock::oci::OciRef = report.parse()?;
+                let conn = super::push::connection(registry)?;
+                let c = airlock::oci::attest::collect(&reg, &r, &conn)?;
+                ctx.printer.json(&c)?;
+                let mut worst = ExitStatus::Success;
+                for rep in &c.reports {
+                    match (&rep.ingested, &rep.refused) {
+                        (Some(i), _) => ctx.printer.line(ingested_line(i)),
+                        (None, Some(why)) => {
+                            ctx.printer
+                                .warn(format!("refused report {}: {why}", rep.referrer));
+                            if rep.refusal_code == Some(3) {
+                                worst = ExitStatus::Integrity;
+                            }
+                        }
+                        (None, None) => {}
+                    }
+                }
+                ctx.printer.line(format!(
+                    "{} report(s) attached to {} in {}/{}: {} recorded or already recorded, {} refused",
+                    c.reports.len(),
+                    c.subject,
+                    c.registry,
+                    c.repository,
+                    c.reports.iter().filter(|r| r.ingested.is_some()).count(),
+                    c.reports.iter().filter(|r| r.refused.is_some()).count()
+                ));
+                if c.reports
+                    .iter()
+                    .any(|r| r.refused.is_some() && r.refusal_code != Some(3))
+                {
+                    return Err(airlock::Error::input(
+                        "some attached reports could not be recorded (see the warnings above)",
+                    )
+                    .into());
+                }
+                return Ok(worst);
             }
-        ));
-        return Ok(ExitStatus::Success);
+            let i = airlock::attest::ingest(&reg, std::path::Path::new(report))?;
+            ctx.printer.json(&i)?;
+            ctx.printer.line(ingested_line(&i));
+            return Ok(ExitStatus::Success);
+        }
+        Some(crate::cli::AuditCommand::Push {
+            report,
+            target,
+            registry,
+        }) => {
+            let r: airlock::oci::OciRef = target.parse()?;
+            let conn = super::push::connection(registry)?;
+            let p = airlock::oci::attest::push_report(report, &r, &conn)?;
+            ctx.printer.json(&p)?;
+            ctx.printer.line(format!(
+                "attached {} to {} in {}/{} as referrer {}{}",
+                report.display(),
+                p.subject,
+                p.registry,
+                p.repository,
+                p.referrer,
+                if p.referrers_api {
+                    ""
+                } else {
+                    " (listed under the referrers tag)"
+                }
+            ));
+            return Ok(ExitStatus::Success);
+        }
+        None => {}
     }
     let reg = if a.verify {
         ctx.open_checking()?
@@ -193,4 +241,27 @@ pub(crate) fn run(ctx: &Ctx, a: AuditArgs) -> anyhow::Result<ExitStatus> {
     } else {
         ExitStatus::Success
     })
+}
+
+/// One line for a report recorded (or recorded before).
+fn ingested_line(i: &airlock::attest::Ingested) -> String {
+    format!(
+        "{} {} at {}:{} verified {} by host key `{}` ({}): {}",
+        if i.recorded {
+            "recorded"
+        } else {
+            "already recorded:"
+        },
+        i.report.version,
+        i.report.host,
+        i.report.path,
+        i.report.verified_at,
+        i.signer,
+        &i.key_id[..16],
+        if i.report.matches {
+            "every byte matches"
+        } else {
+            "DRIFT"
+        }
+    )
 }

@@ -782,6 +782,27 @@ impl Client {
         }
     }
 
+    /// List referrer manifests of `subject` under its referrers tag (for a
+    /// registry without the referrers API), keeping what is listed there.
+    pub(crate) fn index_referrers(
+        &self,
+        subject: &Sha256Digest,
+        descs: Vec<Descriptor>,
+    ) -> Result<()> {
+        let mut idx: ImageIndex = self.tag_index(subject)?;
+        let before = idx.manifests.len();
+        for desc in descs {
+            if !idx.manifests.iter().any(|m| m.digest == desc.digest) {
+                idx.manifests.push(desc);
+            }
+        }
+        if idx.manifests.len() > before {
+            let bytes = serde_json::to_vec(&idx).expect("plain JSON");
+            self.put_manifest(&super::referrers_tag(subject), super::INDEX, &bytes)?;
+        }
+        Ok(())
+    }
+
     /// Start reading blob `d`.
     pub(crate) fn get_blob(&self, d: &Sha256Digest) -> Result<Answer> {
         let a = self.send("GET", &format!("blobs/sha256:{d}"), &[], &Body::None)?;

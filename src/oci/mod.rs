@@ -18,6 +18,7 @@
 //! signed digest while staged, the safety policy, the rollback rule — and
 //! nothing visible before all of it held.
 
+pub mod attest;
 mod client;
 pub use client::Connection;
 pub mod layout;

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use super::Connection;
 use super::client::{Body, Client};
-use super::{Artifact, INDEX, ImageIndex, MANIFEST, OciRef, artifact, referrers_tag};
+use super::{Artifact, MANIFEST, OciRef, artifact};
 use crate::db::OciLocationRow;
 use crate::digest::Sha256Digest;
 use crate::error::{Error, Result};
@@ -209,17 +209,7 @@ pub fn push(
             }
         }
         if !unlisted.is_empty() {
-            let mut idx: ImageIndex = client.tag_index(&a.manifest_digest)?;
-            let before = idx.manifests.len();
-            for desc in unlisted {
-                if !idx.manifests.iter().any(|m| m.digest == desc.digest) {
-                    idx.manifests.push(desc);
-                }
-            }
-            if idx.manifests.len() > before {
-                let bytes = serde_json::to_vec(&idx).expect("plain JSON");
-                client.put_manifest(&referrers_tag(&a.manifest_digest), INDEX, &bytes)?;
-            }
+            client.index_referrers(&a.manifest_digest, unlisted)?;
         }
         rows.push(OciLocationRow {
             name: v.name.clone(),

@@ -1071,3 +1071,125 @@ fn export_layout(s: &Sides, rel: &str) -> PathBuf {
         .success();
     layout
 }
+
+/// Fleet attestations over OCI: a host attaches its signed report to the
+/// model's manifest as a referrer (distribution 2.8 has no referrers API:
+/// the referrers tag lists it); the registry side collects every report
+/// attached, records the trusted one and refuses a forged one (exit 3).
+#[test]
+fn host_reports_travel_as_referrers_and_only_trusted_ones_are_ingested() {
+    let server = Server::plain();
+    let env = Env::new();
+    let m = env.model("m", 7);
+    env.cmd()
+        .args(["import", "--name", "acme/m"])
+        .arg(&m)
+        .assert()
+        .success();
+    let dest = server.url("fleet/m:v1");
+    env.cmd()
+        .args(["push", "acme/m", &dest, "--plain-http"])
+        .assert()
+        .success();
+    let serve = env.path("serve/m");
+    env.cmd()
+        .args(["deploy", "acme/m"])
+        .arg(&serve)
+        .assert()
+        .success();
+    let keys = env.path("keys");
+    for who in ["gpu", "stranger"] {
+        crate::gap::keygen(&env, &keys, who);
+    }
+    let report = |key: &str| {
+        let out = env.path(&format!("{key}-report.json"));
+        env.cmd()
+            .args(["verify", "acme/m", "--attest", "--path"])
+            .arg(&serve)
+            .arg("--key")
+            .arg(keys.join(format!("{key}.key")))
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .success();
+        out
+    };
+    for key in ["gpu", "stranger"] {
+        let p = env.json(&[
+            "audit",
+            "push",
+            report(key).to_str().unwrap(),
+            &dest,
+            "--plain-http",
+        ]);
+        assert_eq!(p["referrers_api"], false, "{p}");
+        assert!(p["subject"].as_str().unwrap().starts_with("sha256:"));
+    }
+    // Not a report: refused before anything is sent.
+    let junk = env.path("junk.json");
+    fs::write(&junk, b"{\"not\": \"a report\"}").unwrap();
+    let o = env
+        .cmd()
+        .args(["audit", "push"])
+        .arg(&junk)
+        .args([&dest, "--plain-http"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // No host key trusted yet: both refused.
+    let ingest = || {
+        env.cmd()
+            .args(["--json", "audit", "ingest", &dest, "--plain-http"])
+            .output()
+            .unwrap()
+    };
+    let o = ingest();
+    assert_eq!(o.status.code(), Some(3));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["reports"].as_array().unwrap().len(), 2, "{doc}");
+    assert!(
+        doc["reports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["refused"].is_string())
+    );
+    env.cmd()
+        .args(["trust", "add", "--name", "gpu", "--role", "host"])
+        .arg(keys.join("gpu.pub"))
+        .assert()
+        .success();
+    let o = ingest();
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "the stranger's report is still refused"
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let recorded: Vec<&serde_json::Value> = doc["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r.get("ingested"))
+        .collect();
+    assert_eq!(recorded.len(), 1, "{doc}");
+    assert_eq!(recorded[0]["signer"], "gpu");
+    assert_eq!(recorded[0]["recorded"], true);
+    let audit = env.json(&["audit"]);
+    assert_eq!(audit["deployments"][0]["proven"][1], "gpu", "{audit}");
+    // Collected again: already recorded, nothing new.
+    let doc: serde_json::Value = serde_json::from_slice(&ingest().stdout).unwrap();
+    let again: Vec<&serde_json::Value> = doc["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r.get("ingested"))
+        .collect();
+    assert_eq!(again[0]["recorded"], false);
+    env.cmd().args(["log", "--verify"]).assert().success();
+}
