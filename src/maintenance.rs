@@ -30,8 +30,32 @@ pub struct FsckReport {
     /// Outputs outside the store whose writers died (`gc` cleans them, a
     /// rerun to the same target replaces them).
     pub leftovers: Vec<crate::pending::Leftover>,
+    /// Sets of volumes still waiting for volumes (their blobs kept).
+    pub incomplete_sets: Vec<IncompleteSet>,
     /// Problems: missing or wrong-sized blobs, stray files, database damage.
     pub findings: Vec<Finding>,
+}
+
+/// A set of volumes some of whose volumes have arrived: nothing of it is
+/// visible yet; its blobs are kept until it completes or expires.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct IncompleteSet {
+    /// The set's bundle id.
+    pub bundle_id: String,
+    /// The exporting registry.
+    pub origin: String,
+    /// Its export sequence.
+    pub sequence: u64,
+    /// Volumes in the set.
+    pub count: u32,
+    /// When it stops being accepted (`gc` then lets its blobs go).
+    pub expires: String,
+    /// The volumes accepted here.
+    pub received: Vec<u32>,
+    /// The volumes still to come.
+    pub missing: Vec<u32>,
+    /// Blobs (and parts) kept for it.
+    pub kept_blobs: u64,
 }
 
 /// A finding about the database itself.
@@ -168,6 +192,12 @@ pub fn fsck(reg: &Registry) -> FsckReport {
         Ok(l) => r.leftovers = l,
         Err(e) => r.findings.push(db_finding(format!(
             "the pending outputs cannot be read: {e}"
+        ))),
+    }
+    match reg.db.incomplete_sets() {
+        Ok(s) => r.incomplete_sets = s,
+        Err(e) => r.findings.push(db_finding(format!(
+            "the sets of volumes cannot be read: {e}"
         ))),
     }
     r

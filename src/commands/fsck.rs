@@ -28,6 +28,20 @@ pub(crate) fn run(ctx: &Ctx) -> anyhow::Result<ExitStatus> {
             }
         ));
     }
+    for s in &r.incomplete_sets {
+        let list = |v: &[u32]| v.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
+        ctx.printer.info(format!(
+            "note: bundle {} from `{}` (sequence {}) waits for volume(s) {} of {}; received {}; {} blob(s) kept for it until it completes or expires at {}",
+            s.bundle_id,
+            s.origin,
+            s.sequence,
+            list(&s.missing),
+            s.count,
+            list(&s.received),
+            s.kept_blobs,
+            s.expires
+        ));
+    }
     if r.unreferenced_blobs > 0 || r.stale_temp_files > 0 {
         ctx.printer.info(format!(
             "note: {} unreferenced blob(s) and {} temp file(s) from interrupted runs; `airlock gc` removes them",

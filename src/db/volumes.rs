@@ -143,6 +143,43 @@ impl Db {
         Ok(Some((complete, arrived)))
     }
 
+    /// Every set still waiting for volumes, oldest first.
+    pub(crate) fn incomplete_sets(&self) -> Result<Vec<crate::maintenance::IncompleteSet>> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT s.bundle_id, s.origin, s.sequence, s.count, s.expires,
+                        (SELECT group_concat(number) FROM volume_arrivals a WHERE a.bundle_id = s.bundle_id),
+                        (SELECT count(*) FROM volume_blobs b WHERE b.bundle_id = s.bundle_id)
+                 FROM volume_sets s WHERE s.completed_at IS NULL ORDER BY s.rowid",
+            )
+            .ctx("prepare incomplete sets query")?;
+        st.query_map([], |r| {
+            let count: u32 = r.get(3)?;
+            let got: Option<String> = r.get(5)?;
+            let mut received: Vec<u32> = got
+                .unwrap_or_default()
+                .split(',')
+                .filter_map(|n| n.parse().ok())
+                .collect();
+            received.sort_unstable();
+            let missing = (1..=count).filter(|n| !received.contains(n)).collect();
+            Ok(crate::maintenance::IncompleteSet {
+                bundle_id: r.get(0)?,
+                origin: r.get(1)?,
+                sequence: r.get::<_, i64>(2)? as u64,
+                count,
+                expires: r.get(4)?,
+                received,
+                missing,
+                kept_blobs: r.get::<_, i64>(6)? as u64,
+            })
+        })
+        .ctx("query incomplete sets")?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .ctx("read incomplete sets")
+    }
+
     /// Stop keeping the blobs of sets that expired before `now` without
     /// completing (no volume of theirs can be accepted any more); returns
     /// how many sets were let go.

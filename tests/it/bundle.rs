@@ -532,8 +532,16 @@ fn volumes_import_in_any_order() {
                     0,
                     "nothing visible yet"
                 );
-                // What arrived is kept: gc leaves it for the set.
+                // What arrived is kept: gc leaves it for the set, and
+                // fsck names the set and the volumes it waits for.
                 g.env.cmd_at(&home).arg("gc").assert().success();
+                let f = g.env.json_at(&home, &["fsck"]);
+                assert_eq!(
+                    f["incomplete_sets"][0]["missing"],
+                    serde_json::json!(missing),
+                    "{f}"
+                );
+                assert_eq!(f["unreferenced_blobs"], 0, "{f}");
             }
         }
         let listed = g.env.json_at(&home, &["list"]);
@@ -548,7 +556,9 @@ fn volumes_import_in_any_order() {
             .args(["log", "--verify"])
             .assert()
             .success();
-        g.env.cmd_at(&home).arg("fsck").assert().success();
+        let f = g.env.json_at(&home, &["fsck"]);
+        assert_eq!(f["incomplete_sets"], serde_json::json!([]), "{f}");
+        assert_eq!(f["unreferenced_blobs"], 0, "the parts are gone: {f}");
         // Again: nothing changes.
         let again = g
             .env
