@@ -397,6 +397,65 @@ acme/tiny-llama@prod is now {} ({} changes in the log: {})",
         && dgot.versions.iter().any(|x| x.created)
         && iso_prod.manifest_digest == v2.manifest_digest;
 
+    // 8c. To a second isolated site on small discs that arrive out of
+    //     order: each volume is a signed bundle of its own, kept as it
+    //     comes; the version appears when the last one has.
+    let discs = transfer.join("discs");
+    std::fs::create_dir_all(&discs).map_err(|e| Error::io("create directory", &discs, e))?;
+    let mut vopts = ExportOptions::new(discs.join("tiny-llama-v2.airlock"));
+    vopts.volume_size = Some(2500 << 10);
+    let vx = export(
+        &reg,
+        std::slice::from_ref(&v2),
+        &exporter,
+        &vopts,
+        &NoProgress,
+    )?;
+    let mut site = Registry::init(&root.join("isolated-site-2"), Some("isolated-site-2"))?.0;
+    chain::install(&site, &root1)?;
+    let mut arrivals = Vec::new();
+    let mut complete = false;
+    for n in (1..=vx.volume_count).rev() {
+        // Each disc in a drive of its own: no other volume lies beside it.
+        let from = crate::bundle::volumes::volume_path(&vopts.out, n as usize);
+        let drive = discs.join(format!("drive-{n}"));
+        std::fs::create_dir_all(&drive).map_err(|e| Error::io("create directory", &drive, e))?;
+        let to = drive.join(from.file_name().unwrap_or_default());
+        std::fs::copy(&from, &to).map_err(|e| Error::io("copy", &to, e))?;
+        let got =
+            crate::bundle::import::import_bundle(&mut site, &to, &Default::default(), &NoProgress)?;
+        complete = got.complete;
+        arrivals.push(if got.complete {
+            format!(
+                "volume {n}: verified; the set is complete — {}@{} visible",
+                v2.name, v2.label
+            )
+        } else {
+            format!(
+                "volume {n}: verified and kept; still missing volume(s) {}, nothing visible",
+                got.missing_volumes
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        });
+    }
+    let volumes_crossed = vx.volume_count >= 2
+        && complete
+        && site
+            .resolve(&format!("{}@{}", v2.name, v2.label).parse()?)
+            .is_ok_and(|x| x.manifest_digest == v2.manifest_digest);
+    s.step(
+        "connected: airlock export --volume-size 2500KiB; site 2: airlock import of each disc as it arrives, last first",
+        format!(
+            "{} volumes ({} blob(s) larger than a volume split into signed parts)\n{}",
+            vx.volume_count,
+            vx.split_blobs,
+            arrivals.join("\n")
+        ),
+    );
+
     // 9. Checkout where the serving engine loads it, and check the copy.
     let serving = root.join("serving/tiny-llama");
     let plain = CheckoutOptions {
@@ -607,6 +666,7 @@ acme/tiny-llama@prod is now {} ({} changes in the log: {})",
     Ok(caught_bundle
         && alias_moved
         && delta_crossed
+        && volumes_crossed
         && nothing_visible
         && live == 2
         && caught_copy

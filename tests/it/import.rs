@@ -389,6 +389,9 @@ fn demo_tells_the_story() {
         ))
         .stdout(predicate::str::contains(
             "the carried alias acme/tiny-llama@prod → v2",
+        ))
+        .stdout(predicate::str::contains(
+            "the set is complete — acme/tiny-llama@v2 visible",
         ));
     assert!(!env.home.exists(), "the demo never touches the user's home");
 }
