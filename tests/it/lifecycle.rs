@@ -895,27 +895,8 @@ fn evaluations_are_signed_compared_and_gate_prod_deploys() {
 fn hosts_attest_what_they_serve_and_the_registry_ingests_only_trusted_reports() {
     let env = Env::new();
     import_versions(&env, 1);
-    let serve = env.path("serve/m");
-    env.cmd()
-        .args(["deploy", "acme/m"])
-        .arg(&serve)
-        .assert()
-        .success();
-    let keys = env.path("keys");
-    for who in ["gpu", "stranger"] {
-        crate::gap::keygen(&env, &keys, who);
-    }
-    let attest = |key: &str, out: &Path| {
-        env.cmd()
-            .args(["verify", "acme/m", "--attest", "--path"])
-            .arg(&serve)
-            .arg("--key")
-            .arg(keys.join(format!("{key}.key")))
-            .arg("--out")
-            .arg(out)
-            .output()
-            .unwrap()
-    };
+    let (serve, keys) = deployed_with_host_keys(&env);
+    let attest = |key: &str, out: &Path| attest_report(&env, &serve, &keys, key, out);
     let good = env.path("report.json");
     assert!(attest("gpu", &good).status.success());
 
@@ -1045,4 +1026,39 @@ fn aliases_cross_with_their_versions() {
         .args(["log", "--verify"])
         .assert()
         .success();
+}
+
+/// `acme/m` deployed at `serve/m`, and the keys `gpu` and `stranger` made
+/// (trusted nowhere yet): the folder and the keys folder.
+pub(crate) fn deployed_with_host_keys(env: &Env) -> (std::path::PathBuf, std::path::PathBuf) {
+    let serve = env.path("serve/m");
+    env.cmd()
+        .args(["deploy", "acme/m"])
+        .arg(&serve)
+        .assert()
+        .success();
+    let keys = env.path("keys");
+    for who in ["gpu", "stranger"] {
+        crate::gap::keygen(env, &keys, who);
+    }
+    (serve, keys)
+}
+
+/// `verify acme/m --attest --path SERVE --key KEYS/<key>.key --out OUT`.
+pub(crate) fn attest_report(
+    env: &Env,
+    serve: &Path,
+    keys: &Path,
+    key: &str,
+    out: &Path,
+) -> std::process::Output {
+    env.cmd()
+        .args(["verify", "acme/m", "--attest", "--path"])
+        .arg(serve)
+        .arg("--key")
+        .arg(keys.join(format!("{key}.key")))
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap()
 }

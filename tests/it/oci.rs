@@ -1091,27 +1091,11 @@ fn host_reports_travel_as_referrers_and_only_trusted_ones_are_ingested() {
         .args(["push", "acme/m", &dest, "--plain-http"])
         .assert()
         .success();
-    let serve = env.path("serve/m");
-    env.cmd()
-        .args(["deploy", "acme/m"])
-        .arg(&serve)
-        .assert()
-        .success();
-    let keys = env.path("keys");
-    for who in ["gpu", "stranger"] {
-        crate::gap::keygen(&env, &keys, who);
-    }
+    let (serve, keys) = crate::lifecycle::deployed_with_host_keys(&env);
     let report = |key: &str| {
         let out = env.path(&format!("{key}-report.json"));
-        env.cmd()
-            .args(["verify", "acme/m", "--attest", "--path"])
-            .arg(&serve)
-            .arg("--key")
-            .arg(keys.join(format!("{key}.key")))
-            .arg("--out")
-            .arg(&out)
-            .assert()
-            .success();
+        let o = crate::lifecycle::attest_report(&env, &serve, &keys, key, &out);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         out
     };
     for key in ["gpu", "stranger"] {
