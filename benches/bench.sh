@@ -4,7 +4,7 @@
 #
 #   benches/bench.sh [--size-gib N] [--files N] [--runs N] [--dir DIR]
 #                    [--small-files N] [--versions N]
-#                    [--only import,verify,checkout,export,bundle,hostile,one,scale,oci,oms,delta]
+#                    [--only import,verify,checkout,export,bundle,hostile,one,scale,oci,oms,delta,volumes]
 #
 # Defaults: 4 GiB in 4 files, 3 runs, a folder under ${TMPDIR:-/tmp}.
 # `one` (not in the default set): one file of --size-gib GiB, verify --deep
@@ -19,6 +19,10 @@
 # `delta` (not in the default set): a second revision of the model with one
 # shard changed, exported in full and as a delta against the holdings of a
 # registry that has the first (`export --delta-against`).
+# `volumes` (not in the default set): the model exported as self-verifying
+# volumes of 3/4 of a shard (so every shard travels as signed parts) against
+# one bundle file, and imported with the volumes arriving last first, each
+# alone in a folder of its own, against importing the one file.
 # `oci` (not in the default set): push and pull of the --size-gib model
 # through a local `docker-registry` (distribution 2.8, started here on a
 # random port, fresh storage per timing) against `skopeo copy` of the same
@@ -67,7 +71,7 @@ trap cleanup EXIT
 
 want() { case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 BIG=0
-for g in import verify checkout export bundle hostile oci oms delta; do want "$g" && BIG=1; done
+for g in import verify checkout export bundle hostile oci oms delta volumes; do want "$g" && BIG=1; done
 
 # make_safetensors FILE BYTES SEED: a valid safetensors file, one U8 tensor
 # over pseudo-random bytes (AES-CTR keystream, generated at memory speed).
@@ -375,6 +379,43 @@ if want delta; then
     chmod -R u+w "$DH" 2>/dev/null || true; rm -rf "$DH" "$R2" "$DIR/delta.airlock"
 fi
 
+# Volumes: a set of self-verifying volumes against one bundle file.
+if want volumes; then
+    VH="$DIR/vol-home"; VD="$DIR/vol"
+    chmod -R u+w "$VH" 2>/dev/null || true; rm -rf "$VH"
+    "$AIRLOCK" --home "$VH" -q --no-progress import "$MODEL" --name bench/vol >/dev/null
+    "$AIRLOCK" --home "$VH" -q sign bench/vol --key "$KEYS/approver.key" >/dev/null
+    VSIZE="$(( PER_FILE_MIB * 3 / 4 ))M"
+    for run in $(seq 1 "$RUNS"); do
+        echo "# volumes run $run of $RUNS"
+        for h in "$DIR/vol-iso1" "$DIR/vol-iso2"; do
+            chmod -R u+w "$h" 2>/dev/null || true; rm -rf "$h"
+            "$AIRLOCK" --home "$h" -q trust add "$KEYS/exporter.pub" --name exporter --role exporter >/dev/null
+            "$AIRLOCK" --home "$h" -q trust add "$KEYS/approver.pub" --name approver --role approver >/dev/null
+        done
+        rm -rf "$VD" "$DIR/one.airlock"; mkdir -p "$VD"; sync
+        warm_tree "$VH/store"
+        time_cmd vol_single_export "$AIRLOCK" --home "$VH" --no-progress export bench/vol --key "$KEYS/exporter.key" --out "$DIR/one.airlock"
+        sync
+        warm_tree "$VH/store"
+        time_cmd vol_export "$AIRLOCK" --home "$VH" --no-progress export bench/vol --key "$KEYS/exporter.key" --out "$VD/v.airlock" --volume-size "$VSIZE"
+        sync
+        n=$(find "$VD" -maxdepth 1 -name 'v.airlock.*' | wc -l)
+        for k in $(seq 1 "$n"); do
+            f="v.airlock.$(printf %03d "$k")"; mkdir -p "$VD/d$k"; mv "$VD/$f" "$VD/d$k/$f"
+        done
+        echo "# $n volumes of at most $VSIZE: $(du -sb "$VD" | cut -f1) bytes in all; one file: $(stat -c %s "$DIR/one.airlock") bytes"
+        warm "$DIR/one.airlock"
+        time_cmd vol_single_import "$AIRLOCK" --home "$DIR/vol-iso1" --no-progress import "$DIR/one.airlock"
+        sync
+        warm_tree "$VD"
+        time_cmd vol_import sh -c 'for k in $(seq "$2" -1 1); do "$1" --home "$3" --no-progress import "$4/d$k/v.airlock.$(printf %03d "$k")" >/dev/null || exit 1; done' sh "$AIRLOCK" "$n" "$DIR/vol-iso2" "$VD"
+        sync
+        "$AIRLOCK" --home "$DIR/vol-iso2" --json list | grep -q "\"bench/vol\"" || { echo "the volumes did not complete the version" >&2; exit 1; }
+    done
+    chmod -R u+w "$VH" "$DIR"/vol-iso* 2>/dev/null || true; rm -rf "$VH" "$DIR"/vol-iso* "$VD" "$DIR/one.airlock"
+fi
+
 # The scale group: many small files, and a registry of many versions.
 if want scale; then
     SMALL="$DIR/small-model"
@@ -500,6 +541,8 @@ row oci_pull skopeo_pull_sync "pull from a registry" "skopeo copy ... && sync"
 row oms_import_signed oms_import_unsigned "import, OMS-signed" "import, unsigned"
 row oms_verify_path oms_ms_verify "verify --path (signed folder)" "model_signing verify key"
 row delta_export delta_full "export, delta (one shard changed)" "export, full"
+row vol_export vol_single_export "export, volumes (shards split)" "export, one file"
+row vol_import vol_single_import "import, volumes last first" "import, one file"
 row s_import s_cp "import ($SMALL_FILES small files)" "cp -r"
 row s_import s_cp_sync "import ($SMALL_FILES small files)" "cp -r && sync"
 row s_export s_tar_cf "export ($SMALL_FILES small files)" "tar cf"
