@@ -195,7 +195,21 @@ pub fn fsck(reg: &Registry) -> FsckReport {
         ))),
     }
     match reg.db.incomplete_sets() {
-        Ok(s) => r.incomplete_sets = s,
+        Ok(s) => {
+            r.incomplete_sets = s
+                .into_iter()
+                .map(|w| IncompleteSet {
+                    bundle_id: w.bundle_id,
+                    origin: w.origin,
+                    sequence: w.sequence,
+                    count: w.count,
+                    expires: w.expires,
+                    received: w.received,
+                    missing: w.missing,
+                    kept_blobs: w.kept_blobs,
+                })
+                .collect()
+        }
         Err(e) => r.findings.push(db_finding(format!(
             "the sets of volumes cannot be read: {e}"
         ))),

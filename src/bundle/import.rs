@@ -198,17 +198,18 @@ pub fn import_bundle(
     let _lock = reg.lock()?;
     reg.store.clear_temps()?;
     let mut outcome = import_file(reg, path, opts, progress, None)?;
-    let (Some(count), Some((base, first))) =
-        (outcome.volume_count, super::volumes::volume_base(path))
+    let (Some(count), Some((base, _))) = (outcome.volume_count, super::volumes::volume_base(path))
     else {
         return Ok(outcome);
     };
-    // The rest of the set: a damaged or foreign volume costs only itself;
-    // the others are still read, and the first failure is reported.
+    // The rest of the set, by name beside it: a damaged or foreign volume
+    // costs only itself; the others are still read, and the first failure
+    // is reported. The volume just read is known by its signed number.
+    let first = outcome.volumes_read.first().copied();
     let mut failed: Option<Error> = None;
-    for n in (1..=count).filter(|n| *n != first) {
+    for n in (1..=count).filter(|n| Some(*n) != first) {
         let p = super::volumes::volume_path(&base, n as usize);
-        if std::fs::symlink_metadata(&p).is_err() {
+        if p == path || std::fs::symlink_metadata(&p).is_err() {
             continue;
         }
         match import_file(reg, &p, opts, progress, Some((&outcome.bundle_id, n))) {

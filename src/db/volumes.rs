@@ -26,6 +26,19 @@ pub(crate) struct VolumeArrival {
 /// index's sha256.
 pub(crate) type SetState = (bool, Vec<(u32, String)>);
 
+/// A set still waiting for volumes, as recorded.
+#[derive(Debug, Clone)]
+pub(crate) struct WaitingSet {
+    pub(crate) bundle_id: String,
+    pub(crate) origin: String,
+    pub(crate) sequence: u64,
+    pub(crate) count: u32,
+    pub(crate) expires: String,
+    pub(crate) received: Vec<u32>,
+    pub(crate) missing: Vec<u32>,
+    pub(crate) kept_blobs: u64,
+}
+
 /// How an export was split into volumes.
 #[derive(Debug, Clone)]
 pub(crate) struct ExportVolumes {
@@ -144,7 +157,7 @@ impl Db {
     }
 
     /// Every set still waiting for volumes, oldest first.
-    pub(crate) fn incomplete_sets(&self) -> Result<Vec<crate::maintenance::IncompleteSet>> {
+    pub(crate) fn incomplete_sets(&self) -> Result<Vec<WaitingSet>> {
         let mut st = self
             .conn
             .prepare(
@@ -164,7 +177,7 @@ impl Db {
                 .collect();
             received.sort_unstable();
             let missing = (1..=count).filter(|n| !received.contains(n)).collect();
-            Ok(crate::maintenance::IncompleteSet {
+            Ok(WaitingSet {
                 bundle_id: r.get(0)?,
                 origin: r.get(1)?,
                 sequence: r.get::<_, i64>(2)? as u64,
