@@ -277,6 +277,37 @@ impl Entry {
     }
 }
 
+/// The blob members of one file: every blob of the payload whole (made as
+/// they are written, not held for each of a hundred thousand blobs), or a
+/// volume's planned entries.
+#[derive(Clone, Copy)]
+enum Entries<'a> {
+    Whole(&'a Contents),
+    Planned(&'a [Entry]),
+}
+
+impl<'a> Entries<'a> {
+    fn iter(self) -> Box<dyn Iterator<Item = Entry> + 'a> {
+        match self {
+            Entries::Whole(c) => Box::new(c.payload().map(|(folder, d, size)| Entry {
+                folder,
+                blob: *d,
+                offset: 0,
+                size: *size,
+                part: None,
+            })),
+            Entries::Planned(v) => Box::new(v.iter().copied()),
+        }
+    }
+
+    fn len(self) -> usize {
+        match self {
+            Entries::Whole(c) => c.payload().count(),
+            Entries::Planned(v) => v.len(),
+        }
+    }
+}
+
 /// A set's plan: the entries of each volume, and the split blobs every
 /// volume's index lists.
 struct Plan {
@@ -749,7 +780,7 @@ fn sign_index(
     c: &Contents,
     key: &dyn KeySource,
     head: &Head,
-    entries: &[Entry],
+    entries: Entries<'_>,
     volume: Option<(super::VolumeOf, &[super::SplitBlob])>,
 ) -> Result<SignedIndex> {
     let listed = || {
@@ -892,26 +923,13 @@ fn write_bundle(
     progress: &dyn ProgressFactory,
 ) -> Result<Vec<PathBuf>> {
     let mut out = VolumeWriter::new(&opts.out, plan.is_some(), pending)?;
-    let whole: Vec<Entry>;
-    let volumes: Vec<(u32, &[Entry])> = match plan {
-        None => {
-            whole = c
-                .payload()
-                .map(|(folder, d, size)| Entry {
-                    folder,
-                    blob: *d,
-                    offset: 0,
-                    size: *size,
-                    part: None,
-                })
-                .collect();
-            vec![(1, &whole[..])]
-        }
+    let volumes: Vec<(u32, Entries<'_>)> = match plan {
+        None => vec![(1, Entries::Whole(c))],
         Some(p) => p
             .volumes
             .iter()
             .enumerate()
-            .map(|(k, v)| (k as u32 + 1, &v[..]))
+            .map(|(k, v)| (k as u32 + 1, Entries::Planned(v)))
             .filter(|(n, _)| only.is_none_or(|o| o.contains(n)))
             .collect(),
     };
@@ -958,7 +976,7 @@ fn write_one(
     out: &mut VolumeWriter<'_, '_>,
     signed: &SignedIndex,
     c: &Contents,
-    entries: &[Entry],
+    entries: Entries<'_>,
     opts: &ExportOptions,
     bar: &dyn crate::progress::Progress,
 ) -> Result<()> {
@@ -984,7 +1002,7 @@ fn write_one(
     for (n, b) in &c.statements {
         b.append(&mut tar, n)?;
     }
-    for e in entries {
+    for e in entries.iter() {
         let mut blob = reg.store.open_blob(&e.blob)?;
         crate::fsio::advise_sequential(&blob);
         if e.offset > 0 {
