@@ -1072,10 +1072,15 @@ fn read_members<'s>(
     }
     bar.finish();
     staged.pieces = pieces_of;
-    staged.rest = match wanted {
+    let mut rest = match wanted {
         Some(w) => w,
         None => needed_blobs(&staged.approved)?,
     };
+    // What is left is usually nothing (a whole bundle) or a volume's share:
+    // the table sized for every blob of a large model is given back.
+    rest.blobs.shrink_to_fit();
+    rest.pieces.shrink_to_fit();
+    staged.rest = rest;
     Ok(staged)
 }
 
