@@ -30,6 +30,13 @@
 //! 11. [`commit`]: the staged blobs move into the store and one transaction
 //!     records versions, approvals, blobs, revocations, the bundle and the
 //!     events; if it fails the new blobs go again.
+//!
+//! A volume of a set goes through the same steps. After step 9 the parts
+//! of split blobs it completes are joined ([`join_split`]); if blobs are
+//! still to come from other volumes, [`receive_volume`] keeps what it proved
+//! and records its arrival instead of steps 10–11; the volume after which
+//! nothing is missing records the versions. [`import_bundle`] then reads
+//! the set's other volumes lying beside it, each on its own.
 
 use std::collections::HashMap;
 use std::io::Read;
