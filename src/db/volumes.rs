@@ -295,3 +295,102 @@ pub(super) fn record_export_volumes(
     .ctx("record export volumes")?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::{Access, BlobRow};
+    use crate::event::{EventDraft, EventKind};
+    use crate::store::BlobStat;
+
+    fn arrival(id: &str, number: u32, expires: &str) -> VolumeArrival {
+        VolumeArrival {
+            bundle_id: id.into(),
+            origin: "conn".into(),
+            sequence: 7,
+            count: 3,
+            expires: expires.into(),
+            number,
+            index_sha256: format!("{number:064}"),
+            imported_by: "t@h".into(),
+        }
+    }
+
+    fn keep(db: &Db, a: &VolumeArrival, d: Sha256Digest) {
+        let row = BlobRow {
+            sha256: d,
+            size: 1,
+            stat: BlobStat {
+                size: 1,
+                ino: 1,
+                mtime_ns: 0,
+                ctime_ns: 0,
+            },
+            pieces: None,
+        };
+        let e = EventDraft::new(
+            EventKind::ReceiveVolume,
+            a.bundle_id.clone(),
+            serde_json::json!({}),
+        );
+        db.receive_volume(
+            &mut std::iter::once(Ok(row)),
+            &[d],
+            a,
+            "2026-12-01T00:00:00Z",
+            &e,
+        )
+        .unwrap();
+    }
+
+    /// Blobs a waiting set keeps count as referenced (gc keeps them) until
+    /// the set completes or, incomplete, expires.
+    #[test]
+    fn kept_blobs_live_until_the_set_completes_or_expires() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.db");
+        drop(Db::create(&p).unwrap());
+        let db = Db::open(&p, Access::Write).unwrap();
+        let (x, y) = (Sha256Digest::of(b"x"), Sha256Digest::of(b"y"));
+        let soon = arrival("aa", 1, "2026-12-10T00:00:00Z");
+        keep(&db, &soon, x);
+        let later = arrival("bb", 2, "2027-06-01T00:00:00Z");
+        keep(&db, &later, y);
+        let refd = db.referenced_blobs().unwrap();
+        assert!(refd.contains(&x) && refd.contains(&y));
+        let waiting = db.incomplete_sets().unwrap();
+        assert_eq!(waiting.len(), 2);
+        assert_eq!(
+            (waiting[0].received.clone(), waiting[0].missing.clone()),
+            (vec![1], vec![2, 3])
+        );
+        assert_eq!(db.volume_set("aa").unwrap().unwrap().1.len(), 1);
+        // Past the first set's expiry only its blobs are let go.
+        let gc = EventDraft::new(EventKind::Gc, "volume sets", serde_json::json!({}));
+        assert_eq!(
+            db.release_expired_sets("2027-01-01T00:00:00Z", &gc)
+                .unwrap(),
+            1
+        );
+        let refd = db.referenced_blobs().unwrap();
+        assert!(!refd.contains(&x) && refd.contains(&y));
+        // Completion releases the rest.
+        let tx = db.write_tx().unwrap();
+        record_arrival(
+            &tx,
+            &arrival("bb", 1, "2027-06-01T00:00:00Z"),
+            "2027-01-02T00:00:00Z",
+            true,
+        )
+        .unwrap();
+        tx.commit().unwrap();
+        assert!(!db.referenced_blobs().unwrap().contains(&y));
+        assert_eq!(
+            db.incomplete_sets().unwrap().len(),
+            1,
+            "only the expired one still waits"
+        );
+        assert!(db.volume_set("bb").unwrap().unwrap().0, "complete");
+        assert_eq!(db.unreferenced(&[x, y]).unwrap(), vec![x, y]);
+    }
+}
