@@ -19,14 +19,14 @@
 //! | | [`maintenance`] | `fsck` and `gc` (and finishing what dead runs left) |
 //! | features | [`verify`] | re-checking stored blobs and folders |
 //! | | [`checkout`] | verified read-only copies, plain or Hugging Face cache layout |
-//! | | [`bundle`] | signed bundles: [`bundle::export`], [`bundle::import`] (the isolated side's steps) |
+//! | | [`bundle`] | signed bundles: [`bundle::export`], [`bundle::import`] (the isolated side's steps), [`bundle::volumes`] (self-verifying volumes), [`bundle::holdings`] (what a registry holds, for delta bundles) |
 //! | | [`log`] | listing the event log, its verification and checkpoints |
 //! | | [`scan`] | identifying a folder's files by hash |
 //! | | [`bom`] | CycloneDX 1.6 ML-BOM from the records |
 //! | | [`diff`] | what differs between two versions: files, tensors, licence, disclosure, approvals |
 //! | | [`alias`] | aliases with history (`NAME@ALIAS`, `--at TIME` from the log) |
 //! | | [`eval`] | signed evaluation and cost records, comparisons, the prod gate |
-//! | | [`attest`] | fleet attestations: hosts' signed verification reports, and their ingest |
+//! | | [`attest`] | fleet attestations: hosts' signed verification reports, and their ingest (over OCI: [`oci::attest`]) |
 //! | | [`pending`] | outputs outside the store written all or nothing, and what dead runs left |
 //! | | [`oci`] | versions as ModelPack artifacts: `push`, `pull`, OCI image layouts |
 //! | inputs | [`import`] | `import DIR`: the one-pass ingest and the label rules |
