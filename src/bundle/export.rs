@@ -612,12 +612,18 @@ fn plan_volumes(
         .collect();
     let bar = progress.start("hash parts", parts.iter().map(|p| p.len).sum());
     let store = &reg.store;
-    let digests = crate::parallel::try_map(&parts, |p| {
-        let path = store.blob_path(&payload[p.item].1);
-        crate::verify::hash_range(&path, p.offset, p.offset + p.len, &*bar)
-    });
+    let spans: Vec<crate::verify::Span<'_>> = parts
+        .iter()
+        .map(|p| crate::verify::Span {
+            path: store.blob_path(&payload[p.item].1).into(),
+            start: p.offset,
+            end: Some(p.offset + p.len),
+            len: p.len,
+        })
+        .collect();
+    let digests = crate::verify::hash_spans(&spans, &*bar);
     bar.finish();
-    let digests = digests?;
+    let digests = digests.into_iter().collect::<Result<Vec<_>>>()?;
     let mut part_of: std::collections::HashMap<(usize, u64), (usize, Sha256Digest)> =
         Default::default();
     let mut split: Vec<super::SplitBlob> = Vec::new();

@@ -3,14 +3,16 @@
 //! A [`Sha256Digest`] is always 32 bytes, printed as 64 lowercase hex. The
 //! [`HashingReader`] hashes exactly the bytes handed to the caller, so "one
 //! pass" is structural: whoever reads through it has hashed what they read.
-//! No I/O of its own.
+//! [`Hasher::update_pair`] feeds two streams through one core at once
+//! ([`two_lane`]). No I/O of its own.
 
 use std::fmt;
 use std::io::{self, Read};
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use sha2::{Digest, Sha256};
+
+mod two_lane;
 
 /// A sha256 digest (typed, never a bare string).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -97,23 +99,102 @@ impl<'de> Deserialize<'de> for Sha256Digest {
     }
 }
 
-/// Incremental sha256.
-#[derive(Clone, Default)]
-pub(crate) struct Hasher(Sha256);
+/// Incremental sha256: the state words, the bytes of a block not yet full,
+/// and the length so far. Blocks are compressed by `sha2` (which picks the
+/// CPU's instructions), two streams at once by [`Hasher::update_pair`].
+#[derive(Clone)]
+pub(crate) struct Hasher {
+    state: [u32; 8],
+    block: [u8; 64],
+    held: usize,
+    total: u64,
+}
+
+/// The initial state (FIPS 180-4, 5.3.3).
+const IV: [u32; 8] = [
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+];
+
+impl Default for Hasher {
+    fn default() -> Self {
+        Hasher::new()
+    }
+}
 
 impl Hasher {
     pub(crate) fn new() -> Self {
-        Hasher(Sha256::new())
+        Hasher {
+            state: IV,
+            block: [0; 64],
+            held: 0,
+            total: 0,
+        }
     }
 
     pub(crate) fn update(&mut self, bytes: &[u8]) {
-        self.0.update(bytes);
+        let rest = self.top_up(bytes);
+        self.absorb(rest);
     }
 
-    pub(crate) fn finish(self) -> Sha256Digest {
-        let out = self.0.finalize();
+    /// Hash `x` into `a` and `y` into `b`: the same as `a.update(x);
+    /// b.update(y)`, with the blocks both have compressed side by side on
+    /// this core (see [`two_lane`]).
+    pub(crate) fn update_pair(a: &mut Hasher, x: &[u8], b: &mut Hasher, y: &[u8]) {
+        let x = a.top_up(x);
+        let y = b.top_up(y);
+        let n = (x.len() / 64).min(y.len() / 64);
+        if n > 0 {
+            let (xb, _) = x[..n * 64].as_chunks::<64>();
+            let (yb, _) = y[..n * 64].as_chunks::<64>();
+            two_lane::compress_pair(&mut a.state, xb, &mut b.state, yb);
+        }
+        a.absorb(&x[n * 64..]);
+        b.absorb(&y[n * 64..]);
+    }
+
+    /// Count `bytes` and fill the held block from them (compressing it once
+    /// full); the rest, which is non-empty only when nothing is held.
+    fn top_up<'a>(&mut self, bytes: &'a [u8]) -> &'a [u8] {
+        self.total = self.total.wrapping_add(bytes.len() as u64);
+        if self.held == 0 {
+            return bytes;
+        }
+        let take = (64 - self.held).min(bytes.len());
+        self.block[self.held..self.held + take].copy_from_slice(&bytes[..take]);
+        self.held += take;
+        if self.held == 64 {
+            sha2::block_api::compress256(&mut self.state, std::slice::from_ref(&self.block));
+            self.held = 0;
+        }
+        &bytes[take..]
+    }
+
+    /// Compress the whole blocks of `bytes` (already counted; nothing held)
+    /// and hold the tail.
+    fn absorb(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        debug_assert_eq!(self.held, 0);
+        let (blocks, tail) = bytes.as_chunks::<64>();
+        sha2::block_api::compress256(&mut self.state, blocks);
+        self.block[..tail.len()].copy_from_slice(tail);
+        self.held = tail.len();
+    }
+
+    pub(crate) fn finish(mut self) -> Sha256Digest {
+        // Padding: 0x80, zeros, the length in bits as a big-endian u64.
+        let mut last = [0u8; 128];
+        last[..self.held].copy_from_slice(&self.block[..self.held]);
+        last[self.held] = 0x80;
+        let end = if self.held < 56 { 64 } else { 128 };
+        last[end - 8..end].copy_from_slice(&self.total.wrapping_mul(8).to_be_bytes());
+        let (blocks, _) = last[..end].as_chunks::<64>();
+        sha2::block_api::compress256(&mut self.state, blocks);
         let mut bytes = [0u8; 32];
-        bytes.copy_from_slice(out.as_slice());
+        for (out, word) in bytes.chunks_exact_mut(4).zip(self.state) {
+            out.copy_from_slice(&word.to_be_bytes());
+        }
         Sha256Digest(bytes)
     }
 }
@@ -277,12 +358,63 @@ impl PieceHasher {
 mod tests {
     use super::*;
 
+    /// The digest by the `sha2` crate's own hasher.
+    fn reference(data: &[u8]) -> Sha256Digest {
+        use sha2::Digest as _;
+        Sha256Digest::from_bytes(sha2::Sha256::digest(data).into())
+    }
+
     #[test]
-    fn known_vector() {
+    fn known_vectors() {
+        // FIPS 180-4 examples: one block, two blocks, a million "a".
         assert_eq!(
             Sha256Digest::of(b"abc").to_hex(),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+        assert_eq!(
+            Sha256Digest::of(b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq").to_hex(),
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
+        );
+        let a = vec![b'a'; 1_000_000];
+        let mut x = Hasher::new();
+        let mut y = Hasher::new();
+        Hasher::update_pair(&mut x, &a, &mut y, &a[..999_999]);
+        y.update(b"a");
+        let want = "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0";
+        assert_eq!(x.finish().to_hex(), want);
+        assert_eq!(y.finish().to_hex(), want);
+        assert_eq!(Hasher::new().finish(), reference(b""));
+    }
+
+    /// The SHA-NI kernel itself (release builds use it; debug builds, where
+    /// it is slow, do not), block by block against `sha2`'s compression.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    #[allow(unsafe_code)] // calls the kernel after the CPU check, SAFETY below
+    #[allow(clippy::print_stderr)] // says loudly that there was nothing to test
+    fn sha_ni_kernel_matches_sha2() {
+        if !two_lane::sha_ni::available() {
+            eprintln!("NOTE: this CPU has no SHA extensions; the two-lane kernel is not used here");
+            return;
+        }
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut blocks = vec![[0u8; 64]; 40];
+        for b in blocks.iter_mut().flatten() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = x as u8;
+        }
+        for n in [0, 1, 2, 7, 20] {
+            let (a, b) = (&blocks[..n], &blocks[20..20 + n]);
+            let (mut sa, mut sb) = (IV, [7u32, 6, 5, 4, 3, 2, 1, 0]);
+            let (mut ra, mut rb) = (sa, sb);
+            // SAFETY: `available` said the CPU has the instructions.
+            unsafe { two_lane::sha_ni::compress_pair(&mut sa, a, &mut sb, b) };
+            sha2::block_api::compress256(&mut ra, a);
+            sha2::block_api::compress256(&mut rb, b);
+            assert_eq!((sa, sb), (ra, rb), "{n} blocks");
+        }
     }
 
     #[test]
@@ -310,7 +442,7 @@ mod tests {
                 g.update(&data[at..c]);
                 at = c;
             }
-            proptest::prop_assert_eq!(h.finish(), Sha256Digest::of(&data));
+            proptest::prop_assert_eq!(h.finish(), reference(&data));
             let mut one = GitBlobHasher::new(data.len() as u64);
             one.update(&data);
             proptest::prop_assert_eq!(g.finish(), one.finish());
@@ -321,6 +453,29 @@ mod tests {
             let (d, n) = r.finish();
             proptest::prop_assert_eq!(d, Sha256Digest::of(&data));
             proptest::prop_assert_eq!(n, data.len() as u64);
+        }
+
+        /// Two streams fed side by side give each stream's own digest,
+        /// however each is cut into updates and whatever their lengths.
+        #[test]
+        fn pair_updates_equal_single_streams(
+            x in proptest::collection::vec(proptest::num::u8::ANY, 0..3000),
+            y in proptest::collection::vec(proptest::num::u8::ANY, 0..3000),
+            cuts in proptest::collection::vec((0usize..3000, 0usize..3000), 0..8),
+        ) {
+            let mut cuts: Vec<(usize, usize)> =
+                cuts.into_iter().map(|(a, b)| (a.min(x.len()), b.min(y.len()))).collect();
+            cuts.sort_by_key(|c| c.0);
+            let mut ys: Vec<usize> = cuts.iter().map(|c| c.1).collect();
+            ys.sort();
+            let (mut hx, mut hy) = (Hasher::new(), Hasher::new());
+            let (mut ax, mut ay) = (0, 0);
+            for (cx, cy) in cuts.iter().map(|c| c.0).zip(ys).chain([(x.len(), y.len())]) {
+                Hasher::update_pair(&mut hx, &x[ax..cx], &mut hy, &y[ay..cy]);
+                (ax, ay) = (cx, cy);
+            }
+            proptest::prop_assert_eq!(hx.finish(), reference(&x));
+            proptest::prop_assert_eq!(hy.finish(), reference(&y));
         }
 
         /// Hex round trip for any digest.
