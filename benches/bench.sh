@@ -581,3 +581,5 @@ fi
 if [ -s "$RESULTS/bundle_import" ] && [ -s "$RESULTS/tar_xf" ]; then
     echo "goal: import BUNDLE <= 1.15x tar xf: $(ratio "$(secs bundle_import)" "$(secs tar_xf)")x"
 fi
+
+exit 0

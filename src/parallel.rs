@@ -9,12 +9,20 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::error::{Error, Result};
 
+/// The cores this process may use (asked once: the answer reads cgroup
+/// files).
+pub(crate) fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map(|c| c.get())
+            .unwrap_or(1)
+    })
+}
+
 /// How many worker threads to use for `n` items.
 pub(crate) fn workers(n: usize) -> usize {
-    let cores = std::thread::available_parallelism()
-        .map(|c| c.get())
-        .unwrap_or(1);
-    cores.min(n).max(1)
+    cores().min(n).max(1)
 }
 
 /// Apply `f` to every item in parallel; stop early on the first error.

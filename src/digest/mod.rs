@@ -323,12 +323,27 @@ impl PieceHasher {
         }
     }
 
-    pub(crate) fn update(&mut self, mut bytes: &[u8]) {
+    pub(crate) fn update(&mut self, bytes: &[u8]) {
+        self.feed(bytes, None);
+    }
+
+    /// [`PieceHasher::update`] and `whole.update(bytes)` on this core, the
+    /// two streams side by side ([`Hasher::update_pair`]).
+    pub(crate) fn update_beside(&mut self, whole: &mut Hasher, bytes: &[u8]) {
+        self.feed(bytes, Some(whole));
+    }
+
+    fn feed(&mut self, mut bytes: &[u8], mut whole: Option<&mut Hasher>) {
         self.total += bytes.len() as u64;
         while !bytes.is_empty() {
             let room = (self.size - self.filled) as usize;
             let take = room.min(bytes.len());
-            self.current.update(&bytes[..take]);
+            match whole.as_deref_mut() {
+                Some(w) => {
+                    Hasher::update_pair(w, &bytes[..take], &mut self.current, &bytes[..take])
+                }
+                None => self.current.update(&bytes[..take]),
+            }
             self.filled += take as u64;
             bytes = &bytes[take..];
             if self.filled == self.size {
@@ -520,6 +535,14 @@ mod tests {
                 p.finish()
             };
             let got = hash(&data);
+            // The same pieces, and the whole digest, fed side by side.
+            let mut p = PieceHasher::new(size);
+            let mut whole = Hasher::new();
+            for part in data.chunks(cuts.first().copied().unwrap_or(5000).max(1)) {
+                p.update_beside(&mut whole, part);
+            }
+            proptest::prop_assert_eq!(whole.finish(), reference(&data));
+            proptest::prop_assert_eq!(&p.finish(), &got);
             if data.len() as u64 <= size {
                 proptest::prop_assert!(got.is_none());
                 return Ok(());
