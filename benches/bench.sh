@@ -66,7 +66,7 @@ TIME=/usr/bin/time
 command -v openssl >/dev/null || { echo "openssl is needed" >&2; exit 1; }
 
 if [ -z "$DIR" ]; then DIR=$(mktemp -d "${TMPDIR:-/tmp}/airlock-bench.XXXXXX"); CLEAN=1; else mkdir -p "$DIR"; CLEAN=0; fi
-cleanup() { chmod -R u+w "$DIR" 2>/dev/null || true; [ "$CLEAN" = 1 ] && rm -rf "$DIR"; }
+cleanup() { chmod -R u+w "$DIR" 2>/dev/null || true; if [ "$CLEAN" = 1 ]; then rm -rf "$DIR"; fi; }
 trap cleanup EXIT
 
 want() { case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
@@ -97,7 +97,8 @@ mkdir -p "$MODEL"
 for i in $(seq 1 "$FILES"); do
     [ "$BIG" = 1 ] || break
     f="$MODEL/model-$(printf %05d "$i")-of-$(printf %05d "$FILES").safetensors"
-    [ -f "$f" ] && continue
+    # kept from an earlier run only when it has this run's size
+    [ "$(stat -c %s "$f" 2>/dev/null)" = "$(( PER_FILE_MIB * 1024 * 1024 ))" ] && continue
     make_safetensors "$f" $(( PER_FILE_MIB * 1024 * 1024 )) "airlock-bench-$i"
 done
 echo '{"model_type":"bench"}' >"$MODEL/config.json"
@@ -582,4 +583,3 @@ if [ -s "$RESULTS/bundle_import" ] && [ -s "$RESULTS/tar_xf" ]; then
     echo "goal: import BUNDLE <= 1.15x tar xf: $(ratio "$(secs bundle_import)" "$(secs tar_xf)")x"
 fi
 
-exit 0
