@@ -43,7 +43,7 @@
 //! | | [`signing`] | ed25519 keys, key ids, DSSE PAE, counting signers, the `KeySource` trait |
 //! | | `source` | a download folder's layout, hub cache roots, single files, upstream hashes (internal) |
 //! | | [`card`] | the model card's YAML front matter (licence, datasets) |
-//! | leaves | [`error`], [`digest`], [`name`], [`progress`], [`finding`], [`event`], [`clock`] | errors and exit classes, digests, names, progress, findings, the event chain, time |
+//! | leaves | [`error`], [`digest`], [`name`], [`progress`], [`finding`], [`event`], [`clock`] | errors and exit classes, digests (two streams per core), names, progress, findings, the event chain, time |
 //! | | `actor`, `fsio`, `parallel` | `user@host`, safe opening of untrusted files and process settings, the worker pool (internal) |
 //!
 //! # End to end
