@@ -612,18 +612,28 @@ fn plan_volumes(
         .collect();
     let bar = progress.start("hash parts", parts.iter().map(|p| p.len).sum());
     let store = &reg.store;
-    let spans: Vec<crate::verify::Span<'_>> = parts
-        .iter()
-        .map(|p| crate::verify::Span {
-            path: store.blob_path(&payload[p.item].1).into(),
+    let span = |k: usize| {
+        let p = &parts[k];
+        crate::verify::Span {
+            at: crate::verify::At::Blob(store, payload[p.item].1),
             start: p.offset,
             end: Some(p.offset + p.len),
             len: p.len,
-        })
-        .collect();
-    let digests = crate::verify::hash_spans(&spans, &*bar);
+        }
+    };
+    let found: Vec<std::sync::Mutex<Option<Result<Sha256Digest>>>> =
+        parts.iter().map(|_| Default::default()).collect();
+    let done = |k: usize, d| *found[k].lock().unwrap_or_else(|p| p.into_inner()) = Some(d);
+    crate::verify::hash_spans(parts.len(), &span, &done, &*bar);
     bar.finish();
-    let digests = digests.into_iter().collect::<Result<Vec<_>>>()?;
+    let digests = found
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                .expect("every part is hashed")
+        })
+        .collect::<Result<Vec<_>>>()?;
     let mut part_of: std::collections::HashMap<(usize, u64), (usize, Sha256Digest)> =
         Default::default();
     let mut split: Vec<super::SplitBlob> = Vec::new();

@@ -1265,7 +1265,7 @@ fn not_held(
     let checks: Vec<crate::verify::ByteCheck<'_>> = to_hash
         .iter()
         .map(|(d, size)| crate::verify::ByteCheck {
-            at: crate::verify::At::Blob(&reg.store),
+            at: crate::verify::At::Blob(&reg.store, *d),
             len: *size,
             sha256: *d,
             pieces: None,

@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::Mutex;
 
 use serde::Serialize;
 
@@ -118,7 +119,7 @@ pub fn verify_store(
     let checks: Vec<ByteCheck<'_>> = to_hash
         .iter()
         .map(|&i| ByteCheck {
-            at: At::Blob(&reg.store),
+            at: At::Blob(&reg.store, blobs[i].0),
             len: blobs[i].1,
             sha256: blobs[i].0,
             pieces: pieces.get(&i),
@@ -324,21 +325,22 @@ pub(crate) struct ByteCheck<'a> {
     pub(crate) pieces: Option<&'a crate::digest::Pieces>,
 }
 
-/// Where a [`ByteCheck`]'s bytes are: a file (opened without following a
-/// final symlink), or the stored blob of its digest (the path made when it
-/// is read, not held for every blob of a large run).
+/// Where bytes to hash are: a file (opened without following a final
+/// symlink), or the stored blob of a digest (the path made when it is
+/// read, not held for every blob of a large run).
+#[derive(Clone, Copy)]
 pub(crate) enum At<'a> {
     /// This file.
     File(&'a Path),
-    /// The blob of the check's sha256 in this store.
-    Blob(&'a crate::store::Store),
+    /// The blob of this sha256 in this store.
+    Blob(&'a crate::store::Store, Sha256Digest),
 }
 
-impl ByteCheck<'_> {
+impl At<'_> {
     fn path(&self) -> std::borrow::Cow<'_, Path> {
-        match self.at {
+        match self {
             At::File(p) => std::borrow::Cow::Borrowed(p),
-            At::Blob(store) => std::borrow::Cow::Owned(store.blob_path(&self.sha256)),
+            At::Blob(store, d) => std::borrow::Cow::Owned(store.blob_path(d)),
         }
     }
 }
@@ -371,56 +373,64 @@ pub(crate) fn check_bytes(
         })
         .collect();
     // Whole files to their end (bytes added since the size was checked
-    // make a mismatch), pieces exactly.
-    let spans: Vec<Span<'_>> = units
-        .iter()
-        .map(|&(i, piece)| {
-            let c = &checks[i];
-            match piece {
-                None => Span {
-                    path: c.path(),
-                    start: 0,
-                    end: None,
-                    len: c.len,
-                },
-                Some(k) => {
-                    let (start, end) = c.pieces.expect("a piece unit has pieces").range(k, c.len);
-                    Span {
-                        path: c.path(),
-                        start,
-                        end: Some(end),
-                        len: end - start,
-                    }
+    // make a mismatch), pieces exactly. Only problems are kept, by unit.
+    let span = |u: usize| {
+        let (i, piece) = units[u];
+        let c = &checks[i];
+        match piece.zip(c.pieces) {
+            None => Span {
+                at: c.at,
+                start: 0,
+                end: None,
+                len: c.len,
+            },
+            Some((k, p)) => {
+                let (start, end) = p.range(k, c.len);
+                Span {
+                    at: c.at,
+                    start,
+                    end: Some(end),
+                    len: end - start,
                 }
             }
-        })
-        .collect();
-    let digests = hash_spans(&spans, progress);
-    let found = units.iter().zip(digests).map(|(&(i, piece), d)| {
+        }
+    };
+    let problems: Mutex<Vec<(usize, Result<String>)>> = Mutex::new(Vec::new());
+    let done = |u: usize, d: Result<Sha256Digest>| {
+        let (i, piece) = units[u];
         let c = &checks[i];
-        let d = d?;
-        Ok(match piece {
-            None => (d != c.sha256).then(|| format!("expected sha256 {}, found {d}", c.sha256)),
-            Some(k) => {
-                let p = c.pieces.expect("a piece unit has pieces");
+        let problem = match (d, piece.zip(c.pieces)) {
+            (Err(e), _) => Some(Err(e)),
+            (Ok(d), None) => {
+                (d != c.sha256).then(|| Ok(format!("expected sha256 {}, found {d}", c.sha256)))
+            }
+            (Ok(d), Some((k, p))) => {
                 let (start, end) = p.range(k, c.len);
                 let want = p.sha256[k];
                 (d != want).then(|| {
-                    format!(
+                    Ok(format!(
                         "piece {k} of {} (bytes {start}..{end}) differs: expected sha256 {want}, found {d}",
                         p.sha256.len()
-                    )
+                    ))
                 })
             }
-        })
-    });
+        };
+        if let Some(problem) = problem {
+            problems
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((u, problem));
+        }
+    };
+    hash_spans(units.len(), &span, &done, progress);
+    let mut problems = problems.into_inner().unwrap_or_else(|p| p.into_inner());
+    problems.sort_by_key(|(u, _)| *u);
     let mut out: Vec<Result<Seen>> = checks.iter().map(|_| Ok(Seen::Good)).collect();
-    for ((i, _), r) in units.iter().zip(found) {
-        let r: Result<Option<String>> = r;
-        let slot = &mut out[*i];
+    for (u, r) in problems {
+        let slot = &mut out[units[u].0];
         match (r, &slot) {
             (Err(e), Ok(_)) => *slot = Err(e),
-            (Ok(Some(detail)), Ok(Seen::Good)) => *slot = Ok(Seen::Bad(detail)),
+            (Ok(detail), Ok(Seen::Good)) => *slot = Ok(Seen::Bad(detail)),
             _ => {}
         }
     }
@@ -429,9 +439,10 @@ pub(crate) fn check_bytes(
 
 /// Bytes of one file to hash: `start..end`, or from `start` to the end of
 /// the file when `end` is `None`.
+#[derive(Clone, Copy)]
 pub(crate) struct Span<'a> {
-    /// The file (opened without following a final symlink).
-    pub(crate) path: std::borrow::Cow<'a, Path>,
+    /// The file.
+    pub(crate) at: At<'a>,
     /// The first byte.
     pub(crate) start: u64,
     /// The byte after the last, or `None` for the file's end.
@@ -443,54 +454,45 @@ pub(crate) struct Span<'a> {
 /// Read size of each stream: two streams' buffers stay in a core's cache.
 const SPAN_READ: usize = 256 << 10;
 
-/// The sha256 of every span, on every core, two spans at a time per core
-/// ([`crate::digest::Hasher::update_pair`]: one core hashes two streams
-/// faster than one after the other). Each worker starts with one span of
-/// its own and then fills either of its two lanes with the next longest
-/// span as one ends, so a few large files and many small ones balance
-/// themselves. Results in input order; an `Err` is a span that could not
-/// be read (a file ending before `end` among them).
-pub(crate) fn hash_spans(
-    spans: &[Span<'_>],
+/// Hash spans `0..count` (`span(i)` says where each is) on every core, two
+/// at a time per core ([`crate::digest::Hasher::update_pair`]: one core
+/// hashes two streams faster than one after the other), and hand each
+/// span's sha256 to `done` as it is found — an `Err` is a span that could
+/// not be read, a file ending before `end` among them. Each worker starts
+/// with one span of its own and then fills either of its two lanes with the
+/// next longest span as one ends, so a few large files and many small ones
+/// balance themselves. Nothing per span is kept beyond the sort order.
+pub(crate) fn hash_spans<'a>(
+    count: usize,
+    span: &(dyn Fn(usize) -> Span<'a> + Sync),
+    done: &(dyn Fn(usize, Result<Sha256Digest>) + Sync),
     progress: &dyn crate::progress::Progress,
-) -> Vec<Result<Sha256Digest>> {
+) {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    let mut order: Vec<usize> = (0..spans.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(spans[i].len));
-    let workers = crate::parallel::workers(spans.len());
+    let mut order: Vec<usize> = (0..count).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(span(i).len));
+    let workers = crate::parallel::workers(count);
     let next = AtomicUsize::new(workers);
-    let done: Vec<(usize, Result<Sha256Digest>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..workers)
-            .map(|w| {
-                let (order, next) = (&order, &next);
-                s.spawn(move || {
-                    let mut first = order.get(w).copied();
-                    let mut take = || {
-                        first
-                            .take()
-                            .or_else(|| order.get(next.fetch_add(1, Ordering::Relaxed)).copied())
-                    };
-                    hash_lanes(spans, &mut take, progress)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
+    std::thread::scope(|s| {
+        for w in 0..workers {
+            let (order, next) = (&order, &next);
+            s.spawn(move || {
+                let mut first = order.get(w).copied();
+                let mut take = || {
+                    first
+                        .take()
+                        .or_else(|| order.get(next.fetch_add(1, Ordering::Relaxed)).copied())
+                };
+                hash_lanes(span, &mut take, done, progress);
+            });
+        }
     });
-    let mut out: Vec<Option<Result<Sha256Digest>>> = spans.iter().map(|_| None).collect();
-    for (i, r) in done {
-        out[i] = Some(r);
-    }
-    out.into_iter()
-        .map(|r| r.expect("every span is taken by one worker"))
-        .collect()
 }
 
 /// One stream of a worker: the span, its open file, its hasher, how far.
 struct Lane {
     i: usize,
+    path: std::path::PathBuf,
     file: std::fs::File,
     hasher: crate::digest::Hasher,
     at: u64,
@@ -498,13 +500,13 @@ struct Lane {
 }
 
 /// One worker: two lanes, refilled from `take` until it has no more spans.
-fn hash_lanes(
-    spans: &[Span<'_>],
+fn hash_lanes<'a>(
+    span: &(dyn Fn(usize) -> Span<'a> + Sync),
     take: &mut dyn FnMut() -> Option<usize>,
+    done: &(dyn Fn(usize, Result<Sha256Digest>) + Sync),
     progress: &dyn crate::progress::Progress,
-) -> Vec<(usize, Result<Sha256Digest>)> {
+) {
     use std::os::unix::fs::FileExt;
-    let mut out = Vec::new();
     let mut lanes: [Option<Lane>; 2] = [None, None];
     let mut bufs = [vec![0u8; SPAN_READ], vec![0u8; SPAN_READ]];
     let mut more = true;
@@ -515,23 +517,25 @@ fn hash_lanes(
                     more = false;
                     break;
                 };
-                let sp = &spans[i];
-                match crate::fsio::open_regular(&sp.path) {
+                let sp = span(i);
+                let path = sp.at.path().into_owned();
+                match crate::fsio::open_regular(&path) {
                     Ok(file) => {
                         *lane = Some(Lane {
                             i,
+                            path,
                             file,
                             hasher: crate::digest::Hasher::new(),
                             at: sp.start,
                             end: sp.end,
                         })
                     }
-                    Err(e) => out.push((i, Err(e))),
+                    Err(e) => done(i, Err(e)),
                 }
             }
         }
         if lanes.iter().all(Option::is_none) {
-            return out;
+            return;
         }
         // One read per lane; a lane at its end (or failing) is finished.
         let mut got = [0usize; 2];
@@ -540,41 +544,38 @@ fn hash_lanes(
             let want = l
                 .end
                 .map_or(buf.len(), |e| ((e - l.at) as usize).min(buf.len()));
-            let path = &spans[l.i].path;
             let read = if want == 0 {
                 Ok(0)
             } else {
                 loop {
                     match l.file.read_at(&mut buf[..want], l.at) {
                         Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                        r => break r.map_err(|e| Error::io("read", path, e)),
+                        r => break r.map_err(|e| Error::io("read", &l.path, e)),
                     }
                 }
             };
             match read {
                 Ok(0) => {
                     let l = slot.take().expect("the lane is open");
-                    out.push((
-                        l.i,
-                        match l.end {
-                            Some(end) if l.at < end => Err(Error::io(
-                                "read",
-                                path,
-                                std::io::Error::new(
-                                    std::io::ErrorKind::UnexpectedEof,
-                                    format!("ends before byte {end}"),
-                                ),
-                            )),
-                            _ => Ok(l.hasher.finish()),
-                        },
-                    ));
+                    let result = match l.end {
+                        Some(end) if l.at < end => Err(Error::io(
+                            "read",
+                            &l.path,
+                            std::io::Error::new(
+                                std::io::ErrorKind::UnexpectedEof,
+                                format!("ends before byte {end}"),
+                            ),
+                        )),
+                        _ => Ok(l.hasher.finish()),
+                    };
+                    done(l.i, result);
                 }
                 Ok(k) => {
                     l.at += k as u64;
                     *n = k;
                 }
                 Err(e) => {
-                    out.push((l.i, Err(e)));
+                    done(l.i, Err(e));
                     *slot = None;
                 }
             }
@@ -626,7 +627,7 @@ mod tests {
         let mut want = Vec::new();
         for (p, b) in &files {
             spans.push(Span {
-                path: p.as_path().into(),
+                at: At::File(p),
                 start: 0,
                 end: None,
                 len: b.len() as u64,
@@ -634,7 +635,7 @@ mod tests {
             want.push(Some(Sha256Digest::of(b)));
             let (s, e) = (b.len() / 3, b.len() - b.len() / 5);
             spans.push(Span {
-                path: p.as_path().into(),
+                at: At::File(p),
                 start: s as u64,
                 end: Some(e as u64),
                 len: (e - s) as u64,
@@ -643,7 +644,7 @@ mod tests {
         }
         let (short, _) = &files[6];
         spans.push(Span {
-            path: short.as_path().into(),
+            at: At::File(short),
             start: 10,
             end: Some(400_000),
             len: 399_990,
@@ -651,19 +652,27 @@ mod tests {
         want.push(None);
         let gone = dir.path().join("gone");
         spans.push(Span {
-            path: gone.as_path().into(),
+            at: At::File(&gone),
             start: 0,
             end: None,
             len: 5,
         });
         want.push(None);
-        let got = hash_spans(&spans, &crate::progress::NoProgress);
-        assert_eq!(got.len(), want.len());
+        let got: Vec<Mutex<Vec<Result<Sha256Digest>>>> =
+            spans.iter().map(|_| Mutex::new(Vec::new())).collect();
+        hash_spans(
+            spans.len(),
+            &|k| spans[k],
+            &|k, d| got[k].lock().unwrap().push(d),
+            &crate::progress::NoProgress,
+        );
         for (k, (g, w)) in got.iter().zip(&want).enumerate() {
-            match (g, w) {
+            let g = g.lock().unwrap();
+            assert_eq!(g.len(), 1, "span {k} is reported once");
+            match (&g[0], w) {
                 (Ok(d), Some(w)) => assert_eq!(d, w, "span {k}"),
                 (Err(e), None) => {
-                    let path = spans[k].path.display().to_string();
+                    let path = spans[k].at.path().display().to_string();
                     assert!(e.to_string().contains(&path), "span {k}: {e}");
                 }
                 (g, w) => panic!("span {k}: got {:?}, want {w:?}", g.as_ref().ok()),
