@@ -503,6 +503,9 @@ db.executemany("INSERT INTO events (seq, time, actor, command, subject, details,
 db.commit()
 PY
         touch "$RG/.done"
+    else
+        # kept from an earlier run, maybe of an older airlock: upgrade it
+        "$AIRLOCK" --home "$RG" -q init >/dev/null
     fi
     MID="bench/m$(printf %04d $(( VERSIONS / 200 )))@v50"
     for run in $(seq 1 "$RUNS"); do
