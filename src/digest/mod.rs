@@ -430,6 +430,13 @@ mod tests {
             sha2::block_api::compress256(&mut rb, b);
             assert_eq!((sa, sb), (ra, rb), "{n} blocks");
         }
+        // Unequal lengths: the shorter's count side by side, the rest alone.
+        let (mut sa, mut sb) = (IV, IV);
+        two_lane::compress_pair(&mut sa, &blocks[..5], &mut sb, &blocks[10..19]);
+        let (mut ra, mut rb) = (IV, IV);
+        sha2::block_api::compress256(&mut ra, &blocks[..5]);
+        sha2::block_api::compress256(&mut rb, &blocks[10..19]);
+        assert_eq!((sa, sb), (ra, rb), "5 and 9 blocks");
     }
 
     #[test]

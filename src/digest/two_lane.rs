@@ -13,14 +13,16 @@
 //! digests, checked against `sha2` by the tests.
 #![allow(unsafe_code)] // audited: SHA-NI intrinsics behind a CPU check, SAFETY below
 
-/// Compress `a` into `sa` and `b` into `sb` (each a whole number of 64-byte
-/// blocks, the same number for both).
+/// Compress the blocks `a` into `sa` and the blocks `b` into `sb`: as many
+/// as both have side by side, the rest of the longer one alone.
 pub(super) fn compress_pair(sa: &mut [u32; 8], a: &[[u8; 64]], sb: &mut [u32; 8], b: &[[u8; 64]]) {
-    debug_assert_eq!(a.len(), b.len());
+    let n = a.len().min(b.len());
     #[cfg(target_arch = "x86_64")]
     if (cfg!(test) || !cfg!(debug_assertions)) && sha_ni::available() {
         // SAFETY: the CPU has the instructions the kernel is compiled for.
-        unsafe { sha_ni::compress_pair(sa, a, sb, b) };
+        unsafe { sha_ni::compress_pair(sa, &a[..n], sb, &b[..n]) };
+        sha2::block_api::compress256(sa, &a[n..]);
+        sha2::block_api::compress256(sb, &b[n..]);
         return;
     }
     sha2::block_api::compress256(sa, a);
@@ -146,7 +148,8 @@ pub(super) mod sha_ni {
         }
     }
 
-    /// Both streams, block by block, their instructions interleaved.
+    /// Both streams, block by block, their instructions interleaved (as
+    /// many blocks as the shorter has).
     ///
     /// # Safety
     ///
