@@ -17,7 +17,7 @@
 //! | | [`show`] | everything about a version (`show`), and `list` |
 //! | | [`demo`] | the generated demo model and the scenario `airlock demo` tells |
 //! | | [`maintenance`] | `fsck` and `gc` (and finishing what dead runs left) |
-//! | features | [`verify`] | re-checking stored blobs and folders |
+//! | features | [`verify`] | re-checking stored blobs and folders; every byte check's hashing (two streams per core, files read through mapped windows: `verify/mapped.rs`) |
 //! | | [`checkout`] | verified read-only copies, plain or Hugging Face cache layout |
 //! | | [`bundle`] | signed bundles: [`bundle::export`], [`bundle::import`] (the isolated side's steps), [`bundle::volumes`] (self-verifying volumes), [`bundle::holdings`] (what a registry holds, for delta bundles) |
 //! | | [`log`] | listing the event log, its verification and checkpoints |

@@ -19,6 +19,8 @@ use crate::error::{Error, Result};
 use crate::finding::{Finding, FindingKind, Severity};
 use crate::progress::ProgressFactory;
 use crate::records::{FileRecord, VersionRecord};
+
+mod mapped;
 use crate::registry::Registry;
 use crate::source;
 
@@ -497,6 +499,67 @@ struct Lane {
     hasher: crate::digest::Hasher,
     at: u64,
     end: Option<u64>,
+    /// Read through mapped windows (spans of a window or more), up to
+    /// `limit` (the span's end or the file's length when opened,
+    /// whichever is less); `None` reads with `pread`.
+    mapped: Option<Mapped>,
+}
+
+/// A lane's mapped window and how far into it the hash has gone.
+struct Mapped {
+    limit: u64,
+    window: Option<mapped::Window>,
+    taken: usize,
+    /// The file is being read ahead up to here.
+    asked: u64,
+}
+
+impl Lane {
+    /// The next bytes of a mapped lane: how many there are at
+    /// `window.bytes()[taken..]` (0 at the end), mapping the next window
+    /// when one is used up; `Err` when the used-up window lost bytes (the
+    /// file shrank or failed while mapped). `Ok(None)`: mapping is not
+    /// possible here, read instead.
+    fn next_mapped(&mut self, most: usize) -> Result<Option<usize>> {
+        let Some(m) = self.mapped.as_mut() else {
+            return Ok(None);
+        };
+        if let Some(w) = &m.window {
+            if m.taken < w.bytes().len() {
+                return Ok(Some((w.bytes().len() - m.taken).min(most)));
+            }
+            let lost = w.lost();
+            m.window = None;
+            if lost {
+                return Err(Error::io(
+                    "read",
+                    &self.path,
+                    std::io::Error::other("the file shrank or failed while it was being hashed"),
+                ));
+            }
+        }
+        if self.at >= m.limit {
+            return Ok(Some(0));
+        }
+        let len = (m.limit - self.at).min(mapped::WINDOW as u64) as usize;
+        let ahead = (self.at + mapped::AHEAD).min(m.limit);
+        if m.asked < ahead {
+            let from = m.asked.max(self.at);
+            mapped::will_need(&self.file, from, ahead - from);
+            m.asked = ahead;
+        }
+        match mapped::Window::map(&self.file, self.at, len) {
+            Some(w) => {
+                m.window = Some(w);
+                m.taken = 0;
+                Ok(Some(len.min(most)))
+            }
+            None => {
+                self.mapped = None;
+                Ok(None)
+            }
+        }
+    }
 }
 
 /// One worker: two lanes, refilled from `take` until it has no more spans.
@@ -519,8 +582,25 @@ fn hash_lanes<'a>(
                 };
                 let sp = span(i);
                 let path = sp.at.path().into_owned();
-                match crate::fsio::open_regular(&path) {
-                    Ok(file) => {
+                let opened = crate::fsio::open_regular(&path).and_then(|file| {
+                    let mapped = if sp.len >= mapped::WINDOW as u64 {
+                        let len = file
+                            .metadata()
+                            .map_err(|e| Error::io("stat", &path, e))?
+                            .len();
+                        Some(Mapped {
+                            limit: sp.end.map_or(len, |e| e.min(len)),
+                            window: None,
+                            taken: 0,
+                            asked: 0,
+                        })
+                    } else {
+                        None
+                    };
+                    Ok((file, mapped))
+                });
+                match opened {
+                    Ok((file, mapped)) => {
                         *lane = Some(Lane {
                             i,
                             path,
@@ -528,6 +608,7 @@ fn hash_lanes<'a>(
                             hasher: crate::digest::Hasher::new(),
                             at: sp.start,
                             end: sp.end,
+                            mapped,
                         })
                     }
                     Err(e) => done(i, Err(e)),
@@ -544,15 +625,16 @@ fn hash_lanes<'a>(
             let want = l
                 .end
                 .map_or(buf.len(), |e| ((e - l.at) as usize).min(buf.len()));
-            let read = if want == 0 {
-                Ok(0)
-            } else {
-                loop {
+            let read = match l.next_mapped(buf.len()) {
+                Ok(Some(k)) => Ok(k),
+                Err(e) => Err(e),
+                Ok(None) if want == 0 => Ok(0),
+                Ok(None) => loop {
                     match l.file.read_at(&mut buf[..want], l.at) {
                         Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                         r => break r.map_err(|e| Error::io("read", &l.path, e)),
                     }
-                }
+                },
             };
             match read {
                 Ok(0) => {
@@ -580,20 +662,42 @@ fn hash_lanes<'a>(
                 }
             }
         }
-        match &mut lanes {
-            [Some(a), Some(b)] => {
-                crate::digest::Hasher::update_pair(
-                    &mut a.hasher,
-                    &bufs[0][..got[0]],
-                    &mut b.hasher,
-                    &bufs[1][..got[1]],
-                );
-            }
-            [Some(a), None] => a.hasher.update(&bufs[0][..got[0]]),
-            [None, Some(b)] => b.hasher.update(&bufs[1][..got[1]]),
-            [None, None] => {}
+        // Each lane's bytes: from its window when mapped, else its buffer.
+        let [la, lb] = &mut lanes;
+        let [ba, bb] = &bufs;
+        let (a, xa) = bytes_of(la.as_mut(), ba, got[0]);
+        let (b, xb) = bytes_of(lb.as_mut(), bb, got[1]);
+        match (a, b) {
+            (Some(a), Some(b)) => crate::digest::Hasher::update_pair(a, xa, b, xb),
+            (Some(a), None) => a.update(xa),
+            (None, Some(b)) => b.update(xb),
+            (None, None) => {}
         }
         progress.inc((got[0] + got[1]) as u64);
+    }
+}
+
+/// A lane's hasher and the `n` bytes it has to hash now (marked taken
+/// from its window, when mapped).
+fn bytes_of<'l>(
+    lane: Option<&'l mut Lane>,
+    buf: &'l [u8],
+    n: usize,
+) -> (Option<&'l mut crate::digest::Hasher>, &'l [u8]) {
+    let Some(l) = lane else {
+        return (None, &[]);
+    };
+    match l.mapped.as_mut() {
+        Some(Mapped {
+            window: Some(w),
+            taken,
+            ..
+        }) => {
+            let from = *taken;
+            *taken += n;
+            (Some(&mut l.hasher), &w.bytes()[from..from + n])
+        }
+        _ => (Some(&mut l.hasher), &buf[..n]),
     }
 }
 
@@ -607,7 +711,18 @@ mod tests {
     #[test]
     fn spans_hash_like_single_streams() {
         let dir = tempfile::tempdir().unwrap();
-        let sizes = [0usize, 1, 63, 64, 65, 4097, 300_001, 1 << 20, (1 << 20) + 3];
+        let sizes = [
+            0usize,
+            1,
+            63,
+            64,
+            65,
+            4097,
+            300_001,
+            1 << 20,
+            (1 << 20) + 3,
+            (3 << 20) + 4099,
+        ];
         let mut files = Vec::new();
         let mut x = 0x2545_f491_4f6c_dd1du64;
         for (k, n) in sizes.iter().enumerate() {
@@ -650,6 +765,15 @@ mod tests {
             len: 399_990,
         });
         want.push(None);
+        // Read through windows (longer than one), ending past the file.
+        let (long, lb) = &files[9];
+        spans.push(Span {
+            at: At::File(long),
+            start: 4097,
+            end: Some(lb.len() as u64 + 1),
+            len: lb.len() as u64 - 4096,
+        });
+        want.push(None);
         let gone = dir.path().join("gone");
         spans.push(Span {
             at: At::File(&gone),
@@ -678,5 +802,47 @@ mod tests {
                 (g, w) => panic!("span {k}: got {:?}, want {w:?}", g.as_ref().ok()),
             }
         }
+    }
+
+    /// Cuts a file short after the first bytes are hashed.
+    struct CutAfterFirst<'a>(&'a Path, std::sync::Once);
+
+    impl crate::progress::Progress for CutAfterFirst<'_> {
+        fn inc(&self, _bytes: u64) {
+            self.1.call_once(|| {
+                let f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(self.0)
+                    .unwrap();
+                f.set_len(4096).unwrap();
+            });
+        }
+        fn finish(&self) {}
+    }
+
+    /// A file that shrinks while it is hashed (through a mapped window)
+    /// is an error naming it, never a digest, and the process lives.
+    #[test]
+    fn a_file_shrinking_while_hashed_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("shrinks");
+        std::fs::write(&p, vec![7u8; 3 << 20]).unwrap();
+        let got = Mutex::new(Vec::new());
+        hash_spans(
+            1,
+            &|_| Span {
+                at: At::File(&p),
+                start: 0,
+                end: None,
+                len: 3 << 20,
+            },
+            &|_, d| got.lock().unwrap().push(d),
+            &CutAfterFirst(&p, std::sync::Once::new()),
+        );
+        let got = got.into_inner().unwrap();
+        assert_eq!(got.len(), 1);
+        let e = got[0].as_ref().expect_err("an error, not a digest");
+        assert!(e.to_string().contains("shrank"), "{e}");
+        assert!(e.to_string().contains(&p.display().to_string()), "{e}");
     }
 }
