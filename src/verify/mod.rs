@@ -3,7 +3,8 @@
 //!
 //! Problems are [`Finding`]s, collected in full and judged once at the end
 //! (exit 3 when there is any); an I/O error on one file is a finding about
-//! that file, not the end of the run. Blobs are hashed in parallel through
+//! that file, not the end of the run. Blobs are hashed in parallel, two
+//! streams per core, read through small mapped windows (`mapped`) or
 //! bounded buffers. Without `deep`, a blob whose stat matches the one
 //! recorded when it was last known good is trusted without reading it.
 
@@ -19,10 +20,10 @@ use crate::error::{Error, Result};
 use crate::finding::{Finding, FindingKind, Severity};
 use crate::progress::ProgressFactory;
 use crate::records::{FileRecord, VersionRecord};
-
-mod mapped;
 use crate::registry::Registry;
 use crate::source;
+
+mod mapped;
 
 /// The result of checking one or more versions in the store.
 #[derive(Debug, Default, Serialize)]
