@@ -137,6 +137,20 @@ pub(crate) fn advise_sequential(f: &std::fs::File) {
     }
 }
 
+/// Ask the kernel to start reading `offset..offset + len` of `f` into the
+/// page cache (ahead of a mapped read). Advisory: an error changes nothing.
+#[allow(unsafe_code)] // audited: an advisory libc call, SAFETY below
+pub(crate) fn advise_will_need(f: &std::fs::File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    let (Ok(at), Ok(n)) = (libc::off_t::try_from(offset), libc::off_t::try_from(len)) else {
+        return;
+    };
+    // SAFETY: a valid descriptor for the life of `f`; the call only hints.
+    unsafe {
+        libc::posix_fadvise(f.as_raw_fd(), at, n, libc::POSIX_FADV_WILLNEED);
+    }
+}
+
 /// Give the pages of freed small blocks back to the system: after a large
 /// list of many small allocations (a model's file list) is dropped, its
 /// holes in the heap would otherwise stay resident beside what comes next.

@@ -29,19 +29,10 @@ pub(crate) const WINDOW: usize = 2 << 20;
 
 /// Bytes asked of the disk ahead of the window being hashed. A fault on a
 /// mapped page that is not cached reads only a little ahead and waits;
-/// asking for the next 16 MiB first keeps a cold read as fast as `pread`'s
+/// asking for the next 16 MiB first
+/// ([`crate::fsio::advise_will_need`]) keeps a cold read as fast as `pread`'s
 /// own readahead (measured), and costs a cache lookup when it is warm.
 pub(crate) const AHEAD: u64 = 16 << 20;
-
-/// Ask the kernel to start reading `offset..offset + len` of `file` into
-/// the page cache. Advisory: an error changes nothing.
-pub(crate) fn will_need(file: &File, offset: u64, len: u64) {
-    let (Ok(at), Ok(n)) = (libc::off_t::try_from(offset), libc::off_t::try_from(len)) else {
-        return;
-    };
-    // SAFETY: a valid descriptor for the life of `file`; the call only hints.
-    unsafe { libc::posix_fadvise(file.as_raw_fd(), at, n, libc::POSIX_FADV_WILLNEED) };
-}
 
 /// Windows mapped at once, process-wide (eight cores' worth: 32 MiB of
 /// mapped pages at most in the resident size); past this, callers read

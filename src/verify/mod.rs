@@ -546,7 +546,7 @@ impl Lane {
         let ahead = (self.at + mapped::AHEAD).min(m.limit);
         if m.asked < ahead {
             let from = m.asked.max(self.at);
-            mapped::will_need(&self.file, from, ahead - from);
+            crate::fsio::advise_will_need(&self.file, from, ahead - from);
             m.asked = ahead;
         }
         match mapped::Window::map(&self.file, self.at, len) {
